@@ -1,0 +1,116 @@
+# qlab top-level build. Everything lands in $(BUILD) (default build/);
+# `make test` builds and runs the suite twice: plain, then under ASan+UBSan
+# in build/asan. See docs/operations.md for every target.
+
+BUILD    ?= build
+SAN      ?= 0
+CC       ?= cc
+OPT      ?= -O2
+
+DEB_PKGS := build-essential pkg-config libcriterion-dev libopenblas-dev libmpfr-dev \
+            libgmp-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libuv1-dev \
+            libcurl4-openssl-dev zlib1g-dev dataset-fashion-mnist
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
+# fp-contract=off: an FMA contraction would round once where the emulated
+# hardware rounds twice (or vice versa); every float op must be the one written.
+CFLAGS_Q := -std=c11 $(OPT) -g $(WARN) -ffp-contract=off -fno-math-errno -fopenmp \
+            -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icore/include -MMD -MP
+LDLIBS_Q := -lopenblas -lmpfr -lgmp -lm -fopenmp
+
+ifeq ($(SAN),1)
+CFLAGS_Q += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDLIBS_Q += -fsanitize=address,undefined
+endif
+
+OBJ := $(BUILD)/obj
+BIN := $(BUILD)/bin
+
+# ---- libqcore ---------------------------------------------------------------
+CORE_SRC  := $(wildcard core/src/*.c)
+CORE_OBJ  := $(CORE_SRC:%.c=$(OBJ)/%.o)
+# The SIMD kernels are one source compiled once per instruction set; the
+# dispatcher picks one at run time (core/src/cpu_features.c).
+SIMD_SRC  := core/src/simd/kern_simd.c
+SIMD_ISAS := generic avx2 avx512
+SIMD_OBJ  := $(SIMD_ISAS:%=$(OBJ)/core/src/simd/kern_%.o)
+ISA_FLAGS_generic :=
+ISA_FLAGS_avx2    := -mavx2 -mbmi2
+ISA_FLAGS_avx512  := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mbmi2
+LIBQCORE  := $(BUILD)/lib/libqcore.a
+
+# ---- programs ---------------------------------------------------------------
+CLI_SRC   := $(wildcard cli/*.c)
+CLI_OBJ   := $(CLI_SRC:%.c=$(OBJ)/%.o)
+TEST_SRC  := $(wildcard tests/unit/*.c)
+TEST_OBJ  := $(TEST_SRC:%.c=$(OBJ)/%.o)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(OBJ)/%.o)
+
+.PHONY: all deps test test-unit test-cli test-asan bench demo clean format
+
+all: $(BIN)/qlab
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_Q) -c $< -o $@
+
+$(OBJ)/core/src/simd/kern_%.o: $(SIMD_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_Q) $(ISA_FLAGS_$*) -DQC_SIMD_ISA=$* -c $< -o $@
+
+$(LIBQCORE): $(CORE_OBJ) $(SIMD_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/qlab: $(CLI_OBJ) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(CLI_OBJ) $(LIBQCORE) $(LDLIBS_Q)
+
+$(BIN)/qlab-tests: $(TEST_OBJ) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(TEST_OBJ) $(LIBQCORE) -lcriterion $(LDLIBS_Q)
+
+$(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(BENCH_OBJ) $(LIBQCORE) -lsqlite3 $(LDLIBS_Q)
+
+# ---- dependencies -----------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "deps: missing packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; fi
+
+# ---- tests ------------------------------------------------------------------
+# Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
+CRITERION_ARGS ?= --jobs 2
+
+test: deps
+	$(MAKE) test-unit test-cli
+	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 test-unit test-cli
+
+test-unit: $(BIN)/qlab-tests
+	$(BIN)/qlab-tests $(CRITERION_ARGS)
+
+test-cli: $(BIN)/qlab
+	QLAB=$(BIN)/qlab tests/cli/run.sh
+
+bench: deps $(BIN)/qlab-bench
+	$(BIN)/qlab-bench
+
+# Until the server and workers exist, the demo is a local numerics tour.
+demo: deps $(BIN)/qlab
+	QLAB=$(BIN)/qlab scripts/demo.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,46 @@
+/* Emulated GEMM: C = A x B where every product and every addition follows a
+ * struct qc_mac exactly (see mac.h). Conv2d reuses it through im2col.
+ *
+ * Inputs are fp32 arrays; they are first rounded (rne) to the multiplier's
+ * reading of the input formats (mac->a_read, mac->b_read); block formats
+ * take their blocks along K. C receives each output's final accumulator value
+ * (exact when the accumulator's values fit fp32; a wider accumulator's
+ * result is rounded rne to fp32 on the way out).
+ *
+ * Results do not depend on the thread count, the ISA chosen at run time or
+ * the backend: every output element is computed in one fixed order. */
+#ifndef QCORE_GEMM_H
+#define QCORE_GEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qcore/mac.h"
+
+struct qc_gemm_desc {
+    int64_t m, n, k;
+    bool trans_a;   /* A stored as k x m (element (i,p) at a[p*lda + i]) */
+    bool trans_b;   /* B stored as n x k (element (p,j) at b[j*ldb + p]) */
+    int64_t lda, ldb, ldc; /* row strides in elements; 0 = dense */
+    uint64_t sr_stream;    /* stochastic accumulator rounding: stream id */
+};
+
+/* Fills a dense, non-transposed description. */
+void qc_gemm_desc_init(struct qc_gemm_desc *d, int64_t m, int64_t n, int64_t k);
+
+/* Validates shapes and strides against the description. */
+int qc_gemm_check(const struct qc_gemm_desc *d, const struct qc_mac *mac, struct qc_err *err);
+
+/* The reference: scalar, exact wide arithmetic (MPFR), written to be read.
+ * c:(m,n) a:(m,k) b:(k,n). Thread-safe; allocates. */
+int qc_gemm_ref(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+                const struct qc_mac *mac, struct qc_round_stats *st, struct qc_err *err);
+
+/* The CPU implementation: vectorized and threaded over `threads` threads
+ * (0 = all cores). Bit-identical to qc_gemm_ref. Allocates the rounded copies
+ * of A and B and one packed panel per thread. */
+int qc_gemm_cpu(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+                const struct qc_mac *mac, int threads, struct qc_round_stats *st,
+                struct qc_err *err);
+
+#endif
