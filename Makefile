@@ -2,6 +2,9 @@
 # `make test` builds and runs the suite twice: plain, then under ASan+UBSan
 # in build/asan. See docs/operations.md for every target.
 
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+
 BUILD    ?= build
 SAN      ?= 0
 CC       ?= cc
@@ -113,4 +116,4 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(wildcard $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d))

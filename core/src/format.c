@@ -181,12 +181,12 @@ static int parse_exmy(struct qc_format *f, const char *base, const char *s, stru
     if (base[0] != 'e' || !m || !parse_int(base + 1, (size_t)(m - base - 1), 0, 999, &x) ||
         !parse_int(m + 1, strlen(m + 1), 0, 999, &y))
         return qc_err_set(err, QC_EINVAL, "", "%s: unknown format '%s'", s, base);
+    if (x + y + 1 > 64)
+        return qc_err_set(err, QC_EINVAL, "", "%s: %ld+%ld+1 bits exceed 64", s, x, y);
     if (x < 2 || x > 11)
         return qc_err_set(err, QC_EINVAL, "", "%s: exponent bits %ld outside 2..11", s, x);
     if (y > 52)
         return qc_err_set(err, QC_EINVAL, "", "%s: mantissa bits %ld outside 0..52", s, y);
-    if (x + y + 1 > 64)
-        return qc_err_set(err, QC_EINVAL, "", "%s: %ld+%ld+1 bits exceed 64", s, x, y);
     f->kind = f->elem = QC_FMT_FLOAT;
     f->ebits = (int)x;
     f->mbits = (int)y;

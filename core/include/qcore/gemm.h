@@ -43,4 +43,11 @@ int qc_gemm_cpu(float *c, const float *a, const float *b, const struct qc_gemm_d
                 const struct qc_mac *mac, int threads, struct qc_round_stats *st,
                 struct qc_err *err);
 
+/* qc_gemm_cpu forced onto one kernel variant ("avx512", "avx2", "generic",
+ * or "scalar" for the exact scalar engine alone): QC_EUNSUPP when this CPU
+ * cannot run it. For tests and benchmarks; all variants give the same bits. */
+int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+                    const struct qc_mac *mac, int threads, const char *isa,
+                    struct qc_round_stats *st, struct qc_err *err);
+
 #endif

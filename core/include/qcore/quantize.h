@@ -42,6 +42,14 @@ int qc_quantize_f64(double *out, const double *in, int64_t rows, int64_t cols,
                     enum qc_scale_rule rule, uint64_t first_index,
                     struct qc_round_stats *st, struct qc_err *err);
 
+/* qc_quantize_f32 forced onto one kernel variant: "avx512", "avx2",
+ * "generic" or "scalar" (the exact scalar engine alone). QC_EUNSUPP when
+ * this CPU cannot run it. For tests and benchmarks: all give the same bits. */
+int qc_quantize_f32_isa(float *out, const float *in, int64_t rows, int64_t cols,
+                        const struct qc_format *f, const struct qc_round *r,
+                        enum qc_scale_rule rule, uint64_t first_index, struct qc_round_stats *st,
+                        const char *isa, struct qc_err *err);
+
 /* The reference twins: written for obviousness with MPFR (exact wide
  * arithmetic, then the rounding rules spelled out one by one), slow. Same
  * contracts as qc_round_value and qc_quantize_f64; the fast versions are

@@ -1,0 +1,327 @@
+/* The CPU GEMM: rounds the inputs to the multiplier's reading, then runs the
+ * SIMD fp32-lane kernel when the configuration allows it (docs/mac.md lists
+ * when), else the exact scalar engine, threaded over rows of C with OpenMP.
+ * Each output element is computed by one thread in one fixed order, so the
+ * bits never depend on the thread count or the kernel. */
+#include "qcore/gemm.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qcore/cpu.h"
+#include "kern_impl.h"
+#include "mac_impl.h"
+
+/* Limits that keep every index product far from int64 overflow. */
+#define DIM_MAX (INT64_C(1) << 31)
+#define ELEMS_MAX (INT64_C(1) << 36)
+
+void qc_gemm_desc_init(struct qc_gemm_desc *d, int64_t m, int64_t n, int64_t k)
+{
+    memset(d, 0, sizeof *d);
+    d->m = m;
+    d->n = n;
+    d->k = k;
+}
+
+/* Row strides, defaults filled in. */
+static int64_t lda_of(const struct qc_gemm_desc *d)
+{
+    return d->lda ? d->lda : (d->trans_a ? d->m : d->k);
+}
+
+static int64_t ldb_of(const struct qc_gemm_desc *d)
+{
+    return d->ldb ? d->ldb : (d->trans_b ? d->k : d->n);
+}
+
+static int64_t ldc_of(const struct qc_gemm_desc *d)
+{
+    return d->ldc ? d->ldc : d->n;
+}
+
+int qc_gemm_check(const struct qc_gemm_desc *d, const struct qc_mac *mac, struct qc_err *err)
+{
+    if (d->m < 0 || d->n < 0 || d->k < 0 || d->m > DIM_MAX || d->n > DIM_MAX || d->k > DIM_MAX)
+        return qc_err_set(err, QC_EINVAL, "shape", "GEMM shape %lld x %lld x %lld is out of range",
+                          (long long)d->m, (long long)d->n, (long long)d->k);
+    if (d->m * d->k > ELEMS_MAX || d->k * d->n > ELEMS_MAX || d->m * d->n > ELEMS_MAX)
+        return qc_err_set(err, QC_EINVAL, "shape", "GEMM operands above 2^36 elements");
+    if (lda_of(d) < (d->trans_a ? d->m : d->k) || ldb_of(d) < (d->trans_b ? d->k : d->n) ||
+        ldc_of(d) < d->n)
+        return qc_err_set(err, QC_EINVAL, "stride", "GEMM row stride smaller than the row");
+    if (mac->cfg < 1 || mac->cfg > 6 || (!mac->native && !qc_format_is_scalar(&mac->acc)))
+        return qc_err_set(err, QC_EINVAL, "mac", "MAC configuration not resolved");
+    return QC_OK;
+}
+
+static float a_at(const float *a, const struct qc_gemm_desc *d, int64_t i, int64_t p)
+{
+    return d->trans_a ? a[p * lda_of(d) + i] : a[i * lda_of(d) + p];
+}
+
+static float b_at(const float *b, const struct qc_gemm_desc *d, int64_t p, int64_t j)
+{
+    return d->trans_b ? b[j * ldb_of(d) + p] : b[p * ldb_of(d) + j];
+}
+
+/* A as m x k and B as n x k (each row one reduction vector), dense, in
+ * double, rounded to the multiplier's reading: block formats get their
+ * blocks along K this way. */
+static int round_inputs(double **aq, double **bq, const float *a, const float *b,
+                        const struct qc_gemm_desc *d, const struct qc_mac *mac, struct qc_err *err)
+{
+    struct qc_round rne;
+    int rc;
+
+    qc_round_init(&rne, QC_ROUND_RNE);
+    *aq = malloc((size_t)(d->m * d->k + 1) * sizeof(double));
+    *bq = malloc((size_t)(d->n * d->k + 1) * sizeof(double));
+    if (!*aq || !*bq)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for GEMM operands");
+    for (int64_t i = 0; i < d->m; i++)
+        for (int64_t p = 0; p < d->k; p++)
+            (*aq)[i * d->k + p] = a_at(a, d, i, p);
+    for (int64_t j = 0; j < d->n; j++)
+        for (int64_t p = 0; p < d->k; p++)
+            (*bq)[j * d->k + p] = b_at(b, d, p, j);
+    if ((rc = qc_quantize_f64(*aq, *aq, d->m, d->k, &mac->a_read, &rne, QC_SCALE_FLOOR, 0, NULL,
+                              err)) ||
+        (rc = qc_quantize_f64(*bq, *bq, d->n, d->k, &mac->b_read, &rne, QC_SCALE_FLOOR, 0, NULL,
+                              err)))
+        return rc;
+    return QC_OK;
+}
+
+static int threads_of(int threads)
+{
+    return threads > 0 ? threads : qc_cpu_count();
+}
+
+/* The exact scalar engine over all of C. */
+static void gemm_scalar(float *c, const double *aq, const double *bq, const struct qc_gemm_desc *d,
+                        const struct qc_mac *mac, int threads, struct qc_round_stats *st)
+{
+    const int64_t chunk = mac->chunk > 0 && mac->chunk < d->k ? mac->chunk : d->k;
+    const int64_t nchunks = chunk > 0 ? (d->k + chunk - 1) / chunk : 0;
+    const int64_t ldc = ldc_of(d);
+    struct qc_round_stats sum = {0};
+
+#pragma omp parallel num_threads(threads)
+    {
+        struct qc_round_stats mine = {0};
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < d->m; i++) {
+            for (int64_t j = 0; j < d->n; j++) {
+                uint64_t base = (uint64_t)(i * d->n + j) * (uint64_t)(d->k + nchunks);
+                double v = qc__mac_dot(mac, aq + i * d->k, 1, bq + j * d->k, 1, d->k, base,
+                                       &mine);
+                c[i * ldc + j] = (float)v;
+            }
+        }
+#pragma omp critical
+        qc_round_stats_add(&sum, &mine);
+    }
+    if (st) {
+        sum.ops = (uint64_t)d->m * (uint64_t)d->n * (uint64_t)d->k;
+        qc_round_stats_add(st, &sum);
+    }
+}
+
+/* True when the fp32-lane kernel computes exactly this configuration: float
+ * inputs whose products are exact fp32 values, a product step and an
+ * accumulator the bit-pattern rounding supports, and sums that cannot leave
+ * the fp32 range. */
+static bool fast_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
+                      const struct qc_gemm_desc *d)
+{
+    const struct qc_format *fa = &mac->a_read, *fb = &mac->b_read;
+    struct qc_round rne;
+
+    qc_round_init(&rne, QC_ROUND_RNE);
+    if (fa->kind != QC_FMT_FLOAT || fb->kind != QC_FMT_FLOAT || !qc_format_fits_f32(fa) ||
+        !qc_format_fits_f32(fb) || mac->acc.kind != QC_FMT_FLOAT || d->k >= (INT64_C(1) << 26))
+        return false;
+    /* Exact fp32 products: significands fit 24 bits and stay above 2^-149. */
+    const int lsb_a = ((fa->flags & QC_FMTF_SAN) ? fa->emin - 1 : fa->emin) - fa->mbits;
+    const int lsb_b = ((fb->flags & QC_FMTF_SAN) ? fb->emin - 1 : fb->emin) - fb->mbits;
+    const double pmax_exact = fa->max_finite * fb->max_finite;
+    if (fa->mbits + fb->mbits + 2 > 24 || lsb_a + lsb_b < -149 || pmax_exact >= 0x1p127)
+        return false;
+    if (!qc__f32_plan_init(&J->acc, &mac->acc, &mac->acc_round))
+        return false;
+    if (!J->acc.plain_fp32 && mac->acc.mbits > 21)
+        return false; /* round-to-odd needs two spare bits in fp32 */
+
+    double pmax = pmax_exact;
+    J->prod_step = 0;
+    J->flush = 0.0f;
+    if (!mac->fused && !mac->prod_exact) {
+        if (!qc__f32_plan_init(&J->prod, &mac->prod_round, &rne))
+            return false;
+        J->prod_step = 1;
+        pmax = mac->prod_round.max_finite;
+    } else if (!mac->fused && mac->prod_flush > 0.0) {
+        J->prod_step = 2;
+        J->flush = mac->prod_flush >= 0x1p-149 ? (float)mac->prod_flush : 0.0f;
+    }
+    if (!J->acc.plain_fp32 && mac->acc.max_finite + pmax >= (double)FLT_MAX)
+        return false;
+    return true;
+}
+
+/* A as m x k and B as k x n_pad (zero-padded columns), fp32, rounded to the
+ * multiplier's reading: the kernel's panels. Only for scalar readings that
+ * fit fp32, so every rounded value is an fp32 value. */
+static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a, const float *b,
+                        const struct qc_gemm_desc *d, const struct qc_mac *mac,
+                        const struct qc__kern *kern, struct qc_err *err)
+{
+    struct qc_round rne;
+    int rc;
+
+    qc_round_init(&rne, QC_ROUND_RNE);
+    *a32 = malloc((size_t)(d->m * d->k + 1) * sizeof(float));
+    *b32 = calloc((size_t)(d->k * n_pad + 1), sizeof(float));
+    if (!*a32 || !*b32)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for GEMM panels");
+    for (int64_t i = 0; i < d->m; i++)
+        for (int64_t p = 0; p < d->k; p++)
+            (*a32)[i * d->k + p] = a_at(a, d, i, p);
+    for (int64_t p = 0; p < d->k; p++)
+        for (int64_t j = 0; j < d->n; j++)
+            (*b32)[p * n_pad + j] = b_at(b, d, p, j);
+    /* Zero padding rounds to zero in every format. */
+    if ((rc = qc__quantize_f32_kern(*a32, *a32, d->m, d->k, &mac->a_read, &rne, QC_SCALE_FLOOR, 0,
+                                    NULL, kern, err)) ||
+        (rc = qc__quantize_f32_kern(*b32, *b32, d->k, n_pad, &mac->b_read, &rne, QC_SCALE_FLOOR, 0,
+                                    NULL, kern, err)))
+        return rc;
+    return QC_OK;
+}
+
+static void run_fast(const struct qc_gemm_desc *d, const struct qc__gemm_f32_job *J,
+                     const struct qc__kern *kern, int threads, struct qc_round_stats *st)
+{
+    struct qc_round_stats sum = {0};
+
+#pragma omp parallel num_threads(threads)
+    {
+        struct qc_round_stats mine = {0};
+        struct qc_round_stats *want = st ? &mine : NULL; /* no counters: faster kernel */
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        /* Contiguous row ranges in multiples of 4 (the kernel's row block). */
+        const int64_t blocks = (d->m + 3) / 4;
+        const int64_t i0 = blocks * t / nt * 4, i1 = blocks * (t + 1) / nt * 4;
+        if (i0 < d->m)
+            kern->gemm_f32(J, i0, i1 < d->m ? i1 : d->m, want);
+#pragma omp critical
+        qc_round_stats_add(&sum, &mine);
+    }
+    if (st) {
+        sum.ops = (uint64_t)d->m * (uint64_t)d->n * (uint64_t)d->k;
+        qc_round_stats_add(st, &sum);
+    }
+}
+
+/* acc=native: the rounded inputs through OpenBLAS sgemm (b32 is k x ldb). */
+static void gemm_native(float *c, const float *a32, const float *b32, int64_t ldb,
+                        const struct qc_gemm_desc *d, struct qc_round_stats *st)
+{
+    if (d->m > 0 && d->n > 0) {
+        if (d->k == 0) {
+            for (int64_t i = 0; i < d->m; i++)
+                memset(c + i * ldc_of(d), 0, (size_t)d->n * sizeof(float));
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d->m, (int)d->n,
+                        (int)d->k, 1.0f, a32, (int)d->k, b32, (int)ldb, 0.0f, c,
+                        (int)ldc_of(d));
+        }
+    }
+    if (st)
+        st->ops += (uint64_t)d->m * (uint64_t)d->n * (uint64_t)d->k;
+}
+
+static bool panels_ok(const struct qc_mac *mac)
+{
+    return qc_format_is_scalar(&mac->a_read) && qc_format_is_scalar(&mac->b_read) &&
+           qc_format_fits_f32(&mac->a_read) && qc_format_fits_f32(&mac->b_read);
+}
+
+int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+                    const struct qc_mac *mac, int threads, const char *isa,
+                    struct qc_round_stats *st, struct qc_err *err)
+{
+    const struct qc__kern *kern = NULL;
+    double *aq = NULL, *bq = NULL;
+    float *a32 = NULL, *b32 = NULL;
+    struct qc__gemm_f32_job job;
+    int rc;
+
+    if ((rc = qc_gemm_check(d, mac, err)))
+        return rc;
+    if (!isa || strcmp(isa, "scalar") != 0) {
+        kern = qc__kern_get(isa);
+        if (!kern)
+            return qc_err_set(err, QC_EUNSUPP, "isa", "instruction set '%s' is not available here",
+                              isa);
+    }
+    threads = threads_of(threads);
+    memset(&job, 0, sizeof job);
+    if (kern && panels_ok(mac) && (mac->native || fast_plan(&job, mac, d))) {
+        const int64_t n_pad = (d->n + kern->nb - 1) / kern->nb * kern->nb;
+        if ((rc = round_panels(&a32, &b32, n_pad, a, b, d, mac, kern, err)))
+            goto out;
+        if (mac->native) {
+            gemm_native(c, a32, b32, n_pad, d, st);
+        } else {
+            job.a = a32;
+            job.b = b32;
+            job.c = c;
+            job.m = d->m;
+            job.n = d->n;
+            job.k = d->k;
+            job.n_pad = n_pad;
+            job.ldc = ldc_of(d);
+            job.chunk = mac->chunk > 0 && mac->chunk < d->k ? mac->chunk : (d->k ? d->k : 1);
+            run_fast(d, &job, kern, threads, st);
+        }
+        goto out;
+    }
+    if ((rc = round_inputs(&aq, &bq, a, b, d, mac, err)))
+        goto out;
+    if (mac->native) {
+        /* Readings beyond fp32 or in block formats: to fp32, then sgemm. */
+        a32 = malloc((size_t)(d->m * d->k + 1) * sizeof(float));
+        b32 = malloc((size_t)(d->k * d->n + 1) * sizeof(float));
+        if (!a32 || !b32) {
+            rc = qc_err_set(err, QC_ENOMEM, "", "out of memory for GEMM operands");
+            goto out;
+        }
+        for (int64_t i = 0; i < d->m * d->k; i++)
+            a32[i] = (float)aq[i];
+        for (int64_t j = 0; j < d->n; j++)
+            for (int64_t p = 0; p < d->k; p++)
+                b32[p * d->n + j] = (float)bq[j * d->k + p];
+        gemm_native(c, a32, b32, d->n, d, st);
+    } else {
+        gemm_scalar(c, aq, bq, d, mac, threads, st);
+    }
+out:
+    free(aq);
+    free(bq);
+    free(a32);
+    free(b32);
+    return rc;
+}
+
+int qc_gemm_cpu(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+                const struct qc_mac *mac, int threads, struct qc_round_stats *st,
+                struct qc_err *err)
+{
+    return qc_gemm_cpu_isa(c, a, b, d, mac, threads, NULL, st, err);
+}

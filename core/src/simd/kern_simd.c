@@ -1,0 +1,420 @@
+/* The SIMD kernels: fp32 quantization by bit-pattern rounding, and the
+ * emulated GEMM over fp32 lanes. One source, compiled once per instruction
+ * set (QC_SIMD_ISA = generic | avx2 | avx512) with GCC vector extensions, so
+ * every variant executes the same operations lane by lane and produces the
+ * same bits; only the vector width differs. */
+#include <stdint.h>
+#include <string.h>
+
+#include "../kern_impl.h"
+
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define STR2(a) #a
+#define STR(a) STR2(a)
+
+#define ISA_generic 1
+#define ISA_avx2 2
+#define ISA_avx512 3
+#define ISA_ID CAT(ISA_, QC_SIMD_ISA)
+
+#if ISA_ID == ISA_avx512
+#define VBYTES 64
+#elif ISA_ID == ISA_avx2
+#define VBYTES 32
+#else
+#define VBYTES 16
+#endif
+
+#define VL (VBYTES / 4)
+#define CB 1 /* vectors per row in the GEMM register block */
+#define RB 4 /* rows per GEMM register block (gemm_cpu.c splits rows in multiples) */
+
+typedef uint32_t vu __attribute__((vector_size(VBYTES)));
+typedef int32_t vi __attribute__((vector_size(VBYTES)));
+typedef float vf __attribute__((vector_size(VBYTES)));
+
+static inline vu loadu(const float *p)
+{
+    vu v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void storeu(float *p, vu v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* mask ? x : y, for comparison masks (all-ones or zero lanes). */
+static inline vu sel(vi mask, vu x, vu y)
+{
+    return ((vu)mask & x) | (~(vu)mask & y);
+}
+
+static inline vi is_finite(vu bits)
+{
+    return (bits & 0x7f800000u) != 0x7f800000u;
+}
+
+/* Rounds fp32 bit patterns `u` to the plan's format; counts overflow and
+ * underflow lanes (mask lanes are -1, so subtracting counts them). */
+static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct qc__f32_plan *p,
+                                                             vu *n_ov, vu *n_un)
+{
+    const vu sign = u & 0x80000000u;
+    const vu a = u & 0x7fffffffu;
+    const vi neg = (vi)(sign != 0);
+    const vi nan = (vi)(a > 0x7f800000u);
+    const vi inf = (vi)(a == 0x7f800000u);
+    const vu ex = a >> 23;
+    const vi exx = (vi)ex - (vi)(ex == 0); /* subnormals share binade 1's spacing */
+
+    /* s: low pattern bits below the target quantum. */
+    vi d = p->emin_b - exx;
+    d &= (vi)(d > 0);
+    vi s = p->base_shift + d;
+    const vi big = (vi)(s > 23);
+    s = (vi)sel(big, (vu)(vi){0} + 23, (vu)s);
+
+    const vu one = (vu){0} + 1u;
+    const vu mask = (one << (vu)s) - 1u;
+    const vu half = (one << (vu)s) >> 1;
+    vu inc;
+    switch (p->mode) {
+    case QC_ROUND_RNE:
+        inc = (half - 1u + ((a >> (vu)s) & 1u)) & (vu)(s > 0);
+        break;
+    case QC_ROUND_RNA:
+        inc = half;
+        break;
+    case QC_ROUND_RUP:
+        inc = mask & ~(vu)neg;
+        break;
+    case QC_ROUND_RDN:
+        inc = mask & (vu)neg;
+        break;
+    default: /* rtz */
+        inc = (vu){0};
+        break;
+    }
+    vu r = (a + inc) & ~mask;
+
+    /* Below the quantum's half-binade the result is 0 or the quantum. */
+    vi up_big;
+    const vi has_mant = (vi)((a & 0x7fffffu) != 0);
+    const vi s24 = (vi)(p->base_shift + d == 24) & (vi)(ex != 0);
+    switch (p->mode) {
+    case QC_ROUND_RNE:
+        up_big = s24 & has_mant;
+        break;
+    case QC_ROUND_RNA:
+        up_big = s24;
+        break;
+    case QC_ROUND_RUP:
+        up_big = (vi)(a != 0) & ~neg;
+        break;
+    case QC_ROUND_RDN:
+        up_big = (vi)(a != 0) & neg;
+        break;
+    default:
+        up_big = (vi){0};
+        break;
+    }
+    r = sel(big, (vu)up_big & p->min_sub_bits, r);
+
+    if (p->gap) {
+        /* daz / subnormal-as-normal: below the smallest nonzero magnitude
+         * the neighbours are 0 and that magnitude (ties go to 0). */
+        vi gap_up;
+        switch (p->mode) {
+        case QC_ROUND_RNE:
+            gap_up = (vi)(a > p->gap_half_bits);
+            break;
+        case QC_ROUND_RNA:
+            gap_up = (vi)(a >= p->gap_half_bits);
+            break;
+        case QC_ROUND_RUP:
+            gap_up = (vi)(a != 0) & ~neg;
+            break;
+        case QC_ROUND_RDN:
+            gap_up = (vi)(a != 0) & neg;
+            break;
+        default:
+            gap_up = (vi){0};
+            break;
+        }
+        r = sel((vi)(a < p->gap_bits), (vu)gap_up & p->gap_bits, r);
+    }
+
+    const vi fin = ~(nan | inf);
+    const vi ov = fin & (vi)(r > p->max_bits);
+    if (p->nosub)
+        r &= (vu)(r >= p->min_normal_bits);
+    const vi un = fin & (vi)(a != 0) & (vi)(r == 0);
+    *n_ov -= (vu)ov;
+    *n_un -= (vu)un;
+
+    vu out = r | sign;
+    out = sel(ov, sel(neg, (vu){0} + p->ov_neg, (vu){0} + p->ov_pos), out);
+    out = sel(inf, sel(neg, (vu){0} + p->inf_neg, (vu){0} + p->inf_pos), out);
+    out = sel(nan, (vu){0} + 0x7fc00000u, out);
+    return out;
+}
+
+static void flush_counts(struct qc_round_stats *st, vu n_ov, vu n_un, vu n_sw)
+{
+    if (!st)
+        return;
+    for (int l = 0; l < VL; l++) {
+        st->overflow += n_ov[l];
+        st->underflow += n_un[l];
+        st->swamping += n_sw[l];
+    }
+}
+
+static void quantize_f32(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
+                         struct qc_round_stats *st)
+{
+    /* Lane counters are 32-bit: flush them every 2^24 vectors. */
+    const int64_t span = (int64_t)VL << 24;
+
+    for (int64_t base = 0; base < n; base += span) {
+        const int64_t end = base + span < n ? base + span : n;
+        vu n_ov = {0}, n_un = {0};
+        int64_t i = base;
+        for (; i + VL <= end; i += VL)
+            storeu(out + i, round_lanes(loadu(in + i), p, &n_ov, &n_un));
+        if (i < end) {
+            float tmp[VL] = {0};
+            memcpy(tmp, in + i, (size_t)(end - i) * sizeof(float));
+            vu n_ov_t = {0}, n_un_t = {0};
+            storeu(tmp, round_lanes(loadu(tmp), p, &n_ov_t, &n_un_t));
+            memcpy(out + i, tmp, (size_t)(end - i) * sizeof(float));
+            for (int64_t l = 0; l < end - i; l++) { /* padding lanes hold +0: no events */
+                n_ov[l] += n_ov_t[l];
+                n_un[l] += n_un_t[l];
+            }
+        }
+        if (st) {
+            st->ops += (uint64_t)(end - base);
+            flush_counts(st, n_ov, n_un, (vu){0});
+        }
+    }
+}
+
+/* x + y rounded to fp32 by round-to-odd: RO(x) = RZ(x) | inexact. With s
+ * the nearest sum and err = exact - s (TwoSum, exact), RZ is s one ulp
+ * closer to zero when s overshot (err of the other sign). Rounding RO(x+y)
+ * to a format of at most 22 significant bits equals rounding the exact sum.
+ * Ordered comparisons make a non-finite s (NaN err) pass unchanged. */
+static inline __attribute__((always_inline)) vu sum_odd(vf x, vf y)
+{
+    const vf s = x + y;
+    const vf bb = s - x;
+    const vf err = (x - (s - bb)) + (y - bb);
+    const vu inexact = (vu)((vi)(err < 0.0f) | (vi)(err > 0.0f));
+    const vu overshot = (vu)((vi)((vu)err ^ (vu)s) >> 31);
+    return ((vu)s + (overshot & inexact)) | (inexact & 1u);
+}
+
+/* Round-to-nearest-even by the magic constant: M = 1.5 x 2^K has an ulp
+ * equal to the target quantum at |v|'s exponent (or at emin below it), so
+ * the fp32 add v + M rounds v once, to nearest even, onto the target grid,
+ * and subtracting M is exact. Two integer ops find M. Requires the plan's
+ * `magic` conditions (kern_impl.h). Returns unsigned-magnitude-safe bits
+ * with v's sign restored (an underflow to zero keeps its sign). */
+static inline __attribute__((always_inline)) vu round_magic(vu v, const struct qc__f32_plan *p,
+                                                             vu *n_ov, vu *n_un)
+{
+    const vu a = v & 0x7fffffffu;
+    vu e = a & 0x7f800000u;
+    e = sel((vi)(e < p->emin_bits), (vu){0} + p->emin_bits, e);
+    const vf m = (vf)(e + p->magic_add);
+    vu r = (vu)(((vf)v + m) - m) & 0x7fffffffu;
+    r &= (vu)(r >= p->flush_bits); /* nosub (flush_bits = 0 otherwise) */
+    const vi fin = (vi)(a < 0x7f800000u);
+    const vi ov = fin & (vi)(r > p->max_bits);
+    *n_ov -= (vu)ov;
+    *n_un -= (vu)(fin & (vi)(a != 0) & (vi)(r == 0));
+    r = sel(ov, (vu){0} + 0x7f800000u, r);
+    /* NaN lanes keep some NaN here; outputs are canonicalized at the end. */
+    return r | (v & 0x80000000u);
+}
+
+enum { ACC_PLAIN, ACC_MAGIC, ACC_GENERIC };
+enum { PROD_NONE, PROD_FLUSH, PROD_MAGIC, PROD_GENERIC };
+
+/* acc <- round_acc(acc + y), counting events; swamping per docs/mac.md. */
+static inline __attribute__((always_inline)) vf acc_add(vf acc, vf y, const struct qc__f32_plan *p,
+                                                         const int kind, vu *n_ov, vu *n_un,
+                                                         vu *n_sw)
+{
+    vu r;
+    if (kind == ACC_PLAIN) {
+        /* fp32 with rne is IEEE addition itself; a nonzero sum of floats is
+         * never below the subnormal quantum, so only overflow can occur. */
+        r = (vu)(acc + y);
+        *n_ov -= (vu)(is_finite((vu)acc) & is_finite((vu)y) & ~is_finite(r));
+    } else if (kind == ACC_MAGIC) {
+        r = round_magic(sum_odd(acc, y), p, n_ov, n_un);
+    } else {
+        r = round_lanes(sum_odd(acc, y), p, n_ov, n_un);
+    }
+    /* A non-finite y never leaves a finite acc unchanged. */
+    const vi swamp = (vi)(acc != 0.0f) & (vi)(y != 0.0f) & is_finite((vu)acc) &
+                     (vi)((vf)r == acc);
+    *n_sw -= (vu)swamp;
+    return (vf)r;
+}
+
+static inline __attribute__((always_inline)) vf product(vf a, vf b, const struct qc__gemm_f32_job *J,
+                                                         const int kind, vu *n_ov, vu *n_un)
+{
+    vf p = a * b;
+    if (kind == PROD_MAGIC) {
+        p = (vf)round_magic((vu)p, &J->prod, n_ov, n_un);
+    } else if (kind == PROD_GENERIC) {
+        p = (vf)round_lanes((vu)p, &J->prod, n_ov, n_un);
+    } else if (kind == PROD_FLUSH) {
+        const vu pb = (vu)p;
+        const vu pa = pb & 0x7fffffffu;
+        const vi tiny = (vi)(pa != 0) & (vi)((vf)pa < J->flush);
+        *n_un -= (vu)tiny;
+        p = (vf)sel(tiny, pb & 0x80000000u, pb);
+    }
+    return p;
+}
+
+/* Computes rows [i, i+rows) of C for columns [j, j + CB*VL). */
+static inline __attribute__((always_inline)) void block(const struct qc__gemm_f32_job *J, int64_t i,
+                                                         const int rows, int64_t j, const int akind,
+                                                         const int pkind, vu *n_ov, vu *n_un,
+                                                         vu *n_sw)
+{
+    vf acc[RB][CB], tot[RB][CB];
+
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++)
+            acc[r][c] = tot[r][c] = (vf){0};
+    int64_t left = J->chunk;
+    for (int64_t kk = 0; kk < J->k; kk++) {
+        vf bv[CB];
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++)
+            bv[c] = (vf)loadu(J->b + kk * J->n_pad + j + c * VL);
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
+            const vf av = (vf){0} + J->a[(i + r) * J->k + kk];
+#pragma GCC unroll 8
+            for (int c = 0; c < CB; c++) {
+                vf p = product(av, bv[c], J, pkind, n_ov, n_un);
+                acc[r][c] = acc_add(acc[r][c], p, &J->acc, akind, n_ov, n_un, n_sw);
+            }
+        }
+        if (--left == 0 || kk == J->k - 1) {
+#pragma GCC unroll 8
+            for (int r = 0; r < rows; r++)
+#pragma GCC unroll 8
+                for (int c = 0; c < CB; c++) {
+                    tot[r][c] = acc_add(tot[r][c], acc[r][c], &J->acc, akind, n_ov, n_un, n_sw);
+                    acc[r][c] = (vf){0};
+                }
+            left = J->chunk;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        float *crow = J->c + (i + r) * J->ldc;
+        for (int c = 0; c < CB; c++) {
+            /* One canonical quiet NaN, whatever payload the adds left. */
+            vu t = (vu)tot[r][c];
+            t = sel((vi)((t & 0x7fffffffu) > 0x7f800000u), (vu){0} + 0x7fc00000u, t);
+            const int64_t j0 = j + c * VL;
+            if (j0 + VL <= J->n) {
+                storeu(crow + j0, t);
+            } else if (j0 < J->n) {
+                float tmp[VL];
+                storeu(tmp, t);
+                memcpy(crow + j0, tmp, (size_t)(J->n - j0) * sizeof(float));
+            }
+        }
+    }
+}
+
+/* All rows [i0, i1) for one specialization. Counters are flushed after
+ * every block, so the 32-bit lanes never wrap (a block adds at most
+ * 3 x RB events per lane and K; K < 2^26 is checked by the caller). With
+ * `cnt` 0 nothing reads the counters and the compiler drops their upkeep. */
+static inline __attribute__((always_inline)) void rows_t(const struct qc__gemm_f32_job *J,
+                                                          int64_t i0, int64_t i1, const int akind,
+                                                          const int pkind, const int cnt,
+                                                          struct qc_round_stats *st)
+{
+    for (int64_t j = 0; j < J->n; j += CB * VL) {
+        for (int64_t i = i0; i < i1; i += RB) {
+            vu n_ov = {0}, n_un = {0}, n_sw = {0};
+            if (i + RB <= i1)
+                block(J, i, RB, j, akind, pkind, &n_ov, &n_un, &n_sw);
+            else
+                for (int64_t t = i; t < i1; t++)
+                    block(J, t, 1, j, akind, pkind, &n_ov, &n_un, &n_sw);
+            if (cnt)
+                flush_counts(st, n_ov, n_un, n_sw);
+        }
+    }
+}
+
+#define SPECIALIZE(A, P, C)                                                                       \
+    static void gemm_##A##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,    \
+                                     struct qc_round_stats *st)                                   \
+    {                                                                                             \
+        rows_t(J, i0, i1, A, P, C, st);                                                           \
+    }
+#define SPECIALIZE_P(A, C)                                                                        \
+    SPECIALIZE(A, PROD_NONE, C)                                                                   \
+    SPECIALIZE(A, PROD_FLUSH, C) SPECIALIZE(A, PROD_MAGIC, C) SPECIALIZE(A, PROD_GENERIC, C)
+SPECIALIZE_P(ACC_PLAIN, 0)
+SPECIALIZE_P(ACC_MAGIC, 0)
+SPECIALIZE_P(ACC_GENERIC, 0)
+SPECIALIZE_P(ACC_PLAIN, 1)
+SPECIALIZE_P(ACC_MAGIC, 1)
+SPECIALIZE_P(ACC_GENERIC, 1)
+
+typedef void (*gemm_fn)(const struct qc__gemm_f32_job *, int64_t, int64_t,
+                        struct qc_round_stats *);
+#define ROW(A, C)                                                                                 \
+    {gemm_##A##_PROD_NONE_##C, gemm_##A##_PROD_FLUSH_##C, gemm_##A##_PROD_MAGIC_##C,              \
+     gemm_##A##_PROD_GENERIC_##C}
+static const gemm_fn gemm_table[2][3][4] = {
+    {ROW(ACC_PLAIN, 0), ROW(ACC_MAGIC, 0), ROW(ACC_GENERIC, 0)},
+    {ROW(ACC_PLAIN, 1), ROW(ACC_MAGIC, 1), ROW(ACC_GENERIC, 1)},
+};
+
+static void gemm_f32(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,
+                     struct qc_round_stats *st)
+{
+    const int akind = J->acc.plain_fp32 ? ACC_PLAIN : J->acc.magic ? ACC_MAGIC : ACC_GENERIC;
+    int pkind;
+
+    switch (J->prod_step) {
+    case 1:
+        pkind = J->prod.magic ? PROD_MAGIC : PROD_GENERIC;
+        break;
+    case 2:
+        pkind = PROD_FLUSH;
+        break;
+    default:
+        pkind = PROD_NONE;
+        break;
+    }
+    gemm_table[st != NULL][akind][pkind](J, i0, i1, st);
+}
+
+const struct qc__kern CAT(qc__kern_, QC_SIMD_ISA) = {
+    .isa = STR(QC_SIMD_ISA),
+    .nb = CB * VL,
+    .quantize_f32 = quantize_f32,
+    .gemm_f32 = gemm_f32,
+};
