@@ -92,8 +92,11 @@ bool qc_format_fits_f32(const struct qc_format *f)
             return f->mbits <= 23; /* block elements are scaled by E8M0: see quantize */
         return f->mbits <= 23 && f->emax <= 127 && f->emin - f->mbits >= -149;
     case QC_FMT_FIXED:
+        return f->ibits + f->fbits <= 24;
     case QC_FMT_INT:
-        return f->ibits + f->fbits <= 24 || (f->kind == QC_FMT_INT && f->ibits <= 24);
+        /* An N-bit integer scaled by a power of two (block scales stay in
+         * fp32's range: see qc_block_scale_exp). */
+        return f->ibits <= 24;
     default:
         return false;
     }
@@ -129,7 +132,8 @@ static int float_traits(struct qc_format *f, const char *s, struct qc_err *err)
     else
         f->min_subnormal = ldexp(1.0, f->emin - f->mbits);
 
-    if (f->emax > DOUBLE_EMAX || f->emin - 1 - f->mbits < DOUBLE_LSB_EXP)
+    const int lsb = f->emin - ((f->flags & QC_FMTF_SAN) ? 1 : 0) - f->mbits;
+    if (f->emax > DOUBLE_EMAX || lsb < DOUBLE_LSB_EXP)
         return qc_err_set(err, QC_EINVAL, "",
                           "%s: exponent range [%d, %d] with %d mantissa bits leaves the fp64 "
                           "range that qlab computes in",

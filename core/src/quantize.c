@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kern_impl.h"
+#include "quantize_impl.h"
 #include "xval_impl.h"
 
 #define SCALE_EXP_MIN (-127)
@@ -109,7 +110,8 @@ int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rul
         qc__x_from_double(&x, amax);
         x.exp -= e;
         double v = qc__round_x(&el, &x, &up, 0, &ev);
-        if (!(v <= el.max_finite))
+        /* A format without inf saturates instead: count its overflow too. */
+        if (!(v <= el.max_finite) || (ev & QC_EV_OVERFLOW))
             e++;
         break;
     }
@@ -139,21 +141,41 @@ static int check_shape(int64_t rows, int64_t cols, struct qc_err *err)
     return QC_OK;
 }
 
+int qc__block_exp(const struct qc_format *f, const double *in, int64_t len,
+                  enum qc_scale_rule rule, const struct qc_round *r)
+{
+    double amax = 0.0;
+
+    for (int64_t i = 0; i < len; i++) {
+        if (!isfinite(in[i]))
+            return INT32_MAX; /* NaN or inf in the block: NaN scale (OCP MX) */
+        if (fabs(in[i]) > amax)
+            amax = fabs(in[i]);
+    }
+    return qc_block_scale_exp(f, amax, rule, r);
+}
+
+double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
+                      uint64_t index, struct qc_round_stats *st)
+{
+    struct qc_xval xv;
+    unsigned ev = 0;
+
+    /* Scale by moving the exponent of the exact value: never inexact. */
+    qc__x_from_double(&xv, x);
+    xv.exp -= e;
+    double v = qc__round_x(el, &xv, r, index, &ev);
+    qc__count(st, ev);
+    return v;
+}
+
 /* Quantizes one block of `len` doubles (in -> out) of block format f. */
 static void quantize_block(double *out, const double *in, int64_t len, const struct qc_format *f,
                            const struct qc_format *el, const struct qc_round *r,
                            enum qc_scale_rule rule, uint64_t index, struct qc_round_stats *st)
 {
-    double amax = 0.0;
-    bool special = false;
+    const int e = qc__block_exp(f, in, len, rule, r);
 
-    for (int64_t i = 0; i < len; i++) {
-        if (!isfinite(in[i]))
-            special = true;
-        else if (fabs(in[i]) > amax)
-            amax = fabs(in[i]);
-    }
-    int e = special ? INT32_MAX : qc_block_scale_exp(f, amax, rule, r);
     for (int64_t i = 0; i < len; i++) {
         if (e == INT32_MAX) {
             out[i] = NAN;
@@ -161,14 +183,7 @@ static void quantize_block(double *out, const double *in, int64_t len, const str
                 st->ops++;
             continue;
         }
-        /* Scale by moving the exponent of the exact value: never inexact. */
-        struct qc_xval x;
-        unsigned ev = 0;
-        qc__x_from_double(&x, in[i]);
-        x.exp -= e;
-        double v = qc__round_x(el, &x, r, index + (uint64_t)i, &ev);
-        qc__count(st, ev);
-        out[i] = ldexp(v, e);
+        out[i] = ldexp(qc__block_elem(el, in[i], e, r, index + (uint64_t)i, st), e);
     }
 }
 

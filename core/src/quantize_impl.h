@@ -1,0 +1,16 @@
+/* Internal: the two steps of block quantization, shared by quantize.c and
+ * the packed storage in block.c so that decode(encode(x)) == quantize(x). */
+#ifndef QCORE_QUANTIZE_IMPL_H
+#define QCORE_QUANTIZE_IMPL_H
+
+#include "qcore/quantize.h"
+
+/* The scale exponent of one block of `len` values: INT32_MAX for the NaN
+ * scale (a NaN or inf in the block, or a scale above E8M0's range). */
+int qc__block_exp(const struct qc_format *f, const double *in, int64_t len,
+                  enum qc_scale_rule rule, const struct qc_round *r);
+/* x / 2^e rounded to element format `el` (counted into `st`). */
+double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
+                      uint64_t index, struct qc_round_stats *st);
+
+#endif

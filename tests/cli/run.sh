@@ -1,0 +1,492 @@
+#!/usr/bin/env bash
+# End-to-end tests of the qlab command-line program: every command run as a
+# user runs it, on real files in a temporary directory, with the expected
+# numbers worked out by hand in the comments (docs/formats.md, docs/mac.md).
+# Usage: QLAB=build/bin/qlab tests/cli/run.sh   (prints "N passed, M failed")
+set -euo pipefail
+
+QLAB=${QLAB:-build/bin/qlab}
+if [[ ! -x $QLAB ]]; then
+    echo "run.sh: no qlab binary at '$QLAB' (build it with make, or set QLAB)" >&2
+    exit 1
+fi
+if ! command -v python3 >/dev/null; then
+    echo "run.sh: python3 is needed to write and check the binary test files" >&2
+    exit 1
+fi
+QLAB=$(cd "$(dirname "$QLAB")" && pwd)/$(basename "$QLAB")
+T=$(mktemp -d "${TMPDIR:-/tmp}/qlab-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+PASSED=0
+FAILED=0
+
+ok() {
+    echo "ok - $1"
+    PASSED=$((PASSED + 1))
+}
+
+not_ok() {
+    echo "not ok - $1"
+    FAILED=$((FAILED + 1))
+    if [[ -s $T/err ]]; then sed -n '1,5s/^/#   stderr: /p' "$T/err"; fi
+    if [[ -n ${2:-} ]]; then printf '%s\n' "$2" | sed -n '1,8s/^/#   /p'; fi
+}
+
+# check DESC CMD...: ok when CMD succeeds. Its output, if any, is shown on failure.
+check() {
+    local desc=$1 msg
+    shift
+    if msg=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc" "$msg"; fi
+}
+
+# q ARGS...: runs qlab with an empty stdin; stdout in $T/out, stderr in $T/err, status in RC.
+q() {
+    RC=0
+    "$QLAB" "$@" </dev/null >"$T/out" 2>"$T/err" || RC=$?
+}
+
+# qin FILE ARGS...: the same with stdin from FILE (a regular file).
+qin() {
+    local in=$1
+    shift
+    RC=0
+    "$QLAB" "$@" <"$in" >"$T/out" 2>"$T/err" || RC=$?
+}
+
+# qpipe FILE ARGS...: the same with stdin from a pipe.
+qpipe() {
+    local in=$1
+    shift
+    RC=0
+    cat "$in" | "$QLAB" "$@" >"$T/out" 2>"$T/err" || RC=$?
+}
+
+# expect_success DESC: status 0 and nothing on stderr.
+expect_success() {
+    if [[ $RC -eq 0 && ! -s $T/err ]]; then ok "$1"; else not_ok "$1" "exit status $RC"; fi
+}
+
+# expect_error STATUS DESC [TEXT...]: the status, empty stdout, exactly one
+# stderr line "qlab: ...", containing every TEXT.
+expect_error() {
+    local want=$1 desc=$2 t
+    shift 2
+    local why=""
+    [[ $RC -eq $want ]] || why="exit status $RC, expected $want"
+    [[ ! -s $T/out ]] || why="$why; stdout not empty"
+    [[ $(wc -l <"$T/err") -eq 1 ]] || why="$why; stderr has $(wc -l <"$T/err") lines"
+    grep -q '^qlab: ' "$T/err" || why="$why; stderr does not start with 'qlab: '"
+    for t in "$@"; do
+        grep -qF -- "$t" "$T/err" || why="$why; stderr lacks '$t'"
+    done
+    if [[ -z $why ]]; then ok "$desc"; else not_ok "$desc" "$why"; fi
+}
+
+# ---- python helpers: binary files in and out --------------------------------
+cat >"$T/t.py" <<'EOF'
+import json, math, random, re, struct, sys
+
+def vals(args):
+    return [float(eval(a, {"inf": math.inf, "nan": math.nan})) for a in args]
+
+def read(ty, path):
+    data = open(path, "rb").read()
+    n = len(data) // (4 if ty == "f32" else 8)
+    return list(struct.unpack("<%d%s" % (n, "f" if ty == "f32" else "d"), data))
+
+def bits(ty, v):
+    return struct.pack("<f" if ty == "f32" else "<d", v)
+
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "pack":            # pack TYPE OUT V...: values as Python expressions
+    ty, out = args[0], args[1]
+    with open(out, "wb") as f:
+        for v in vals(args[2:]):
+            f.write(bits(ty, v))
+elif cmd == "expect":        # expect TYPE FILE V...: bit-exact (any NaN matches NaN)
+    ty, path = args[0], args[1]
+    got, want = read(ty, path), vals(args[2:])
+    if len(got) != len(want):
+        sys.exit("%d values, expected %d: %r" % (len(got), len(want), got))
+    for i, (g, w) in enumerate(zip(got, want)):
+        if math.isnan(w) and math.isnan(g):
+            continue
+        if bits(ty, g) != bits(ty, w):
+            sys.exit("value %d is %r, expected %r; all: %r" % (i, g, w, got))
+elif cmd == "rand":          # rand TYPE OUT N SEED [SCALE]: normal values
+    ty, out, n, seed = args[0], args[1], int(args[2]), int(args[3])
+    scale = float(args[4]) if len(args) > 4 else 1.0
+    rng = random.Random(seed)
+    with open(out, "wb") as f:
+        f.write(b"".join(bits(ty, rng.gauss(0, 1) * scale) for _ in range(n)))
+elif cmd == "const":         # const TYPE OUT N V: N copies of V
+    ty, out, n = args[0], args[1], int(args[2])
+    with open(out, "wb") as f:
+        f.write(bits(ty, vals(args[3:4])[0]) * n)
+elif cmd == "json":          # json FILE EXPR: EXPR true of the parsed JSON `d`
+    d = json.load(open(args[0]))
+    by = {o["name"]: o for o in d} if isinstance(d, list) else {}
+    if not eval(args[1], {"d": d, "by": by, "math": math, "sys": sys}):
+        sys.exit("false: %s\n%s" % (args[1], json.dumps(d)[:600]))
+elif cmd == "jsonline":      # jsonline FILE EXPR: the file is exactly one JSON line
+    lines = open(args[0]).read().splitlines()
+    if len(lines) != 1:
+        sys.exit("%d lines on stderr: %r" % (len(lines), lines))
+    d = json.loads(lines[0])
+    if not eval(args[1], {"d": d}):
+        sys.exit("false: %s\n%s" % (args[1], lines[0]))
+elif cmd == "between":       # between TYPE X LO HI: each X[i] is LO[i] or HI[i]
+    x, lo, hi = (read(args[0], p) for p in args[1:4])
+    bad = [i for i in range(len(x)) if x[i] != lo[i] and x[i] != hi[i]]
+    if bad or len(x) != len(lo):
+        sys.exit("values not on a neighbour: %r" % bad[:5])
+    if all(x[i] == lo[i] for i in range(len(x))) or all(x[i] == hi[i] for i in range(len(x))):
+        sys.exit("stochastic rounding went one way for every value")
+elif cmd == "halves_differ": # halves_differ TYPE FILE: first half != second half
+    x = read(args[0], args[1])
+    h = len(x) // 2
+    if x[:h] == x[h:2 * h]:
+        sys.exit("the two halves are identical")
+elif cmd == "table":         # table FILE JSONFILE: aligned columns, one row per format
+    lines = open(args[0]).read().splitlines()
+    names = [o["name"] for o in json.load(open(args[1]))]
+    head = lines[0]
+    titles = head.split()
+    if titles[:2] != ["NAME", "KIND"] or len(lines) != len(names) + 1:
+        sys.exit("header %r, %d lines for %d formats" % (titles, len(lines), len(names)))
+    ncols = len(titles) - 1        # the last column is free text
+    starts = [m.start() for m in re.finditer(r"\S+", head)][:ncols]
+    ends = [m.end() for m in re.finditer(r"\S+", head)][:ncols]
+    left = {"NAME", "KIND", "INF", "NAN", "MODIFIERS"}
+    for line, name in zip(lines[1:], names):
+        cells = list(re.finditer(r"\S+", line))[:ncols]
+        if cells[0].group() != name:
+            sys.exit("row %r is not format %s" % (line, name))
+        for c, (t, s, e) in enumerate(zip(titles, starts, ends)):
+            # Text columns start under their title; numbers (and their
+            # titles) are right-aligned, so they end where the title ends.
+            if t in left and cells[c].start() != s:
+                sys.exit("column %s misaligned in %r" % (t, line))
+            if t not in left and cells[c].end() != e:
+                sys.exit("column %s misaligned in %r" % (t, line))
+else:
+    sys.exit("t.py: unknown command " + cmd)
+EOF
+py() { python3 "$T/t.py" "$@"; }
+
+# ---- help and version -------------------------------------------------------
+q help
+if [[ $RC -eq 0 ]] && grep -q formats "$T/out" && grep -q quantize "$T/out" &&
+    grep -q gemm "$T/out"; then ok "help lists every command"; else not_ok "help lists every command"; fi
+cp "$T/out" "$T/help1"
+q --help
+check "--help equals help" cmp -s "$T/out" "$T/help1"
+q --version
+check "--version prints 'qlab VERSION'" grep -Eq '^qlab [0-9]+\.[0-9]+' "$T/out"
+for c in formats quantize gemm; do
+    q "$c" --help
+    if [[ $RC -eq 0 && ! -s $T/err ]] && grep -q "^usage: qlab $c" "$T/out"; then
+        ok "$c --help prints its usage"
+    else
+        not_ok "$c --help prints its usage"
+    fi
+    cp "$T/out" "$T/help_$c"
+    q help "$c"
+    check "help $c equals $c --help" cmp -s "$T/out" "$T/help_$c"
+done
+check "gemm --help documents -M and --mac" grep -q -- '--mac' "$T/help_gemm"
+
+# ---- usage errors -------------------------------------------------------------
+q
+expect_error 2 "no command is a usage error" "missing command"
+q bogus
+expect_error 2 "unknown command" "qlab: bogus: unknown command"
+q help bogus
+expect_error 2 "help for an unknown command" "bogus"
+q formats --bogus
+expect_error 2 "formats: unknown flag" "qlab: formats: " "--bogus"
+q formats e9m60
+expect_error 2 "formats: e9m60 names the bad part" "9+60+1 bits exceed 64"
+q formats e4m3 nonsense
+expect_error 2 "formats: one bad format among good ones" "nonsense"
+q quantize
+expect_error 2 "quantize: --format is required" "--format"
+q quantize --format
+expect_error 2 "quantize: --format without its value" "needs a value"
+q quantize --format e4m3 --cols abc
+expect_error 2 "quantize: --cols not a number" "abc"
+q quantize --format e4m3 --cols 0
+expect_error 2 "quantize: --cols 0" "--cols"
+q quantize --format e4m3 --rounding foo
+expect_error 2 "quantize: bad rounding mode" "--rounding" "foo"
+q quantize --format e4m3 --seed -1
+expect_error 2 "quantize: negative seed" "--seed"
+q quantize --format e4m3 --in f16
+expect_error 2 "quantize: bad --in type" "f16"
+q quantize --format e4m3 --scale-rule sideways
+expect_error 2 "quantize: bad --scale-rule" "sideways"
+q quantize --format 'e4m3:sat:wrap'
+expect_error 2 "quantize: contradictory modifiers" "sat" "wrap"
+q quantize --format e4m3 extra
+expect_error 2 "quantize: stray argument" "extra"
+q gemm -M 2 -N 2 --a x --b y
+expect_error 2 "gemm: missing -K" "-K"
+q gemm -M 0 -N 2 -K 2 --a x --b y
+expect_error 2 "gemm: -M 0" "-M" "'0'"
+q gemm -M 2000000 -N 2 -K 2 --a x --b y
+expect_error 2 "gemm: a dimension over 2^20" "2000000"
+q gemm -M 32768 -N 1 -K 16384 --a x --b y
+expect_error 2 "gemm: A over 2^28 elements" "A (m*k)"
+q gemm -M 2x -N 2 -K 2 --a x --b y
+expect_error 2 "gemm: -M not a number" "2x"
+q gemm -M 1 -N 1 -K 1 --a x --b y --threads many
+expect_error 2 "gemm: --threads not a number" "many"
+q gemm -M 1 -N 1 -K 1 --a x --b y --mac 'acc=bogus'
+expect_error 2 "gemm: bad accumulator in --mac" "--mac" "bogus"
+q gemm -M 1 -N 1 -K 1 --a x --b y --a-format e9m60
+expect_error 2 "gemm: bad --a-format" "--a-format" "9+60+1 bits exceed 64"
+
+# ---- formats -----------------------------------------------------------------
+q formats --json
+expect_success "formats --json runs"
+cp "$T/out" "$T/all.json"
+check "formats --json is valid JSON (json.tool)" python3 -m json.tool "$T/all.json"
+check "formats --json lists the named formats" \
+    py json "$T/all.json" "len(d) >= 10 and 'fp8_e4m3' in by and 'mxfp4_e2m1@32' in by"
+check "fp8_e4m3: max 448, no inf, NaN, modifier fn" py json "$T/all.json" \
+    "by['fp8_e4m3']['max_finite'] == 448 and not by['fp8_e4m3']['has_inf'] and by['fp8_e4m3']['has_nan'] and by['fp8_e4m3']['modifiers'] == ['fn'] and by['fp8_e4m3']['bits'] == 8"
+check "fp8_e5m2: max 57344, bias 15, emin -14" py json "$T/all.json" \
+    "by['fp8_e5m2']['max_finite'] == 57344 and by['fp8_e5m2']['bias'] == 15 and by['fp8_e5m2']['emin'] == -14"
+check "fp16 min subnormal is exactly 2^-24, min normal 2^-14" py json "$T/all.json" \
+    "by['fp16']['min_subnormal'] == 2**-24 and by['fp16']['min_normal'] == 2**-14"
+check "fp64 extremes round-trip through the JSON" py json "$T/all.json" \
+    "by['fp64']['max_finite'] == sys.float_info.max and by['fp64']['min_subnormal'] == 5e-324"
+check "mxfp4_e2m1: block 32, element max 6, elem_emax 2" py json "$T/all.json" \
+    "by['mxfp4_e2m1@32']['kind'] == 'mx' and by['mxfp4_e2m1@32']['block'] == 32 and by['mxfp4_e2m1@32']['max_finite'] == 6 and by['mxfp4_e2m1@32']['elem_emax'] == 2"
+check "aliases carry their description" py json "$T/all.json" \
+    "all(isinstance(o['doc'], str) and o['doc'] for o in d)"
+q formats
+expect_success "formats prints a table"
+check "formats table: header, one aligned row per format" py table "$T/out" "$T/all.json"
+check "formats table: fp8_e4m3 row shows 448" grep -Eq '^fp8_e4m3 .* 448 ' "$T/out"
+q formats 'e4m7:bias=10:nosub' q8.13 mxfp4_e2m1@16 int8 --json
+expect_success "formats FMT... --json runs"
+cp "$T/out" "$T/some.json"
+check "formats FMT...: one object per argument, in order" py json "$T/some.json" \
+    "[o['name'] for o in d] == ['e4m7:bias=10:nosub', 'q8.13', 'mxfp4_e2m1@16', 'int8']"
+check "e4m7:bias=10:nosub: bias 10, emin -9, modifiers bias=10,nosub" py json "$T/some.json" \
+    "d[0]['bias'] == 10 and d[0]['emin'] == -9 and d[0]['modifiers'] == ['bias=10', 'nosub'] and d[0]['doc'] is None"
+check "q8.13: fixed, I 8 F 13, max 128-2^-13, no exponent fields" py json "$T/some.json" \
+    "d[1]['kind'] == 'fixed' and d[1]['ibits'] == 8 and d[1]['fbits'] == 13 and d[1]['max_finite'] == 128 - 2**-13 and d[1]['bias'] is None and d[1]['block'] is None"
+check "mxfp4_e2m1@16: block 16" py json "$T/some.json" "d[2]['block'] == 16"
+check "int8: max 127" py json "$T/some.json" "d[3]['kind'] == 'int' and d[3]['max_finite'] == 127"
+# Every canonical name parses back to itself.
+names=$(python3 -c 'import json,sys; print(" ".join(o["name"] for o in json.load(open(sys.argv[1]))))' \
+    "$T/all.json" 2>/dev/null || true)
+roundtrip_bad=${names:-"(no names)"}
+if [[ -n $names ]]; then
+    roundtrip_bad=""
+    for name in $names; do
+        q formats "$name" --json
+        py json "$T/out" "d[0]['name'] == '$name'" >/dev/null 2>&1 || roundtrip_bad="$roundtrip_bad $name"
+    done
+fi
+if [[ -z $roundtrip_bad ]]; then ok "formats: every canonical name parses back to itself"; else not_ok "formats: every canonical name parses back to itself" "$roundtrip_bad"; fi
+q formats e4m3
+check "formats FMT: table with one row" test "$(wc -l <"$T/out")" -eq 2
+
+# ---- quantize: scalar formats, f32 --------------------------------------------
+# fp8_e4m3 (OCP, no inf): grid 1/8 in [1,2), 32 in [256,448]; 464 is the tie
+# 448|480 -> even 448; 465 rounds to 480 > max -> NaN under rne; 0.3f is
+# 9.6 x 1/32 -> 10/32; 2^-10 is half the smallest subnormal 2^-9 -> 0 (even).
+py pack f32 "$T/q1.f32" 1 1.0625 1.1875 -1.1875 448 464 465 0.3 '2**-9' '2**-10' '-2**-10' \
+    '3*2**-11' -0.0 inf nan
+qin "$T/q1.f32" quantize --format fp8_e4m3
+expect_success "quantize fp8_e4m3 rne runs"
+check "quantize fp8_e4m3 rne: ties to even, overflow to NaN, signed zeros" \
+    py expect f32 "$T/out" 1 1 1.25 -1.25 448 448 nan 0.3125 '2**-9' 0.0 -0.0 '2**-9' -0.0 nan nan
+qin "$T/q1.f32" quantize --format fp8_e4m3 --rounding rtz
+check "quantize fp8_e4m3 rtz: truncates, saturates at 448, inf -> 448" \
+    py expect f32 "$T/out" 1 1 1.125 -1.125 448 448 448 0.28125 '2**-9' 0.0 -0.0 '2**-10*0' -0.0 448 nan
+# IEEE-style e4m3 has inf: max 240; 248 is the tie 240|256 -> even 256 -> inf.
+py pack f32 "$T/q2.f32" 240 247 248 -250 1e-9
+qin "$T/q2.f32" quantize --format e4m3
+check "quantize e4m3 (IEEE-style): max 240, tie above it overflows to inf" \
+    py expect f32 "$T/out" 240 240 inf -inf 0.0
+# --stats: 1000 overflows, 1e-6 underflows (below 2^-10), 1 is exact.
+py pack f32 "$T/q3.f32" 1000 1e-6 1
+qin "$T/q3.f32" quantize --format fp8_e4m3 --stats
+check "quantize --stats: one JSON line with the counters" py jsonline "$T/err" \
+    "d['overflow'] == 1 and d['underflow'] == 1 and d['ops'] == 3 and d['format'] == 'fp8_e4m3' and d['rounding'] == 'rne'"
+check "quantize --stats: values still on stdout" py expect f32 "$T/out" nan 0.0 1
+# Byte counts that are not whole elements, from a file and from a pipe.
+printf 'abcde' >"$T/five"
+qin "$T/five" quantize --format e4m3
+expect_error 1 "quantize: 5 bytes of f32 (file)" "5 bytes" "4-byte"
+qpipe "$T/five" quantize --format e4m3
+expect_error 1 "quantize: 5 bytes of f32 (pipe)" "5 bytes" "4-byte"
+printf '0123456789ab' >"$T/twelve"
+qin "$T/twelve" quantize --format e4m3 --in f64
+expect_error 1 "quantize: 12 bytes of f64" "12 bytes" "8-byte"
+: >"$T/empty"
+qin "$T/empty" quantize --format e4m3
+if [[ $RC -eq 0 && ! -s $T/out && ! -s $T/err ]]; then ok "quantize: empty input, empty output"; else not_ok "quantize: empty input, empty output"; fi
+
+# ---- quantize: f64 paths --------------------------------------------------------
+# 1+2^-11+2^-40 is just above the fp16 tie 1|1+2^-10: correct rounding gives
+# 1+2^-10; rounding through fp32 first (1+2^-11, a tie -> 1) would give 1.
+# 65520 is the tie 65504|65536 -> even 65536 -> inf.
+py pack f64 "$T/d1.f64" '1+2**-11+2**-40' '1+2**-11' 65520 '-2**-25' 0.1
+qin "$T/d1.f64" quantize --format fp16 --in f64
+expect_success "quantize --in f64 runs"
+check "quantize f64 -> f64 fp16: rounds once from the exact f64 value" \
+    py expect f64 "$T/out" '1+2**-10' 1 inf -0.0 0.0999755859375
+qin "$T/d1.f64" quantize --format fp16 --in f64 --out f32
+check "quantize f64 -> f32 fp16: same values as f32" \
+    py expect f32 "$T/out" '1+2**-10' 1 inf -0.0 0.0999755859375
+py pack f64 "$T/d2.f64" 0.1 1e-310 -0.0 '2**1000'
+qin "$T/d2.f64" quantize --format fp64 --in f64
+check "quantize fp64 on f64 is the identity (subnormals included)" \
+    py expect f64 "$T/out" 0.1 1e-310 -0.0 '2**1000'
+qin "$T/d2.f64" quantize --format fp64 --in f64 --out f32
+expect_error 2 "quantize: fp64 values do not fit --out f32" "f32"
+# mxfp8_e5m2 block [2^140, 1, 3]: scale 2^(140-15), so 2^140 stays and the
+# small values underflow; 2^140 is no fp32 value, so --out f32 is refused.
+py pack f64 "$T/d4.f64" '2**140' 1 3
+qin "$T/d4.f64" quantize --format mxfp8_e5m2 --in f64
+check "quantize mxfp8_e5m2 f64: block scale 2^125" py expect f64 "$T/out" '2**140' 0 0
+qin "$T/d4.f64" quantize --format mxfp8_e5m2 --in f64 --out f32
+expect_error 1 "quantize: a block value beyond fp32 with --out f32" "not an fp32 value" "--out f64"
+# 0.3f = 0.300000011920929: e5m2 grid 1/16 in [0.25,0.5) -> 5/16.
+py pack f32 "$T/d3.f32" 0.3 -3 100000
+qin "$T/d3.f32" quantize --format e5m2 --out f64
+check "quantize f32 -> f64 e5m2" py expect f64 "$T/out" 0.3125 -3 inf
+
+# ---- quantize: block formats ----------------------------------------------------
+# mxfp4_e2m1 (elements 0,.5,1,1.5,2,3,4,6; elem_emax 2), floor rule:
+# row [1,2,3,5]: amax 5 -> scale 2^0; 5 is the tie 4|6 -> even 4.
+# row [.1,100,-7,40]: amax 100 -> scale 2^(6-2)=16; .1/16 -> 0, 6.25 -> 6,
+# -7/16=-.4375 -> -.5, 2.5 is the tie 2|3 -> 2: [0, 96, -8, 32].
+# As one row of 8 the scale is 16 throughout: 1/16, 2/16, 3/16 -> 0, 5/16 -> .5.
+py pack f32 "$T/b1.f32" 1 2 3 5 0.1 100 -7 40
+qin "$T/b1.f32" quantize --format mxfp4_e2m1 --cols 4
+expect_success "quantize mxfp4_e2m1 --cols 4 runs"
+check "quantize mxfp4_e2m1 --cols 4: one block per row" py expect f32 "$T/out" 1 2 3 4 0 96 -8 32
+qin "$T/b1.f32" quantize --format mxfp4_e2m1
+check "quantize mxfp4_e2m1 without --cols: one block over all 8" \
+    py expect f32 "$T/out" 0 0 0 8 0 96 -8 32
+qpipe "$T/b1.f32" quantize --format mxfp4_e2m1@4
+check "quantize mxfp4_e2m1@4: blocks of 4 along the row" py expect f32 "$T/out" 1 2 3 4 0 96 -8 32
+qin "$T/b1.f32" quantize --format mxfp4_e2m1 --cols 3
+expect_error 1 "quantize: 8 values are not rows of --cols 3" "8 values" "3"
+# Scale rules on [1,2,3,7]: floor keeps scale 1 and 7 saturates to 6; ceil
+# and round move to scale 2: 0.5,1,1.5,3.5 -> 3.5 is the tie 3|4 -> 4 -> x2.
+py pack f32 "$T/b2.f32" 1 2 3 7
+qin "$T/b2.f32" quantize --format mxfp4_e2m1 --scale-rule floor
+check "quantize --scale-rule floor clips the block maximum" py expect f32 "$T/out" 1 2 3 6
+qin "$T/b2.f32" quantize --format mxfp4_e2m1 --scale-rule ceil
+check "quantize --scale-rule ceil never clips" py expect f32 "$T/out" 1 2 3 8
+qin "$T/b2.f32" quantize --format mxfp4_e2m1 --scale-rule round
+check "quantize --scale-rule round" py expect f32 "$T/out" 1 2 3 8
+
+# ---- quantize: stochastic rounding ------------------------------------------------
+py rand f32 "$T/r1.f32" 1000 1 4
+qin "$T/r1.f32" quantize --format e4m3 --rounding sr --seed 42
+cp "$T/out" "$T/sr42a"
+qpipe "$T/r1.f32" quantize --format e4m3 --rounding sr --seed 42
+cp "$T/out" "$T/sr42b"
+check "quantize sr: the same seed gives the same bits (file and pipe)" cmp -s "$T/sr42a" "$T/sr42b"
+qin "$T/r1.f32" quantize --format e4m3 --rounding sr --seed 0x2b
+check "quantize sr: seed 0x2b is seed 43, which differs from 42" \
+    bash -c "! cmp -s '$T/out' '$T/sr42a'"
+qin "$T/r1.f32" quantize --format e4m3 --rounding rdn
+cp "$T/out" "$T/rdn"
+qin "$T/r1.f32" quantize --format e4m3 --rounding rup
+check "quantize sr: every value is one of its two neighbours" py between f32 "$T/sr42a" "$T/rdn" "$T/out"
+# 2^17 copies of one value: the stochastic bits come from each value's
+# position, so streamed chunks must not restart the index.
+py const f32 "$T/c1.f32" 131072 '1+2**-5'
+qin "$T/c1.f32" quantize --format e4m3 --rounding sr:8 --seed 7
+cp "$T/out" "$T/c1_file"
+check "quantize sr over 2^17 values: no repetition between chunks" py halves_differ f32 "$T/out"
+qpipe "$T/c1.f32" quantize --format e4m3 --rounding sr:8 --seed 7
+check "quantize sr over 2^17 values: streamed file equals whole pipe" cmp -s "$T/out" "$T/c1_file"
+
+# ---- gemm -----------------------------------------------------------------------------
+# [[1,2,3],[4,5,6]] x [[7,8],[9,10],[11,12]] = [[58,64],[139,154]].
+py pack f32 "$T/a23.f32" 1 2 3 4 5 6
+py pack f32 "$T/b32.f32" 7 8 9 10 11 12
+q gemm -M 2 -N 2 -K 3 --a "$T/a23.f32" --b "$T/b32.f32"
+expect_success "gemm 2x3x2 runs"
+check "gemm 2x3x2 with fp32 accumulation" py expect f32 "$T/out" 58 64 139 154
+# fp32 accumulator: 2^24 + 1 is the tie 2^24|2^24+2 -> even 2^24, twice
+# (two swamped adds); 1 + 1 + 2^24 = 2^24+2 is exact.
+py pack f32 "$T/a13.f32" 1 1 1
+py pack f32 "$T/b32s.f32" '2**24' 1 1 1 1 '2**24'
+q gemm -M 1 -N 2 -K 3 --a "$T/a13.f32" --b "$T/b32s.f32" --stats
+check "gemm fp32: order decides, 2^24+1+1 swamps" py expect f32 "$T/out" '2**24' '2**24+2'
+check "gemm --stats: macs 6, swamping 2, canonical mac" py jsonline "$T/err" \
+    "d['macs'] == 6 and d['swamping'] == 2 and d['overflow'] == 0 and d['underflow'] == 0 and isinstance(d['mac'], str) and 'cfg=' in d['mac']"
+# e6m5 accumulator (5 mantissa bits: spacing 1 in [32,64), 2 in [64,128)).
+# Row 0, 64+1+1+1: each 65 is the tie 64|66 -> even 64: three swamped adds.
+# Row 1, 1+1+1+64 = 67, the tie 66|68 -> even 68. fp32 gives 67 for both.
+py pack f32 "$T/a24.f32" 64 1 1 1 1 1 1 64
+py pack f32 "$T/b41.f32" 1 1 1 1
+q gemm -M 2 -N 1 -K 4 --a "$T/a24.f32" --b "$T/b41.f32"
+check "gemm fp32 accumulator: 67, 67" py expect f32 "$T/out" 67 67
+q gemm -M 2 -N 1 -K 4 --a "$T/a24.f32" --b "$T/b41.f32" --mac 'acc=e6m5' --stats
+check "gemm e6m5 accumulator: 64 (swamped), 68 (tie to even)" py expect f32 "$T/out" 64 68
+check "gemm e6m5 accumulator: 3 swamped adds of 8 MACs" py jsonline "$T/err" \
+    "d['macs'] == 8 and d['swamping'] == 3"
+cp "$T/out" "$T/e6m5"
+q gemm -M 2 -N 1 -K 4 --a "$T/a24.f32" --b "$T/b41.f32" \
+    --mac 'cfg=5,product=exact,acc=e6m5,acc_rounding=rne,chunk=32' --stats
+check "gemm cfg=5 exact products, e6m5, chunk=32 > K: same as one chunk" cmp -s "$T/out" "$T/e6m5"
+grep -o '"mac":"[^"]*"' "$T/err" | sed 's/^"mac":"//; s/"$//' >"$T/canon" || true
+q gemm -M 2 -N 1 -K 4 --a "$T/a24.f32" --b "$T/b41.f32" --mac "$(cat "$T/canon")" --stats
+check "gemm: the canonical mac string parses back to the same result" cmp -s "$T/out" "$T/e6m5"
+check "gemm: the canonical mac string is a fixed point" \
+    grep -qF "\"mac\":\"$(cat "$T/canon")\"" "$T/err"
+# chunk=2: row 0 chunks 64+1 -> 64 (swamped) and 1+1 = 2, total 66;
+# row 1 chunks 2 and 1+64 = 65 -> 64, total 66: one swamped add.
+q gemm -M 2 -N 1 -K 4 --a "$T/a24.f32" --b "$T/b41.f32" --mac 'acc=e6m5,chunk=2' --stats
+check "gemm e6m5 chunk=2: chunking rescues the small addends" py expect f32 "$T/out" 66 66
+check "gemm e6m5 chunk=2: one swamped add" py jsonline "$T/err" "d['swamping'] == 1"
+q gemm -M 2 -N 1 -K 4 --a "$T/a24.f32" --b "$T/b41.f32" --mac 'acc=e6m5,acc_rounding=rtz'
+check "gemm e6m5 rtz: 64, 66" py expect f32 "$T/out" 64 66
+# Input formats: 1.125 is exact in e4m3 and the tie 1|1.25 in e5m2 (-> 1).
+py pack f32 "$T/a11.f32" 1.125
+py pack f32 "$T/b11.f32" 1
+q gemm -M 1 -N 1 -K 1 --a "$T/a11.f32" --b "$T/b11.f32" --mac 'a=e5m2'
+check "gemm a=e5m2 rounds A's 1.125 to 1" py expect f32 "$T/out" 1
+q gemm -M 1 -N 1 -K 1 --a "$T/a11.f32" --b "$T/b11.f32" --mac 'a=e5m2' --a-format fp8_e4m3
+check "gemm --a-format overrides the mac's a" py expect f32 "$T/out" 1.125
+q gemm -M 1 -N 1 -K 1 --a "$T/b11.f32" --b "$T/a11.f32" --b-format e5m2
+check "gemm --b-format rounds B" py expect f32 "$T/out" 1
+# A random 33x17x65 case: the threaded kernel equals the MPFR reference.
+py rand f32 "$T/ra.f32" $((33 * 65)) 11 3
+py rand f32 "$T/rb.f32" $((65 * 17)) 12 3
+for mac in 'cfg=1' 'cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=16' 'cfg=2,a=fp8_e4m3,b=e5m2,acc=bf16,acc_rounding=rtz,chunk=7' \
+    'a=fp16,b=fp16,acc=q8.13' 'acc=e5m10,acc_rounding=sr,seed=3'; do
+    q gemm -M 33 -N 17 -K 65 --a "$T/ra.f32" --b "$T/rb.f32" --mac "$mac" --threads 3 --stats
+    cp "$T/out" "$T/g_cpu"
+    cp "$T/err" "$T/g_cpu_err"
+    q gemm -M 33 -N 17 -K 65 --a "$T/ra.f32" --b "$T/rb.f32" --mac "$mac" --ref
+    check "gemm 33x17x65 $mac: --ref equals the CPU kernel bit for bit" cmp -s "$T/out" "$T/g_cpu"
+    q gemm -M 33 -N 17 -K 65 --a "$T/ra.f32" --b "$T/rb.f32" --mac "$mac" --threads 1
+    check "gemm 33x17x65 $mac: 1 thread equals 3" cmp -s "$T/out" "$T/g_cpu"
+done
+check "gemm 33x17x65 --stats: macs = m*n*k" py jsonline "$T/g_cpu_err" "d['macs'] == 33 * 17 * 65"
+# File errors: each names the file, its size and the size expected.
+q gemm -M 2 -N 2 -K 2 --a "$T/a23.f32" --b "$T/b32.f32"
+expect_error 1 "gemm: A of the wrong size" "a23.f32" "24 bytes" "expected 16"
+q gemm -M 2 -N 2 -K 3 --a "$T/a23.f32" --b "$T/a13.f32"
+expect_error 1 "gemm: B of the wrong size" "a13.f32" "12 bytes" "expected 24"
+q gemm -M 2 -N 2 -K 3 --a "$T/a23.f32" --b "$T/missing.f32"
+expect_error 1 "gemm: missing B file" "missing.f32"
+q gemm -M 2 -N 2 -K 3 --a "$T" --b "$T/b32.f32"
+expect_error 1 "gemm: a directory as A" "directory"
+
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]
