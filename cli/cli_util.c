@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,11 @@ void cli_fmt_double(char *out, size_t len, double v)
 {
     /* 17 significant digits always round-trip; fewer often do and read
      * better ("448" rather than "448.00000000000000"). */
+    /* Integers below 2^53 print whole ("240", not "2.4e+02"). */
+    if (v > -0x1p53 && v < 0x1p53 && v == (double)(long long)v && (v != 0.0 || !signbit(v))) {
+        snprintf(out, len, "%lld", (long long)v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, len, "%.*g", prec, v);
         if (strtod(out, NULL) == v)
