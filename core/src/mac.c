@@ -27,6 +27,18 @@ static bool prod_is_default(const struct qc_mac *m)
     return !m->prod_exact && m->prod.name[0] == '\0';
 }
 
+/* Re-files a format or rounding error under `key`, prefixing the key. The
+ * message is copied first: it cannot be both source and destination. */
+static int refile(struct qc_err *err, int rc, const char *key)
+{
+    char msg[sizeof err->msg];
+
+    if (!err)
+        return rc;
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return qc_err_set(err, rc, key, "%s: %s", key, msg);
+}
+
 static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
@@ -50,19 +62,19 @@ static int set_key(struct qc_mac *m, const char *key, const char *val, struct qc
     } else if (strcmp(key, "a") == 0 || strcmp(key, "b") == 0) {
         struct qc_format *f = key[0] == 'a' ? &m->a : &m->b;
         if ((rc = qc_format_parse(f, val, err)))
-            return qc_err_set(err, rc, key, "%s: %s", key, err->msg);
+            return refile(err, rc, key);
     } else if (strcmp(key, "product") == 0) {
         m->prod_exact = strcmp(val, "exact") == 0;
         memset(&m->prod, 0, sizeof m->prod);
         if (!m->prod_exact && (rc = qc_format_parse(&m->prod, val, err)))
-            return qc_err_set(err, rc, "product", "product: %s", err->msg);
+            return refile(err, rc, "product");
     } else if (strcmp(key, "acc") == 0) {
         m->native = strcmp(val, "native") == 0;
         if (!m->native && (rc = qc_format_parse(&m->acc, val, err)))
-            return qc_err_set(err, rc, "acc", "acc: %s", err->msg);
+            return refile(err, rc, "acc");
     } else if (strcmp(key, "acc_rounding") == 0) {
         if ((rc = qc_round_parse(&m->acc_round, val, err)))
-            return qc_err_set(err, rc, "acc_rounding", "acc_rounding: %s", err->msg);
+            return refile(err, rc, "acc_rounding");
     } else if (strcmp(key, "chunk") == 0) {
         if (parse_i64(val, 0, INT64_C(1) << 40, &x))
             return qc_err_set(err, QC_EINVAL, "chunk", "chunk '%s' is not a count >= 0", val);
@@ -128,8 +140,7 @@ static int read_format(struct qc_format *out, const struct qc_format *f, int cfg
              cfg == 5 ? ":subnormal-as-normal" : cfg == 6 ? ":daz" : "",
              (f->flags & QC_FMTF_SAT) ? ":sat" : "");
     if ((rc = qc_format_parse(out, s, err)))
-        return qc_err_set(err, rc, key, "%s: CFG-%d reading of %s: %s", key, cfg, f->name,
-                          err->msg);
+        return refile(err, rc, key);
     return QC_OK;
 }
 
@@ -184,7 +195,7 @@ int qc_mac_resolve(struct qc_mac *m, struct qc_err *err)
             snprintf(s, sizeof s, "%s%s", m->prod.name,
                      (m->prod.flags & QC_FMTF_NOSUB) ? "" : ":nosub");
             if ((rc = qc_format_parse(&m->prod_round, s, err)))
-                return qc_err_set(err, rc, "product", "product: %s", err->msg);
+                return refile(err, rc, "product");
         }
     }
     /* The flush threshold: the smallest normal of the exact-product format
