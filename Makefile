@@ -19,7 +19,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvl
 # hardware rounds twice (or vice versa); every float op must be the one written.
 CFLAGS_Q := -std=c11 $(OPT) -g $(WARN) -ffp-contract=off -fno-math-errno -fopenmp \
             -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icore/include -MMD -MP
-LDLIBS_Q := -lopenblas -lmpfr -lgmp -lm -fopenmp
+LDLIBS_Q := -ljansson -lz -lopenblas -lmpfr -lgmp -lm -fopenmp
 
 ifeq ($(SAN),1)
 CFLAGS_Q += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
