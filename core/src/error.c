@@ -2,6 +2,7 @@
 #include "qcore/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct err_row {
@@ -76,4 +77,10 @@ void qc_err_prefix_field(struct qc_err *err, const char *prefix)
         return;
     snprintf(buf, sizeof buf, "%s%s", prefix, err->field);
     memcpy(err->field, buf, sizeof buf);
+}
+
+void qc__assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "qcore: assertion failed: %s (%s:%d)\n", cond, file, line);
+    abort();
 }

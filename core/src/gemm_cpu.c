@@ -104,8 +104,12 @@ static int threads_of(int threads)
 
 /* The exact scalar engine over all of C. */
 static void gemm_scalar(float *c, const double *aq, const double *bq, const struct qc_gemm_desc *d,
-                        const struct qc_mac *mac, int threads, struct qc_round_stats *st)
+                        const struct qc_mac *mac_in, int threads, struct qc_round_stats *st)
 {
+    struct qc_mac m = *mac_in;
+    const struct qc_mac *mac = &m;
+
+    m.acc_round.stream = d->sr_stream; /* each GEMM call draws its own bits */
     const int64_t chunk = mac->chunk > 0 && mac->chunk < d->k ? mac->chunk : d->k;
     const int64_t nchunks = chunk > 0 ? (d->k + chunk - 1) / chunk : 0;
     const int64_t ldc = ldc_of(d);

@@ -301,7 +301,10 @@ static int64_t fixed_add(const struct qc_format *f, int64_t x, int64_t y,
     if (f->flags & QC_FMTF_WRAP) {
         uint64_t mask = (UINT64_C(1) << bits) - 1;
         uint64_t u = (uint64_t)s & mask;
-        return (int64_t)(u << (64 - bits)) >> (64 - bits);
+        int64_t w = (int64_t)(u << (64 - bits)) >> (64 - bits);
+        if (st && w == 0)
+            st->underflow++; /* a nonzero exact sum that wrapped to zero */
+        return w;
     }
     return s > hi ? hi : lo;
 }
@@ -312,6 +315,7 @@ double qc__mac_dot(const struct qc_mac *m, const double *a, int64_t sa, const do
     const int64_t chunk = m->chunk > 0 && m->chunk < k ? m->chunk : (k > 0 ? k : 1);
     const bool fixed = m->acc.kind != QC_FMT_FLOAT;
     uint64_t step = 0;
+    bool nan = false;
     double acc = 0.0, total = 0.0;
     int64_t acc_c = 0, total_c = 0;
 
@@ -334,8 +338,10 @@ double qc__mac_dot(const struct qc_mac *m, const double *a, int64_t sa, const do
                 st->overflow += (ev & QC_EV_OVERFLOW) != 0;
                 st->underflow += (ev & QC_EV_UNDERFLOW) != 0 && p.cls == QC_X_FIN;
             }
-            if (isnan(q))
-                return NAN; /* a NaN product: fixed point cannot hold it */
+            if (isnan(q)) { /* fixed point cannot hold a NaN: the result will be NaN */
+                nan = true;
+                continue;
+            }
             acc_c = fixed_add(&m->acc, acc_c, (int64_t)ldexp(q, m->acc.fbits), st);
         }
         if (!fixed) {
@@ -348,7 +354,7 @@ double qc__mac_dot(const struct qc_mac *m, const double *a, int64_t sa, const do
         }
     }
     if (fixed)
-        return ldexp((double)total_c, -m->acc.fbits);
+        return nan ? NAN : ldexp((double)total_c, -m->acc.fbits);
     if (k == 0)
         return 0.0;
     return total;

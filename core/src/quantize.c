@@ -81,13 +81,37 @@ static int ilog2(double x)
     return e - 1;
 }
 
-int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
-                       const struct qc_round *r)
+/* Whether amax / 2^e, carrying sign `neg`, rounds (as the elements do)
+ * beyond the element maximum. Stochastic rounding counts as rounding away
+ * from zero, its worst case, so the block maximum is never clipped. */
+static bool max_rounds_above(const struct qc_format *f, double amax, int e, bool neg,
+                             const struct qc_round *r)
+{
+    struct qc_format el;
+    struct qc_round rr;
+    struct qc_xval x;
+    unsigned ev = 0;
+
+    qc_format_element(&el, f);
+    el.flags &= ~QC_FMTF_SAT;
+    qc_round_init(&rr, r ? r->mode : QC_ROUND_RNE);
+    if (rr.mode == QC_ROUND_SR)
+        rr.mode = neg ? QC_ROUND_RDN : QC_ROUND_RUP;
+    qc__x_from_double(&x, neg ? -amax : amax);
+    x.exp -= e;
+    double v = qc__round_x(&el, &x, &rr, 0, &ev);
+    /* A format without inf saturates instead: its overflow event says it. */
+    return !(fabs(v) <= el.max_finite) || (ev & QC_EV_OVERFLOW);
+}
+
+/* The scale exponent for a block whose largest magnitude amax is carried
+ * by elements of sign + (`pos`) and/or - (`neg`). */
+static int scale_exp(const struct qc_format *f, double amax, bool pos, bool neg,
+                     enum qc_scale_rule rule, const struct qc_round *r)
 {
     struct qc_format el;
     int e;
 
-    (void)r;
     if (!(amax > 0))
         return SCALE_EXP_MIN;
     qc_format_element(&el, f);
@@ -99,28 +123,23 @@ int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rul
         if (amax > ldexp(el.max_finite, e))
             e++;
         break;
-    case QC_SCALE_ROUND: {
-        /* Bump when amax, rounded up to the element grid, would exceed the
-         * element maximum: then no rounding mode clips the block maximum. */
-        struct qc_round up;
-        qc_round_init(&up, QC_ROUND_RUP);
-        el.flags &= ~QC_FMTF_SAT;
-        struct qc_xval x;
-        unsigned ev = 0;
-        qc__x_from_double(&x, amax);
-        x.exp -= e;
-        double v = qc__round_x(&el, &x, &up, 0, &ev);
-        /* A format without inf saturates instead: count its overflow too. */
-        if (!(v <= el.max_finite) || (ev & QC_EV_OVERFLOW))
+    case QC_SCALE_ROUND:
+        if ((pos && max_rounds_above(f, amax, e, false, r)) ||
+            (neg && max_rounds_above(f, amax, e, true, r)))
             e++;
         break;
-    }
     }
     if (e < SCALE_EXP_MIN)
         e = SCALE_EXP_MIN;
     if (e > SCALE_EXP_MAX)
         return INT32_MAX;
     return e;
+}
+
+int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
+                       const struct qc_round *r)
+{
+    return scale_exp(f, amax, true, false, rule, r);
 }
 
 static int check_round(const struct qc_round *r, struct qc_err *err)
@@ -145,6 +164,7 @@ int qc__block_exp(const struct qc_format *f, const double *in, int64_t len,
                   enum qc_scale_rule rule, const struct qc_round *r)
 {
     double amax = 0.0;
+    bool pos = false, neg = false;
 
     for (int64_t i = 0; i < len; i++) {
         if (!isfinite(in[i]))
@@ -152,7 +172,11 @@ int qc__block_exp(const struct qc_format *f, const double *in, int64_t len,
         if (fabs(in[i]) > amax)
             amax = fabs(in[i]);
     }
-    return qc_block_scale_exp(f, amax, rule, r);
+    for (int64_t i = 0; i < len; i++) {
+        pos = pos || in[i] == amax;
+        neg = neg || in[i] == -amax;
+    }
+    return scale_exp(f, amax, pos, neg, rule, r);
 }
 
 double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
@@ -176,11 +200,15 @@ static void quantize_block(double *out, const double *in, int64_t len, const str
 {
     const int e = qc__block_exp(f, in, len, rule, r);
 
+    const double top = ldexp(el->max_finite, 127); /* the largest MX value */
     for (int64_t i = 0; i < len; i++) {
         if (e == INT32_MAX) {
+            /* NaN scale: a finite value beyond the format's range overflowed. */
             out[i] = NAN;
-            if (st)
+            if (st) {
                 st->ops++;
+                st->overflow += isfinite(in[i]) && fabs(in[i]) > top;
+            }
             continue;
         }
         out[i] = ldexp(qc__block_elem(el, in[i], e, r, index + (uint64_t)i, st), e);

@@ -184,6 +184,10 @@ static double round_gap(const struct qc_xval *x, double s,
         /* Up iff u*s < |x|*2^R: compare |x| with u*s*2^-R, exactly. */
         struct qc_xval t, sx;
         uint64_t u = qc_rng_u64(r->seed, r->stream, index) & sr_mask(r->sr_bits);
+        if (u == 0) { /* 0 < |x|: always up */
+            up = true;
+            break;
+        }
         /* s has at most 53 significant bits, u at most 64: the product fits. */
         qc__x_from_double(&sx, s);
         qc__x_make(&t, false, (sx.sig >> 72) * u, sx.exp + 72 - r->sr_bits);
@@ -245,10 +249,14 @@ static double round_fixed(const struct qc_format *f, const struct qc_xval *x,
     bool away, inexact;
     int64_t c;
 
-    if (!wrap && E + f->fbits > bits) {
-        /* |x| * 2^N >= 2^(bits+1): far outside the range. */
-        *ev |= QC_EV_OVERFLOW | QC_EV_INEXACT;
-        return ldexp((double)(x->neg ? lo : hi), -f->fbits);
+    if (E + f->fbits > bits) {
+        /* |x| * 2^N >= 2^(bits+1): far outside the range. Wrapping still
+         * needs the low bits, which round_mag keeps modulo 2^128. */
+        *ev |= QC_EV_OVERFLOW;
+        if (!wrap) {
+            *ev |= QC_EV_INEXACT;
+            return ldexp((double)(x->neg ? lo : hi), -f->fbits);
+        }
     }
     qc_u128 k = round_mag(x->sig, x->exp, -f->fbits, x->neg, r, index, &away, &inexact);
     if (inexact)
@@ -300,9 +308,12 @@ double qc__round_x(const struct qc_format *f, const struct qc_xval *x, const str
 double qc_round_value(const struct qc_format *f, double x, const struct qc_round *r,
                       uint64_t index, struct qc_round_stats *st)
 {
+    static const struct qc_round rne = {.mode = QC_ROUND_RNE, .sr_bits = QC_SR_BITS_DEFAULT};
     struct qc_xval xv;
     unsigned ev = 0;
 
+    if (!r)
+        r = &rne;
     qc__x_from_double(&xv, x);
     double v = qc__round_x(f, &xv, r, index, &ev);
     qc__count(st, ev);

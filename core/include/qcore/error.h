@@ -47,4 +47,10 @@ const char *qc_strerror(int code);      /* "invalid argument" */
 int qc_error_http_status(int code);     /* 400 */
 int qc_error_exit_code(int code);       /* 2 for usage errors, 1 otherwise */
 
+/* Programmer errors (impossible values inside the library: never user or
+ * network data) stop the process with the failed condition and its place.
+ * Stays on in release builds: a wrong number is worse than a crash. */
+#define QC_ASSERT(cond) ((cond) ? (void)0 : qc__assert_fail(#cond, __FILE__, __LINE__))
+_Noreturn void qc__assert_fail(const char *cond, const char *file, int line);
+
 #endif

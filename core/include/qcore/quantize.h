@@ -61,8 +61,10 @@ int qc_quantize_ref_f64(double *out, const double *in, int64_t rows, int64_t col
                         enum qc_scale_rule rule, uint64_t first_index,
                         struct qc_round_stats *st, struct qc_err *err);
 
-/* The block scale exponent for a block with largest magnitude `amax` (finite,
- * > 0): the rule applied to the element format, clamped to the scale's range.
+/* The block scale exponent for a block whose largest magnitude `amax`
+ * (finite, > 0) is carried by a positive element (the `round` rule looks at
+ * the sign under directed rounding): the rule applied to the element format,
+ * clamped to the scale's range.
  * MX scales outside E8M0's range [-127, 127] return INT32_MAX (NaN scale). */
 int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
                        const struct qc_round *r);

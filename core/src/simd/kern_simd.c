@@ -261,9 +261,8 @@ static inline __attribute__((always_inline)) vf acc_add(vf acc, vf y, const stru
     } else {
         r = round_lanes(sum_odd(acc, y), p, n_ov, n_un);
     }
-    /* A non-finite y never leaves a finite acc unchanged. */
     const vi swamp = (vi)(acc != 0.0f) & (vi)(y != 0.0f) & is_finite((vu)acc) &
-                     (vi)((vf)r == acc);
+                     is_finite((vu)y) & (vi)((vf)r == acc);
     *n_sw -= (vu)swamp;
     return (vf)r;
 }

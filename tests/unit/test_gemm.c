@@ -1,0 +1,602 @@
+/* The emulated GEMM (gemm_cpu.c, mac.c and the SIMD kernels) against the MPFR
+ * reference qc_gemm_ref, bit for bit with equal counters: every CFG with e5m2
+ * and e4m3 inputs over float, fixed-point and integer accumulators, chunking,
+ * fused mode, stochastic accumulation, transposes and strides, several thread
+ * counts; every pair of 8-bit codes under every CFG; and hand-computed
+ * swamping, overflow, underflow and saturation cases. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qcore/gemm.h"
+#include "qcore/quantize.h"
+#include "test_helpers.h"
+
+static struct qc_mac mac_of(const char *s)
+{
+    struct qc_mac m;
+    struct qc_err err;
+    cr_assert_eq(qc_mac_parse(&m, s, &err), QC_OK, "mac '%s': %s", s, err.msg);
+    return m;
+}
+
+/* One GEMM problem: operands laid out per the description, with padding
+ * filled with NaN so that reading it shows up in C. */
+struct problem {
+    struct qc_gemm_desc d;
+    float *a, *b;
+    int64_t a_len, b_len, c_len;
+};
+
+static void problem_free(struct problem *p)
+{
+    free(p->a);
+    free(p->b);
+}
+
+/* Values in [2^elo, 2^ehi] with random signs, ~8% zeros, and (if `specials`)
+ * a rare inf or NaN. */
+static float operand(uint64_t *s, int elo, int ehi, bool specials)
+{
+    uint64_t r = th_next(s);
+    if (r % 100 < 8)
+        return (r & 0x100) ? -0.0f : 0.0f;
+    if (specials && r % 1000 == 999)
+        return (r & 0x200) ? NAN : ((r & 0x100) ? -INFINITY : INFINITY);
+    return (float)th_spread(s, elo, ehi);
+}
+
+static struct problem make_problem(int64_t m, int64_t n, int64_t k, bool ta, bool tb, int pad,
+                                   int elo, int ehi, bool specials, uint64_t seed)
+{
+    struct problem p;
+    qc_gemm_desc_init(&p.d, m, n, k);
+    p.d.trans_a = ta;
+    p.d.trans_b = tb;
+    p.d.lda = pad ? (ta ? m : k) + pad : 0;
+    p.d.ldb = pad ? (tb ? k : n) + pad : 0;
+    p.d.ldc = pad ? n + pad : 0;
+    p.d.sr_stream = seed % 5;
+    const int64_t lda = p.d.lda ? p.d.lda : (ta ? m : k);
+    const int64_t ldb = p.d.ldb ? p.d.ldb : (tb ? k : n);
+    const int64_t arows = ta ? k : m, brows = tb ? n : k;
+    p.a_len = arows * lda;
+    p.b_len = brows * ldb;
+    p.c_len = m * (p.d.ldc ? p.d.ldc : n);
+    p.a = malloc(sizeof(float) * (size_t)(p.a_len + 1));
+    p.b = malloc(sizeof(float) * (size_t)(p.b_len + 1));
+    cr_assert(p.a && p.b);
+    uint64_t s = seed;
+    for (int64_t i = 0; i < p.a_len; i++)
+        p.a[i] = (i % lda) < (ta ? m : k) ? operand(&s, elo, ehi, specials) : NAN;
+    for (int64_t i = 0; i < p.b_len; i++)
+        p.b[i] = (i % ldb) < (tb ? k : n) ? operand(&s, elo, ehi, specials) : NAN;
+    return p;
+}
+
+/* Runs a 1 x 1 x k GEMM both ways; true if the bits or counters differ. */
+static bool dot_differs(const float *a, const float *b, int64_t k, const struct qc_mac *mac,
+                        const char *isa, uint64_t stream, char *buf, size_t len)
+{
+    struct qc_gemm_desc d;
+    struct qc_round_stats sf = {0}, sr = {0};
+    float cf = 0, cr = 0;
+    qc_gemm_desc_init(&d, 1, 1, k);
+    d.sr_stream = stream;
+    if (qc_gemm_ref(&cr, a, b, &d, mac, &sr, NULL) ||
+        qc_gemm_cpu_isa(&cf, a, b, &d, mac, 1, isa, &sf, NULL))
+        return false;
+    if (th_same_f(cf, cr) && th_same_stats(&sf, &sr))
+        return false;
+    int n = snprintf(buf, len,
+                     "1x1x%lld stream %llu: fast %a ov%llu uf%llu sw%llu, ref %a ov%llu uf%llu "
+                     "sw%llu; a,b:",
+                     (long long)k, (unsigned long long)stream, (double)cf,
+                     (unsigned long long)sf.overflow, (unsigned long long)sf.underflow,
+                     (unsigned long long)sf.swamping, (double)cr, (unsigned long long)sr.overflow,
+                     (unsigned long long)sr.underflow, (unsigned long long)sr.swamping);
+    for (int64_t p = 0; p < k && n > 0 && (size_t)n < len; p++)
+        n += snprintf(buf + n, len - (size_t)n, " %a,%a", (double)a[p], (double)b[p]);
+    return true;
+}
+
+/* True if, with every row of A but i and every column of B but j zeroed,
+ * the two differ (in C or the counters). */
+static bool masked_differs(const struct problem *p, const struct qc_mac *mac, const char *isa,
+                           int64_t i, int64_t j)
+{
+    const int64_t k = p->d.k, m = p->d.m, n = p->d.n;
+    const int64_t lda = p->d.lda ? p->d.lda : (p->d.trans_a ? m : k);
+    const int64_t ldb = p->d.ldb ? p->d.ldb : (p->d.trans_b ? k : n);
+    float *a = malloc(sizeof(float) * (size_t)(p->a_len + 1));
+    float *b = malloc(sizeof(float) * (size_t)(p->b_len + 1));
+    float *cf = malloc(sizeof(float) * (size_t)(p->c_len + 1));
+    float *cr = malloc(sizeof(float) * (size_t)(p->c_len + 1));
+    struct qc_round_stats sf = {0}, sr = {0};
+    bool differs = false;
+
+    cr_assert(a && b && cf && cr);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t q = 0; q < k; q++) {
+            const int64_t at = p->d.trans_a ? q * lda + r : r * lda + q;
+            a[at] = r == i ? p->a[at] : 0.0f;
+        }
+    for (int64_t c = 0; c < n; c++)
+        for (int64_t q = 0; q < k; q++) {
+            const int64_t at = p->d.trans_b ? c * ldb + q : q * ldb + c;
+            b[at] = c == j ? p->b[at] : 0.0f;
+        }
+    if (!qc_gemm_ref(cr, a, b, &p->d, mac, &sr, NULL) &&
+        !qc_gemm_cpu_isa(cf, a, b, &p->d, mac, 1, isa, &sf, NULL)) {
+        const int64_t ldc = p->d.ldc ? p->d.ldc : n;
+        differs = !th_same_stats(&sf, &sr) || !th_same_f(cf[i * ldc + j], cr[i * ldc + j]);
+    }
+    free(a);
+    free(b);
+    free(cf);
+    free(cr);
+    return differs;
+}
+
+/* The reproducer of a failure: the shortest 1 x 1 x k' dot product, over the
+ * first k' terms of some output's row and column, on which the two differ. */
+static void shrink(char *buf, size_t len, const struct problem *p, const struct qc_mac *mac,
+                   const char *isa)
+{
+    const int64_t k = p->d.k;
+    const int64_t lda = p->d.lda ? p->d.lda : (p->d.trans_a ? p->d.m : k);
+    const int64_t ldb = p->d.ldb ? p->d.ldb : (p->d.trans_b ? k : p->d.n);
+    float *ar = malloc(sizeof(float) * (size_t)(k + 1)), *bc = malloc(sizeof(float) * (size_t)(k + 1));
+    snprintf(buf, len, "(no single dot product differs)");
+    for (int64_t i = 0; i < p->d.m; i++) {
+        for (int64_t j = 0; j < p->d.n; j++) {
+            for (int64_t q = 0; q < k; q++) {
+                ar[q] = p->d.trans_a ? p->a[q * lda + i] : p->a[i * lda + q];
+                bc[q] = p->d.trans_b ? p->b[j * ldb + q] : p->b[q * ldb + j];
+            }
+            if (!dot_differs(ar, bc, k, mac, isa, p->d.sr_stream, buf, len)) {
+                /* Stochastic rounding depends on the output's position: keep
+                 * the shape and zero every other row of A and column of B
+                 * (zero products raise no counters). */
+                if (masked_differs(p, mac, isa, i, j)) {
+                    int n = snprintf(buf, len,
+                                     "C[%lld][%lld] alone (other rows of A, columns of B zeroed) "
+                                     "differs; a,b:",
+                                     (long long)i, (long long)j);
+                    for (int64_t q = 0; q < k && n > 0 && (size_t)n < len; q++)
+                        n += snprintf(buf + n, len - (size_t)n, " %a,%a", (double)ar[q],
+                                      (double)bc[q]);
+                    free(ar);
+                    free(bc);
+                    return;
+                }
+                continue;
+            }
+            for (int64_t kk = 1; kk <= k; kk++)
+                if (dot_differs(ar, bc, kk, mac, isa, p->d.sr_stream, buf, len))
+                    break;
+            free(ar);
+            free(bc);
+            return;
+        }
+    }
+    free(ar);
+    free(bc);
+}
+
+/* Runs the reference, then qc_gemm_cpu with 1, 2 and 8 threads and every
+ * available kernel; all must give the reference's bits and counters. Returns
+ * false (after reporting) at the first difference. */
+static bool check_problem(const struct problem *p, const struct qc_mac *mac, const char *what)
+{
+    const size_t cn = (size_t)(p->c_len + 1);
+    float *ref = malloc(sizeof(float) * cn), *out = malloc(sizeof(float) * cn);
+    struct qc_round_stats sref = {0};
+    struct qc_err err;
+    char ms[QC_MAC_TEXT_MAX];
+    bool ok = true;
+    char why[2048];
+
+    cr_assert(ref && out);
+    qc_mac_describe(mac, ms, sizeof ms);
+    for (size_t i = 0; i < cn; i++)
+        ref[i] = out[i] = -7.0f; /* the ldc padding must stay untouched */
+    cr_assert_eq(qc_gemm_ref(ref, p->a, p->b, &p->d, mac, &sref, &err), 0, "%s", err.msg);
+
+    /* qc_gemm_cpu itself (the best kernel) with 1, 2 and 8 threads, then
+     * every kernel forced, with 2 threads. */
+    static const struct {
+        const char *isa;
+        int threads;
+    } runs[] = {{NULL, 1},      {NULL, 2},    {NULL, 8},     {"scalar", 2},
+                {"generic", 2}, {"avx2", 2},  {"avx512", 2}};
+    for (size_t ri = 0; ri < sizeof runs / sizeof runs[0] && ok; ri++) {
+        {
+            const char *isa_name = runs[ri].isa ? runs[ri].isa : "best";
+            const int nthreads = runs[ri].threads;
+            struct qc_round_stats s = {0};
+            for (size_t i = 0; i < cn; i++)
+                out[i] = -7.0f;
+            int rc = runs[ri].isa ? qc_gemm_cpu_isa(out, p->a, p->b, &p->d, mac, nthreads,
+                                                    runs[ri].isa, &s, &err)
+                                  : qc_gemm_cpu(out, p->a, p->b, &p->d, mac, nthreads, &s, &err);
+            if (rc == QC_EUNSUPP)
+                continue;
+            cr_assert_eq(rc, 0, "%s", err.msg);
+            for (int64_t i = 0; i < p->c_len && ok; i++) {
+                if (!th_same_f(out[i], ref[i])) {
+                    shrink(why, sizeof why, p, mac, runs[ri].isa);
+                    cr_expect_fail("%s [%s] %lldx%lldx%lld ta%d tb%d %s/%d threads: C[%lld] fast "
+                                   "%a ref %a; reproducer %s",
+                                   what, ms, (long long)p->d.m, (long long)p->d.n,
+                                   (long long)p->d.k, p->d.trans_a, p->d.trans_b, isa_name,
+                                   nthreads, (long long)i, (double)out[i], (double)ref[i], why);
+                    ok = false;
+                }
+            }
+            if (ok && !th_same_stats(&s, &sref)) {
+                shrink(why, sizeof why, p, mac, runs[ri].isa);
+                cr_expect_fail("%s [%s] %lldx%lldx%lld %s/%d threads: counters ops %llu/%llu "
+                               "ov %llu/%llu uf %llu/%llu sw %llu/%llu; reproducer %s",
+                               what, ms, (long long)p->d.m, (long long)p->d.n, (long long)p->d.k,
+                               isa_name, nthreads, (unsigned long long)s.ops,
+                               (unsigned long long)sref.ops, (unsigned long long)s.overflow,
+                               (unsigned long long)sref.overflow, (unsigned long long)s.underflow,
+                               (unsigned long long)sref.underflow, (unsigned long long)s.swamping,
+                               (unsigned long long)sref.swamping, why);
+                ok = false;
+            }
+        }
+    }
+    free(ref);
+    free(out);
+    return ok;
+}
+
+/* --- every CFG over the accumulators ---------------------------------------- */
+
+static const char *const inputs[] = {"a=e5m2,b=e5m2", "a=e4m3,b=e4m3"};
+
+static const char *const accs[] = {
+    "acc=fp32",
+    "acc=e6m5",
+    "acc=e5m5",
+    "acc=fp16",
+    "acc=bf16",
+    "acc=e4m7:bias=10,acc_rounding=rtz",
+    "acc=e6m5:nosub",
+    "acc=e5m5:sat",
+    "acc=e6m5,acc_rounding=sr:8,seed=3",
+    "acc=e5m5,acc_rounding=rup",
+    "acc=q8.8",
+    "acc=q8.13",
+    "acc=q11.13",
+    "acc=q8.13:wrap,acc_rounding=rtz",
+    "acc=int16",
+    "acc=q8.13,acc_rounding=sr:16,seed=4",
+};
+
+static const int64_t chunks[] = {0, 1, 7, 32};
+
+struct cfg_param {
+    int cfg;
+};
+
+static struct cfg_param cfgs[] = {{1}, {2}, {3}, {4}, {5}, {6}};
+
+ParameterizedTestParameters(gemm, cfg_matches_ref)
+{
+    return cr_make_param_array(struct cfg_param, cfgs, sizeof cfgs / sizeof cfgs[0]);
+}
+
+ParameterizedTest(struct cfg_param *cp, gemm, cfg_matches_ref)
+{
+    uint64_t s = 1000 + (uint64_t)cp->cfg;
+    int fails = 0;
+    for (size_t in = 0; in < sizeof inputs / sizeof inputs[0]; in++) {
+        for (size_t ac = 0; ac < sizeof accs / sizeof accs[0]; ac++) {
+            const size_t variant = in * 16 + ac;
+            char spec[QC_MAC_TEXT_MAX];
+            snprintf(spec, sizeof spec, "cfg=%d,%s,%s,chunk=%lld,fused=%d", cp->cfg, inputs[in],
+                     accs[ac], (long long)chunks[variant % 4], variant % 5 == 4);
+            const struct qc_mac mac = mac_of(spec);
+            /* Fixed-point accumulators get operands that keep sums in range
+             * most of the time; float ones the inputs' whole range. */
+            const bool fixed = mac.acc.kind != QC_FMT_FLOAT;
+            const int64_t m = 1 + (int64_t)(th_next(&s) % 6), n = 1 + (int64_t)(th_next(&s) % 7);
+            const int64_t k = variant % 7 == 0 ? 1 : 1 + (int64_t)(th_next(&s) % 60);
+            struct problem p =
+                make_problem(m, n, k, th_next(&s) & 1, th_next(&s) & 1, (int)(th_next(&s) % 3),
+                             fixed ? -14 : -18, fixed ? 3 : 14, variant % 3 == 0, th_next(&s));
+            fails += !check_problem(&p, &mac, "cfg");
+            problem_free(&p);
+        }
+    }
+    cr_expect_eq(fails, 0);
+}
+
+/* Configurations beyond the CFG x accumulator grid. */
+Test(gemm, other_configs_match_ref)
+{
+    static const char *const specs[] = {
+        "cfg=1",                                      /* fp32 in, fp32 acc */
+        "cfg=1,acc_rounding=rtz,chunk=16",
+        "cfg=2,a=fp16,b=fp16,acc=fp32",
+        "cfg=1,a=e5m2,b=e4m3,acc=e6m5",               /* mixed inputs: product = a's format */
+        "cfg=3,a=e5m2,b=e4m3,acc=fp32",
+        "cfg=5,a=e4m3,b=e5m2,acc=e6m5,chunk=7",
+        "cfg=1,a=e5m2,b=e5m2,product=fp16,acc=fp32",
+        "cfg=2,a=e5m2,b=e5m2,product=e6m3,acc=e6m5",
+        "cfg=1,a=e5m2,b=e5m2,product=e5m2:sat,acc=fp32",
+        "cfg=1,a=fp8_e4m3,b=fp8_e4m3,acc=e5m5",
+        "cfg=4,a=fp8_e4m3,b=fp8_e4m3,acc=e5m5",
+        "cfg=5,a=e3m2:finite,b=e2m3:finite,acc=fp16",
+        "cfg=5,a=e5m2,b=e5m2,acc=e6m5,fused=1,chunk=32",
+        "cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=10:nosub,acc_rounding=rtz,chunk=8",
+        "cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=12:sat,acc_rounding=rne,chunk=8",
+        "cfg=1,a=e4m3,b=e4m3,acc=e5m10:daz",
+        "cfg=1,a=e4m3,b=e4m3,acc=e5m10:subnormal-as-normal,acc_rounding=sr:4,seed=9",
+        "cfg=1,a=e4m3,b=e4m3,acc=e5m5,acc_rounding=rdn",
+        "cfg=1,a=e4m3,b=e4m3,acc=e5m5,acc_rounding=rna,fused=1",
+        "cfg=1,a=e4m3,b=e4m3,acc=e5m5,acc_rounding=sr:64,seed=12345678901",
+        "cfg=1,a=q8.8,b=q8.8,acc=q16.16",
+        "cfg=3,a=q4.4,b=int8,acc=int16",
+        "cfg=1,a=mxfp8_e4m3,b=mxfp8_e5m2,acc=fp32",
+        "cfg=1,a=mxint8@7,b=bfp8@16,acc=e6m5",
+        "cfg=3,a=mxfp4_e2m1,b=mxfp6_e3m2@7,acc=e5m5,chunk=7",
+        "cfg=1,a=bf16,b=bf16,acc=fp32",
+        "cfg=1,a=e8m10,b=e8m10,acc=e8m23:nosub",
+    };
+    uint64_t s = 77;
+    int fails = 0;
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        const struct qc_mac mac = mac_of(specs[i]);
+        const int64_t m = 1 + (int64_t)(th_next(&s) % 7), n = 1 + (int64_t)(th_next(&s) % 9);
+        const int64_t k = 1 + (int64_t)(th_next(&s) % 80);
+        const bool fixed = mac.acc.kind != QC_FMT_FLOAT;
+        struct problem p = make_problem(m, n, k, th_next(&s) & 1, th_next(&s) & 1,
+                                        (int)(th_next(&s) % 2), fixed ? -10 : -20,
+                                        fixed ? 3 : 12, i % 4 == 1, th_next(&s));
+        fails += !check_problem(&p, &mac, specs[i]);
+        problem_free(&p);
+    }
+    cr_expect_eq(fails, 0);
+}
+
+/* Odd shapes: k = 0 and 1, single rows and columns, larger sizes. */
+Test(gemm, shapes_match_ref)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {1, 1, 0}, {3, 2, 0}, {1, 17, 1}, {17, 1, 33},
+                                        {5, 5, 1}, {2, 3, 129}, {13, 11, 9}, {33, 31, 5},
+                                        {1, 64, 64}};
+    const struct qc_mac mac = mac_of("cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32");
+    uint64_t s = 5;
+    int fails = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int t = 0; t < 4; t++) {
+            struct problem p = make_problem(shapes[i][0], shapes[i][1], shapes[i][2], t & 1,
+                                            t >> 1, t == 3 ? 5 : 0, -16, 12, false, th_next(&s));
+            fails += !check_problem(&p, &mac, "shape");
+            problem_free(&p);
+        }
+    cr_expect_eq(fails, 0);
+}
+
+/* --- every pair of codes ------------------------------------------------------ */
+
+struct pair_param {
+    int cfg;
+    char in[8];
+    char acc[16];
+};
+
+static struct pair_param pairs[] = {
+    {1, "e5m2", "fp32"}, {2, "e5m2", "fp32"}, {3, "e5m2", "fp32"}, {4, "e5m2", "fp32"},
+    {5, "e5m2", "fp32"}, {6, "e5m2", "fp32"}, {1, "e4m3", "fp32"}, {2, "e4m3", "fp32"},
+    {3, "e4m3", "fp32"}, {4, "e4m3", "fp32"}, {5, "e4m3", "fp32"}, {6, "e4m3", "fp32"},
+    {1, "e5m2", "e6m5"}, {3, "e5m2", "e6m5"}, {5, "e5m2", "e6m5"}, {6, "e4m3", "e5m5"},
+    {5, "e5m2", "q8.13"},
+};
+
+ParameterizedTestParameters(gemm, every_code_pair_matches_ref)
+{
+    return cr_make_param_array(struct pair_param, pairs, sizeof pairs / sizeof pairs[0]);
+}
+
+/* A (256 x 1) holds every code of the CFG's reading of the input format,
+ * B (1 x 256) too: C holds every product, through the product step and one
+ * accumulator add. */
+ParameterizedTest(struct pair_param *pp, gemm, every_code_pair_matches_ref)
+{
+    char spec[128];
+    snprintf(spec, sizeof spec, "cfg=%d,a=%s,b=%s,acc=%s", pp->cfg, pp->in, pp->in, pp->acc);
+    const struct qc_mac mac = mac_of(spec);
+    struct problem p;
+    qc_gemm_desc_init(&p.d, 256, 256, 1);
+    p.a_len = p.b_len = 256;
+    p.c_len = 256 * 256;
+    p.a = malloc(sizeof(float) * 257);
+    p.b = malloc(sizeof(float) * 257);
+    cr_assert(p.a && p.b);
+    for (int c = 0; c < 256; c++) {
+        p.a[c] = (float)qc_format_decode(&mac.a_read, (uint64_t)c);
+        p.b[c] = (float)qc_format_decode(&mac.b_read, (uint64_t)c);
+    }
+    cr_expect(check_problem(&p, &mac, "code pairs"));
+    problem_free(&p);
+}
+
+/* --- hand-computed cases ------------------------------------------------------ */
+
+struct hand_case {
+    char mac[96];
+    float a[4], b[4];
+    int k;
+    float want;
+    uint64_t overflow, underflow, swamping;
+};
+
+static const struct hand_case hand_cases[] = {
+    /* e6m5 at 1024 has spacing 32: + 1.0 changes nothing (swamped). */
+    {"cfg=1,acc=e6m5", {1024, 1}, {1, 1}, 2, 1024, 0, 0, 1},
+    /* ... and again in the chunk-total add when the 1 sits in its own chunk. */
+    {"cfg=1,acc=e6m5,chunk=1", {1024, 1}, {1, 1}, 2, 1024, 0, 0, 1},
+    /* 16 is exactly half the spacing: a tie to even (1024) under rne, swamped;
+     * rna rounds away, so nothing is swamped. */
+    {"cfg=1,acc=e6m5", {1024, 16}, {1, 1}, 2, 1024, 0, 0, 1},
+    {"cfg=1,acc=e6m5,acc_rounding=rna", {1024, 16}, {1, 1}, 2, 1056, 0, 0, 0},
+    /* a zero addend is not swamping */
+    {"cfg=1,acc=e6m5", {1024, 0}, {1, 1}, 2, 1024, 0, 0, 0},
+    /* e5m2 accumulator overflow: 57344 + 57344 -> inf, counted once */
+    {"cfg=1,a=e5m2,b=e5m2,acc=e5m2", {57344, 57344}, {1, 1}, 2, INFINITY, 1, 0, 0},
+    {"cfg=1,a=e5m2,b=e5m2,acc=e5m2,acc_rounding=rtz", {57344, 57344}, {1, 1}, 2, 57344, 1, 0, 1},
+    {"cfg=1,a=e5m2,b=e5m2,acc=e5m2:sat", {57344, 57344}, {1, 1}, 2, 57344, 1, 0, 1},
+    /* CFG-1 product overflow: 256 x 256 = 65536 > 57344 rounds to inf in e5m2 */
+    {"cfg=1,a=e5m2,b=e5m2,acc=fp32", {256}, {256}, 1, INFINITY, 1, 0, 0},
+    /* ... CFG-3 products are exact and never overflow */
+    {"cfg=3,a=e5m2,b=e5m2,acc=fp32", {256}, {256}, 1, 65536, 0, 0, 0},
+    /* CFG-2: 2^-10 x 2^-10 = 2^-20 is below e5m2's smallest normal: flushed */
+    {"cfg=2,a=e5m2,b=e5m2,acc=fp32", {0x1p-10f}, {0x1p-10f}, 1, 0.0f, 0, 1, 0},
+    /* ... CFG-1 keeps it as an e5m2 subnormal? 2^-20 < 2^-16: rounds to 0 */
+    {"cfg=1,a=e5m2,b=e5m2,acc=fp32", {0x1p-10f}, {0x1p-6f}, 1, 0x1p-16f, 0, 0, 0},
+    {"cfg=1,a=e5m2,b=e5m2,acc=fp32", {0x1p-10f}, {0x1p-10f}, 1, 0.0f, 0, 1, 0},
+    /* CFG-3: eP = e6m5, smallest normal 2^-30: 2^-16 x 2^-16 flushes, 2^-15 x 2^-15 stays */
+    {"cfg=3,a=e5m2,b=e5m2,acc=fp32", {0x1p-16f}, {0x1p-16f}, 1, 0.0f, 0, 1, 0},
+    {"cfg=3,a=e5m2,b=e5m2,acc=fp32", {0x1p-15f}, {0x1p-15f}, 1, 0x1p-30f, 0, 0, 0},
+    /* CFG-5 reads 2^-15 as 1.25 x 2^-15 (code 0x01); CFG-6 reads subnormals as 0 */
+    {"cfg=5,a=e5m2,b=e5m2,acc=fp32", {0x1.4p-15f}, {4}, 1, 0x1.4p-13f, 0, 0, 0},
+    {"cfg=6,a=e5m2,b=e5m2,acc=fp32", {0x1p-15f}, {4}, 1, 0.0f, 0, 0, 0},
+    /* CFG-4 reads code 0x7d as 81920 (no NaN) */
+    {"cfg=4,a=e5m2,b=e5m2,acc=fp32", {81920}, {0.5f}, 1, 40960, 0, 0, 0},
+    /* inf x 0 is NaN under every CFG */
+    {"cfg=1,a=e5m2,b=e5m2,acc=fp32", {INFINITY}, {0}, 1, NAN, 0, 0, 0},
+    {"cfg=4,a=e5m2,b=e5m2,acc=fp32", {INFINITY}, {0}, 1, NAN, 0, 0, 0},
+    /* signed zeros: a flushed negative product is -0; +0 + -0 = +0 ... */
+    {"cfg=3,a=e5m2,b=e5m2,acc=fp32", {-0x1p-16f}, {0x1p-16f}, 1, 0.0f, 0, 1, 0},
+    /* ... except under rdn, where it is -0 all the way out */
+    {"cfg=3,a=e5m2,b=e5m2,acc=fp32,acc_rounding=rdn", {-0x1p-16f}, {0x1p-16f}, 1, -0.0f, 0, 1,
+     0},
+    /* x + (-x) = +0 */
+    {"cfg=1,acc=e6m5", {3, -3}, {1, 1}, 2, 0.0f, 0, 0, 0},
+    {"cfg=1,acc=e6m5,acc_rounding=rdn", {3, -3}, {1, 1}, 2, -0.0f, 0, 0, 0},
+    /* fixed point: saturating add, counted as overflow */
+    {"cfg=1,acc=q8.8", {100, 100}, {1, 1}, 2, 127.99609375f, 1, 0, 0},
+    {"cfg=1,acc=q8.8", {100, 100, -100}, {1, 1, 1}, 3, 27.99609375f, 1, 0, 0},
+    {"cfg=1,acc=q8.8:wrap", {100, 100}, {1, 1}, 2, -56, 1, 0, 0},
+    {"cfg=1,acc=q8.8", {-200}, {1}, 1, -128, 1, 0, 0},
+    /* a product that converts to zero on the grid is an underflow, never swamping */
+    {"cfg=1,acc=q8.8", {1, 0x1p-10f}, {1, 1}, 2, 1, 0, 1, 0},
+    {"cfg=1,acc=q8.8,acc_rounding=rup", {1, 0x1p-10f}, {1, 1}, 2, 1.00390625f, 0, 0, 0},
+    {"cfg=1,acc=int16", {20000, 20000}, {1, 1}, 2, 32767, 1, 0, 0},
+    {"cfg=1,acc=int16", {2.5f}, {1}, 1, 2, 0, 0, 0},
+    /* fused: one rounding of acc + a*b; the e4m3 product 1.125 x 1.125 =
+     * 1.265625 is never rounded to e4m3 (1.25) first. */
+    {"cfg=1,a=e4m3,b=e4m3,acc=fp32,fused=1", {1.125f}, {1.125f}, 1, 1.265625f, 0, 0, 0},
+    {"cfg=1,a=e4m3,b=e4m3,acc=fp32", {1.125f}, {1.125f}, 1, 1.25f, 0, 0, 0},
+    /* Swamping needs a finite addend: max + inf saturates back to max (e5m5
+     * max 64512) without swamping. */
+    {"cfg=3,a=e4m3,b=e4m3,acc=e5m5:sat", {240, 240, INFINITY}, {240, 240, 1}, 3, 64512, 1, 0, 0},
+    /* A NaN product in a fixed-point accumulator: the result is NaN, and the
+     * later products are still converted and counted (2^-10 underflows). */
+    {"cfg=1,acc=q8.8", {NAN, 0x1p-10f}, {1, 1}, 2, NAN, 0, 1, 0},
+    /* the low bit-width accumulator: e4m7:bias=10 truncating */
+    {"cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=10,acc_rounding=rtz", {30, 2}, {1, 1}, 2, 31.875f, 1, 0,
+     0},
+};
+
+Test(gemm, hand_computed_counters)
+{
+    for (size_t i = 0; i < sizeof hand_cases / sizeof hand_cases[0]; i++) {
+        const struct hand_case *h = &hand_cases[i];
+        const struct qc_mac mac = mac_of(h->mac);
+        struct qc_gemm_desc d;
+        qc_gemm_desc_init(&d, 1, 1, h->k);
+        float ref = -7, out = -7;
+        struct qc_round_stats sr = {0}, sf = {0};
+        struct qc_err err;
+        cr_assert_eq(qc_gemm_ref(&ref, h->a, h->b, &d, &mac, &sr, &err), 0, "%s", err.msg);
+        cr_assert_eq(qc_gemm_cpu(&out, h->a, h->b, &d, &mac, 1, &sf, &err), 0, "%s", err.msg);
+        const struct qc_round_stats want = {(uint64_t)h->k, h->overflow, h->underflow,
+                                            h->swamping};
+        cr_expect(th_same_f(ref, h->want) && th_same_stats(&sr, &want),
+                  "ref #%zu %s: %a ov%llu uf%llu sw%llu, want %a ov%llu uf%llu sw%llu", i, h->mac,
+                  (double)ref, (unsigned long long)sr.overflow, (unsigned long long)sr.underflow,
+                  (unsigned long long)sr.swamping, (double)h->want,
+                  (unsigned long long)h->overflow, (unsigned long long)h->underflow,
+                  (unsigned long long)h->swamping);
+        cr_expect(th_same_f(out, h->want) && th_same_stats(&sf, &want),
+                  "fast #%zu %s: %a ov%llu uf%llu sw%llu, want %a", i, h->mac, (double)out,
+                  (unsigned long long)sf.overflow, (unsigned long long)sf.underflow,
+                  (unsigned long long)sf.swamping, (double)h->want);
+    }
+}
+
+/* The stochastic accumulator draws index (i*n + j)*(K + nchunks) + step with
+ * the GEMM's stream and the configuration's seed: with K = 1 the only
+ * rounding draw is step 0 of each output. */
+Test(gemm, sr_index_formula)
+{
+    const struct qc_mac mac = mac_of("cfg=1,acc=e5m2,acc_rounding=sr:1,seed=9");
+    struct qc_gemm_desc d;
+    qc_gemm_desc_init(&d, 3, 5, 1);
+    d.sr_stream = 7;
+    const float a[3] = {1.2f, 1.2f, 1.2f}, b[5] = {1, 1, 1, 1, 1};
+    float ref[15], out[15];
+    cr_assert_eq(qc_gemm_ref(ref, a, b, &d, &mac, NULL, NULL), 0);
+    cr_assert_eq(qc_gemm_cpu(out, a, b, &d, &mac, 2, NULL, NULL), 0);
+    const struct qc_format e5m2 = th_format("e5m2");
+    struct qc_round r = mac.acc_round;
+    r.stream = 7;
+    int ups = 0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 5; j++) {
+            const uint64_t index = (uint64_t)(i * 5 + j) * 2;
+            const double want = qc_round_value_ref(&e5m2, (double)1.2f, &r, index, NULL);
+            cr_expect_eq(ref[i * 5 + j], (float)want, "ref C[%d][%d]", i, j);
+            cr_expect_eq(out[i * 5 + j], (float)want, "fast C[%d][%d]", i, j);
+            ups += want > 1.2;
+        }
+    cr_expect(ups > 0 && ups < 15, "sr:1 at 0.8 of a quantum: both outcomes occur (%d up)", ups);
+}
+
+/* acc=native is fast and not bit-reproducible: only the value (to fp32
+ * accuracy) and the MAC count are compared. */
+Test(gemm, native_is_close_and_counts_macs)
+{
+    const struct qc_mac mac = mac_of("cfg=5,a=e5m2,b=e5m2,acc=native");
+    struct problem p = make_problem(9, 11, 70, false, true, 0, -6, 6, false, 3);
+    float ref[99], out[99];
+    struct qc_round_stats sr = {0}, sf = {0};
+    cr_assert_eq(qc_gemm_ref(ref, p.a, p.b, &p.d, &mac, &sr, NULL), 0);
+    cr_assert_eq(qc_gemm_cpu(out, p.a, p.b, &p.d, &mac, 2, &sf, NULL), 0);
+    for (int i = 0; i < 99; i++) {
+        /* |inputs| < 2^7, so |products| < 2^14: fp32 sums of 70 err by far less */
+        const double tol = 70 * 0x1p14 * 0x1p-22;
+        cr_expect(fabs((double)out[i] - (double)ref[i]) <= tol, "C[%d] %a vs %a", i,
+                  (double)out[i], (double)ref[i]);
+    }
+    const struct qc_round_stats want = {9 * 11 * 70, 0, 0, 0};
+    cr_expect(th_same_stats(&sr, &want) && th_same_stats(&sf, &want));
+    problem_free(&p);
+}
+
+Test(gemm, ref_rejects_bad_descriptions)
+{
+    const struct qc_mac mac = mac_of("cfg=1");
+    const float a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 4};
+    float c[4];
+    struct qc_gemm_desc d;
+    struct qc_err err;
+    qc_gemm_desc_init(&d, 2, 2, 2);
+    d.lda = 1;
+    cr_expect_eq(qc_gemm_ref(c, a, b, &d, &mac, NULL, &err), QC_EINVAL);
+    qc_gemm_desc_init(&d, -1, 2, 2);
+    cr_expect_eq(qc_gemm_ref(c, a, b, &d, &mac, NULL, &err), QC_EINVAL);
+    qc_gemm_desc_init(&d, 2, 2, 2);
+    cr_expect_eq(qc_gemm_ref(c, a, b, &d, &mac, NULL, &err), 0);
+    cr_expect_eq(c[0], 7.0f);
+    cr_expect_eq(c[3], 22.0f);
+}
