@@ -23,7 +23,7 @@ struct buf {
 
 static void put(struct buf *b, const void *src, size_t n)
 {
-    if (b->oom)
+    if (b->oom || n == 0)
         return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -107,7 +107,7 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, struc
 
 int qc_checkpoint_save(const char *path, const struct qc_net *net, const struct qc_optim *o,
                        const struct qc_loss_scaler *s, const struct qc_ckpt_progress *p,
-                       struct qc_err *err)
+                       const void *extra, size_t extra_len, struct qc_err *err)
 {
     struct buf b = {0};
     uint32_t version = QC_CHECKPOINT_VERSION;
@@ -137,6 +137,7 @@ int qc_checkpoint_save(const char *path, const struct qc_net *net, const struct 
     put_u64(&sc, (uint64_t)s->skipped);
     section(&b, "SCAL", sc.p, sc.len);
     free(sc.p);
+    section(&b, "USER", extra, extra_len);
     put(&b, TRAILER, 4);
     uint32_t crc = b.oom ? 0 : (uint32_t)crc32(0L, b.p, (uInt)b.len);
     put(&b, &crc, 4);
@@ -151,8 +152,8 @@ int qc_checkpoint_save(const char *path, const struct qc_net *net, const struct 
 
 /* A parsed view of a file: every section located and size-checked. */
 struct view {
-    const uint8_t *prog, *parm, *bnst, *optm, *scal;
-    uint64_t prog_n, parm_n, bnst_n, optm_n, scal_n;
+    const uint8_t *prog, *parm, *bnst, *optm, *scal, *user;
+    uint64_t prog_n, parm_n, bnst_n, optm_n, scal_n, user_n;
 };
 
 static uint64_t get_u64(const uint8_t *p)
@@ -208,9 +209,11 @@ static int parse(struct view *v, const uint8_t *d, size_t len, const char *path,
             v->optm = body, v->optm_n = n;
         else if (!memcmp(tag, "SCAL", 4))
             v->scal = body, v->scal_n = n;
+        else if (!memcmp(tag, "USER", 4))
+            v->user = body, v->user_n = n;
         off += 12 + n;
     }
-    if (!v->prog || !v->parm || !v->bnst || !v->optm || !v->scal || v->prog_n != 40 ||
+    if (!v->prog || !v->parm || !v->bnst || !v->optm || !v->scal || !v->user || v->prog_n != 40 ||
         v->scal_n != 24)
         return qc_err_set(err, QC_ECORRUPT, "checkpoint", "%s: a section is missing or malformed",
                           path);
@@ -247,8 +250,8 @@ static int read_all(uint8_t **out, size_t *len, const char *path, struct qc_err 
 }
 
 int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
-                       struct qc_loss_scaler *s, struct qc_ckpt_progress *p,
-                       struct qc_err *err)
+                       struct qc_loss_scaler *s, struct qc_ckpt_progress *p, void *extra,
+                       size_t extra_len, struct qc_err *err)
 {
     uint8_t *d = NULL;
     size_t len = 0;
@@ -268,7 +271,8 @@ int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
         goto out;
     }
     if (v.parm_n != (uint64_t)net->nparams * sizeof(float) ||
-        v.bnst_n != (uint64_t)net->nstate * sizeof(float) || v.optm_n != want_opt) {
+        v.bnst_n != (uint64_t)net->nstate * sizeof(float) || v.optm_n != want_opt ||
+        v.user_n != extra_len) {
         rc = qc_err_set(err, QC_ECORRUPT, "checkpoint",
                         "%s: holds %llu parameters, the model has %lld", path,
                         (unsigned long long)(v.parm_n / sizeof(float)), (long long)net->nparams);
@@ -289,6 +293,8 @@ int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
     memcpy(&s->scale, &sb, 8);
     s->good_steps = (int64_t)get_u64(v.scal + 8);
     s->skipped = (int64_t)get_u64(v.scal + 16);
+    if (extra_len)
+        memcpy(extra, v.user, extra_len);
 out:
     free(d);
     return rc;

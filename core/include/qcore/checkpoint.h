@@ -25,16 +25,18 @@ struct qc_ckpt_progress {
     uint64_t fingerprint;   /* identifies the experiment (hash of its spec) */
 };
 
+/* `extra` (extra_len bytes, may be 0) is the caller's own state, stored
+ * as a section and restored byte for byte (its length must match). */
 int qc_checkpoint_save(const char *path, const struct qc_net *net, const struct qc_optim *o,
                        const struct qc_loss_scaler *s, const struct qc_ckpt_progress *p,
-                       struct qc_err *err);
+                       const void *extra, size_t extra_len, struct qc_err *err);
 /* Restores into an already built net and initialized optimizer of the same
  * shapes. A truncated, corrupt, foreign (other fingerprint) or mismatched
  * file is refused with QC_ECORRUPT and a message naming the file and what
  * differs; nothing is modified then. */
 int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
-                       struct qc_loss_scaler *s, struct qc_ckpt_progress *p,
-                       struct qc_err *err);
+                       struct qc_loss_scaler *s, struct qc_ckpt_progress *p, void *extra,
+                       size_t extra_len, struct qc_err *err);
 
 /* FNV-1a 64 of a byte string: the fingerprint of a spec's canonical text. */
 uint64_t qc_fingerprint(const void *data, size_t len);

@@ -1,0 +1,77 @@
+/* The training loop: a model trained on a dataset with every MAC emulated,
+ * reporting metrics as JSON lines, checkpointing, and resuming exactly.
+ *
+ * A run is a pure function of its configuration (seed included): batches,
+ * augmentation, initial weights and stochastic rounding all draw from
+ * counter-based generators, so metrics and weights are bit-identical for
+ * any thread count, and a run resumed from a checkpoint continues as if it
+ * had never stopped. (Only the throughput field, images_per_s, varies.) */
+#ifndef QCORE_TRAIN_H
+#define QCORE_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qcore/checkpoint.h"
+#include "qcore/data.h"
+#include "qcore/model.h"
+#include "qcore/optim.h"
+
+#define QC_TRAIN_MAX_OVERRIDES 64
+#define QC_TRAIN_PATH_MAX 512
+
+struct qc_layer_override {
+    char layer[QC_NN_NAME_MAX];
+    struct qc_nn_arith arith;
+};
+
+struct qc_train_cfg {
+    struct qc_model_desc model;
+    char dataset[64];            /* registry name, e.g. "fashion-mnist" */
+    char data_dir[QC_TRAIN_PATH_MAX]; /* "" = the dataset's default */
+    int64_t train_limit, val_limit; /* 0 = all */
+    bool augment;
+    int64_t epochs, batch;
+    uint64_t seed;
+    int64_t log_interval;        /* steps between "step" metric lines */
+    struct qc_optim_cfg optim;   /* total_steps is filled in by the trainer */
+    struct qc_nn_arith arith;    /* every layer's arithmetic ... */
+    struct qc_layer_override overrides[QC_TRAIN_MAX_OVERRIDES]; /* ... except these */
+    int noverrides;
+    struct qc_loss_scaler loss;  /* initial scaler */
+    int threads;                 /* CPU threads, 0 = all */
+    uint64_t fingerprint;        /* identifies the experiment in checkpoints */
+};
+
+/* Fills a configuration with the defaults of docs/spec.md (fp32 arithmetic,
+ * SGD 0.05 momentum 0.9, batch 128, 1 epoch, LeNet-5 on Fashion-MNIST). */
+void qc_train_cfg_init(struct qc_train_cfg *cfg);
+
+/* How a run talks to its host (the CLI or a worker). Any callback may be
+ * NULL. A nonzero return from `metric` or a true `should_stop` stops the
+ * run after the current step with QC_ECONFLICT ("stopped"). */
+struct qc_train_hooks {
+    void *ctx;
+    int (*metric)(void *ctx, const char *json_line);
+    void (*progress)(void *ctx, const char *text); /* human-readable, for stderr */
+    void (*checkpointed)(void *ctx, const char *path, int64_t step);
+    bool (*should_stop)(void *ctx);
+};
+
+struct qc_train_opts {
+    char checkpoint_dir[QC_TRAIN_PATH_MAX]; /* "" = no checkpoints */
+    int64_t checkpoint_every;    /* steps, rounded up to a log interval; 0 = epoch ends only */
+    bool resume;                 /* continue from checkpoint_dir's checkpoint if present */
+    int64_t max_steps;           /* stop after this many steps in total (0 = no limit) */
+};
+
+/* Runs the whole training. Returns QC_OK when all epochs completed. The
+ * final weights can be read through `net_out` (a built net, owned by the
+ * caller afterwards: qc_net_free) when non-NULL. */
+int qc_train_run(const struct qc_train_cfg *cfg, const struct qc_train_opts *opts,
+                 const struct qc_train_hooks *hooks, struct qc_net *net_out, struct qc_err *err);
+
+/* The checkpoint file inside a checkpoint directory. */
+void qc_train_checkpoint_path(char *out, size_t len, const char *dir);
+
+#endif

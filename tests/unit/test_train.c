@@ -1,0 +1,156 @@
+/* The training loop: it learns, it is deterministic whatever the thread
+ * count, a run resumed from a checkpoint ends with the same weights and
+ * metrics as one that never stopped, and bad checkpoints are refused. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qcore/train.h"
+#include "test_helpers.h"
+
+/* Collects metric lines, minus the wall-clock field. */
+struct sink {
+    char text[1 << 16];
+    size_t len;
+    int lines;
+};
+
+static int collect(void *ctx, const char *line)
+{
+    struct sink *s = ctx;
+    const char *cut = strstr(line, ",\"images_per_s\"");
+    size_t n = cut ? (size_t)(cut - line) : strlen(line);
+    cr_assert_lt(s->len + n + 2, sizeof s->text);
+    memcpy(s->text + s->len, line, n);
+    s->len += n;
+    s->text[s->len++] = '\n';
+    s->text[s->len] = '\0';
+    s->lines++;
+    return 0;
+}
+
+static void small_cfg(struct qc_train_cfg *c, const char *mac)
+{
+    struct qc_err err;
+
+    qc_train_cfg_init(c);
+    snprintf(c->dataset, sizeof c->dataset, "synthetic:train=384:test=128:h=12:w=12");
+    snprintf(c->model.arch, sizeof c->model.arch, "lenet5");
+    c->epochs = 2;
+    c->batch = 32;
+    c->log_interval = 4;
+    c->seed = 3;
+    c->optim.lr = 0.05;
+    c->fingerprint = 0x1234;
+    for (int g = 0; g < QC_GEMM_GROUPS; g++)
+        cr_assert_eq(qc_mac_parse(&c->arith.mac[g], mac, &err), QC_OK, "%s", err.msg);
+}
+
+static void run(const struct qc_train_cfg *c, const struct qc_train_opts *o, struct sink *s,
+                struct qc_net *net, int expect)
+{
+    struct qc_train_hooks h = {.ctx = s, .metric = collect};
+    struct qc_err err;
+    int rc = qc_train_run(c, o, &h, net, &err);
+    cr_assert_eq(rc, expect, "rc %d: %s", rc, err.msg);
+}
+
+Test(train, learns_on_synthetic_data)
+{
+    struct qc_train_cfg c;
+    struct sink s = {0};
+    struct qc_net net;
+
+    small_cfg(&c, "acc=native");
+    snprintf(c.dataset, sizeof c.dataset, "synthetic:train=1024:test=256:h=12:w=12:noise=0.1:shift=1");
+    c.epochs = 3;
+    c.model.nhidden = 1;
+    c.model.hidden[0] = 64;
+    snprintf(c.model.arch, sizeof c.model.arch, "mlp");
+    run(&c, NULL, &s, &net, QC_OK);
+    qc_net_free(&net);
+    /* The last epoch line: validation accuracy far above chance (0.1). */
+    const char *last = strstr(s.text, "\"kind\":\"epoch\",\"step\":96");
+    cr_assert_not_null(last, "%s", s.text);
+    double acc = atof(strstr(last, "\"val_acc\":") + 10);
+    cr_assert_gt(acc, 0.5, "val_acc %g", acc);
+    double first = atof(strstr(s.text, "\"train_loss\":") + 13);
+    double final = atof(strstr(last, "\"train_loss\":") + 13);
+    cr_assert_lt(final, first * 0.7, "loss %g -> %g", first, final);
+}
+
+Test(train, same_bits_for_any_thread_count)
+{
+    struct qc_train_cfg c;
+    struct sink s1 = {0}, s2 = {0};
+    struct qc_net n1, n2;
+
+    small_cfg(&c, "cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=8,acc_rounding=sr:8");
+    c.epochs = 1;
+    c.threads = 1;
+    run(&c, NULL, &s1, &n1, QC_OK);
+    c.threads = 3;
+    run(&c, NULL, &s2, &n2, QC_OK);
+    cr_assert_str_eq(s1.text, s2.text);
+    cr_assert_eq(memcmp(n1.params, n2.params, (size_t)n1.nparams * sizeof(float)), 0);
+    qc_net_free(&n1);
+    qc_net_free(&n2);
+}
+
+Test(train, resume_continues_exactly)
+{
+    struct qc_train_cfg c;
+    struct qc_train_opts o = {0};
+    struct sink straight = {0}, first = {0}, second = {0};
+    struct qc_net a, b;
+    char dir[] = "/tmp/qlab-train-XXXXXX";
+
+    cr_assert_not_null(mkdtemp(dir));
+    small_cfg(&c, "cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=8");
+    c.loss.kind = QC_LOSS_SCALE_DYNAMIC;
+    c.loss.scale = 1024;
+    c.loss.growth_interval = 3;
+    c.optim.kind = QC_OPTIM_ADAM;
+    c.optim.lr = 0.003;
+    run(&c, NULL, &straight, &a, QC_OK);
+
+    /* Stop mid-epoch (not at a log boundary), then resume twice. */
+    snprintf(o.checkpoint_dir, sizeof o.checkpoint_dir, "%s", dir);
+    o.max_steps = 7;
+    run(&c, &o, &first, NULL, QC_ECONFLICT);
+    o.max_steps = 0;
+    o.resume = true;
+    run(&c, &o, &second, &b, QC_OK);
+    cr_assert_eq(memcmp(a.params, b.params, (size_t)a.nparams * sizeof(float)), 0,
+                 "resumed weights differ");
+    /* The resumed run's lines are the tail of the straight run's. */
+    char joined[sizeof first.text * 2];
+    snprintf(joined, sizeof joined, "%s%s", first.text, second.text);
+    cr_assert_str_eq(joined, straight.text);
+    qc_net_free(&a);
+    qc_net_free(&b);
+
+    /* A foreign checkpoint is refused. */
+    c.fingerprint = 0x9999;
+    struct qc_train_hooks h = {0};
+    struct qc_err err;
+    cr_assert_eq(qc_train_run(&c, &o, &h, NULL, &err), QC_ECORRUPT);
+    cr_assert(strstr(err.msg, "another experiment"), "%s", err.msg);
+
+    /* A truncated one too, naming the file. */
+    char path[600];
+    qc_train_checkpoint_path(path, sizeof path, dir);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fclose(f);
+    cr_assert_eq(truncate(path, len / 2), 0);
+    c.fingerprint = 0x1234;
+    cr_assert_eq(qc_train_run(&c, &o, &h, NULL, &err), QC_ECORRUPT);
+    cr_assert(strstr(err.msg, path) && strstr(err.msg, "truncated"), "%s", err.msg);
+    unlink(path);
+    rmdir(dir);
+}
