@@ -178,6 +178,33 @@ static bool fast_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
     return true;
 }
 
+/* The wide kernel's plan: an fp32 accumulator with rne (the only one it
+ * does), any float readings that fit fp32 (their products are exact in
+ * fp64), and a product step that is either none, a flush, or rounding to
+ * fp32 (rne, with nosub for CFG-2). */
+static bool wide_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
+                      const struct qc_gemm_desc *d)
+{
+    const struct qc_format *fa = &mac->a_read, *fb = &mac->b_read, *pr = &mac->prod_round;
+
+    if (fa->kind != QC_FMT_FLOAT || fb->kind != QC_FMT_FLOAT || d->k >= (INT64_C(1) << 26) ||
+        !qc__f32_plan_init(&J->acc, &mac->acc, &mac->acc_round) || !J->acc.plain_fp32)
+        return false;
+    J->prod_step = 0;
+    J->wide_flush = 0.0;
+    if (!mac->fused && !mac->prod_exact) {
+        if (pr->ebits != 8 || pr->mbits != 23 || pr->bias != 127 ||
+            (pr->flags & ~(QC_FMTF_NOSUB | QC_FMTF_BIAS)))
+            return false;
+        J->prod_step = 1;
+        J->wide_flush = (pr->flags & QC_FMTF_NOSUB) ? pr->min_normal : 0.0;
+    } else if (!mac->fused && mac->prod_flush > 0.0) {
+        J->prod_step = 2;
+        J->wide_flush = mac->prod_flush;
+    }
+    return true;
+}
+
 /* A as m x k and B as k x n_pad (zero-padded columns), fp32, rounded to the
  * multiplier's reading: the kernel's panels. Only for scalar readings that
  * fit fp32, so every rounded value is an fp32 value. */
@@ -209,7 +236,9 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
 }
 
 static void run_fast(const struct qc_gemm_desc *d, const struct qc__gemm_f32_job *J,
-                     const struct qc__kern *kern, int threads, struct qc_round_stats *st)
+                     void (*kernel)(const struct qc__gemm_f32_job *, int64_t, int64_t,
+                                    struct qc_round_stats *),
+                     int threads, struct qc_round_stats *st)
 {
     struct qc_round_stats sum = {0};
 
@@ -222,7 +251,7 @@ static void run_fast(const struct qc_gemm_desc *d, const struct qc__gemm_f32_job
         const int64_t blocks = (d->m + 3) / 4;
         const int64_t i0 = blocks * t / nt * 4, i1 = blocks * (t + 1) / nt * 4;
         if (i0 < d->m)
-            kern->gemm_f32(J, i0, i1 < d->m ? i1 : d->m, want);
+            kernel(J, i0, i1 < d->m ? i1 : d->m, want);
 #pragma omp critical
         qc_round_stats_add(&sum, &mine);
     }
@@ -276,7 +305,9 @@ int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_ge
     }
     threads = threads_of(threads);
     memset(&job, 0, sizeof job);
-    if (kern && panels_ok(mac) && (mac->native || fast_plan(&job, mac, d))) {
+    bool wide = false;
+    if (kern && panels_ok(mac) &&
+        (mac->native || fast_plan(&job, mac, d) || (wide = wide_plan(&job, mac, d)))) {
         const int64_t n_pad = (d->n + kern->nb - 1) / kern->nb * kern->nb;
         if ((rc = round_panels(&a32, &b32, n_pad, a, b, d, mac, kern, err)))
             goto out;
@@ -292,7 +323,7 @@ int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_ge
             job.n_pad = n_pad;
             job.ldc = ldc_of(d);
             job.chunk = mac->chunk > 0 && mac->chunk < d->k ? mac->chunk : (d->k ? d->k : 1);
-            run_fast(d, &job, kern, threads, st);
+            run_fast(d, &job, wide ? kern->gemm_wide : kern->gemm_f32, threads, st);
         }
         goto out;
     }

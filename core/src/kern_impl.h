@@ -53,6 +53,7 @@ struct qc__gemm_f32_job {
     int64_t chunk;   /* >= 1 */
     int prod_step;   /* 0: none (fused), 1: round with `prod`, 2: flush below `flush` */
     float flush;
+    double wide_flush; /* the wide kernel's product flush (fp32 nosub: 2^-126), else 0 */
     struct qc__f32_plan prod, acc;
 };
 
@@ -66,6 +67,10 @@ struct qc__kern {
                          struct qc_round_stats *st);
     void (*gemm_f32)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1,
                      struct qc_round_stats *st);
+    /* fp64 lanes, fp32 accumulator only (`acc` unused; `prod_step` 1 means
+     * rounding to fp32 then flushing below `wide_flush`). */
+    void (*gemm_wide)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1,
+                      struct qc_round_stats *st);
 };
 
 extern const struct qc__kern qc__kern_generic;

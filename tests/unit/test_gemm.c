@@ -349,6 +349,11 @@ Test(gemm, other_configs_match_ref)
         "cfg=3,a=mxfp4_e2m1,b=mxfp6_e3m2@7,acc=e5m5,chunk=7",
         "cfg=1,a=bf16,b=bf16,acc=fp32",
         "cfg=1,a=e8m10,b=e8m10,acc=e8m23:nosub",
+        /* the wide (fp64-lane) kernel: fp32 products, each product step */
+        "cfg=2,acc=fp32",
+        "cfg=3,acc=fp32,chunk=5",
+        "cfg=1,acc=fp32,fused=1",
+        "cfg=2,a=bf16,b=fp16,acc=fp32,chunk=3",
     };
     uint64_t s = 77;
     int fails = 0;

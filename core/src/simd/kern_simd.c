@@ -411,9 +411,171 @@ static void gemm_f32(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,
     gemm_table[st != NULL][akind][pkind](J, i0, i1, st);
 }
 
+/* ---- The wide kernel: fp64 lanes for inputs whose products need more
+ * than fp32's 24 bits (fp32, bf16 x bf16, ...) into an fp32 accumulator.
+ * Products of two fp32 values are exact in fp64; each sum is rounded to
+ * odd in fp64 (53 bits) and then to nearest in fp32, which equals the one
+ * correct rounding of the exact sum. */
+
+#define VLD (VBYTES / 8)
+
+typedef double vd __attribute__((vector_size(VBYTES)));
+typedef int64_t vl __attribute__((vector_size(VBYTES)));
+typedef uint64_t vul __attribute__((vector_size(VBYTES)));
+typedef float vfh __attribute__((vector_size(VBYTES / 2)));
+
+static inline vd load_f32_as_f64(const float *p)
+{
+    vfh h;
+    memcpy(&h, p, sizeof h);
+    return __builtin_convertvector(h, vd);
+}
+
+static inline vd to_f32(vd x)
+{
+    return __builtin_convertvector(__builtin_convertvector(x, vfh), vd);
+}
+
+static inline vl finite_d(vd x)
+{
+    return (vl)(((vul)x & 0x7ff0000000000000u) != 0x7ff0000000000000u);
+}
+
+static inline __attribute__((always_inline)) vd sum_odd_d(vd x, vd y)
+{
+    const vd s = x + y;
+    const vd bb = s - x;
+    const vd err = (x - (s - bb)) + (y - bb);
+    const vul inexact = (vul)((vl)(err < 0.0) | (vl)(err > 0.0));
+    const vul overshot = (vul)((vl)((vul)err ^ (vul)s) >> 63);
+    return (vd)(((vul)s + (overshot & inexact)) | (inexact & 1u));
+}
+
+/* Lane counters are 64-bit here; they are flushed per block like the
+ * fp32 kernel's. */
+static inline __attribute__((always_inline)) vd acc_add_d(vd acc, vd y, vul *n_ov, vul *n_un,
+                                                           vul *n_sw)
+{
+    const vd s = sum_odd_d(acc, y);
+    const vd r = to_f32(s);
+    const vl fin_in = finite_d(acc) & finite_d(y);
+    *n_ov -= (vul)(fin_in & ~finite_d(r));
+    *n_un -= (vul)((vl)(r == 0.0) & (vl)(s != 0.0));
+    *n_sw -= (vul)((vl)(acc != 0.0) & (vl)(y != 0.0) & fin_in & (vl)(r == acc));
+    return r;
+}
+
+static inline __attribute__((always_inline)) vd product_d(vd a, vd b,
+                                                           const struct qc__gemm_f32_job *J,
+                                                           const int kind, vul *n_ov, vul *n_un)
+{
+    vd p = a * b;
+    if (kind == PROD_GENERIC) { /* rounded to fp32 (rne), nosub for CFG-2 */
+        const vd r = to_f32(p);
+        const vd a_r = (vd)((vul)r & 0x7fffffffffffffffu);
+        const vl flush = (vl)(a_r < J->wide_flush) & (vl)(a_r != 0.0);
+        const vd q = (vd)(((vul)r & ~(vul)flush) | ((vul)p & 0x8000000000000000u & (vul)flush));
+        *n_ov -= (vul)(finite_d(p) & ~finite_d(r));
+        *n_un -= (vul)((vl)(q == 0.0) & (vl)(p != 0.0));
+        p = q;
+    } else if (kind == PROD_FLUSH) {
+        const vd pa = (vd)((vul)p & 0x7fffffffffffffffu);
+        const vl tiny = (vl)(pa != 0.0) & (vl)(pa < J->wide_flush);
+        *n_un -= (vul)tiny;
+        p = (vd)(((vul)p & ~(vul)tiny) | ((vul)p & 0x8000000000000000u & (vul)tiny));
+    }
+    return p;
+}
+
+static inline __attribute__((always_inline)) void block_d(const struct qc__gemm_f32_job *J,
+                                                           int64_t i, const int rows, int64_t j,
+                                                           const int pkind, vul *n_ov, vul *n_un,
+                                                           vul *n_sw)
+{
+    vd acc[RB], tot[RB];
+
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+        acc[r] = tot[r] = (vd){0};
+    int64_t left = J->chunk;
+    for (int64_t kk = 0; kk < J->k; kk++) {
+        const vd bv = load_f32_as_f64(J->b + kk * J->n_pad + j);
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
+            const vd av = (vd){0} + (double)J->a[(i + r) * J->k + kk];
+            acc[r] = acc_add_d(acc[r], product_d(av, bv, J, pkind, n_ov, n_un), n_ov, n_un, n_sw);
+        }
+        if (--left == 0 || kk == J->k - 1) {
+#pragma GCC unroll 8
+            for (int r = 0; r < rows; r++) {
+                tot[r] = acc_add_d(tot[r], acc[r], n_ov, n_un, n_sw);
+                acc[r] = (vd){0};
+            }
+            left = J->chunk;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        float out[VLD];
+        for (int l = 0; l < VLD; l++) {
+            const float v = (float)tot[r][l]; /* exact: an fp32 value */
+            out[l] = v != v ? __builtin_nanf("") : v;
+        }
+        const int64_t n = J->n - j < VLD ? J->n - j : VLD;
+        if (n > 0)
+            memcpy(J->c + (i + r) * J->ldc + j, out, (size_t)n * sizeof(float));
+    }
+}
+
+static inline __attribute__((always_inline)) void rows_d(const struct qc__gemm_f32_job *J,
+                                                          int64_t i0, int64_t i1, const int pkind,
+                                                          const int cnt, struct qc_round_stats *st)
+{
+    for (int64_t j = 0; j < J->n; j += VLD) {
+        for (int64_t i = i0; i < i1; i += RB) {
+            vul n_ov = {0}, n_un = {0}, n_sw = {0};
+            if (i + RB <= i1)
+                block_d(J, i, RB, j, pkind, &n_ov, &n_un, &n_sw);
+            else
+                for (int64_t t = i; t < i1; t++)
+                    block_d(J, t, 1, j, pkind, &n_ov, &n_un, &n_sw);
+            if (cnt)
+                for (int l = 0; l < VLD; l++) {
+                    st->overflow += n_ov[l];
+                    st->underflow += n_un[l];
+                    st->swamping += n_sw[l];
+                }
+        }
+    }
+}
+
+#define SPECIALIZE_D(P, C)                                                                        \
+    static void gemm_d_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,        \
+                                 struct qc_round_stats *st)                                       \
+    {                                                                                             \
+        rows_d(J, i0, i1, P, C, st);                                                              \
+    }
+SPECIALIZE_D(PROD_NONE, 0)
+SPECIALIZE_D(PROD_FLUSH, 0)
+SPECIALIZE_D(PROD_GENERIC, 0)
+SPECIALIZE_D(PROD_NONE, 1)
+SPECIALIZE_D(PROD_FLUSH, 1)
+SPECIALIZE_D(PROD_GENERIC, 1)
+
+static void gemm_wide(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,
+                      struct qc_round_stats *st)
+{
+    static const gemm_fn table[2][3] = {
+        {gemm_d_PROD_NONE_0, gemm_d_PROD_FLUSH_0, gemm_d_PROD_GENERIC_0},
+        {gemm_d_PROD_NONE_1, gemm_d_PROD_FLUSH_1, gemm_d_PROD_GENERIC_1},
+    };
+    const int pkind = J->prod_step == 1 ? 2 : J->prod_step == 2 ? 1 : 0;
+    table[st != NULL][pkind](J, i0, i1, st);
+}
+
 const struct qc__kern CAT(qc__kern_, QC_SIMD_ISA) = {
     .isa = STR(QC_SIMD_ISA),
     .nb = CB * VL,
     .quantize_f32 = quantize_f32,
     .gemm_f32 = gemm_f32,
+    .gemm_wide = gemm_wide,
 };
