@@ -235,23 +235,35 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
     return QC_OK;
 }
 
+/* Splits C into tiles of 4 rows (the kernel's row block) by `nb` columns
+ * and hands contiguous runs of tiles to the threads: every element is still
+ * computed by exactly one thread, and narrow GEMMs (few output channels,
+ * many positions) keep every thread busy. */
 static void run_fast(const struct qc_gemm_desc *d, const struct qc__gemm_f32_job *J,
-                     void (*kernel)(const struct qc__gemm_f32_job *, int64_t, int64_t,
-                                    struct qc_round_stats *),
-                     int threads, struct qc_round_stats *st)
+                     void (*kernel)(const struct qc__gemm_f32_job *, int64_t, int64_t, int64_t,
+                                    int64_t, struct qc_round_stats *),
+                     int64_t nb, int threads, struct qc_round_stats *st)
 {
     struct qc_round_stats sum = {0};
+    const int64_t rblocks = (d->m + 3) / 4, cblocks = (d->n + nb - 1) / nb;
+    const int64_t tiles = rblocks * cblocks;
 
 #pragma omp parallel num_threads(threads)
     {
         struct qc_round_stats mine = {0};
         struct qc_round_stats *want = st ? &mine : NULL; /* no counters: faster kernel */
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        /* Contiguous row ranges in multiples of 4 (the kernel's row block). */
-        const int64_t blocks = (d->m + 3) / 4;
-        const int64_t i0 = blocks * t / nt * 4, i1 = blocks * (t + 1) / nt * 4;
-        if (i0 < d->m)
-            kernel(J, i0, i1 < d->m ? i1 : d->m, want);
+        const int64_t t0 = tiles * t / nt, t1 = tiles * (t + 1) / nt;
+        /* Column-major tile order: a thread's run of tiles shares B panels. */
+        for (int64_t tile = t0; tile < t1;) {
+            const int64_t cb = tile / rblocks, rb0 = tile % rblocks;
+            int64_t rb1 = rb0 + (t1 - tile);
+            if (rb1 > rblocks)
+                rb1 = rblocks;
+            const int64_t i1 = rb1 * 4 < d->m ? rb1 * 4 : d->m;
+            kernel(J, rb0 * 4, i1, cb * nb, (cb + 1) * nb, want);
+            tile += rb1 - rb0;
+        }
 #pragma omp critical
         qc_round_stats_add(&sum, &mine);
     }
@@ -323,7 +335,7 @@ int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_ge
             job.n_pad = n_pad;
             job.ldc = ldc_of(d);
             job.chunk = mac->chunk > 0 && mac->chunk < d->k ? mac->chunk : (d->k ? d->k : 1);
-            run_fast(d, &job, wide ? kern->gemm_wide : kern->gemm_f32, threads, st);
+            run_fast(d, &job, wide ? kern->gemm_wide : kern->gemm_f32, kern->nb, threads, st);
         }
         goto out;
     }

@@ -65,12 +65,13 @@ struct qc__kern {
     int nb; /* column block: n_pad must be a multiple of it */
     void (*quantize_f32)(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
                          struct qc_round_stats *st);
-    void (*gemm_f32)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1,
-                     struct qc_round_stats *st);
+    /* Rows [i0, i1) x columns [j0, j1) of C; j0 a multiple of nb. */
+    void (*gemm_f32)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1, int64_t j0,
+                     int64_t j1, struct qc_round_stats *st);
     /* fp64 lanes, fp32 accumulator only (`acc` unused; `prod_step` 1 means
      * rounding to fp32 then flushing below `wide_flush`). */
-    void (*gemm_wide)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1,
-                      struct qc_round_stats *st);
+    void (*gemm_wide)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1, int64_t j0,
+                      int64_t j1, struct qc_round_stats *st);
 };
 
 extern const struct qc__kern qc__kern_generic;

@@ -347,11 +347,12 @@ static inline __attribute__((always_inline)) void block(const struct qc__gemm_f3
  * 3 x RB events per lane and K; K < 2^26 is checked by the caller). With
  * `cnt` 0 nothing reads the counters and the compiler drops their upkeep. */
 static inline __attribute__((always_inline)) void rows_t(const struct qc__gemm_f32_job *J,
-                                                          int64_t i0, int64_t i1, const int akind,
+                                                          int64_t i0, int64_t i1, int64_t j0,
+                                                          int64_t j1, const int akind,
                                                           const int pkind, const int cnt,
                                                           struct qc_round_stats *st)
 {
-    for (int64_t j = 0; j < J->n; j += CB * VL) {
+    for (int64_t j = j0; j < j1 && j < J->n; j += CB * VL) {
         for (int64_t i = i0; i < i1; i += RB) {
             vu n_ov = {0}, n_un = {0}, n_sw = {0};
             if (i + RB <= i1)
@@ -367,9 +368,9 @@ static inline __attribute__((always_inline)) void rows_t(const struct qc__gemm_f
 
 #define SPECIALIZE(A, P, C)                                                                       \
     static void gemm_##A##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,    \
-                                     struct qc_round_stats *st)                                   \
+                                     int64_t j0, int64_t j1, struct qc_round_stats *st)           \
     {                                                                                             \
-        rows_t(J, i0, i1, A, P, C, st);                                                           \
+        rows_t(J, i0, i1, j0, j1, A, P, C, st);                                                   \
     }
 #define SPECIALIZE_P(A, C)                                                                        \
     SPECIALIZE(A, PROD_NONE, C)                                                                   \
@@ -381,7 +382,7 @@ SPECIALIZE_P(ACC_PLAIN, 1)
 SPECIALIZE_P(ACC_MAGIC, 1)
 SPECIALIZE_P(ACC_GENERIC, 1)
 
-typedef void (*gemm_fn)(const struct qc__gemm_f32_job *, int64_t, int64_t,
+typedef void (*gemm_fn)(const struct qc__gemm_f32_job *, int64_t, int64_t, int64_t, int64_t,
                         struct qc_round_stats *);
 #define ROW(A, C)                                                                                 \
     {gemm_##A##_PROD_NONE_##C, gemm_##A##_PROD_FLUSH_##C, gemm_##A##_PROD_MAGIC_##C,              \
@@ -391,8 +392,8 @@ static const gemm_fn gemm_table[2][3][4] = {
     {ROW(ACC_PLAIN, 1), ROW(ACC_MAGIC, 1), ROW(ACC_GENERIC, 1)},
 };
 
-static void gemm_f32(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,
-                     struct qc_round_stats *st)
+static void gemm_f32(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
+                     int64_t j1, struct qc_round_stats *st)
 {
     const int akind = J->acc.plain_fp32 ? ACC_PLAIN : J->acc.magic ? ACC_MAGIC : ACC_GENERIC;
     int pkind;
@@ -408,7 +409,7 @@ static void gemm_f32(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,
         pkind = PROD_NONE;
         break;
     }
-    gemm_table[st != NULL][akind][pkind](J, i0, i1, st);
+    gemm_table[st != NULL][akind][pkind](J, i0, i1, j0, j1, st);
 }
 
 /* ---- The wide kernel: fp64 lanes for inputs whose products need more
@@ -527,10 +528,11 @@ static inline __attribute__((always_inline)) void block_d(const struct qc__gemm_
 }
 
 static inline __attribute__((always_inline)) void rows_d(const struct qc__gemm_f32_job *J,
-                                                          int64_t i0, int64_t i1, const int pkind,
+                                                          int64_t i0, int64_t i1, int64_t j0,
+                                                          int64_t j1, const int pkind,
                                                           const int cnt, struct qc_round_stats *st)
 {
-    for (int64_t j = 0; j < J->n; j += VLD) {
+    for (int64_t j = j0; j < j1 && j < J->n; j += VLD) {
         for (int64_t i = i0; i < i1; i += RB) {
             vul n_ov = {0}, n_un = {0}, n_sw = {0};
             if (i + RB <= i1)
@@ -550,9 +552,9 @@ static inline __attribute__((always_inline)) void rows_d(const struct qc__gemm_f
 
 #define SPECIALIZE_D(P, C)                                                                        \
     static void gemm_d_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,        \
-                                 struct qc_round_stats *st)                                       \
+                                 int64_t j0, int64_t j1, struct qc_round_stats *st)               \
     {                                                                                             \
-        rows_d(J, i0, i1, P, C, st);                                                              \
+        rows_d(J, i0, i1, j0, j1, P, C, st);                                                      \
     }
 SPECIALIZE_D(PROD_NONE, 0)
 SPECIALIZE_D(PROD_FLUSH, 0)
@@ -561,15 +563,15 @@ SPECIALIZE_D(PROD_NONE, 1)
 SPECIALIZE_D(PROD_FLUSH, 1)
 SPECIALIZE_D(PROD_GENERIC, 1)
 
-static void gemm_wide(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,
-                      struct qc_round_stats *st)
+static void gemm_wide(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
+                      int64_t j1, struct qc_round_stats *st)
 {
     static const gemm_fn table[2][3] = {
         {gemm_d_PROD_NONE_0, gemm_d_PROD_FLUSH_0, gemm_d_PROD_GENERIC_0},
         {gemm_d_PROD_NONE_1, gemm_d_PROD_FLUSH_1, gemm_d_PROD_GENERIC_1},
     };
     const int pkind = J->prod_step == 1 ? 2 : J->prod_step == 2 ? 1 : 0;
-    table[st != NULL][pkind](J, i0, i1, st);
+    table[st != NULL][pkind](J, i0, i1, j0, j1, st);
 }
 
 const struct qc__kern CAT(qc__kern_, QC_SIMD_ISA) = {
