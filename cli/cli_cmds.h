@@ -8,5 +8,7 @@
 int cli_cmd_formats(int argc, char **argv);
 int cli_cmd_quantize(int argc, char **argv);
 int cli_cmd_gemm(int argc, char **argv);
+int cli_cmd_train(int argc, char **argv);
+int cli_cmd_validate(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ static const struct command commands[] = {
     {"formats", cli_cmd_formats, "print the traits of number formats (table or --json)"},
     {"quantize", cli_cmd_quantize, "round raw f32/f64 values from stdin to a format"},
     {"gemm", cli_cmd_gemm, "multiply two f32 matrix files with an emulated MAC"},
+    {"train", cli_cmd_train, "train an experiment spec here, metrics as JSON lines"},
+    {"validate", cli_cmd_validate, "check an experiment spec without running it"},
     {"help", NULL, "show this help, or a command's: qlab help COMMAND"},
 };
 

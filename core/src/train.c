@@ -3,6 +3,7 @@
  * and checkpoints at interval boundaries so a resumed run is bit-identical. */
 #include "qcore/train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,9 @@ static int checkpoint(struct run *r, struct qc_err *err)
 
     if (!r->opts || !r->opts->checkpoint_dir[0])
         return QC_OK;
+    if (mkdir(r->opts->checkpoint_dir, 0755) != 0 && errno != EEXIST)
+        return qc_err_set(err, QC_EIO, "checkpoint", "%s: %s", r->opts->checkpoint_dir,
+                          strerror(errno));
     qc_train_checkpoint_path(path, sizeof path, r->opts->checkpoint_dir);
     r->prog.sr_stream = r->net.sr_stream;
     int rc = qc_checkpoint_save(path, &r->net, &r->opt, &r->scaler, &r->prog, &r->us,
@@ -220,6 +224,9 @@ static int setup(struct run *r, struct qc_err *err)
     r->steps_per_epoch = (r->train.n + cfg->batch - 1) / cfg->batch;
     struct qc_optim_cfg oc = cfg->optim;
     oc.total_steps = r->steps_per_epoch * cfg->epochs;
+    oc.warmup_steps += cfg->warmup_epochs * r->steps_per_epoch;
+    if (cfg->step_size_epochs > 0)
+        oc.step_size = cfg->step_size_epochs * r->steps_per_epoch;
     if ((rc = qc_optim_init(&r->opt, &oc, r->net.nparams, err)))
         return rc;
     r->scaler = cfg->loss;

@@ -136,6 +136,25 @@ elif cmd == "jsonline":      # jsonline FILE EXPR: the file is exactly one JSON 
     d = json.loads(lines[0])
     if not eval(args[1], {"d": d}):
         sys.exit("false: %s\n%s" % (args[1], lines[0]))
+elif cmd == "jsonlines":     # jsonlines FILE EXPR: every line is JSON, EXPR true of each
+    lines = open(args[0]).read().splitlines()
+    if not lines:
+        sys.exit("no lines")
+    for line in lines:
+        d = json.loads(line)
+        if not eval(args[1], {"d": d}):
+            sys.exit("false: %s\n%s" % (args[1], line))
+elif cmd == "samelines":     # samelines A B: the same metric lines, throughput aside
+    def strip(p):
+        out = []
+        for line in open(p).read().splitlines():
+            d = json.loads(line)
+            d.pop("images_per_s", None)
+            out.append(d)
+        return out
+    a, b = strip(args[0]), strip(args[1])
+    if a != b:
+        sys.exit("differ: %d vs %d lines; first: %r / %r" % (len(a), len(b), a[:1], b[:1]))
 elif cmd == "between":       # between TYPE X LO HI: each X[i] is LO[i] or HI[i]
     x, lo, hi = (read(args[0], p) for p in args[1:4])
     bad = [i for i in range(len(x)) if x[i] != lo[i] and x[i] != hi[i]]
@@ -487,6 +506,48 @@ q gemm -M 2 -N 2 -K 3 --a "$T/a23.f32" --b "$T/missing.f32"
 expect_error 1 "gemm: missing B file" "missing.f32"
 q gemm -M 2 -N 2 -K 3 --a "$T" --b "$T/b32.f32"
 expect_error 1 "gemm: a directory as A" "directory"
+
+# ---- train and validate -------------------------------------------------------
+# A small run on the synthetic dataset: metrics are JSON lines, checkpoints
+# let a stopped run resume, and the resumed lines continue the straight run.
+cat >"$T/spec.json" <<'JSON'
+{"name": "cli-small", "model": {"arch": "mlp", "hidden": [32]},
+ "dataset": {"name": "synthetic", "train_limit": 256, "val_limit": 64},
+ "train": {"epochs": 2, "batch_size": 32, "log_interval": 4, "seed": 5},
+ "arith": {"forward": {"weights": "e5m2", "activations": "e5m2",
+                       "mac": {"cfg": 5, "acc": "e6m5", "chunk": 8}},
+           "backward": {"errors": "e5m2", "mac": {"cfg": 5, "acc": "e6m5"}}}}
+JSON
+q validate "$T/spec.json"
+if [[ $RC -eq 0 ]] && grep -q valid "$T/err"; then ok "validate: a good spec"; else not_ok "validate: a good spec"; fi
+q validate --json "$T/spec.json"
+check "validate --json prints the canonical spec" py jsonline "$T/out" "d['train']['optimizer']['momentum'] == 0.9 and d['arith']['forward']['mac']['acc'] == 'e6m5'"
+sed 's/"e6m5", "chunk"/"e6m55", "chunk"/' "$T/spec.json" >"$T/bad1.json"
+q validate "$T/bad1.json"
+expect_error 2 "validate: a bad format names its JSON pointer" "/arith/forward/mac/acc" "e6m55"
+sed 's/"hidden": \[32\]}/"hidden": [32], "color": 1}/' "$T/spec.json" >"$T/bad2.json"
+q validate "$T/bad2.json"
+expect_error 2 "validate: an unknown key" "/model/color"
+printf '{"name": ' >"$T/bad3.json"
+q validate "$T/bad3.json"
+expect_error 2 "validate: a syntax error names the file" "bad3.json"
+q train "$T/spec.json" --threads 2 --quiet
+cp "$T/out" "$T/straight.jsonl"
+check "train: two epoch lines" test "$(grep -c '"kind":"epoch"' "$T/straight.jsonl")" -eq 2
+check "train: every line is JSON with per-group rates" py jsonlines "$T/straight.jsonl" "'fwd' in d and 'swamping_rate' in d['wgrad']"
+q train "$T/spec.json" --quiet --threads 1 --checkpoint-dir "$T/ck" --max-steps 6
+check "train --max-steps stops with status 0" test "$RC" -eq 0
+check "train --max-steps leaves a checkpoint" test -s "$T/ck/checkpoint.qck"
+cp "$T/out" "$T/part1.jsonl"
+q train "$T/spec.json" --quiet --threads 1 --checkpoint-dir "$T/ck" --resume
+cat "$T/part1.jsonl" "$T/out" >"$T/resumed.jsonl"
+check "train --resume continues the straight run exactly" py samelines "$T/straight.jsonl" "$T/resumed.jsonl"
+q train "$T/spec.json" --resume
+expect_error 2 "train --resume without a directory" "--checkpoint-dir"
+q train "$T/spec.json" --threads x
+expect_error 2 "train: a bad --threads" "--threads"
+q train "$T/missing.json"
+expect_error 1 "train: a missing spec names the file" "missing.json"
 
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]

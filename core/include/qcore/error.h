@@ -30,7 +30,7 @@ enum qc_error {
  * names the offending value. Caller-owned; qc_err_set may be passed NULL. */
 struct qc_err {
     int code;
-    char field[128];
+    char field[256];
     char msg[384];
 };
 

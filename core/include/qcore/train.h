@@ -18,7 +18,7 @@
 #include "qcore/optim.h"
 
 #define QC_TRAIN_MAX_OVERRIDES 64
-#define QC_TRAIN_PATH_MAX 512
+#define QC_TRAIN_PATH_MAX 1024
 
 struct qc_layer_override {
     char layer[QC_NN_NAME_MAX];
@@ -35,6 +35,8 @@ struct qc_train_cfg {
     uint64_t seed;
     int64_t log_interval;        /* steps between "step" metric lines */
     struct qc_optim_cfg optim;   /* total_steps is filled in by the trainer */
+    int64_t warmup_epochs;       /* added to optim.warmup_steps, in epochs */
+    int64_t step_size_epochs;    /* step schedule: overrides optim.step_size when > 0 */
     struct qc_nn_arith arith;    /* every layer's arithmetic ... */
     struct qc_layer_override overrides[QC_TRAIN_MAX_OVERRIDES]; /* ... except these */
     int noverrides;
@@ -70,6 +72,14 @@ struct qc_train_opts {
  * caller afterwards: qc_net_free) when non-NULL. */
 int qc_train_run(const struct qc_train_cfg *cfg, const struct qc_train_opts *opts,
                  const struct qc_train_hooks *hooks, struct qc_net *net_out, struct qc_err *err);
+
+struct qc_spec;
+/* The configuration a spec describes. `canonical` (len bytes, the spec's
+ * canonical JSON text) gives the fingerprint. QC_EUNSUPP, naming the field,
+ * for what this build cannot run: a device other than cpu/any, or a block
+ * scaling policy other than the per-block current maximum. */
+int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
+                           const char *canonical, size_t len, struct qc_err *err);
 
 /* The checkpoint file inside a checkpoint directory. */
 void qc_train_checkpoint_path(char *out, size_t len, const char *dir);

@@ -1,0 +1,241 @@
+/* `qlab train` and `qlab validate`: run an experiment spec on this machine,
+ * or check one without running it. Training prints progress on stderr and
+ * its metrics as JSON lines (stdout or --metrics FILE). */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_cmds.h"
+#include "cli_util.h"
+#include "qcore/data.h"
+#include "qcore/spec.h"
+#include "qcore/train.h"
+
+#define THREADS_MAX 4096
+
+static const char train_usage[] =
+    "usage: qlab train SPEC.json [OPTION...]\n\n"
+    "Trains the experiment SPEC.json describes (docs/spec.md) with every MAC\n"
+    "emulated, printing progress on stderr and metrics as JSON lines.\n\n"
+    "      --metrics FILE       write the metric lines to FILE instead of stdout\n"
+    "      --checkpoint-dir DIR checkpoint there every --checkpoint-every steps and\n"
+    "                           at every epoch end\n"
+    "      --checkpoint-every N steps between checkpoints (default: epoch ends only)\n"
+    "      --resume             continue from DIR's checkpoint when there is one\n"
+    "      --max-steps N        stop after N optimizer steps in total (exit 0)\n"
+    "  -t, --threads T          CPU threads, 0 = all cores (default 0)\n"
+    "  -q, --quiet              no progress on stderr\n";
+
+static const char validate_usage[] =
+    "usage: qlab validate SPEC.json [--json]\n\n"
+    "Checks a spec without running it: the schema, every format string, the MAC\n"
+    "configurations, and that the model builds for the dataset's shape with\n"
+    "every per-layer override naming one of its layers. Prints the canonical\n"
+    "spec (every default filled in) with --json.\n";
+
+/* The spec, its canonical text, and the training configuration. */
+struct loaded {
+    struct qc_spec spec;
+    char *canonical;
+    struct qc_train_cfg cfg;
+};
+
+static int load(struct loaded *l, const char *cmd, const char *path)
+{
+    struct qc_err err;
+    int rc;
+
+    qc_err_clear(&err);
+    if ((rc = qc_spec_load(&l->spec, path, &err)))
+        return cli_fail_err(cmd, path, &err);
+    json_t *j = qc_spec_to_json(&l->spec);
+    l->canonical = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!l->canonical)
+        return cli_fail(cmd, QC_ENOMEM, "out of memory");
+    if ((rc = qc_train_cfg_from_spec(&l->cfg, &l->spec, l->canonical, strlen(l->canonical),
+                                     &err)))
+        return cli_fail_err(cmd, path, &err);
+    return 0;
+}
+
+/* The model must build for the dataset's shape, and overrides must name
+ * its GEMM layers: checked without loading any data. */
+static int check_model(const struct loaded *l, const char *cmd, const char *path)
+{
+    const char *want = l->cfg.dataset;
+    const struct qc_dataset_info *info = NULL;
+    struct qc_backend *be = NULL;
+    struct qc_net net;
+    struct qc_err err;
+    int rc = 0;
+
+    for (int i = 0; qc_dataset_info_at(i); i++)
+        if (strcmp(qc_dataset_info_at(i)->name, want) == 0)
+            info = qc_dataset_info_at(i);
+    if (!info)
+        return 0; /* unknown shape (synthetic options): the run checks it */
+    qc_err_clear(&err);
+    if (qc_backend_create(&be, "cpu", NULL, &err))
+        return cli_fail_err(cmd, NULL, &err);
+    if (qc_model_build(&net, &l->cfg.model, info->c, info->h, info->w, info->classes, 1, be,
+                       &err) ||
+        qc_spec_check_layers(&l->spec, &net, &err))
+        rc = cli_fail_err(cmd, path, &err);
+    if (net.n > 0)
+        qc_net_free(&net);
+    qc_backend_destroy(be);
+    return rc;
+}
+
+int cli_cmd_validate(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    bool json = false;
+    int c, rc;
+
+    if (cli_wants_help(argc, argv))
+        return cli_print_help(validate_usage);
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = true;
+        else
+            return cli_fail_opt("validate", c, argv);
+    }
+    if (optind != argc - 1)
+        return cli_fail("validate", QC_EINVAL, "expects one spec file");
+    struct loaded *l = calloc(1, sizeof *l);
+    if (!l)
+        return cli_fail("validate", QC_ENOMEM, "out of memory");
+    if (!(rc = load(l, "validate", argv[optind])) &&
+        !(rc = check_model(l, "validate", argv[optind]))) {
+        if (json)
+            printf("%s\n", l->canonical);
+        else
+            fprintf(stderr, "%s: valid\n", argv[optind]);
+    }
+    free(l->canonical);
+    free(l);
+    return rc;
+}
+
+struct host {
+    FILE *metrics;
+    bool quiet;
+    bool failed;
+};
+
+static int on_metric(void *ctx, const char *line)
+{
+    struct host *h = ctx;
+    if (fprintf(h->metrics, "%s\n", line) < 0 || fflush(h->metrics) != 0) {
+        h->failed = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void on_progress(void *ctx, const char *text)
+{
+    struct host *h = ctx;
+    if (!h->quiet)
+        fprintf(stderr, "%s\n", text);
+}
+
+int cli_cmd_train(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"metrics", required_argument, NULL, 'm'},
+        {"checkpoint-dir", required_argument, NULL, 'd'},
+        {"checkpoint-every", required_argument, NULL, 'e'},
+        {"resume", no_argument, NULL, 'r'},
+        {"max-steps", required_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct qc_train_opts to;
+    struct host host = {.metrics = stdout};
+    const char *metrics_path = NULL;
+    int64_t v, threads = 0;
+    int c, rc;
+
+    if (cli_wants_help(argc, argv))
+        return cli_print_help(train_usage);
+    memset(&to, 0, sizeof to);
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":t:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            metrics_path = optarg;
+            break;
+        case 'd':
+            if (strlen(optarg) >= sizeof to.checkpoint_dir)
+                return cli_fail("train", QC_EINVAL, "--checkpoint-dir: path too long");
+            snprintf(to.checkpoint_dir, sizeof to.checkpoint_dir, "%s", optarg);
+            break;
+        case 'e':
+        case 's':
+            if (!cli_parse_i64(optarg, 1, INT64_C(1) << 40, &v))
+                return cli_fail("train", QC_EINVAL, "--%s: '%s' is not a positive count",
+                                c == 'e' ? "checkpoint-every" : "max-steps", optarg);
+            if (c == 'e')
+                to.checkpoint_every = v;
+            else
+                to.max_steps = v;
+            break;
+        case 'r':
+            to.resume = true;
+            break;
+        case 't':
+            if (!cli_parse_i64(optarg, 0, THREADS_MAX, &threads))
+                return cli_fail("train", QC_EINVAL, "--threads: '%s' is not 0..%d", optarg,
+                                THREADS_MAX);
+            break;
+        case 'q':
+            host.quiet = true;
+            break;
+        default:
+            return cli_fail_opt("train", c, argv);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_fail("train", QC_EINVAL, "expects one spec file");
+    if (to.resume && !to.checkpoint_dir[0])
+        return cli_fail("train", QC_EINVAL, "--resume needs --checkpoint-dir");
+
+    struct loaded *l = calloc(1, sizeof *l);
+    if (!l)
+        return cli_fail("train", QC_ENOMEM, "out of memory");
+    if ((rc = load(l, "train", argv[optind])))
+        goto out;
+    l->cfg.threads = (int)threads;
+    if (metrics_path && !(host.metrics = fopen(metrics_path, to.resume ? "a" : "w"))) {
+        rc = cli_fail("train", QC_EIO, "--metrics: cannot open %s", metrics_path);
+        goto out;
+    }
+    struct qc_train_hooks hooks = {.ctx = &host, .metric = on_metric, .progress = on_progress};
+    struct qc_err err;
+    qc_err_clear(&err);
+    int trc = qc_train_run(&l->cfg, &to, &hooks, NULL, &err);
+    if (host.failed)
+        rc = cli_fail("train", QC_EIO, "cannot write the metrics");
+    else if (trc == QC_ECONFLICT && to.max_steps > 0)
+        rc = 0; /* stopped at --max-steps, as asked */
+    else if (trc)
+        rc = cli_fail_err("train", argv[optind], &err);
+out:
+    if (host.metrics && host.metrics != stdout)
+        fclose(host.metrics);
+    free(l->canonical);
+    free(l);
+    return rc;
+}
