@@ -185,10 +185,12 @@ static bool fast_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
 static bool wide_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
                       const struct qc_gemm_desc *d)
 {
-    const struct qc_format *fa = &mac->a_read, *fb = &mac->b_read, *pr = &mac->prod_round;
+    const struct qc_format *pr = &mac->prod_round;
 
-    if (fa->kind != QC_FMT_FLOAT || fb->kind != QC_FMT_FLOAT || d->k >= (INT64_C(1) << 26) ||
-        !qc__f32_plan_init(&J->acc, &mac->acc, &mac->acc_round) || !J->acc.plain_fp32)
+    /* Any reading whose values are fp32 values will do (block formats
+     * included): products of two fp32 values are exact in fp64. */
+    if (d->k >= (INT64_C(1) << 26) || !qc__f32_plan_init(&J->acc, &mac->acc, &mac->acc_round) ||
+        !J->acc.plain_fp32)
         return false;
     J->prod_step = 0;
     J->wide_flush = 0.0;
@@ -223,16 +225,31 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
     for (int64_t i = 0; i < d->m; i++)
         for (int64_t p = 0; p < d->k; p++)
             (*a32)[i * d->k + p] = a_at(a, d, i, p);
-    for (int64_t p = 0; p < d->k; p++)
-        for (int64_t j = 0; j < d->n; j++)
-            (*b32)[p * n_pad + j] = b_at(b, d, p, j);
-    /* Zero padding rounds to zero in every format. */
     if ((rc = qc__quantize_f32_kern(*a32, *a32, d->m, d->k, &mac->a_read, &rne, QC_SCALE_FLOOR, 0,
-                                    NULL, kern, err)) ||
-        (rc = qc__quantize_f32_kern(*b32, *b32, d->k, n_pad, &mac->b_read, &rne, QC_SCALE_FLOOR, 0,
                                     NULL, kern, err)))
         return rc;
-    return QC_OK;
+    if (qc_format_is_scalar(&mac->b_read)) {
+        for (int64_t p = 0; p < d->k; p++)
+            for (int64_t j = 0; j < d->n; j++)
+                (*b32)[p * n_pad + j] = b_at(b, d, p, j);
+        /* Zero padding rounds to zero in every format. */
+        return qc__quantize_f32_kern(*b32, *b32, d->k, n_pad, &mac->b_read, &rne, QC_SCALE_FLOOR,
+                                     0, NULL, kern, err);
+    }
+    /* B's blocks run along K, down its columns: round B^T's rows. */
+    float *bt = malloc((size_t)(d->n * d->k + 1) * sizeof(float));
+    if (!bt)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for GEMM panels");
+    for (int64_t j = 0; j < d->n; j++)
+        for (int64_t p = 0; p < d->k; p++)
+            bt[j * d->k + p] = b_at(b, d, p, j);
+    rc = qc__quantize_f32_kern(bt, bt, d->n, d->k, &mac->b_read, &rne, QC_SCALE_FLOOR, 0, NULL,
+                               kern, err);
+    for (int64_t j = 0; !rc && j < d->n; j++)
+        for (int64_t p = 0; p < d->k; p++)
+            (*b32)[p * n_pad + j] = bt[j * d->k + p];
+    free(bt);
+    return rc;
 }
 
 /* Splits C into tiles of 4 rows (the kernel's row block) by `nb` columns
@@ -291,10 +308,11 @@ static void gemm_native(float *c, const float *a32, const float *b32, int64_t ld
         st->ops += (uint64_t)d->m * (uint64_t)d->n * (uint64_t)d->k;
 }
 
+/* The kernels read fp32 panels: every rounded input must be an fp32 value
+ * (block formats' scaled values are). */
 static bool panels_ok(const struct qc_mac *mac)
 {
-    return qc_format_is_scalar(&mac->a_read) && qc_format_is_scalar(&mac->b_read) &&
-           qc_format_fits_f32(&mac->a_read) && qc_format_fits_f32(&mac->b_read);
+    return qc_format_fits_f32(&mac->a_read) && qc_format_fits_f32(&mac->b_read);
 }
 
 int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
