@@ -31,6 +31,7 @@ struct qc__f32_plan {
      * no sat), no gap, at most 22 significant bits, and 1.5 x 2^(emax + 1 +
      * base_shift) below fp32's top. */
     bool magic;
+    bool magic_q;         /* the same for quantization, which handles any overflow result */
     uint32_t emin_bits;   /* (emin + 127) << 23 */
     uint32_t magic_add;   /* (base_shift << 23) + 0x400000: exponent field -> M */
     uint32_t flush_bits;  /* nosub: min normal pattern; else 0 */

@@ -59,8 +59,9 @@ static inline vi is_finite(vu bits)
 
 /* Rounds fp32 bit patterns `u` to the plan's format; counts overflow and
  * underflow lanes (mask lanes are -1, so subtracting counts them). */
-static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct qc__f32_plan *p,
-                                                             vu *n_ov, vu *n_un)
+static inline __attribute__((always_inline)) vu round_lanes_t(vu u, const struct qc__f32_plan *p,
+                                                               const enum qc_round_mode mode,
+                                                               const bool gap, vu *n_ov, vu *n_un)
 {
     const vu sign = u & 0x80000000u;
     const vu a = u & 0x7fffffffu;
@@ -81,7 +82,7 @@ static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct q
     const vu mask = (one << (vu)s) - 1u;
     const vu half = (one << (vu)s) >> 1;
     vu inc;
-    switch (p->mode) {
+    switch (mode) {
     case QC_ROUND_RNE:
         inc = (half - 1u + ((a >> (vu)s) & 1u)) & (vu)(s > 0);
         break;
@@ -104,7 +105,7 @@ static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct q
     vi up_big;
     const vi has_mant = (vi)((a & 0x7fffffu) != 0);
     const vi s24 = (vi)(p->base_shift + d == 24) & (vi)(ex != 0);
-    switch (p->mode) {
+    switch (mode) {
     case QC_ROUND_RNE:
         up_big = s24 & has_mant;
         break;
@@ -123,11 +124,11 @@ static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct q
     }
     r = sel(big, (vu)up_big & p->min_sub_bits, r);
 
-    if (p->gap) {
+    if (gap) {
         /* daz / subnormal-as-normal: below the smallest nonzero magnitude
          * the neighbours are 0 and that magnitude (ties go to 0). */
         vi gap_up;
-        switch (p->mode) {
+        switch (mode) {
         case QC_ROUND_RNE:
             gap_up = (vi)(a > p->gap_half_bits);
             break;
@@ -149,8 +150,7 @@ static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct q
 
     const vi fin = ~(nan | inf);
     const vi ov = fin & (vi)(r > p->max_bits);
-    if (p->nosub)
-        r &= (vu)(r >= p->min_normal_bits);
+    r &= (vu)(r >= p->flush_bits); /* nosub (flush_bits = 0 otherwise) */
     const vi un = fin & (vi)(a != 0) & (vi)(r == 0);
     *n_ov -= (vu)ov;
     *n_un -= (vu)un;
@@ -162,6 +162,13 @@ static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct q
     return out;
 }
 
+/* The same with the mode read from the plan (the GEMM's generic path). */
+static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct qc__f32_plan *p,
+                                                             vu *n_ov, vu *n_un)
+{
+    return round_lanes_t(u, p, p->mode, p->gap, n_ov, n_un);
+}
+
 static void flush_counts(struct qc_round_stats *st, vu n_ov, vu n_un, vu n_sw)
 {
     if (!st)
@@ -171,51 +178,6 @@ static void flush_counts(struct qc_round_stats *st, vu n_ov, vu n_un, vu n_sw)
         st->underflow += n_un[l];
         st->swamping += n_sw[l];
     }
-}
-
-static void quantize_f32(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
-                         struct qc_round_stats *st)
-{
-    /* Lane counters are 32-bit: flush them every 2^24 vectors. */
-    const int64_t span = (int64_t)VL << 24;
-
-    for (int64_t base = 0; base < n; base += span) {
-        const int64_t end = base + span < n ? base + span : n;
-        vu n_ov = {0}, n_un = {0};
-        int64_t i = base;
-        for (; i + VL <= end; i += VL)
-            storeu(out + i, round_lanes(loadu(in + i), p, &n_ov, &n_un));
-        if (i < end) {
-            float tmp[VL] = {0};
-            memcpy(tmp, in + i, (size_t)(end - i) * sizeof(float));
-            vu n_ov_t = {0}, n_un_t = {0};
-            storeu(tmp, round_lanes(loadu(tmp), p, &n_ov_t, &n_un_t));
-            memcpy(out + i, tmp, (size_t)(end - i) * sizeof(float));
-            for (int64_t l = 0; l < end - i; l++) { /* padding lanes hold +0: no events */
-                n_ov[l] += n_ov_t[l];
-                n_un[l] += n_un_t[l];
-            }
-        }
-        if (st) {
-            st->ops += (uint64_t)(end - base);
-            flush_counts(st, n_ov, n_un, (vu){0});
-        }
-    }
-}
-
-/* x + y rounded to fp32 by round-to-odd: RO(x) = RZ(x) | inexact. With s
- * the nearest sum and err = exact - s (TwoSum, exact), RZ is s one ulp
- * closer to zero when s overshot (err of the other sign). Rounding RO(x+y)
- * to a format of at most 22 significant bits equals rounding the exact sum.
- * Ordered comparisons make a non-finite s (NaN err) pass unchanged. */
-static inline __attribute__((always_inline)) vu sum_odd(vf x, vf y)
-{
-    const vf s = x + y;
-    const vf bb = s - x;
-    const vf err = (x - (s - bb)) + (y - bb);
-    const vu inexact = (vu)((vi)(err < 0.0f) | (vi)(err > 0.0f));
-    const vu overshot = (vu)((vi)((vu)err ^ (vu)s) >> 31);
-    return ((vu)s + (overshot & inexact)) | (inexact & 1u);
 }
 
 /* Round-to-nearest-even by the magic constant: M = 1.5 x 2^K has an ulp
@@ -240,6 +202,124 @@ static inline __attribute__((always_inline)) vu round_magic(vu v, const struct q
     r = sel(ov, (vu){0} + 0x7f800000u, r);
     /* NaN lanes keep some NaN here; outputs are canonicalized at the end. */
     return r | (v & 0x80000000u);
+}
+
+/* round_magic for quantization: any overflow result (sat, fn, inf1,
+ * finite formats too), and NaN made canonical. Under rne an infinite
+ * input takes the same result as an overflow, so one blend serves both. */
+static inline __attribute__((always_inline)) vu round_magic_q(vu v, const struct qc__f32_plan *p,
+                                                               vu *n_ov, vu *n_un)
+{
+    const vu a = v & 0x7fffffffu;
+    vu e = a & 0x7f800000u;
+    e = sel((vi)(e < p->emin_bits), (vu){0} + p->emin_bits, e);
+    const vf m = (vf)(e + p->magic_add);
+    vu r = (vu)(((vf)v + m) - m) & 0x7fffffffu;
+    r &= (vu)(r >= p->flush_bits);
+    const vi nan = (vi)(a > 0x7f800000u);
+    const vi big = (vi)(r > p->max_bits) & ~nan;
+    const vi neg = (vi)((v & 0x80000000u) != 0);
+    *n_ov -= (vu)(big & (vi)(a < 0x7f800000u));
+    *n_un -= (vu)((vi)(a != 0) & (vi)(r == 0));
+    vu out = sel(big, sel(neg, (vu){0} + p->ov_neg, (vu){0} + p->ov_pos), r | (v & 0x80000000u));
+    return sel(nan, (vu){0} + 0x7fc00000u, out);
+}
+
+/* One array pass for one (mode, gap) pair: the compiler sees constants
+ * and a private copy of the plan, so nothing is reloaded or branched on in
+ * the loop. `magic` takes the cheaper rne rounding where the plan allows. */
+static inline __attribute__((always_inline)) void quantize_t(float *out, const float *in,
+                                                              int64_t n, const struct qc__f32_plan *pp,
+                                                              const int magic,
+                                                              const enum qc_round_mode mode,
+                                                              const bool gap,
+                                                              struct qc_round_stats *st)
+{
+    const struct qc__f32_plan p = *pp;
+    /* Lane counters are 32-bit: flush them every 2^24 vectors. */
+    const int64_t span = (int64_t)VL << 24;
+
+    for (int64_t base = 0; base < n; base += span) {
+        const int64_t end = base + span < n ? base + span : n;
+        vu n_ov = {0}, n_un = {0};
+        int64_t i = base;
+        for (; i <= end - VL; i += VL) {
+            vu u = loadu(in + i), r;
+            if (magic) {
+                r = round_magic_q(u, &p, &n_ov, &n_un);
+            } else {
+                r = round_lanes_t(u, &p, mode, gap, &n_ov, &n_un);
+            }
+            storeu(out + i, r);
+        }
+        if (i < end) {
+            float tmp[VL] = {0};
+            memcpy(tmp, in + i, (size_t)(end - i) * sizeof(float));
+            /* Padding lanes hold +0, which rounds to +0 with no events. */
+            vu r = round_lanes_t(loadu(tmp), &p, mode, gap, &n_ov, &n_un);
+            storeu(tmp, r);
+            memcpy(out + i, tmp, (size_t)(end - i) * sizeof(float));
+        }
+        if (st) {
+            st->ops += (uint64_t)(end - base);
+            flush_counts(st, n_ov, n_un, (vu){0});
+        }
+    }
+}
+
+#define QUANT(M, G)                                                                               \
+    static void quantize_##M##_##G(float *out, const float *in, int64_t n,                        \
+                                   const struct qc__f32_plan *p, struct qc_round_stats *st)       \
+    {                                                                                             \
+        quantize_t(out, in, n, p, 0, M, G, st);                                                   \
+    }
+QUANT(QC_ROUND_RNE, 0)
+QUANT(QC_ROUND_RNA, 0)
+QUANT(QC_ROUND_RTZ, 0)
+QUANT(QC_ROUND_RUP, 0)
+QUANT(QC_ROUND_RDN, 0)
+QUANT(QC_ROUND_RNE, 1)
+QUANT(QC_ROUND_RNA, 1)
+QUANT(QC_ROUND_RTZ, 1)
+QUANT(QC_ROUND_RUP, 1)
+QUANT(QC_ROUND_RDN, 1)
+
+static void quantize_magic(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
+                           struct qc_round_stats *st)
+{
+    quantize_t(out, in, n, p, 1, QC_ROUND_RNE, false, st);
+}
+
+static void quantize_f32(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
+                         struct qc_round_stats *st)
+{
+    typedef void (*qfn)(float *, const float *, int64_t, const struct qc__f32_plan *,
+                        struct qc_round_stats *);
+    static const qfn table[2][5] = {
+        {quantize_QC_ROUND_RNE_0, quantize_QC_ROUND_RNA_0, quantize_QC_ROUND_RTZ_0,
+         quantize_QC_ROUND_RUP_0, quantize_QC_ROUND_RDN_0},
+        {quantize_QC_ROUND_RNE_1, quantize_QC_ROUND_RNA_1, quantize_QC_ROUND_RTZ_1,
+         quantize_QC_ROUND_RUP_1, quantize_QC_ROUND_RDN_1},
+    };
+    if (p->magic_q)
+        quantize_magic(out, in, n, p, st);
+    else
+        table[p->gap][p->mode](out, in, n, p, st);
+}
+
+/* x + y rounded to fp32 by round-to-odd: RO(x) = RZ(x) | inexact. With s
+ * the nearest sum and err = exact - s (TwoSum, exact), RZ is s one ulp
+ * closer to zero when s overshot (err of the other sign). Rounding RO(x+y)
+ * to a format of at most 22 significant bits equals rounding the exact sum.
+ * Ordered comparisons make a non-finite s (NaN err) pass unchanged. */
+static inline __attribute__((always_inline)) vu sum_odd(vf x, vf y)
+{
+    const vf s = x + y;
+    const vf bb = s - x;
+    const vf err = (x - (s - bb)) + (y - bb);
+    const vu inexact = (vu)((vi)(err < 0.0f) | (vi)(err > 0.0f));
+    const vu overshot = (vu)((vi)((vu)err ^ (vu)s) >> 31);
+    return ((vu)s + (overshot & inexact)) | (inexact & 1u);
 }
 
 enum { ACC_PLAIN, ACC_MAGIC, ACC_GENERIC };
