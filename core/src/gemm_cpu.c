@@ -210,31 +210,59 @@ static bool wide_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
 /* A as m x k and B as k x n_pad (zero-padded columns), fp32, rounded to the
  * multiplier's reading: the kernel's panels. Only for scalar readings that
  * fit fp32, so every rounded value is an fp32 value. */
-static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a, const float *b,
-                        const struct qc_gemm_desc *d, const struct qc_mac *mac,
-                        const struct qc__kern *kern, struct qc_err *err)
+/* Rounds rows [0, rows) of a rows x cols panel in place, in parallel
+ * stripes of whole rows (rows are independent: blocks never cross them). */
+static int round_rows(float *x, int64_t rows, int64_t cols, const struct qc_format *f,
+                      const struct qc__kern *kern, int threads, struct qc_err *err)
 {
     struct qc_round rne;
-    int rc;
+    int rc = QC_OK;
 
     qc_round_init(&rne, QC_ROUND_RNE);
+#pragma omp parallel num_threads(threads)
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+        struct qc_err mine;
+        int my = r1 > r0 ? qc__quantize_f32_kern(x + r0 * cols, x + r0 * cols, r1 - r0, cols, f,
+                                                 &rne, QC_SCALE_FLOOR, 0, NULL, kern, &mine)
+                         : QC_OK;
+#pragma omp critical
+        if (my && !rc) {
+            rc = my;
+            if (err)
+                *err = mine;
+        }
+    }
+    return rc;
+}
+
+/* A as m x k and B as k x n_pad (zero-padded columns), fp32, rounded to the
+ * multiplier's reading: the kernel's panels. Only for readings whose values
+ * are fp32 values. */
+static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a, const float *b,
+                        const struct qc_gemm_desc *d, const struct qc_mac *mac,
+                        const struct qc__kern *kern, int threads, struct qc_err *err)
+{
+    int rc;
+
     *a32 = malloc((size_t)(d->m * d->k + 1) * sizeof(float));
     *b32 = calloc((size_t)(d->k * n_pad + 1), sizeof(float));
     if (!*a32 || !*b32)
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for GEMM panels");
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t i = 0; i < d->m; i++)
         for (int64_t p = 0; p < d->k; p++)
             (*a32)[i * d->k + p] = a_at(a, d, i, p);
-    if ((rc = qc__quantize_f32_kern(*a32, *a32, d->m, d->k, &mac->a_read, &rne, QC_SCALE_FLOOR, 0,
-                                    NULL, kern, err)))
+    if ((rc = round_rows(*a32, d->m, d->k, &mac->a_read, kern, threads, err)))
         return rc;
     if (qc_format_is_scalar(&mac->b_read)) {
+#pragma omp parallel for num_threads(threads) schedule(static)
         for (int64_t p = 0; p < d->k; p++)
             for (int64_t j = 0; j < d->n; j++)
                 (*b32)[p * n_pad + j] = b_at(b, d, p, j);
         /* Zero padding rounds to zero in every format. */
-        return qc__quantize_f32_kern(*b32, *b32, d->k, n_pad, &mac->b_read, &rne, QC_SCALE_FLOOR,
-                                     0, NULL, kern, err);
+        return round_rows(*b32, d->k, n_pad, &mac->b_read, kern, threads, err);
     }
     /* B's blocks run along K, down its columns: round B^T's rows. */
     float *bt = malloc((size_t)(d->n * d->k + 1) * sizeof(float));
@@ -243,8 +271,7 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
     for (int64_t j = 0; j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             bt[j * d->k + p] = b_at(b, d, p, j);
-    rc = qc__quantize_f32_kern(bt, bt, d->n, d->k, &mac->b_read, &rne, QC_SCALE_FLOOR, 0, NULL,
-                               kern, err);
+    rc = round_rows(bt, d->n, d->k, &mac->b_read, kern, threads, err);
     for (int64_t j = 0; !rc && j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             (*b32)[p * n_pad + j] = bt[j * d->k + p];
@@ -339,7 +366,10 @@ int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_ge
     if (kern && panels_ok(mac) &&
         (mac->native || fast_plan(&job, mac, d) || (wide = wide_plan(&job, mac, d)))) {
         const int64_t n_pad = (d->n + kern->nb - 1) / kern->nb * kern->nb;
-        if ((rc = round_panels(&a32, &b32, n_pad, a, b, d, mac, kern, err)))
+        /* Next to OpenBLAS's own threads, an OpenMP region only spins against
+         * them: the native path rounds its inputs on this thread. */
+        if ((rc = round_panels(&a32, &b32, n_pad, a, b, d, mac, kern, mac->native ? 1 : threads,
+                               err)))
             goto out;
         if (mac->native) {
             gemm_native(c, a32, b32, n_pad, d, st);
