@@ -140,41 +140,77 @@ static void gemm_scalar(float *c, const double *aq, const double *bq, const stru
  * inputs whose products are exact fp32 values, a product step and an
  * accumulator the bit-pattern rounding supports, and sums that cannot leave
  * the fp32 range. */
-static bool fast_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
-                      const struct qc_gemm_desc *d)
+/* The fp32-lane kernels' inputs and product step: float readings whose
+ * products are exact fp32 values (significands within 24 bits, never below
+ * 2^-149, never near the top); returns the largest product magnitude. */
+static bool lanes_inputs(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
+                         const struct qc_gemm_desc *d, double *pmax)
 {
     const struct qc_format *fa = &mac->a_read, *fb = &mac->b_read;
     struct qc_round rne;
 
     qc_round_init(&rne, QC_ROUND_RNE);
     if (fa->kind != QC_FMT_FLOAT || fb->kind != QC_FMT_FLOAT || !qc_format_fits_f32(fa) ||
-        !qc_format_fits_f32(fb) || mac->acc.kind != QC_FMT_FLOAT || d->k >= (INT64_C(1) << 26))
+        !qc_format_fits_f32(fb) || d->k >= (INT64_C(1) << 26))
         return false;
-    /* Exact fp32 products: significands fit 24 bits and stay above 2^-149. */
     const int lsb_a = ((fa->flags & QC_FMTF_SAN) ? fa->emin - 1 : fa->emin) - fa->mbits;
     const int lsb_b = ((fb->flags & QC_FMTF_SAN) ? fb->emin - 1 : fb->emin) - fb->mbits;
-    const double pmax_exact = fa->max_finite * fb->max_finite;
-    if (fa->mbits + fb->mbits + 2 > 24 || lsb_a + lsb_b < -149 || pmax_exact >= 0x1p127)
+    *pmax = fa->max_finite * fb->max_finite;
+    if (fa->mbits + fb->mbits + 2 > 24 || lsb_a + lsb_b < -149 || *pmax >= 0x1p127)
         return false;
-    if (!qc__f32_plan_init(&J->acc, &mac->acc, &mac->acc_round))
-        return false;
-    if (!J->acc.plain_fp32 && mac->acc.mbits > 21)
-        return false; /* round-to-odd needs two spare bits in fp32 */
-
-    double pmax = pmax_exact;
     J->prod_step = 0;
     J->flush = 0.0f;
     if (!mac->fused && !mac->prod_exact) {
         if (!qc__f32_plan_init(&J->prod, &mac->prod_round, &rne))
             return false;
         J->prod_step = 1;
-        pmax = mac->prod_round.max_finite;
+        *pmax = mac->prod_round.max_finite;
     } else if (!mac->fused && mac->prod_flush > 0.0) {
         J->prod_step = 2;
         J->flush = mac->prod_flush >= 0x1p-149 ? (float)mac->prod_flush : 0.0f;
     }
+    return true;
+}
+
+/* True when the fp32-lane kernel computes exactly this configuration: exact
+ * fp32 products, an accumulator the bit-pattern rounding supports, and sums
+ * that cannot leave the fp32 range. */
+static bool fast_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
+                      const struct qc_gemm_desc *d)
+{
+    double pmax;
+
+    if (mac->acc.kind != QC_FMT_FLOAT || !lanes_inputs(J, mac, d, &pmax) ||
+        !qc__f32_plan_init(&J->acc, &mac->acc, &mac->acc_round))
+        return false;
+    if (!J->acc.plain_fp32 && mac->acc.mbits > 21)
+        return false; /* round-to-odd needs two spare bits in fp32 */
     if (!J->acc.plain_fp32 && mac->acc.max_finite + pmax >= (double)FLT_MAX)
         return false;
+    return true;
+}
+
+/* The fixed-point kernel's plan: exact fp32 products, a saturating fixed or
+ * int accumulator of at most 22 bits, rne or rtz. */
+static bool fixed_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
+                       const struct qc_gemm_desc *d)
+{
+    const struct qc_format *f = &mac->acc;
+    const enum qc_round_mode mode = mac->acc_round.mode;
+    double pmax;
+
+    if ((f->kind != QC_FMT_FIXED && f->kind != QC_FMT_INT) || (f->flags & QC_FMTF_WRAP) ||
+        (mode != QC_ROUND_RNE && mode != QC_ROUND_RTZ) || !lanes_inputs(J, mac, d, &pmax))
+        return false;
+    const int bits = f->kind == QC_FMT_FIXED ? f->ibits + f->fbits : f->ibits;
+    if (bits > 22)
+        return false;
+    J->fx_rne = mode == QC_ROUND_RNE;
+    J->fx_hi = (int32_t)((INT64_C(1) << (bits - 1)) - 1);
+    J->fx_lo = f->kind == QC_FMT_FIXED ? -J->fx_hi - 1 : -J->fx_hi;
+    J->fx_scale = ldexpf(1.0f, f->fbits);
+    J->fx_inv = ldexpf(1.0f, -f->fbits);
+    J->fx_clamp = 0x1p22f;
     return true;
 }
 
@@ -362,9 +398,10 @@ int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_ge
     }
     threads = threads_of(threads);
     memset(&job, 0, sizeof job);
-    bool wide = false;
+    bool wide = false, fixed = false;
     if (kern && panels_ok(mac) &&
-        (mac->native || fast_plan(&job, mac, d) || (wide = wide_plan(&job, mac, d)))) {
+        (mac->native || fast_plan(&job, mac, d) || (fixed = fixed_plan(&job, mac, d)) ||
+         (wide = wide_plan(&job, mac, d)))) {
         const int64_t n_pad = (d->n + kern->nb - 1) / kern->nb * kern->nb;
         /* Next to OpenBLAS's own threads, an OpenMP region only spins against
          * them: the native path rounds its inputs on this thread. */
@@ -383,7 +420,11 @@ int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_ge
             job.n_pad = n_pad;
             job.ldc = ldc_of(d);
             job.chunk = mac->chunk > 0 && mac->chunk < d->k ? mac->chunk : (d->k ? d->k : 1);
-            run_fast(d, &job, wide ? kern->gemm_wide : kern->gemm_f32, kern->nb, threads, st);
+            run_fast(d, &job,
+                     wide    ? kern->gemm_wide
+                     : fixed ? kern->gemm_fixed
+                             : kern->gemm_f32,
+                     kern->nb, threads, st);
         }
         goto out;
     }

@@ -55,6 +55,10 @@ struct qc__gemm_f32_job {
     int prod_step;   /* 0: none (fused), 1: round with `prod`, 2: flush below `flush` */
     float flush;
     double wide_flush; /* the wide kernel's product flush (fp32 nosub: 2^-126), else 0 */
+    /* fixed-point accumulators: codes in [fx_lo, fx_hi] on the grid 2^-N */
+    int fx_rne;        /* 1: rne, 0: rtz */
+    int32_t fx_hi, fx_lo;
+    float fx_scale, fx_inv, fx_clamp; /* 2^N, 2^-N, 2^22 */
     struct qc__f32_plan prod, acc;
 };
 
@@ -73,6 +77,9 @@ struct qc__kern {
      * rounding to fp32 then flushing below `wide_flush`). */
     void (*gemm_wide)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1, int64_t j0,
                       int64_t j1, struct qc_round_stats *st);
+    /* fp32 lanes with a fixed-point accumulator (the fx_* fields). */
+    void (*gemm_fixed)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1, int64_t j0,
+                       int64_t j1, struct qc_round_stats *st);
 };
 
 extern const struct qc__kern qc__kern_generic;

@@ -354,6 +354,10 @@ Test(gemm, other_configs_match_ref)
         "cfg=3,acc=fp32,chunk=5",
         "cfg=1,acc=fp32,fused=1",
         "cfg=2,a=bf16,b=fp16,acc=fp32,chunk=3",
+        /* the fixed-point kernel: rne and rtz, each product step */
+        "cfg=4,a=e5m2,b=e5m2,acc=q8.8,acc_rounding=rtz,chunk=5",
+        "cfg=2,a=e4m3,b=e4m3,acc=q6.6,chunk=3",
+        "cfg=1,a=e4m3,b=e5m2,acc=int12,acc_rounding=rtz",
     };
     uint64_t s = 77;
     int fails = 0;

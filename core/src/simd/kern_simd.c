@@ -654,10 +654,152 @@ static void gemm_wide(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, 
     table[st != NULL][pkind](J, i0, i1, j0, j1, st);
 }
 
+/* ---- Fixed-point accumulators: each exact fp32 product is scaled onto
+ * the Q grid (x 2^N, exact), rounded once to an integer (rne by the magic
+ * constant 1.5 x 2^23, rtz by truncation), saturated, and added in int32
+ * with saturation. The plan bounds the format to 22 bits so every step is
+ * exact in these lanes. */
+
+static inline __attribute__((always_inline)) vi to_grid(vf p, const struct qc__gemm_f32_job *J,
+                                                         const int rne, vi *nan, vu *n_ov,
+                                                         vu *n_un)
+{
+    const vi isnan_ = (vi)(p != p);
+    const vi fin = is_finite((vu)p);
+    vf v = p * J->fx_scale;
+    /* Beyond the clamp everything saturates: keep the rounding exact. */
+    v = (vf)sel((vi)(v > J->fx_clamp), (vu)((vf){0} + J->fx_clamp), (vu)v);
+    v = (vf)sel((vi)(v < -J->fx_clamp), (vu)((vf){0} - J->fx_clamp), (vu)v);
+    v = (vf)sel(isnan_, (vu){0}, (vu)v);
+    if (rne) {
+        const vf magic = (vf){0} + 12582912.0f; /* 1.5 x 2^23: ulp 1 */
+        v = (v + magic) - magic;
+    }
+    vi q = __builtin_convertvector(v, vi); /* truncates: rtz, exact after rne */
+    const vi hi = (vi){0} + J->fx_hi, lo = (vi){0} + J->fx_lo;
+    const vi over = (vi)(q > hi) | (vi)(q < lo);
+    *n_ov -= (vu)(over & fin);
+    q = (vi)sel((vi)(q > hi), (vu)hi, (vu)q);
+    q = (vi)sel((vi)(q < lo), (vu)lo, (vu)q);
+    *n_un -= (vu)((vi)(p != 0.0f) & fin & (vi)(q == 0));
+    *nan |= isnan_;
+    return q;
+}
+
+static inline __attribute__((always_inline)) vi sat_add(vi x, vi y, const struct qc__gemm_f32_job *J,
+                                                         vu *n_ov)
+{
+    const vi s = x + y; /* |x|, |y| < 2^22: no int32 overflow */
+    const vi hi = (vi){0} + J->fx_hi, lo = (vi){0} + J->fx_lo;
+    const vi over = (vi)(s > hi) | (vi)(s < lo);
+    *n_ov -= (vu)over;
+    vi r = (vi)sel((vi)(s > hi), (vu)hi, (vu)s);
+    return (vi)sel((vi)(s < lo), (vu)lo, (vu)r);
+}
+
+static inline __attribute__((always_inline)) void block_fx(const struct qc__gemm_f32_job *J,
+                                                            int64_t i, const int rows, int64_t j,
+                                                            const int rne, const int pkind,
+                                                            vu *n_ov, vu *n_un)
+{
+    vi acc[RB], tot[RB], nan[RB];
+
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+        acc[r] = tot[r] = nan[r] = (vi){0};
+    int64_t left = J->chunk;
+    for (int64_t kk = 0; kk < J->k; kk++) {
+        const vf bv = (vf)loadu(J->b + kk * J->n_pad + j);
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
+            const vf av = (vf){0} + J->a[(i + r) * J->k + kk];
+            const vf p = product(av, bv, J, pkind, n_ov, n_un);
+            acc[r] = sat_add(acc[r], to_grid(p, J, rne, &nan[r], n_ov, n_un), J, n_ov);
+        }
+        if (--left == 0 || kk == J->k - 1) {
+#pragma GCC unroll 8
+            for (int r = 0; r < rows; r++) {
+                tot[r] = sat_add(tot[r], acc[r], J, n_ov);
+                acc[r] = (vi){0};
+            }
+            left = J->chunk;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        vf v = __builtin_convertvector(tot[r], vf) * J->fx_inv; /* exact: 22 bits */
+        vu t = sel(nan[r], (vu){0} + 0x7fc00000u, (vu)v);
+        float out[VL];
+        storeu(out, t);
+        const int64_t n = J->n - j < VL ? J->n - j : VL;
+        if (n > 0)
+            memcpy(J->c + (i + r) * J->ldc + j, out, (size_t)n * sizeof(float));
+    }
+}
+
+static inline __attribute__((always_inline)) void rows_fx(const struct qc__gemm_f32_job *J,
+                                                           int64_t i0, int64_t i1, int64_t j0,
+                                                           int64_t j1, const int rne,
+                                                           const int pkind, const int cnt,
+                                                           struct qc_round_stats *st)
+{
+    for (int64_t j = j0; j < j1 && j < J->n; j += VL) {
+        for (int64_t i = i0; i < i1; i += RB) {
+            vu n_ov = {0}, n_un = {0};
+            if (i + RB <= i1)
+                block_fx(J, i, RB, j, rne, pkind, &n_ov, &n_un);
+            else
+                for (int64_t t = i; t < i1; t++)
+                    block_fx(J, t, 1, j, rne, pkind, &n_ov, &n_un);
+            if (cnt)
+                flush_counts(st, n_ov, n_un, (vu){0});
+        }
+    }
+}
+
+#define SPECIALIZE_FX(R, P, C)                                                                    \
+    static void gemm_fx_##R##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, \
+                                        int64_t j0, int64_t j1, struct qc_round_stats *st)        \
+    {                                                                                             \
+        rows_fx(J, i0, i1, j0, j1, R, P, C, st);                                                  \
+    }
+#define SPECIALIZE_FX_P(R, C)                                                                     \
+    SPECIALIZE_FX(R, PROD_NONE, C)                                                                \
+    SPECIALIZE_FX(R, PROD_FLUSH, C) SPECIALIZE_FX(R, PROD_MAGIC, C) SPECIALIZE_FX(R, PROD_GENERIC, C)
+SPECIALIZE_FX_P(0, 0)
+SPECIALIZE_FX_P(1, 0)
+SPECIALIZE_FX_P(0, 1)
+SPECIALIZE_FX_P(1, 1)
+
+#define ROW_FX(R, C)                                                                              \
+    {gemm_fx_##R##_PROD_NONE_##C, gemm_fx_##R##_PROD_FLUSH_##C, gemm_fx_##R##_PROD_MAGIC_##C,     \
+     gemm_fx_##R##_PROD_GENERIC_##C}
+
+static void gemm_fixed(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
+                       int64_t j1, struct qc_round_stats *st)
+{
+    static const gemm_fn table[2][2][4] = {{ROW_FX(0, 0), ROW_FX(1, 0)},
+                                           {ROW_FX(0, 1), ROW_FX(1, 1)}};
+    int pkind;
+
+    switch (J->prod_step) {
+    case 1:
+        pkind = J->prod.magic ? PROD_MAGIC : PROD_GENERIC;
+        break;
+    case 2:
+        pkind = PROD_FLUSH;
+        break;
+    default:
+        pkind = PROD_NONE;
+        break;
+    }
+    table[st != NULL][J->fx_rne][pkind](J, i0, i1, j0, j1, st);
+}
+
 const struct qc__kern CAT(qc__kern_, QC_SIMD_ISA) = {
     .isa = STR(QC_SIMD_ISA),
     .nb = CB * VL,
     .quantize_f32 = quantize_f32,
     .gemm_f32 = gemm_f32,
     .gemm_wide = gemm_wide,
+    .gemm_fixed = gemm_fixed,
 };
