@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench_numerics.h"
+#include "bench_train.h"
 #include "bench_util.h"
 
 static const struct bench_entry entries[] = {
@@ -14,6 +15,7 @@ static const struct bench_entry entries[] = {
     {.name = "gemm_native", .group = "numerics", .run = bench_gemm_native},
     {.name = "gemm_memory", .group = "numerics", .run = bench_gemm_memory},
     {.name = "gemm_paths", .group = "numerics", .run = bench_gemm_paths},
+    {.name = "train_epoch", .group = "train", .run = bench_train_epoch},
 };
 
 #define N_ENTRIES ((int)(sizeof entries / sizeof entries[0]))
