@@ -70,7 +70,7 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
             return qc_err_set(err, QC_EINVAL, "/arith/layers",
                               "layer '%s': no model has a layer of that name", a->layers[i].name);
         struct qc_layer_override *o = &cfg->overrides[cfg->noverrides++];
-        snprintf(o->layer, sizeof o->layer, "%s", a->layers[i].name);
+        memcpy(o->layer, a->layers[i].name, strlen(a->layers[i].name) + 1); /* length checked */
         if ((rc = qc_spec_layer_arith(&o->arith, s, a->layers[i].name, err)))
             return rc;
     }
