@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Reproduction table: LeNet-5 on Fashion-MNIST under the arithmetic of the
+studies qlab serves, every number from this project's own `qlab train` runs.
+
+Writes one spec per configuration, runs it, and renders docs/reproduction.md
+(or --out) with the final validation accuracy, the per-GEMM-group event rates
+of the last epoch, skipped steps and wall time. A configuration this build
+refuses (qlab validate fails) is listed with qlab's own message.
+
+    scripts/repro.py [--qlab build/bin/qlab] [--epochs 3] [--train-limit 12000]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+E5M2_FWD = {"weights": "e5m2", "activations": "e5m2"}
+DYNAMIC = {"loss": {"type": "dynamic", "init": 65536, "growth_interval": 500}}
+
+
+def arith(fwd_fmt, err_fmt, mac):
+    """Forward formats, backward errors, the same MAC for every GEMM group."""
+    return {"forward": dict(fwd_fmt, mac=dict(mac)),
+            "backward": {"errors": err_fmt, "mac": dict(mac)}}
+
+
+def cfg_mac(cfg, acc="e6m5", **kw):
+    return dict({"cfg": cfg, "acc": acc, "chunk": 32}, **kw)
+
+
+# (label, arith, scaling or None)
+ROWS = [("fp32 (every format and accumulator fp32, emulated exactly)", None, None)]
+for c in range(1, 7):
+    ROWS.append(("e5m2, CFG-%d, e6m5 accumulator, dynamic loss scaling" % c,
+                 arith(E5M2_FWD, "e5m2", cfg_mac(c)), DYNAMIC))
+ROWS += [
+    ("e5m2, CFG-5, e6m5 accumulator, no loss scaling",
+     arith(E5M2_FWD, "e5m2", cfg_mac(5)), None),
+    ("e4m3 weights and activations (e5m2 errors), CFG-5, e6m5, dynamic loss scaling",
+     arith({"weights": "e4m3", "activations": "e4m3"}, "e5m2", cfg_mac(5)), DYNAMIC),
+    ("e5m2, CFG-5, q8.8 accumulator, dynamic loss scaling",
+     arith(E5M2_FWD, "e5m2", cfg_mac(5, acc="q8.8")), DYNAMIC),
+    ("e5m2, CFG-5, q8.13 accumulator, dynamic loss scaling",
+     arith(E5M2_FWD, "e5m2", cfg_mac(5, acc="q8.13")), DYNAMIC),
+    ("e3m4 (M4E3) inputs, CFG-5, 12-bit e4m7:bias=10 accumulator, rtz, chunk 16, dynamic",
+     arith({"weights": "e3m4", "activations": "e3m4"}, "e3m4",
+           cfg_mac(5, acc="e4m7:bias=10", acc_rounding="rtz", chunk=16)), DYNAMIC),
+    ("MXFP8 (e4m3 weights/activations, e5m2 errors), fp32 accumulator, block max",
+     arith({"weights": "mxfp8_e4m3", "activations": "mxfp8_e4m3"}, "mxfp8_e5m2",
+           {"cfg": 1, "acc": "fp32"}), None),
+    ("MXFP4 (e2m1 weights/activations, MXFP8 e5m2 errors), fp32 accumulator, block max",
+     arith({"weights": "mxfp4_e2m1", "activations": "mxfp4_e2m1"}, "mxfp8_e5m2",
+           {"cfg": 1, "acc": "fp32"}), None),
+    ("MXFP8, fp32 accumulator, delay_update block scales",
+     arith({"weights": "mxfp8_e4m3", "activations": "mxfp8_e4m3"}, "mxfp8_e5m2",
+           {"cfg": 1, "acc": "fp32"}),
+     {"blocks": {"type": "delay_update", "history": 16}}),
+    ("MXFP4, fp32 accumulator, delay_update block scales",
+     arith({"weights": "mxfp4_e2m1", "activations": "mxfp4_e2m1"}, "mxfp8_e5m2",
+           {"cfg": 1, "acc": "fp32"}),
+     {"blocks": {"type": "delay_update", "history": 16}}),
+]
+
+
+def spec_for(label, ar, scaling, a):
+    s = {"name": label[:120],
+         "model": {"arch": "lenet5"},
+         "dataset": {"name": "fashion-mnist", "train_limit": a.train_limit,
+                     "val_limit": a.val_limit},
+         "train": {"epochs": a.epochs, "batch_size": 128, "seed": a.seed, "log_interval": 100,
+                   "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9,
+                                 "weight_decay": 5e-4},
+                   "schedule": {"type": "cosine"}}}
+    if ar:
+        s["arith"] = ar
+    if scaling:
+        s["scaling"] = scaling
+    return s
+
+
+def rates(d):
+    return " / ".join("%.2g" % d[g]["swamping_rate"] for g in ("fwd", "bwd", "wgrad"))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--qlab", default="build/bin/qlab")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--train-limit", type=int, default=12000)
+    p.add_argument("--val-limit", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", default="docs/reproduction.md")
+    p.add_argument("--only", type=int, nargs="*", help="row numbers to run (1-based)")
+    a = p.parse_args()
+
+    results = []
+    work = tempfile.mkdtemp(prefix="qlab-repro-")
+    for i, (label, ar, scaling) in enumerate(ROWS, 1):
+        if a.only and i not in a.only:
+            continue
+        path = os.path.join(work, "row%02d.json" % i)
+        with open(path, "w") as f:
+            json.dump(spec_for(label, ar, scaling, a), f)
+        v = subprocess.run([a.qlab, "validate", path], capture_output=True, text=True)
+        if v.returncode != 0:
+            results.append((i, label, None, v.stderr.strip().split(": ", 2)[-1]))
+            print("row %d: refused: %s" % (i, v.stderr.strip()), file=sys.stderr)
+            continue
+        t0 = time.time()
+        r = subprocess.run([a.qlab, "train", path, "--quiet", "--threads", str(a.threads)],
+                           capture_output=True, text=True)
+        wall = time.time() - t0
+        if r.returncode != 0:
+            results.append((i, label, None, "run failed: " + r.stderr.strip()))
+            continue
+        lines = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+        epochs = [d for d in lines if d["kind"] == "epoch"]
+        results.append((i, label, (epochs[-1], sum(d["skipped"] for d in epochs), wall), None))
+        print("row %d: val_acc %.4f (%.0f s)" % (i, epochs[-1]["val_acc"], wall), file=sys.stderr)
+
+    with open(a.out, "w") as f:
+        f.write("# Reproduction table\n\n")
+        f.write("LeNet-5 on Fashion-MNIST, seed %d, SGD (lr 0.05, momentum 0.9, weight decay "
+                "5e-4, cosine), batch 128, %d epochs on the first %d training images, "
+                "validated on %d test images. Produced by `scripts/repro.py --epochs %d "
+                "--train-limit %d` with this repository's `qlab train`; every forward, "
+                "grad-input and grad-weight product is emulated as configured.\n\n"
+                % (a.seed, a.epochs, a.train_limit, a.val_limit, a.epochs, a.train_limit))
+        f.write("| # | configuration | val acc | val loss | swamping rate fwd / bwd / wgrad "
+                "| overflow fwd | underflow fwd | skipped steps | wall s |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|\n")
+        for i, label, res, why in results:
+            if res is None:
+                f.write("| %d | %s | not run: %s | | | | | | |\n" % (i, label, why))
+                continue
+            d, skipped, wall = res
+            f.write("| %d | %s | %.4f | %.4f | %s | %.2g | %.2g | %d | %.0f |\n" % (
+                i, label, d["val_acc"], d["val_loss"], rates(d), d["fwd"]["overflow_rate"],
+                d["fwd"]["underflow_rate"], skipped, wall))
+    print("wrote %s" % a.out, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
