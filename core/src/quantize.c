@@ -7,6 +7,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kern_impl.h"
@@ -250,27 +251,27 @@ int qc_quantize_f64(double *out, const double *in, int64_t rows, int64_t cols,
     return QC_OK;
 }
 
-/* Rows of a block format go through a small f64 buffer. */
-static void quantize_blocks_f32(float *out, const float *in, int64_t rows, int64_t cols,
-                                const struct qc_format *f, const struct qc_round *r,
-                                enum qc_scale_rule rule, uint64_t first, struct qc_round_stats *st)
+/* Rows of a block format go through an f64 row buffer and the f64 path. */
+static int quantize_blocks_f32(float *out, const float *in, int64_t rows, int64_t cols,
+                               const struct qc_format *f, const struct qc_round *r,
+                               enum qc_scale_rule rule, uint64_t first, struct qc_round_stats *st,
+                               struct qc_err *err)
 {
-    enum { BUF = 4096 };
-    double x[BUF], y[BUF];
-    struct qc_format el;
+    double *x = malloc((size_t)(cols + 1) * sizeof(double));
 
-    qc_format_element(&el, f);
+    if (!x)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for a row of %lld values",
+                          (long long)cols);
     for (int64_t row = 0; row < rows; row++) {
-        for (int64_t c = 0; c < cols; c += f->block) {
-            int64_t len = cols - c < f->block ? cols - c : f->block;
-            int64_t at = row * cols + c;
-            for (int64_t i = 0; i < len; i++)
-                x[i] = in[at + i];
-            quantize_block(y, x, len, f, &el, r, rule, first + (uint64_t)at, st);
-            for (int64_t i = 0; i < len; i++)
-                out[at + i] = (float)y[i]; /* exact: see qc_format_fits_f32 */
-        }
+        const int64_t at = row * cols;
+        for (int64_t i = 0; i < cols; i++)
+            x[i] = in[at + i];
+        quantize_blocks_f64(x, x, 1, cols, f, r, rule, first + (uint64_t)at, st);
+        for (int64_t i = 0; i < cols; i++)
+            out[at + i] = (float)x[i]; /* exact: see qc_format_fits_f32 */
     }
+    free(x);
+    return QC_OK;
 }
 
 int qc__quantize_f32_kern(float *out, const float *in, int64_t rows, int64_t cols,
@@ -287,10 +288,8 @@ int qc__quantize_f32_kern(float *out, const float *in, int64_t rows, int64_t col
         return qc_err_set(err, QC_EINVAL, "format",
                           "%s: values do not all fit fp32 output exactly; use fp64 output",
                           f->name);
-    if (!qc_format_is_scalar(f)) {
-        quantize_blocks_f32(out, in, rows, cols, f, r, rule, first_index, st);
-        return QC_OK;
-    }
+    if (!qc_format_is_scalar(f))
+        return quantize_blocks_f32(out, in, rows, cols, f, r, rule, first_index, st, err);
     const int64_t n = rows * cols;
     if (kern && qc__f32_plan_init(&plan, f, r)) {
         kern->quantize_f32(out, in, n, &plan, st);

@@ -472,23 +472,24 @@ static const gemm_fn gemm_table[2][3][4] = {
     {ROW(ACC_PLAIN, 1), ROW(ACC_MAGIC, 1), ROW(ACC_GENERIC, 1)},
 };
 
+/* The product step's specialization for a job. */
+static int prod_kind(const struct qc__gemm_f32_job *J)
+{
+    switch (J->prod_step) {
+    case 1:
+        return J->prod.magic ? PROD_MAGIC : PROD_GENERIC;
+    case 2:
+        return PROD_FLUSH;
+    default:
+        return PROD_NONE;
+    }
+}
+
 static void gemm_f32(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
                      int64_t j1, struct qc_round_stats *st)
 {
     const int akind = J->acc.plain_fp32 ? ACC_PLAIN : J->acc.magic ? ACC_MAGIC : ACC_GENERIC;
-    int pkind;
-
-    switch (J->prod_step) {
-    case 1:
-        pkind = J->prod.magic ? PROD_MAGIC : PROD_GENERIC;
-        break;
-    case 2:
-        pkind = PROD_FLUSH;
-        break;
-    default:
-        pkind = PROD_NONE;
-        break;
-    }
+    const int pkind = prod_kind(J);
     gemm_table[st != NULL][akind][pkind](J, i0, i1, j0, j1, st);
 }
 
@@ -779,19 +780,7 @@ static void gemm_fixed(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,
 {
     static const gemm_fn table[2][2][4] = {{ROW_FX(0, 0), ROW_FX(1, 0)},
                                            {ROW_FX(0, 1), ROW_FX(1, 1)}};
-    int pkind;
-
-    switch (J->prod_step) {
-    case 1:
-        pkind = J->prod.magic ? PROD_MAGIC : PROD_GENERIC;
-        break;
-    case 2:
-        pkind = PROD_FLUSH;
-        break;
-    default:
-        pkind = PROD_NONE;
-        break;
-    }
+    const int pkind = prod_kind(J);
     table[st != NULL][J->fx_rne][pkind](J, i0, i1, j0, j1, st);
 }
 
