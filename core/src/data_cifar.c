@@ -2,6 +2,7 @@
  * that matter are whole records, label range and a nonempty file; each
  * failure names the file, the record and its byte offset. */
 #include "qcore/data.h"
+#include "data_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,23 +41,11 @@ static int read_upto(gzFile f, uint8_t *dst, int len)
 static int stream_error(gzFile f, const char *path, int64_t off, struct qc_err *err)
 {
     int zerr = Z_OK;
-    const char *zmsg = gzerror(f, &zerr);
+    int rc = qc__gz_failure(f, path, off, err);
 
-    if (zerr == Z_ERRNO)
-        return qc_err_set(err, QC_EIO, "", "%s: read failed at byte offset %lld: %s", path,
-                          (long long)off, strerror(errno));
-    if (zerr == Z_MEM_ERROR)
-        return qc_err_set(err, QC_ENOMEM, "", "%s: out of memory decompressing", path);
-    if (zerr == Z_DATA_ERROR) {
-        /* zlib prefixes its message with the path, which we print already. */
-        size_t len = strlen(path);
-        if (strncmp(zmsg, path, len) == 0 && zmsg[len] == ':' && zmsg[len + 1] == ' ')
-            zmsg += len + 2;
-        return qc_err_set(err, QC_ECORRUPT, "",
-                          "%s: corrupt gzip stream (zlib: %s) while reading uncompressed byte "
-                          "offset %lld",
-                          path, zmsg, (long long)off);
-    }
+    if (rc)
+        return rc;
+    gzerror(f, &zerr);
     if (zerr == Z_BUF_ERROR)
         return qc_err_set(err, QC_ECORRUPT, "",
                           "%s: truncated: the gzip stream is cut short at uncompressed byte "

@@ -2,6 +2,7 @@
  * plain or gzip-compressed, validated field by field so that a bad file is
  * an error that says which file, where and what was expected. */
 #include "qcore/data.h"
+#include "data_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,33 +40,15 @@ static int open_file(gzFile *out, const char *path, struct qc_err *err)
     return QC_OK;
 }
 
-/* gzerror's message without the "path: " prefix zlib puts on it. */
-static const char *zlib_reason(const char *zmsg, const char *path)
-{
-    size_t len = strlen(path);
-    if (strncmp(zmsg, path, len) == 0 && zmsg[len] == ':' && zmsg[len + 1] == ' ')
-        return zmsg + len + 2;
-    return zmsg;
-}
-
 /* Reports a gzread that returned fewer bytes than asked: a read error, a
  * corrupt gzip stream, or the end of the data at uncompressed offset `off`. */
 static int short_read(gzFile f, const char *path, int64_t off, const char *what,
                       int64_t expected_end, const char *why, struct qc_err *err)
 {
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(f, &zerr);
+    int rc = qc__gz_failure(f, path, off, err);
 
-    if (zerr == Z_ERRNO)
-        return qc_err_set(err, QC_EIO, "", "%s: read failed at byte offset %lld: %s", path,
-                          (long long)off, strerror(errno));
-    if (zerr == Z_MEM_ERROR)
-        return qc_err_set(err, QC_ENOMEM, "", "%s: out of memory decompressing", path);
-    if (zerr == Z_DATA_ERROR)
-        return qc_err_set(err, QC_ECORRUPT, "",
-                          "%s: corrupt gzip stream (zlib: %s) while reading uncompressed byte "
-                          "offset %lld",
-                          path, zlib_reason(zmsg, path), (long long)off);
+    if (rc)
+        return rc;
     /* Z_OK at end of file, Z_BUF_ERROR for a gzip stream cut short. Offsets
      * in a gzip file count decompressed bytes, and say so. */
     return qc_err_set(err, QC_ECORRUPT, "",
@@ -155,7 +138,7 @@ static int check_end(gzFile f, const char *path, int64_t off, const char *why, s
     if (zerr == Z_DATA_ERROR || zerr == Z_ERRNO)
         return qc_err_set(err, zerr == Z_ERRNO ? QC_EIO : QC_ECORRUPT, "",
                           "%s: %s after the last declared byte (offset %lld)", path,
-                          zerr == Z_ERRNO ? strerror(errno) : zlib_reason(zmsg, path),
+                          zerr == Z_ERRNO ? strerror(errno) : qc__zlib_reason(zmsg, path),
                           (long long)off);
     if (zerr == Z_BUF_ERROR)
         return qc_err_set(err, QC_ECORRUPT, "",
