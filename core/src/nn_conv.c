@@ -10,12 +10,12 @@
 
 /* cols (c*k*k) x (nb*oh*ow) from x (c, nb, h, w). */
 static void im2col(float *cols, const float *x, int64_t c, int64_t nb, int64_t h, int64_t w,
-                   const struct qc_layer *l)
+                   const struct qc_layer *l, int threads)
 {
     const int64_t k = l->k, s = l->stride, p = l->pad, oh = l->h, ow = l->w;
     const int64_t ncol = nb * oh * ow;
 
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) num_threads(threads)
     for (int64_t ci = 0; ci < c; ci++)
         for (int64_t kk = 0; kk < k * k; kk++) {
             const int64_t ki = kk / k, kj = kk % k;
@@ -41,7 +41,7 @@ int qc__conv_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct 
     const int64_t kk = in->c * l->k * l->k, n = nb * l->h * l->w;
     struct qc_gemm_desc d;
 
-    im2col(l->saved, in->out, in->c, nb, in->h, in->w, l);
+    im2col(l->saved, in->out, in->c, nb, in->h, in->w, l, net->be->threads);
     qc_gemm_desc_init(&d, l->c, n, kk);
     int rc = qc__nn_gemm(net, l, QC_GEMM_FWD, l->out, net->params + l->w_off, l->saved, &d, st,
                          err);
@@ -58,12 +58,12 @@ int qc__conv_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct 
  * holds dY[o, b, (y+p-ki)/s, (x+p-kj)/s] where that is a whole in-range
  * position, else 0. */
 static void gather_errors(float *g, const float *dy, const struct qc_layer *l,
-                          const struct qc_layer *in, int64_t nb)
+                          const struct qc_layer *in, int64_t nb, int threads)
 {
     const int64_t k = l->k, s = l->stride, p = l->pad, oh = l->h, ow = l->w;
     const int64_t h = in->h, w = in->w, ncol = nb * h * w;
 
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) num_threads(threads)
     for (int64_t o = 0; o < l->c; o++)
         for (int64_t kk = 0; kk < k * k; kk++) {
             const int64_t ki = kk / k, kj = kk % k;
@@ -124,7 +124,7 @@ int qc__conv_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool a
     for (int64_t c = 0; c < in->c; c++)
         for (int64_t o = 0; o < l->c; o++)
             memcpy(wt + c * kg + o * k2, w + (o * in->c + c) * k2, (size_t)k2 * sizeof(float));
-    gather_errors(net->scratch, l->grad, l, in, nb);
+    gather_errors(net->scratch, l->grad, l, in, nb, net->be->threads);
     qc_gemm_desc_init(&d, in->c, nx, kg);
     rc = qc__nn_gemm(net, l, QC_GEMM_BWD, dx, wt, net->scratch, &d, st, err);
     if (!rc && acc)
