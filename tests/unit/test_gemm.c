@@ -501,6 +501,9 @@ static const struct hand_case hand_cases[] = {
     {"cfg=1,acc=q8.8,acc_rounding=rup", {1, 0x1p-10f}, {1, 1}, 2, 1.00390625f, 0, 0, 0},
     {"cfg=1,acc=int16", {20000, 20000}, {1, 1}, 2, 32767, 1, 0, 0},
     {"cfg=1,acc=int16", {2.5f}, {1}, 1, 2, 0, 0, 0},
+    /* -0 x 1 = -0, and +0 + -0 is -0 under rdn: the sign of a zero operand
+     * must survive into the kernel (it once broadcast -0 as +0). */
+    {"cfg=1,a=e4m3,b=e4m3,acc=e5m5,acc_rounding=rdn", {-0.0f, -0.0f}, {1, 1}, 2, -0.0f, 0, 0, 0},
     /* fused: one rounding of acc + a*b; the e4m3 product 1.125 x 1.125 =
      * 1.265625 is never rounded to e4m3 (1.25) first. */
     {"cfg=1,a=e4m3,b=e4m3,acc=fp32,fused=1", {1.125f}, {1.125f}, 1, 1.265625f, 0, 0, 0},

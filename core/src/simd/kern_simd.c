@@ -46,6 +46,16 @@ static inline void storeu(float *p, vu v)
     memcpy(p, &v, sizeof v);
 }
 
+/* x in every lane. Not `(vf){0} + x`: adding +0 would turn -0 into +0,
+ * and the sign of a zero product matters (+0 + -0 is -0 under rdn). */
+static inline vf splat(float x)
+{
+    vf v;
+    for (int l = 0; l < VL; l++)
+        v[l] = x;
+    return v;
+}
+
 /* mask ? x : y, for comparison masks (all-ones or zero lanes). */
 static inline vu sel(vi mask, vu x, vu y)
 {
@@ -339,7 +349,12 @@ static inline __attribute__((always_inline)) vf acc_add(vf acc, vf y, const stru
     } else if (kind == ACC_MAGIC) {
         r = round_magic(sum_odd(acc, y), p, n_ov, n_un);
     } else {
-        r = round_lanes(sum_odd(acc, y), p, n_ov, n_un);
+        const vu so = sum_odd(acc, y);
+        r = round_lanes(so, p, n_ov, n_un);
+        /* The FPU signs an exact zero sum as rne does; under rdn IEEE 754
+         * makes it -0 unless both operands are +0: sign(x) | sign(y). */
+        if (p->mode == QC_ROUND_RDN)
+            r = sel((vi)((vf)so == 0.0f), ((vu)acc | (vu)y) & 0x80000000u, r);
     }
     const vi swamp = (vi)(acc != 0.0f) & (vi)(y != 0.0f) & is_finite((vu)acc) &
                      is_finite((vu)y) & (vi)((vf)r == acc);
@@ -386,7 +401,7 @@ static inline __attribute__((always_inline)) void block(const struct qc__gemm_f3
             bv[c] = (vf)loadu(J->b + kk * J->n_pad + j + c * VL);
 #pragma GCC unroll 8
         for (int r = 0; r < rows; r++) {
-            const vf av = (vf){0} + J->a[(i + r) * J->k + kk];
+            const vf av = splat(J->a[(i + r) * J->k + kk]);
 #pragma GCC unroll 8
             for (int c = 0; c < CB; c++) {
                 vf p = product(av, bv[c], J, pkind, n_ov, n_un);
@@ -513,6 +528,14 @@ static inline vd load_f32_as_f64(const float *p)
     return __builtin_convertvector(h, vd);
 }
 
+static inline vd splat_d(float x)
+{
+    vd v;
+    for (int l = 0; l < VLD; l++)
+        v[l] = x;
+    return v;
+}
+
 static inline vd to_f32(vd x)
 {
     return __builtin_convertvector(__builtin_convertvector(x, vfh), vd);
@@ -584,7 +607,7 @@ static inline __attribute__((always_inline)) void block_d(const struct qc__gemm_
         const vd bv = load_f32_as_f64(J->b + kk * J->n_pad + j);
 #pragma GCC unroll 8
         for (int r = 0; r < rows; r++) {
-            const vd av = (vd){0} + (double)J->a[(i + r) * J->k + kk];
+            const vd av = splat_d(J->a[(i + r) * J->k + kk]);
             acc[r] = acc_add_d(acc[r], product_d(av, bv, J, pkind, n_ov, n_un), n_ov, n_un, n_sw);
         }
         if (--left == 0 || kk == J->k - 1) {
@@ -713,7 +736,7 @@ static inline __attribute__((always_inline)) void block_fx(const struct qc__gemm
         const vf bv = (vf)loadu(J->b + kk * J->n_pad + j);
 #pragma GCC unroll 8
         for (int r = 0; r < rows; r++) {
-            const vf av = (vf){0} + J->a[(i + r) * J->k + kk];
+            const vf av = splat(J->a[(i + r) * J->k + kk]);
             const vf p = product(av, bv, J, pkind, n_ov, n_un);
             acc[r] = sat_add(acc[r], to_grid(p, J, rne, &nan[r], n_ov, n_un), J, n_ov);
         }
