@@ -31,6 +31,11 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
                           "scaling policy '%s' is not implemented yet (only 'none': every block "
                           "scaled by its current maximum)",
                           qc_spec_block_scaling_name(s->scaling.blocks.type));
+    if (s->arith.scale_rule != QC_SCALE_FLOOR)
+        return qc_err_set(err, QC_EUNSUPP, "/arith/scale_rule",
+                          "scale rule '%s' is not implemented in training yet (GEMM inputs use "
+                          "'floor', the OCP rule)",
+                          qc_scale_rule_name(s->arith.scale_rule));
     qc_spec_model_desc(&cfg->model, s);
     snprintf(cfg->dataset, sizeof cfg->dataset, "%s", qc_spec_dataset_name(s->dataset.name));
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", s->dataset.dir);

@@ -531,6 +531,9 @@ expect_error 2 "validate: an unknown key" "/model/color"
 printf '{"name": ' >"$T/bad3.json"
 q validate "$T/bad3.json"
 expect_error 2 "validate: a syntax error names the file" "bad3.json"
+sed 's/"seed": 5}/"seed": 5}, "scaling": {"blocks": {"type": "delay_update"}}/' "$T/spec.json" >"$T/unsupp.json"
+q validate "$T/unsupp.json"
+expect_error 1 "validate: an unimplemented scaling policy is refused, not ignored" "/scaling/blocks/type" "not implemented"
 q train "$T/spec.json" --threads 2 --quiet
 cp "$T/out" "$T/straight.jsonl"
 check "train: two epoch lines" test "$(grep -c '"kind":"epoch"' "$T/straight.jsonl")" -eq 2
