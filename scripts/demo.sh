@@ -59,4 +59,29 @@ print("%-62s rel.err %.2e  swamped %5.1f%%  overflow %d  underflow %d" % (
     mac, err, 100.0 * st["swamping"] / st["macs"], st["overflow"], st["underflow"]))
 PY
 done
+section "Training LeNet-5 on 4096 Fashion-MNIST images: fp32 vs e5m2 / CFG-5 / e6m5 (qlab train)"
+for variant in fp32 e5m2; do
+    if [[ $variant == fp32 ]]; then arith='{}'; else
+        arith='{"forward": {"weights": "e5m2", "activations": "e5m2", "mac": {"cfg": 5, "acc": "e6m5", "chunk": 32}},
+                "backward": {"errors": "e5m2", "mac": {"cfg": 5, "acc": "e6m5", "chunk": 32}}}'
+    fi
+    cat >"$tmp/$variant.json" <<JSON
+{"name": "demo-$variant", "model": {"arch": "lenet5"},
+ "dataset": {"name": "fashion-mnist", "train_limit": 4096, "val_limit": 1000},
+ "train": {"epochs": 2, "batch_size": 64, "log_interval": 32},
+ "arith": $arith,
+ "scaling": {"loss": {"type": "dynamic", "init": 1024, "growth_interval": 200}}}
+JSON
+    "$QLAB" train "$tmp/$variant.json" --quiet >"$tmp/$variant.jsonl"
+    python3 - "$tmp/$variant.jsonl" "$variant" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d["kind"] == "epoch":
+        print("%-5s epoch %d: val acc %.3f  loss %.3f  swamping fwd/bwd/wgrad %.2g/%.2g/%.2g" % (
+            sys.argv[2], d["epoch"], d["val_acc"], d["val_loss"], d["fwd"]["swamping_rate"],
+            d["bwd"]["swamping_rate"], d["wgrad"]["swamping_rate"]))
+PY
+done
+
 printf '\nThe server, workers and dashboard join this demo as they land (see README).\n'
