@@ -67,6 +67,27 @@ static inline vi is_finite(vu bits)
     return (bits & 0x7f800000u) != 0x7f800000u;
 }
 
+/* Rounding a magnitude `a` below some s to 0 or s: lanes where it goes up,
+ * given which lanes lie above s/2 and which at or above it (a tie goes to
+ * 0 under rne, the even neighbour). */
+static inline __attribute__((always_inline)) vi zero_or_up(const enum qc_round_mode mode, vu a,
+                                                            vi neg, vi above_half,
+                                                            vi at_or_above_half)
+{
+    switch (mode) {
+    case QC_ROUND_RNE:
+        return above_half;
+    case QC_ROUND_RNA:
+        return at_or_above_half;
+    case QC_ROUND_RUP:
+        return (vi)(a != 0) & ~neg;
+    case QC_ROUND_RDN:
+        return (vi)(a != 0) & neg;
+    default:
+        return (vi){0};
+    }
+}
+
 /* Rounds fp32 bit patterns `u` to the plan's format; counts overflow and
  * underflow lanes (mask lanes are -1, so subtracting counts them). */
 static inline __attribute__((always_inline)) vu round_lanes_t(vu u, const struct qc__f32_plan *p,
@@ -111,50 +132,18 @@ static inline __attribute__((always_inline)) vu round_lanes_t(vu u, const struct
     }
     vu r = (a + inc) & ~mask;
 
-    /* Below the quantum's half-binade the result is 0 or the quantum. */
-    vi up_big;
-    const vi has_mant = (vi)((a & 0x7fffffu) != 0);
+    /* Below the quantum's half-binade the result is 0 or the quantum q:
+     * with 24 bits dropped the value is in [q/2, q), at q/2 exactly when
+     * its mantissa is 0 (fp32 subnormals stay below q/2). */
     const vi s24 = (vi)(p->base_shift + d == 24) & (vi)(ex != 0);
-    switch (mode) {
-    case QC_ROUND_RNE:
-        up_big = s24 & has_mant;
-        break;
-    case QC_ROUND_RNA:
-        up_big = s24;
-        break;
-    case QC_ROUND_RUP:
-        up_big = (vi)(a != 0) & ~neg;
-        break;
-    case QC_ROUND_RDN:
-        up_big = (vi)(a != 0) & neg;
-        break;
-    default:
-        up_big = (vi){0};
-        break;
-    }
+    const vi up_big = zero_or_up(mode, a, neg, s24 & (vi)((a & 0x7fffffu) != 0), s24);
     r = sel(big, (vu)up_big & p->min_sub_bits, r);
 
     if (gap) {
         /* daz / subnormal-as-normal: below the smallest nonzero magnitude
          * the neighbours are 0 and that magnitude (ties go to 0). */
-        vi gap_up;
-        switch (mode) {
-        case QC_ROUND_RNE:
-            gap_up = (vi)(a > p->gap_half_bits);
-            break;
-        case QC_ROUND_RNA:
-            gap_up = (vi)(a >= p->gap_half_bits);
-            break;
-        case QC_ROUND_RUP:
-            gap_up = (vi)(a != 0) & ~neg;
-            break;
-        case QC_ROUND_RDN:
-            gap_up = (vi)(a != 0) & neg;
-            break;
-        default:
-            gap_up = (vi){0};
-            break;
-        }
+        const vi gap_up = zero_or_up(mode, a, neg, (vi)(a > p->gap_half_bits),
+                                     (vi)(a >= p->gap_half_bits));
         r = sel((vi)(a < p->gap_bits), (vu)gap_up & p->gap_bits, r);
     }
 
