@@ -89,9 +89,9 @@ static int round_inputs(double **aq, double **bq, const float *a, const float *b
     for (int64_t j = 0; j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             (*bq)[j * d->k + p] = b_at(b, d, p, j);
-    if ((rc = qc_quantize_f64(*aq, *aq, d->m, d->k, &mac->a_read, &rne, QC_SCALE_FLOOR, 0, NULL,
+    if ((rc = qc_quantize_f64(*aq, *aq, d->m, d->k, &mac->a_read, &rne, mac->scale_rule, 0, NULL,
                               err)) ||
-        (rc = qc_quantize_f64(*bq, *bq, d->n, d->k, &mac->b_read, &rne, QC_SCALE_FLOOR, 0, NULL,
+        (rc = qc_quantize_f64(*bq, *bq, d->n, d->k, &mac->b_read, &rne, mac->scale_rule, 0, NULL,
                               err)))
         return rc;
     return QC_OK;
@@ -249,7 +249,8 @@ static bool wide_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
 /* Rounds rows [0, rows) of a rows x cols panel in place, in parallel
  * stripes of whole rows (rows are independent: blocks never cross them). */
 static int round_rows(float *x, int64_t rows, int64_t cols, const struct qc_format *f,
-                      const struct qc__kern *kern, int threads, struct qc_err *err)
+                      enum qc_scale_rule rule, const struct qc__kern *kern, int threads,
+                      struct qc_err *err)
 {
     struct qc_round rne;
     int rc = QC_OK;
@@ -261,7 +262,7 @@ static int round_rows(float *x, int64_t rows, int64_t cols, const struct qc_form
         const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
         struct qc_err mine;
         int my = r1 > r0 ? qc__quantize_f32_kern(x + r0 * cols, x + r0 * cols, r1 - r0, cols, f,
-                                                 &rne, QC_SCALE_FLOOR, 0, NULL, kern, &mine)
+                                                 &rne, rule, 0, NULL, kern, &mine)
                          : QC_OK;
 #pragma omp critical
         if (my && !rc) {
@@ -290,7 +291,7 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
     for (int64_t i = 0; i < d->m; i++)
         for (int64_t p = 0; p < d->k; p++)
             (*a32)[i * d->k + p] = a_at(a, d, i, p);
-    if ((rc = round_rows(*a32, d->m, d->k, &mac->a_read, kern, threads, err)))
+    if ((rc = round_rows(*a32, d->m, d->k, &mac->a_read, mac->scale_rule, kern, threads, err)))
         return rc;
     if (qc_format_is_scalar(&mac->b_read)) {
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -298,7 +299,7 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
             for (int64_t j = 0; j < d->n; j++)
                 (*b32)[p * n_pad + j] = b_at(b, d, p, j);
         /* Zero padding rounds to zero in every format. */
-        return round_rows(*b32, d->k, n_pad, &mac->b_read, kern, threads, err);
+        return round_rows(*b32, d->k, n_pad, &mac->b_read, mac->scale_rule, kern, threads, err);
     }
     /* B's blocks run along K, down its columns: round B^T's rows. */
     float *bt = malloc((size_t)(d->n * d->k + 1) * sizeof(float));
@@ -307,7 +308,7 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
     for (int64_t j = 0; j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             bt[j * d->k + p] = b_at(b, d, p, j);
-    rc = round_rows(bt, d->n, d->k, &mac->b_read, kern, threads, err);
+    rc = round_rows(bt, d->n, d->k, &mac->b_read, mac->scale_rule, kern, threads, err);
     for (int64_t j = 0; !rc && j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             (*b32)[p * n_pad + j] = bt[j * d->k + p];

@@ -36,7 +36,8 @@ static bool is_float_acc(const struct qc_mac *mac)
  * in `f` (rne; block formats take their blocks along that row). `at(r, p)`
  * is given as the input pointer, a row stride and a K stride. */
 static int read_inputs(double *out, const float *in, int64_t rows, int64_t k, int64_t rstride,
-                       int64_t kstride, const struct qc_format *f, struct qc_err *err)
+                       int64_t kstride, const struct qc_format *f, enum qc_scale_rule rule,
+                       struct qc_err *err)
 {
     double *row = malloc(sizeof *row * (size_t)(k > 0 ? k : 1));
     int rc = QC_OK;
@@ -50,8 +51,7 @@ static int read_inputs(double *out, const float *in, int64_t rows, int64_t k, in
             for (int64_t p = 0; p < k; p++)
                 out[r * k + p] = qc_round_value_ref(f, row[p], &round_rne, 0, NULL);
         } else {
-            rc = qc_quantize_ref_f64(out + r * k, row, 1, k, f, &round_rne, QC_SCALE_FLOOR, 0,
-                                     NULL, err);
+            rc = qc_quantize_ref_f64(out + r * k, row, 1, k, f, &round_rne, rule, 0, NULL, err);
             if (rc)
                 break;
         }
@@ -226,10 +226,11 @@ int qc_gemm_ref(float *c, const float *a, const float *b, const struct qc_gemm_d
         rc = qc_err_set(err, QC_ENOMEM, "", "gemm_ref: out of memory");
         goto out;
     }
-    rc = read_inputs(aq, a, m, k, d->trans_a ? 1 : lda, d->trans_a ? lda : 1, &mac->a_read, err);
+    rc = read_inputs(aq, a, m, k, d->trans_a ? 1 : lda, d->trans_a ? lda : 1, &mac->a_read,
+                           mac->scale_rule, err);
     if (!rc)
         rc = read_inputs(bq, b, n, k, d->trans_b ? ldb : 1, d->trans_b ? 1 : ldb, &mac->b_read,
-                         err);
+                         mac->scale_rule, err);
     if (rc)
         goto out;
 

@@ -84,6 +84,9 @@ static int set_key(struct qc_mac *m, const char *key, const char *val, struct qc
             return qc_err_set(err, QC_EINVAL, "fused", "fused '%s' is not 0, 1, true or false",
                               val);
         m->fused = val[0] == '1' || val[0] == 't';
+    } else if (strcmp(key, "scale_rule") == 0) {
+        if ((rc = qc_scale_rule_parse(&m->scale_rule, val, err)))
+            return refile(err, rc, "scale_rule");
     } else if (strcmp(key, "seed") == 0) {
         char *end;
         errno = 0;
@@ -94,7 +97,7 @@ static int set_key(struct qc_mac *m, const char *key, const char *val, struct qc
     } else {
         return qc_err_set(err, QC_EINVAL, key,
                           "unknown MAC key '%s' (cfg, a, b, product, acc, acc_rounding, chunk, "
-                          "fused, seed)",
+                          "fused, seed, scale_rule)",
                           key);
     }
     return QC_OK;
@@ -161,6 +164,9 @@ int qc_mac_resolve(struct qc_mac *m, struct qc_err *err)
                           m->acc_round.sr_bits, QC_SR_BITS_MAX);
     if (m->chunk < 0)
         return qc_err_set(err, QC_EINVAL, "chunk", "chunk %lld is negative", (long long)m->chunk);
+    if ((unsigned)m->scale_rule > QC_SCALE_ROUND)
+        return qc_err_set(err, QC_EINVAL, "scale_rule", "invalid scale rule %d",
+                          (int)m->scale_rule);
     if ((rc = read_format(&m->a_read, &m->a, m->cfg, "a", err)) ||
         (rc = read_format(&m->b_read, &m->b, m->cfg, "b", err)))
         return rc;
@@ -211,10 +217,11 @@ const char *qc_mac_describe(const struct qc_mac *m, char *buf, int len)
     char r[32];
 
     snprintf(buf, (size_t)len, "cfg=%d,a=%s,b=%s,product=%s,acc=%s,acc_rounding=%s,chunk=%lld,"
-             "fused=%d,seed=%llu",
+             "fused=%d,seed=%llu,scale_rule=%s",
              m->cfg, m->a.name, m->b.name, m->prod_exact ? "exact" : m->prod.name,
              m->native ? "native" : m->acc.name, qc_round_describe(&m->acc_round, r, sizeof r),
-             (long long)m->chunk, m->fused ? 1 : 0, (unsigned long long)m->acc_round.seed);
+             (long long)m->chunk, m->fused ? 1 : 0, (unsigned long long)m->acc_round.seed,
+             qc_scale_rule_name(m->scale_rule));
     return buf;
 }
 

@@ -31,11 +31,6 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
                           "scaling policy '%s' is not implemented yet (only 'none': every block "
                           "scaled by its current maximum)",
                           qc_spec_block_scaling_name(s->scaling.blocks.type));
-    if (s->arith.scale_rule != QC_SCALE_FLOOR)
-        return qc_err_set(err, QC_EUNSUPP, "/arith/scale_rule",
-                          "scale rule '%s' is not implemented in training yet (GEMM inputs use "
-                          "'floor', the OCP rule)",
-                          qc_scale_rule_name(s->arith.scale_rule));
     qc_spec_model_desc(&cfg->model, s);
     snprintf(cfg->dataset, sizeof cfg->dataset, "%s", qc_spec_dataset_name(s->dataset.name));
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", s->dataset.dir);
@@ -64,6 +59,8 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
 
     const struct qc_spec_arith *a = &s->arith;
     cfg->arith = a->base;
+    for (int g = 0; g < QC_GEMM_GROUPS; g++)
+        cfg->arith.mac[g].scale_rule = a->scale_rule;
     cfg->optim.quant_master = !is_plain_fp32(&a->master_weights);
     cfg->optim.master = a->master_weights;
     cfg->optim.quant_update = a->has_weight_update;
@@ -78,6 +75,8 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
         memcpy(o->layer, a->layers[i].name, strlen(a->layers[i].name) + 1); /* length checked */
         if ((rc = qc_spec_layer_arith(&o->arith, s, a->layers[i].name, err)))
             return rc;
+        for (int g = 0; g < QC_GEMM_GROUPS; g++)
+            o->arith.mac[g].scale_rule = a->scale_rule;
     }
 
     const struct qc_spec_loss *l = &s->scaling.loss;

@@ -358,6 +358,9 @@ Test(gemm, other_configs_match_ref)
         "cfg=4,a=e5m2,b=e5m2,acc=q8.8,acc_rounding=rtz,chunk=5",
         "cfg=2,a=e4m3,b=e4m3,acc=q6.6,chunk=3",
         "cfg=1,a=e4m3,b=e5m2,acc=int12,acc_rounding=rtz",
+        /* block scale rules reach the inputs of both paths */
+        "cfg=1,a=mxfp4_e2m1@8,b=mxfp8_e4m3@4,acc=fp32,scale_rule=round",
+        "cfg=1,a=mxfp6_e3m2@4,b=bfp6@8,acc=e6m5,scale_rule=ceil",
     };
     uint64_t s = 77;
     int fails = 0;

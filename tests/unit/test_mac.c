@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "qcore/gemm.h"
 #include "qcore/mac.h"
 #include "test_helpers.h"
 
@@ -134,4 +135,32 @@ Test(error, table_drives_names_statuses_and_exits)
     qc_err_prefix_field(&err, "/arith/forward/mac");
     cr_assert_str_eq(err.field, "/arith/forward/mac/acc");
     cr_assert_str_eq(err.msg, "x=3");
+}
+
+/* The scale rule reaches the GEMM's block-format inputs: the MXFP4 block
+ * {1, 2, 3, 7} clips 7 to 6 under floor (scale 2^0) and keeps it as 8 under
+ * ceil (scale 2^1: elements 0.5, 1, 1.5, 4). */
+Test(mac, scale_rule_changes_block_inputs)
+{
+    const float a[4] = {1, 2, 3, 7}, b[4] = {1, 1, 1, 1};
+    const struct {
+        const char *text;
+        float want;
+    } cases[] = {
+        {"cfg=1,a=mxfp4_e2m1@4,acc=fp32,scale_rule=floor", 12.0f},
+        {"cfg=1,a=mxfp4_e2m1@4,acc=fp32,scale_rule=ceil", 14.0f},
+        {"cfg=1,a=mxfp4_e2m1@4,acc=fp32,scale_rule=round", 14.0f},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct qc_mac m;
+        struct qc_err err;
+        struct qc_gemm_desc d;
+        float c = 0, cref = 0;
+        cr_assert_eq(qc_mac_parse(&m, cases[i].text, &err), QC_OK, "%s", err.msg);
+        qc_gemm_desc_init(&d, 1, 1, 4);
+        cr_assert_eq(qc_gemm_cpu(&c, a, b, &d, &m, 1, NULL, &err), QC_OK, "%s", err.msg);
+        cr_assert_eq(qc_gemm_ref(&cref, a, b, &d, &m, NULL, &err), QC_OK, "%s", err.msg);
+        cr_assert_eq(c, cases[i].want, "%s: %g", cases[i].text, (double)c);
+        cr_assert_eq(cref, cases[i].want, "%s (ref): %g", cases[i].text, (double)cref);
+    }
 }

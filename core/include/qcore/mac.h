@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "qcore/format.h"
+#include "qcore/quantize.h"
 #include "qcore/round.h"
 
 #define QC_MAC_TEXT_MAX 256
@@ -34,6 +35,7 @@ struct qc_mac {
     struct qc_round acc_round;
     int64_t chunk;            /* products per chunk; 0 = all of K */
     bool fused;               /* acc + a*b rounded once, product never rounded */
+    enum qc_scale_rule scale_rule; /* block-format inputs: how block scales are chosen */
 
     /* --- derived by qc_mac_resolve --- */
     struct qc_format a_read, b_read; /* the formats the multiplier reads */
@@ -44,7 +46,8 @@ struct qc_mac {
 /* Defaults: cfg=1, a=b=fp32, product=a, acc=fp32, acc_rounding=rne, chunk=0. */
 void qc_mac_init(struct qc_mac *m);
 /* Parses "cfg=5,a=e5m2,b=e5m2,product=exact,acc=e6m5,acc_rounding=rne,chunk=32,
- * fused=0,seed=7" (any subset, any order) over the defaults and resolves.
+ * fused=0,seed=7,scale_rule=floor" (any subset, any order) over the defaults
+ * and resolves.
  * Errors name the key: field is the key ("acc"), message quotes the value. */
 int qc_mac_parse(struct qc_mac *out, const char *s, struct qc_err *err);
 /* Validates the configured fields and fills the derived ones. Call after
