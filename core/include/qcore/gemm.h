@@ -37,8 +37,9 @@ int qc_gemm_ref(float *c, const float *a, const float *b, const struct qc_gemm_d
                 const struct qc_mac *mac, struct qc_round_stats *st, struct qc_err *err);
 
 /* The CPU implementation: vectorized and threaded over `threads` threads
- * (0 = all cores). Bit-identical to qc_gemm_ref. Allocates the rounded copies
- * of A and B and one packed panel per thread. */
+ * (0 = all cores). Bit-identical to qc_gemm_ref. Allocates a rounded fp32
+ * copy of A and one padded B panel shared by all threads (fp64 copies of
+ * both on the exact scalar engine's path). */
 int qc_gemm_cpu(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
                 const struct qc_mac *mac, int threads, struct qc_round_stats *st,
                 struct qc_err *err);

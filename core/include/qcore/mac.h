@@ -57,10 +57,10 @@ int qc_mac_resolve(struct qc_mac *m, struct qc_err *err);
 const char *qc_mac_describe(const struct qc_mac *m, char *buf, int len);
 
 /* The multiplier alone: the product of two values already in a_read/b_read,
- * as the CFG computes it (rounded for cfg 1-2, exact + flush otherwise).
- * Exact products of two doubles need 106 bits, so the result is returned as
- * a double only when `m`'s formats make it exact (they do whenever
- * a.mbits + b.mbits + 2 <= 53); qc_mac_resolve rejects the rest. */
+ * as the CFG computes it (rounded for cfg 1-2, exact + flush otherwise),
+ * returned as a double: exact whenever the two significands have at most 53
+ * bits together (every pair of fp32-exact inputs does), else rounded rne.
+ * For tests and tools; the GEMMs never go through it. */
 double qc_mac_multiply(const struct qc_mac *m, double a, double b, struct qc_round_stats *st);
 
 #endif
