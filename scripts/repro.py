@@ -107,7 +107,8 @@ def main():
             json.dump(spec_for(label, ar, scaling, a), f)
         v = subprocess.run([a.qlab, "validate", path], capture_output=True, text=True)
         if v.returncode != 0:
-            results.append((i, label, None, v.stderr.strip().split(": ", 2)[-1]))
+            # "qlab: validate: PATH: /pointer: message" -> "/pointer: message"
+            results.append((i, label, None, v.stderr.strip().split(": ", 3)[-1]))
             print("row %d: refused: %s" % (i, v.stderr.strip()), file=sys.stderr)
             continue
         t0 = time.time()
