@@ -67,9 +67,11 @@ struct qc_train_opts {
     int64_t max_steps;           /* stop after this many steps in total (0 = no limit) */
 };
 
-/* Runs the whole training. Returns QC_OK when all epochs completed. The
- * final weights can be read through `net_out` (a built net, owned by the
- * caller afterwards: qc_net_free) when non-NULL. */
+/* Runs the whole training. Returns QC_OK when all epochs completed,
+ * QC_ECONFLICT when stopped (hooks or max_steps; a checkpoint was written
+ * when a directory was given). When `net_out` is non-NULL it receives the
+ * net in its final state on every return, and the caller owns it
+ * (qc_net_free; a net whose build failed frees as a no-op). */
 int qc_train_run(const struct qc_train_cfg *cfg, const struct qc_train_opts *opts,
                  const struct qc_train_hooks *hooks, struct qc_net *net_out, struct qc_err *err);
 
