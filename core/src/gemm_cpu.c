@@ -243,14 +243,12 @@ static bool wide_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
     return true;
 }
 
-/* A as m x k and B as k x n_pad (zero-padded columns), fp32, rounded to the
- * multiplier's reading: the kernel's panels. Only for scalar readings that
- * fit fp32, so every rounded value is an fp32 value. */
-/* Rounds rows [0, rows) of a rows x cols panel in place, in parallel
- * stripes of whole rows (rows are independent: blocks never cross them). */
-static int round_rows(float *x, int64_t rows, int64_t cols, const struct qc_format *f,
-                      enum qc_scale_rule rule, const struct qc__kern *kern, int threads,
-                      struct qc_err *err)
+/* Rounds a dense rows x cols array from src into dst (in place when they
+ * are equal), in parallel stripes of whole rows (rows are independent:
+ * blocks never cross them). */
+static int round_rows_from(float *dst, const float *src, int64_t rows, int64_t cols,
+                           const struct qc_format *f, enum qc_scale_rule rule,
+                           const struct qc__kern *kern, int threads, struct qc_err *err)
 {
     struct qc_round rne;
     int rc = QC_OK;
@@ -261,8 +259,8 @@ static int round_rows(float *x, int64_t rows, int64_t cols, const struct qc_form
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
         struct qc_err mine;
-        int my = r1 > r0 ? qc__quantize_f32_kern(x + r0 * cols, x + r0 * cols, r1 - r0, cols, f,
-                                                 &rne, rule, 0, NULL, kern, &mine)
+        int my = r1 > r0 ? qc__quantize_f32_kern(dst + r0 * cols, src + r0 * cols, r1 - r0,
+                                                 cols, f, &rne, rule, 0, NULL, kern, &mine)
                          : QC_OK;
 #pragma omp critical
         if (my && !rc) {
@@ -272,6 +270,13 @@ static int round_rows(float *x, int64_t rows, int64_t cols, const struct qc_form
         }
     }
     return rc;
+}
+
+static int round_rows(float *x, int64_t rows, int64_t cols, const struct qc_format *f,
+                      enum qc_scale_rule rule, const struct qc__kern *kern, int threads,
+                      struct qc_err *err)
+{
+    return round_rows_from(x, x, rows, cols, f, rule, kern, threads, err);
 }
 
 /* A as m x k and B as k x n_pad (zero-padded columns), fp32, rounded to the
@@ -287,12 +292,23 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
     *b32 = calloc((size_t)(d->k * n_pad + 1), sizeof(float));
     if (!*a32 || !*b32)
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for GEMM panels");
+    /* A dense operand is rounded straight into its panel: one pass. */
+    if (!d->trans_a && lda_of(d) == d->k) {
+        if ((rc = round_rows_from(*a32, a, d->m, d->k, &mac->a_read, mac->scale_rule, kern,
+                                  threads, err)))
+            return rc;
+    } else {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < d->m; i++)
-        for (int64_t p = 0; p < d->k; p++)
-            (*a32)[i * d->k + p] = a_at(a, d, i, p);
-    if ((rc = round_rows(*a32, d->m, d->k, &mac->a_read, mac->scale_rule, kern, threads, err)))
-        return rc;
+        for (int64_t i = 0; i < d->m; i++)
+            for (int64_t p = 0; p < d->k; p++)
+                (*a32)[i * d->k + p] = a_at(a, d, i, p);
+        if ((rc = round_rows(*a32, d->m, d->k, &mac->a_read, mac->scale_rule, kern, threads,
+                             err)))
+            return rc;
+    }
+    if (qc_format_is_scalar(&mac->b_read) && !d->trans_b && ldb_of(d) == d->n && n_pad == d->n)
+        return round_rows_from(*b32, b, d->k, d->n, &mac->b_read, mac->scale_rule, kern, threads,
+                               err);
     if (qc_format_is_scalar(&mac->b_read)) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int64_t p = 0; p < d->k; p++)

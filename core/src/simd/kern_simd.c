@@ -207,7 +207,8 @@ static inline __attribute__((always_inline)) vu round_magic(vu v, const struct q
  * finite formats too), and NaN made canonical. Under rne an infinite
  * input takes the same result as an overflow, so one blend serves both. */
 static inline __attribute__((always_inline)) vu round_magic_q(vu v, const struct qc__f32_plan *p,
-                                                               vu *n_ov, vu *n_un)
+                                                               const bool gap, vu *n_ov,
+                                                               vu *n_un)
 {
     const vu a = v & 0x7fffffffu;
     vu e = a & 0x7f800000u;
@@ -215,6 +216,8 @@ static inline __attribute__((always_inline)) vu round_magic_q(vu v, const struct
     const vf m = (vf)(e + p->magic_add);
     vu r = (vu)(((vf)v + m) - m) & 0x7fffffffu;
     r &= (vu)(r >= p->flush_bits);
+    if (gap) /* daz / subnormal-as-normal: 0 or the smallest magnitude, ties to 0 */
+        r = sel((vi)(a < p->gap_bits), (vu)(vi)(a > p->gap_half_bits) & p->gap_bits, r);
     const vi nan = (vi)(a > 0x7f800000u);
     const vi big = (vi)(r > p->max_bits) & ~nan;
     const vi neg = (vi)((v & 0x80000000u) != 0);
@@ -245,7 +248,7 @@ static inline __attribute__((always_inline)) void quantize_t(float *out, const f
         for (; i <= end - VL; i += VL) {
             vu u = loadu(in + i), r;
             if (magic) {
-                r = round_magic_q(u, &p, &n_ov, &n_un);
+                r = round_magic_q(u, &p, gap, &n_ov, &n_un);
             } else {
                 r = round_lanes_t(u, &p, mode, gap, &n_ov, &n_un);
             }
@@ -289,6 +292,12 @@ static void quantize_magic(float *out, const float *in, int64_t n, const struct 
     quantize_t(out, in, n, p, 1, QC_ROUND_RNE, false, st);
 }
 
+static void quantize_magic_gap(float *out, const float *in, int64_t n,
+                               const struct qc__f32_plan *p, struct qc_round_stats *st)
+{
+    quantize_t(out, in, n, p, 1, QC_ROUND_RNE, true, st);
+}
+
 static void quantize_f32(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
                          struct qc_round_stats *st)
 {
@@ -301,7 +310,7 @@ static void quantize_f32(float *out, const float *in, int64_t n, const struct qc
          quantize_QC_ROUND_RUP_1, quantize_QC_ROUND_RDN_1},
     };
     if (p->magic_q)
-        quantize_magic(out, in, n, p, st);
+        (p->gap ? quantize_magic_gap : quantize_magic)(out, in, n, p, st);
     else
         table[p->gap][p->mode](out, in, n, p, st);
 }
