@@ -92,15 +92,8 @@ int qc_dataset_read_cifar(struct qc_dataset *out, const char *const *paths, int 
         rc = qc_err_set(err, QC_EINVAL, "", "%d files given, expected 1..%d", npaths, MAX_FILES);
         goto out;
     }
-    if (classes < 1 || classes > QC_DATASET_MAX_CLASSES) {
-        rc = qc_err_set(err, QC_EINVAL, "/classes", "classes %d is outside 1..%d", classes,
-                        QC_DATASET_MAX_CLASSES);
+    if ((rc = qc__check_read_args(classes, limit, err)))
         goto out;
-    }
-    if (limit < 0) {
-        rc = qc_err_set(err, QC_EINVAL, "/limit", "limit %lld is negative", (long long)limit);
-        goto out;
-    }
     if (!(files = calloc((size_t)npaths, sizeof *files))) {
         rc = qc_err_set(err, QC_ENOMEM, "", "out of memory");
         goto out;

@@ -1,4 +1,5 @@
-/* zlib failure decoding for the dataset readers (data_impl.h). */
+/* Shared pieces of the dataset readers (data_impl.h): argument checks and
+ * zlib failure decoding. */
 #include <errno.h>
 #include <string.h>
 
@@ -27,5 +28,15 @@ int qc__gz_failure(gzFile f, const char *path, int64_t off, struct qc_err *err)
                           "%s: corrupt gzip stream (zlib: %s) while reading uncompressed byte "
                           "offset %lld",
                           path, qc__zlib_reason(zmsg, path), (long long)off);
+    return QC_OK;
+}
+
+int qc__check_read_args(int classes, int64_t limit, struct qc_err *err)
+{
+    if (classes < 1 || classes > QC_DATASET_MAX_CLASSES)
+        return qc_err_set(err, QC_EINVAL, "/classes", "classes %d is outside 1..%d", classes,
+                          QC_DATASET_MAX_CLASSES);
+    if (limit < 0)
+        return qc_err_set(err, QC_EINVAL, "/limit", "limit %lld is negative", (long long)limit);
     return QC_OK;
 }

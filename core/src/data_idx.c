@@ -157,15 +157,8 @@ int qc_dataset_read_idx(struct qc_dataset *out, const char *images_path, const c
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (classes < 1 || classes > QC_DATASET_MAX_CLASSES) {
-        rc = qc_err_set(err, QC_EINVAL, "/classes", "classes %d is outside 1..%d", classes,
-                        QC_DATASET_MAX_CLASSES);
+    if ((rc = qc__check_read_args(classes, limit, err)))
         goto out;
-    }
-    if (limit < 0) {
-        rc = qc_err_set(err, QC_EINVAL, "/limit", "limit %lld is negative", (long long)limit);
-        goto out;
-    }
     if ((rc = open_file(&fl, labels_path, err)) || (rc = open_file(&fi, images_path, err)))
         goto out;
     if ((rc = read_header(hl, fl, LABELS_HEADER, labels_path, "labels", err)) ||

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <zlib.h>
 
+#include "qcore/data.h"
 #include "qcore/error.h"
 
 /* gzerror's message without the "path: " prefix zlib puts on it. */
@@ -16,5 +17,9 @@ const char *qc__zlib_reason(const char *zmsg, const char *path);
  * QC_OK when the data simply ended or a gzip stream was cut short, which
  * each reader words for its own format. */
 int qc__gz_failure(gzFile f, const char *path, int64_t off, struct qc_err *err);
+
+/* The raw readers' common arguments: 1 <= classes <= QC_DATASET_MAX_CLASSES,
+ * limit >= 0 (QC_EINVAL naming the argument otherwise). */
+int qc__check_read_args(int classes, int64_t limit, struct qc_err *err);
 
 #endif
