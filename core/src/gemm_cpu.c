@@ -89,10 +89,10 @@ static int round_inputs(double **aq, double **bq, const float *a, const float *b
     for (int64_t j = 0; j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             (*bq)[j * d->k + p] = b_at(b, d, p, j);
-    if ((rc = qc_quantize_f64(*aq, *aq, d->m, d->k, &mac->a_read, &rne, mac->scale_rule, 0, NULL,
-                              err)) ||
-        (rc = qc_quantize_f64(*bq, *bq, d->n, d->k, &mac->b_read, &rne, mac->scale_rule, 0, NULL,
-                              err)))
+    if ((!d->a_rounded && (rc = qc_quantize_f64(*aq, *aq, d->m, d->k, &mac->a_read, &rne,
+                                                mac->scale_rule, 0, NULL, err))) ||
+        (!d->b_rounded && (rc = qc_quantize_f64(*bq, *bq, d->n, d->k, &mac->b_read, &rne,
+                                                mac->scale_rule, 0, NULL, err))))
         return rc;
     return QC_OK;
 }
@@ -245,7 +245,8 @@ static bool wide_plan(struct qc__gemm_f32_job *J, const struct qc_mac *mac,
 
 /* Rounds a dense rows x cols array from src into dst (in place when they
  * are equal), in parallel stripes of whole rows (rows are independent:
- * blocks never cross them). */
+ * blocks never cross them). f NULL: the values are already rounded
+ * (gemm.h, a_rounded) and are copied. */
 static int round_rows_from(float *dst, const float *src, int64_t rows, int64_t cols,
                            const struct qc_format *f, enum qc_scale_rule rule,
                            const struct qc__kern *kern, int threads, struct qc_err *err)
@@ -253,6 +254,14 @@ static int round_rows_from(float *dst, const float *src, int64_t rows, int64_t c
     struct qc_round rne;
     int rc = QC_OK;
 
+    if (!f) {
+        if (dst != src) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (int64_t i = 0; i < rows; i++)
+                memcpy(dst + i * cols, src + i * cols, (size_t)cols * sizeof(float));
+        }
+        return QC_OK;
+    }
     qc_round_init(&rne, QC_ROUND_RNE);
 #pragma omp parallel num_threads(threads)
     {
@@ -286,6 +295,9 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
                         const struct qc_gemm_desc *d, const struct qc_mac *mac,
                         const struct qc__kern *kern, int threads, struct qc_err *err)
 {
+    const struct qc_format *fa = d->a_rounded ? NULL : &mac->a_read;
+    const struct qc_format *fb = d->b_rounded ? NULL : &mac->b_read;
+    const bool b_rows = !fb || qc_format_is_scalar(fb); /* no blocks down B's columns */
     int rc;
 
     *a32 = malloc((size_t)(d->m * d->k + 1) * sizeof(float));
@@ -294,28 +306,26 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for GEMM panels");
     /* A dense operand is rounded straight into its panel: one pass. */
     if (!d->trans_a && lda_of(d) == d->k) {
-        if ((rc = round_rows_from(*a32, a, d->m, d->k, &mac->a_read, mac->scale_rule, kern,
-                                  threads, err)))
+        if ((rc = round_rows_from(*a32, a, d->m, d->k, fa, mac->scale_rule, kern, threads,
+                                  err)))
             return rc;
     } else {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int64_t i = 0; i < d->m; i++)
             for (int64_t p = 0; p < d->k; p++)
                 (*a32)[i * d->k + p] = a_at(a, d, i, p);
-        if ((rc = round_rows(*a32, d->m, d->k, &mac->a_read, mac->scale_rule, kern, threads,
-                             err)))
+        if ((rc = round_rows(*a32, d->m, d->k, fa, mac->scale_rule, kern, threads, err)))
             return rc;
     }
-    if (qc_format_is_scalar(&mac->b_read) && !d->trans_b && ldb_of(d) == d->n && n_pad == d->n)
-        return round_rows_from(*b32, b, d->k, d->n, &mac->b_read, mac->scale_rule, kern, threads,
-                               err);
-    if (qc_format_is_scalar(&mac->b_read)) {
+    if (b_rows && !d->trans_b && ldb_of(d) == d->n && n_pad == d->n)
+        return round_rows_from(*b32, b, d->k, d->n, fb, mac->scale_rule, kern, threads, err);
+    if (b_rows) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int64_t p = 0; p < d->k; p++)
             for (int64_t j = 0; j < d->n; j++)
                 (*b32)[p * n_pad + j] = b_at(b, d, p, j);
         /* Zero padding rounds to zero in every format. */
-        return round_rows(*b32, d->k, n_pad, &mac->b_read, mac->scale_rule, kern, threads, err);
+        return round_rows(*b32, d->k, n_pad, fb, mac->scale_rule, kern, threads, err);
     }
     /* B's blocks run along K, down its columns: round B^T's rows. */
     float *bt = malloc((size_t)(d->n * d->k + 1) * sizeof(float));
@@ -324,7 +334,7 @@ static int round_panels(float **a32, float **b32, int64_t n_pad, const float *a,
     for (int64_t j = 0; j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             bt[j * d->k + p] = b_at(b, d, p, j);
-    rc = round_rows(bt, d->n, d->k, &mac->b_read, mac->scale_rule, kern, threads, err);
+    rc = round_rows(bt, d->n, d->k, fb, mac->scale_rule, kern, threads, err);
     for (int64_t j = 0; !rc && j < d->n; j++)
         for (int64_t p = 0; p < d->k; p++)
             (*b32)[p * n_pad + j] = bt[j * d->k + p];

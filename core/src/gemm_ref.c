@@ -33,8 +33,9 @@ static bool is_float_acc(const struct qc_mac *mac)
 }
 
 /* Rounds the fp32 inputs along K: out[r*k + p] holds row r's p-th value read
- * in `f` (rne; block formats take their blocks along that row). `at(r, p)`
- * is given as the input pointer, a row stride and a K stride. */
+ * in `f` (rne; block formats take their blocks along that row); f NULL: the
+ * values are already rounded and are taken as they are. `at(r, p)` is given
+ * as the input pointer, a row stride and a K stride. */
 static int read_inputs(double *out, const float *in, int64_t rows, int64_t k, int64_t rstride,
                        int64_t kstride, const struct qc_format *f, enum qc_scale_rule rule,
                        struct qc_err *err)
@@ -47,7 +48,10 @@ static int read_inputs(double *out, const float *in, int64_t rows, int64_t k, in
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t p = 0; p < k; p++)
             row[p] = in[r * rstride + p * kstride];
-        if (qc_format_is_scalar(f)) {
+        if (!f) {
+            for (int64_t p = 0; p < k; p++)
+                out[r * k + p] = row[p];
+        } else if (qc_format_is_scalar(f)) {
             for (int64_t p = 0; p < k; p++)
                 out[r * k + p] = qc_round_value_ref(f, row[p], &round_rne, 0, NULL);
         } else {
@@ -226,11 +230,11 @@ int qc_gemm_ref(float *c, const float *a, const float *b, const struct qc_gemm_d
         rc = qc_err_set(err, QC_ENOMEM, "", "gemm_ref: out of memory");
         goto out;
     }
-    rc = read_inputs(aq, a, m, k, d->trans_a ? 1 : lda, d->trans_a ? lda : 1, &mac->a_read,
-                           mac->scale_rule, err);
+    rc = read_inputs(aq, a, m, k, d->trans_a ? 1 : lda, d->trans_a ? lda : 1,
+                     d->a_rounded ? NULL : &mac->a_read, mac->scale_rule, err);
     if (!rc)
-        rc = read_inputs(bq, b, n, k, d->trans_b ? ldb : 1, d->trans_b ? 1 : ldb, &mac->b_read,
-                         mac->scale_rule, err);
+        rc = read_inputs(bq, b, n, k, d->trans_b ? ldb : 1, d->trans_b ? 1 : ldb,
+                         d->b_rounded ? NULL : &mac->b_read, mac->scale_rule, err);
     if (rc)
         goto out;
 

@@ -397,6 +397,91 @@ Test(gemm, shapes_match_ref)
     cr_expect_eq(fails, 0);
 }
 
+/* Rounds operand x (rows x k as the problem stores it) to `f` with `rule`
+ * along K, in place: A's rows, or B's columns. */
+static void preround(float *x, const struct problem *p, bool is_b, const struct qc_format *f,
+                     enum qc_scale_rule rule)
+{
+    const bool trans = is_b ? p->d.trans_b : p->d.trans_a;
+    const int64_t rows = is_b ? p->d.n : p->d.m, k = p->d.k;
+    const int64_t ld = is_b ? (p->d.ldb ? p->d.ldb : (trans ? k : p->d.n))
+                            : (p->d.lda ? p->d.lda : (trans ? p->d.m : k));
+    /* element (r, q) of the K-major view */
+    const bool kmajor = is_b ? trans : !trans;
+    float *v = malloc(sizeof(float) * (size_t)(rows * k + 1));
+    struct qc_round rne;
+    struct qc_err err;
+
+    cr_assert_not_null(v);
+    qc_round_init(&rne, QC_ROUND_RNE);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t q = 0; q < k; q++)
+            v[r * k + q] = kmajor ? x[r * ld + q] : x[q * ld + r];
+    cr_assert_eq(qc_quantize_f32(v, v, rows, k, f, &rne, rule, 0, NULL, &err), 0, "%s", err.msg);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t q = 0; q < k; q++)
+            x[kmajor ? r * ld + q : q * ld + r] = v[r * k + q];
+    free(v);
+}
+
+/* Operands marked already rounded (a_rounded, b_rounded) are read as they
+ * are: every kernel agrees with the reference, and with block formats,
+ * whose values re-rounded could change scale, the result is that of the
+ * same values read as fp32 (exact products in both). The values come from
+ * another scale rule than the MAC's, so a kernel that re-rounded would
+ * differ. */
+Test(gemm, pre_rounded_operands_are_read_as_they_are)
+{
+    static const struct {
+        const char *mac, *fp32_twin;
+        enum qc_scale_rule rule;
+    } cases[] = {
+        {"cfg=3,a=mxfp8_e4m3@8,b=mxfp4_e2m1@4,acc=fp32,chunk=8", "cfg=3,acc=fp32,chunk=8",
+         QC_SCALE_CEIL},
+        {"cfg=3,a=mxfp6_e3m2@4,b=bfp8@8,acc=fp32", "cfg=3,acc=fp32", QC_SCALE_ROUND},
+        {"cfg=3,a=mxint8@8,b=mxfp8_e5m2@8,acc=e6m5,chunk=4", "cfg=3,acc=e6m5,chunk=4",
+         QC_SCALE_CEIL},
+        {"cfg=5,a=e5m2,b=e4m3,acc=e6m5,chunk=8", NULL, QC_SCALE_FLOOR},
+        {"cfg=1,a=fp8_e4m3,b=fp8_e4m3,acc=fp32", NULL, QC_SCALE_FLOOR},
+    };
+    uint64_t s = 4242;
+    int fails = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct qc_mac mac = mac_of(cases[i].mac);
+        for (int t = 0; t < 4; t++) {
+            const int64_t m = 1 + (int64_t)(th_next(&s) % 6), n = 1 + (int64_t)(th_next(&s) % 9);
+            const int64_t k = 1 + (int64_t)(th_next(&s) % 40);
+            struct problem p = make_problem(m, n, k, t & 1, t >> 1, t == 3 ? 2 : 0, -12, 8,
+                                            false, th_next(&s));
+            preround(p.a, &p, false, &mac.a_read, cases[i].rule);
+            preround(p.b, &p, true, &mac.b_read, cases[i].rule);
+            p.d.a_rounded = p.d.b_rounded = true;
+            fails += !check_problem(&p, &mac, cases[i].mac);
+            if (cases[i].fp32_twin) {
+                const struct qc_mac twin = mac_of(cases[i].fp32_twin);
+                const size_t cn = (size_t)(p.c_len + 1);
+                float *c1 = calloc(cn, sizeof(float)), *c2 = calloc(cn, sizeof(float));
+                struct qc_gemm_desc plain = p.d;
+                plain.a_rounded = plain.b_rounded = false;
+                cr_assert(c1 && c2);
+                cr_assert_eq(qc_gemm_cpu(c1, p.a, p.b, &p.d, &mac, 2, NULL, NULL), 0);
+                cr_assert_eq(qc_gemm_ref(c2, p.a, p.b, &plain, &twin, NULL, NULL), 0);
+                for (int64_t j = 0; j < p.c_len; j++)
+                    if (!th_same_f(c1[j], c2[j])) {
+                        cr_expect_fail("%s: C[%lld] %a, as fp32 values %a", cases[i].mac,
+                                       (long long)j, (double)c1[j], (double)c2[j]);
+                        fails++;
+                        break;
+                    }
+                free(c1);
+                free(c2);
+            }
+            problem_free(&p);
+        }
+    }
+    cr_expect_eq(fails, 0);
+}
+
 /* --- every pair of codes ------------------------------------------------------ */
 
 struct pair_param {

@@ -2,8 +2,9 @@
  * struct qc_mac exactly (see mac.h). Conv2d reuses it through im2col.
  *
  * Inputs are fp32 arrays; they are first rounded (rne) to the multiplier's
- * reading of the input formats (mac->a_read, mac->b_read); block formats
- * take their blocks along K. C receives each output's final accumulator value
+ * reading of the input formats (mac->a_read, mac->b_read), unless the
+ * description marks them already rounded; block formats take their blocks
+ * along K. C receives each output's final accumulator value
  * (exact when the accumulator's values fit fp32; a wider accumulator's
  * result is rounded rne to fp32 on the way out).
  *
@@ -23,6 +24,14 @@ struct qc_gemm_desc {
     bool trans_b;   /* B stored as n x k (element (p,j) at b[j*ldb + p]) */
     int64_t lda, ldb, ldc; /* row strides in elements; 0 = dense */
     uint64_t sr_stream;    /* stochastic accumulator rounding: stream id */
+    /* The operand already holds values of the multiplier's reading
+     * (mac->a_read / b_read; block formats with their block scales applied)
+     * and is read as is, never rounded again. A caller that chose the
+     * scales itself (scale.h) needs this: rounding a block-format value a
+     * second time picks the scale from the rounded block and can change
+     * it. Values outside the reading are the caller's error; the result is
+     * then whatever exact MAC arithmetic gives on them. */
+    bool a_rounded, b_rounded;
 };
 
 /* Fills a dense, non-transposed description. */
