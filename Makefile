@@ -49,14 +49,29 @@ TEST_SRC  := $(wildcard tests/unit/*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(OBJ)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(OBJ)/%.o)
+# The server is a library (everything but main.c) so that its unit tests link
+# the same code the binary runs.
+SRV_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
+SRV_OBJ   := $(SRV_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/migrations.o
+MIGRATIONS := $(sort $(wildcard schema/migrations/*.sql))
+LIBQSRV   := $(BUILD)/lib/libqserver.a
+SRV_LIBS  := -lmicrohttpd -lsqlite3 -lpthread
+SRVT_SRC  := $(wildcard tests/server/*.c)
+SRVT_OBJ  := $(SRVT_SRC:%.c=$(OBJ)/%.o)
+WRK_SRC   := $(wildcard worker/*.c)
+WRK_OBJ   := $(WRK_SRC:%.c=$(OBJ)/%.o)
+WRK_LIBS  := -luv -lcurl -lpthread
 
-.PHONY: all deps test test-unit test-cli test-asan bench demo clean format
+.PHONY: all deps test test-unit test-cli test-server test-worker test-asan bench demo clean format
 
-all: $(BIN)/qlab
+all: $(BIN)/qlab $(if $(wildcard server/main.c),$(BIN)/qlab-server) $(if $(WRK_SRC),$(BIN)/qlab-worker)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_Q) -c $< -o $@
+
+# The server and its tests include their headers as "server/x.h".
+$(OBJ)/server/%.o $(OBJ)/tests/server/%.o: CFLAGS_Q += -I.
 
 $(OBJ)/core/src/simd/kern_%.o: $(SIMD_SRC)
 	@mkdir -p $(dir $@)
@@ -69,6 +84,30 @@ $(LIBQCORE): $(CORE_OBJ) $(SIMD_OBJ)
 $(BIN)/qlab: $(CLI_OBJ) $(LIBQCORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(CLI_OBJ) $(LIBQCORE) $(LDLIBS_Q)
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed_sql.py
+	@mkdir -p $(dir $@)
+	python3 scripts/embed_sql.py $@ $(MIGRATIONS)
+
+$(OBJ)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_Q) -I. -c $< -o $@
+
+$(LIBQSRV): $(SRV_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/qlab-server: $(OBJ)/server/main.o $(LIBQSRV) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(SRV_LIBS) $(LDLIBS_Q)
+
+$(BIN)/qlab-server-tests: $(SRVT_OBJ) $(LIBQSRV) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lcriterion -lcurl $(SRV_LIBS) $(LDLIBS_Q)
+
+$(BIN)/qlab-worker: $(WRK_OBJ) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(WRK_LIBS) $(LDLIBS_Q)
 
 $(BIN)/qlab-tests: $(TEST_OBJ) $(LIBQCORE)
 	@mkdir -p $(dir $@)
@@ -92,16 +131,27 @@ deps:
 # ---- tests ------------------------------------------------------------------
 # Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
 CRITERION_ARGS ?= --jobs 2
+TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
+               $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
-	$(MAKE) test-unit test-cli
-	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 test-unit test-cli
+	$(MAKE) $(TEST_SUITES)
+	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
 	$(BIN)/qlab-tests $(CRITERION_ARGS)
 
 test-cli: $(BIN)/qlab
 	QLAB=$(BIN)/qlab tests/cli/run.sh
+
+# Unit tests of the server's parts plus integration tests that start the real
+# qlab-server binary on port 0 with a temporary database.
+test-server: $(BIN)/qlab-server-tests $(BIN)/qlab-server
+	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-server-tests $(CRITERION_ARGS)
+
+# Real qlab-server and qlab-worker processes on loopback (tests/worker/).
+test-worker: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
+	BIN=$(BIN) tests/worker/run.sh
 
 bench: deps $(BIN)/qlab-bench
 	$(BIN)/qlab-bench
@@ -116,4 +166,5 @@ format:
 clean:
 	rm -rf build
 
--include $(wildcard $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d))
+-include $(wildcard $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
+                     $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d))

@@ -21,10 +21,12 @@ static const struct err_row err_rows[] = {
 
 static const struct err_row *find_row(int code)
 {
+    if (code == QC_EINTERNAL)
+        return &err_rows[-QC_EINTERNAL]; /* rows are in value order: 0, -1, ... */
     for (size_t i = 0; i < sizeof err_rows / sizeof err_rows[0]; i++)
         if (err_rows[i].code == code)
             return &err_rows[i];
-    return &err_rows[sizeof err_rows / sizeof err_rows[0] - 1]; /* EINTERNAL */
+    return find_row(QC_EINTERNAL); /* unknown codes are internal errors */
 }
 
 const char *qc_error_name(int code)

@@ -17,7 +17,12 @@
     X(ECORRUPT, -6,   400, 1, "corrupt or foreign data")                      \
     X(ENOTFOUND,-7,   404, 1, "not found")                                    \
     X(ECONFLICT,-8,   409, 1, "conflict")                                     \
-    X(EINTERNAL,-9,   500, 1, "internal error")
+    X(EINTERNAL,-9,   500, 1, "internal error")                              \
+    X(EUNAUTH, -10,   401, 1, "authentication required")                     \
+    X(EFORBID, -11,   403, 1, "forbidden")                                   \
+    X(ETOOBIG, -12,   413, 1, "too large")                                   \
+    X(ESTALE,  -13,   409, 1, "stale lease")                                 \
+    X(EUNAVAIL,-14,   503, 1, "unavailable")
 
 enum qc_error {
 #define QC__ERR_ENUM(name, val, http, ex, msg) QC_##name = (val),

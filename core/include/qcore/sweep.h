@@ -1,0 +1,70 @@
+/* Sweeps: one base experiment and a set of parameters to vary, expanded into
+ * the fully written experiment spec of every run. The server expands sweeps
+ * when they are submitted and the CLI checks them before submitting, with
+ * this one implementation (schema/sweep.schema.json, docs/spec.md).
+ *
+ *   {"name": "acc-study", "base": {...experiment...},
+ *    "method": "grid" | "random", "samples": N, "seed": S,
+ *    "parameters": {"arith.forward.mac.acc": {"values": ["e6m5", "e5m10"]},
+ *                   "train.optimizer.lr": {"min": 0.01, "max": 0.1, "log": true}},
+ *    "early_stop": {"metric": "val_acc", "mode": "max", "grace_epochs": 1, "min_runs": 3},
+ *    "priority": 0, "max_attempts": 3}
+ *
+ * Grid runs are the cartesian product, the last parameter varying fastest.
+ * Random runs draw each parameter independently from its values (uniformly)
+ * or its [min, max] range (uniform, or log-uniform with "log"; rounded with
+ * "integer") with the counter-based generator keyed by `seed`, so the same
+ * document always gives the same runs. Every run's spec is validated with
+ * qc_spec_from_json; an error inside a swept value points at that value
+ * (/parameters/train.seed/values/2), any other at /base/... .
+ *
+ * Thread safety: reentrant. */
+#ifndef QCORE_SWEEP_H
+#define QCORE_SWEEP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qcore/error.h"
+
+#define QC_SWEEP_PARAMS_MAX 16
+#define QC_SWEEP_VALUES_MAX 1000
+#define QC_SWEEP_DEFAULT_CAP 10000
+
+enum qc_sweep_method { QC_SWEEP_GRID = 0, QC_SWEEP_RANDOM };
+
+/* The median stopping rule (docs/api.md): after `grace_epochs` epochs, a run
+ * whose best `metric` so far is worse than the median of the other runs'
+ * best at the same epoch count is stopped; needs `min_runs` runs there. */
+struct qc_sweep_early_stop {
+    bool enabled;
+    char metric[64];
+    bool maximize;
+    int64_t grace_epochs;
+    int64_t min_runs;
+};
+
+struct qc_sweep_info {
+    char name[129];
+    enum qc_sweep_method method;
+    int64_t runs;                    /* how many runs the sweep expands to */
+    int64_t priority, max_attempts;  /* 0, 3 unless given */
+    struct qc_sweep_early_stop early_stop;
+};
+
+/* Checks the document `sweep` (borrowed) and, when `specs_out` is not NULL,
+ * expands it: `*specs_out` receives a new JSON array (caller decrefs) of the
+ * canonical spec of every run (qc_spec_to_json), in run order, each named
+ * "<sweep name> <param>=<value> ...". More than `cap` runs is QC_ERANGE at
+ * "/parameters" before anything is expanded. Other errors are QC_EINVAL
+ * with the field's JSON pointer. `info` may be NULL. */
+int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t *sweep, int64_t cap,
+                    struct qc_err *err);
+
+/* Sets the value at dotted `path` ("train.seed") in `doc`, creating missing
+ * objects on the way. Steals nothing: `value` is copied. QC_EINVAL when a
+ * segment on the way is not an object. */
+int qc_sweep_set_path(json_t *doc, const char *path, const json_t *value, struct qc_err *err);
+
+#endif

@@ -1,0 +1,40 @@
+/* qlab-server settings: defaults, then the environment (QLAB_LISTEN,
+ * QLAB_DB, QLAB_WEB, QLAB_DATA, QLAB_TOKEN_FILE), then the flags. */
+#ifndef SRV_CONFIG_H
+#define SRV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qcore/error.h"
+
+#define SRV_PATH_MAX 1024
+
+struct srv_config {
+    char host[256];            /* listen address (numeric IPv4/IPv6 or localhost) */
+    int port;                  /* 0 = any free port (printed at start) */
+    char db_path[SRV_PATH_MAX];
+    char web_dir[SRV_PATH_MAX];   /* "" = no dashboard */
+    char data_dir[SRV_PATH_MAX];  /* checkpoints */
+    char token_file[SRV_PATH_MAX];
+    size_t max_body;           /* bytes of a JSON body */
+    size_t max_checkpoint;     /* bytes of a checkpoint upload */
+    int threads;               /* libmicrohttpd thread pool */
+    double lease_ttl;          /* seconds a lease lives without a heartbeat */
+    double heartbeat;          /* the interval workers are told to use */
+    int64_t max_sweep_runs;
+    int max_attempts;          /* default attempts of a run */
+    double max_wait;           /* longest lease long-poll, seconds */
+    bool durable;              /* synchronous=FULL */
+};
+
+void srv_config_init(struct srv_config *c);
+/* Applies the environment then argv. QC_EINVAL naming the flag on a bad
+ * value; `*help` set for --help. */
+int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, struct qc_err *err);
+/* Whether the listen address is a loopback one. */
+bool srv_config_loopback(const struct srv_config *c);
+extern const char srv_config_usage[];
+
+#endif

@@ -1,0 +1,42 @@
+/* The route table: every path the server answers, with its method, handler,
+ * who may call it and what body it takes. schema/openapi.yaml lists the
+ * same paths; tests/server/test_openapi.c keeps the two identical. */
+#include "server/http.h"
+#include "server/srv.h"
+
+#define JSON SRV_BODY_JSON
+
+const struct srv_route srv_routes[] = {
+    {"GET", "/healthz", srv_route_healthz, SRV_AUTH_PUBLIC},
+    {"GET", "/metrics", srv_route_prometheus, SRV_AUTH_READ},
+    {"GET", "/api/v1/formats", srv_route_formats, SRV_AUTH_READ},
+    {"POST", "/api/v1/formats/validate", srv_route_formats_validate, SRV_AUTH_READ | JSON},
+    {"POST", "/api/v1/experiments", srv_route_experiment_create, SRV_AUTH_ADMIN | JSON},
+    {"POST", "/api/v1/sweeps", srv_route_sweep_create, SRV_AUTH_ADMIN | JSON},
+    {"GET", "/api/v1/sweeps", srv_route_sweep_list, SRV_AUTH_READ},
+    {"GET", "/api/v1/sweeps/{id}", srv_route_sweep_get, SRV_AUTH_READ},
+    {"POST", "/api/v1/sweeps/{id}/cancel", srv_route_sweep_cancel, SRV_AUTH_ADMIN},
+    {"GET", "/api/v1/runs", srv_route_run_list, SRV_AUTH_READ},
+    {"GET", "/api/v1/runs/{id}", srv_route_run_get, SRV_AUTH_READ},
+    {"POST", "/api/v1/runs/{id}/cancel", srv_route_run_cancel, SRV_AUTH_ADMIN},
+    {"POST", "/api/v1/runs/{id}/retry", srv_route_run_retry, SRV_AUTH_ADMIN},
+    {"GET", "/api/v1/runs/{id}/metrics", srv_route_run_metrics_get, SRV_AUTH_READ},
+    {"POST", "/api/v1/runs/{id}/metrics", srv_route_run_metrics_post, SRV_AUTH_LEASE | JSON},
+    {"GET", "/api/v1/runs/{id}/events", srv_route_run_events, SRV_AUTH_READ},
+    {"POST", "/api/v1/runs/{id}/start", srv_route_run_start, SRV_AUTH_LEASE},
+    {"POST", "/api/v1/runs/{id}/complete", srv_route_run_complete, SRV_AUTH_LEASE | JSON},
+    {"POST", "/api/v1/runs/{id}/release", srv_route_run_release, SRV_AUTH_LEASE},
+    {"PUT", "/api/v1/runs/{id}/checkpoint", srv_route_checkpoint_put,
+     SRV_AUTH_LEASE | SRV_BODY_FILE},
+    {"GET", "/api/v1/runs/{id}/checkpoint", srv_route_checkpoint_get,
+     SRV_AUTH_LEASE | SRV_READ_OR_LEASE},
+    {"GET", "/api/v1/events", srv_route_events, SRV_AUTH_READ},
+    {"POST", "/api/v1/workers/register", srv_route_worker_register, SRV_AUTH_JOIN | JSON},
+    {"GET", "/api/v1/workers", srv_route_worker_list, SRV_AUTH_READ},
+    {"POST", "/api/v1/workers/{id}/heartbeat", srv_route_worker_heartbeat,
+     SRV_AUTH_WORKER | JSON},
+    {"POST", "/api/v1/workers/{id}/lease", srv_route_worker_lease, SRV_AUTH_WORKER | JSON},
+};
+const int srv_nroutes = (int)(sizeof srv_routes / sizeof srv_routes[0]);
+
+const struct srv_route srv_static_route = {"GET", "/*", srv_route_static, SRV_AUTH_PUBLIC};

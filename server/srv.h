@@ -1,0 +1,164 @@
+/* The server's shared state and the request that every route handler
+ * receives. Handlers have one signature (srv_handler): they read the
+ * request, do their work in at most one database transaction, and either
+ * set a JSON reply or return a QC_E* code with r->err filled, which the
+ * dispatcher (http.c) turns into the status and the error body. */
+#ifndef SRV_SRV_H
+#define SRV_SRV_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "qcore/error.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/db.h"
+#include "server/hub.h"
+
+/* Latency histogram buckets of /metrics, in seconds. */
+#define SRV_LAT_BUCKETS 10
+
+struct srv_stats {
+    atomic_llong requests;
+    atomic_llong points;           /* metric points accepted */
+    atomic_llong lat_count[SRV_LAT_BUCKETS + 1]; /* the last is +Inf */
+    atomic_llong lat_sum_us;
+    double started;                /* monotonic */
+};
+
+struct srv_server {
+    struct srv_config cfg;
+    struct srv_db db;
+    struct srv_hub hub;
+    struct srv_auth auth;
+    struct srv_stats stats;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    /* The open writer transaction's effects, published after its commit;
+     * guarded by the writer mutex (store.c: srv_tx_begin/srv_tx_end). */
+    int64_t tx_event;
+    bool tx_queued;
+};
+
+/* The return of a handler that parked its connection (srv_hub_wait): the
+ * dispatcher calls it again when the connection is resumed. */
+#define SRV_SUSPENDED 1
+
+struct srv_req {
+    struct srv_server *srv;
+    struct MHD_Connection *conn;
+    const struct srv_route *route;
+    const char *method, *url;
+    int64_t id;                    /* the {id} path segment, 0 when none */
+
+    /* The caller, from the Authorization header. */
+    enum srv_role role;
+    int64_t worker_id;             /* SRV_ROLE_WORKER: the token's worker */
+
+    /* The body: in memory (JSON routes) or in a temporary file (uploads). */
+    char *body;
+    size_t body_len, body_cap;
+    FILE *body_file;
+    char body_path[1200];
+    uint32_t body_crc;
+    bool too_big;
+
+    /* The answer. */
+    int status;                    /* 200 unless set */
+    json_t *reply;                 /* JSON body, owned */
+    struct MHD_Response *resp;     /* or a ready response (files, SSE), owned */
+    char err_code[32];             /* error code override ("bad_json") */
+    struct qc_err err;
+
+    /* Handler state that survives a suspension; freed with the request. */
+    void *state;
+    void (*state_free)(void *state);
+    bool suspended_once;
+    double t0;                     /* monotonic, for the latency histogram */
+};
+
+typedef int (*srv_handler)(struct srv_req *r);
+
+/* Route flags: who may call and what body it takes. */
+enum {
+    SRV_AUTH_PUBLIC = 0,       /* anyone */
+    SRV_AUTH_READ = 1,         /* read, admin */
+    SRV_AUTH_ADMIN = 2,        /* admin */
+    SRV_AUTH_JOIN = 3,         /* join, admin */
+    SRV_AUTH_WORKER = 4,       /* the worker named by {id}, or admin */
+    SRV_AUTH_LEASE = 5,        /* a worker token (the handler checks the lease), admin */
+    SRV_AUTH_MASK = 7,
+    SRV_BODY_JSON = 1 << 4,    /* application/json body, parsed by the handler */
+    SRV_BODY_FILE = 1 << 5,    /* raw body streamed to a temporary file */
+    SRV_READ_OR_LEASE = 1 << 6 /* SRV_AUTH_LEASE also open to read tokens */
+};
+
+struct srv_route {
+    const char *method;
+    const char *pattern;           /* "/api/v1/runs/{id}/cancel" */
+    srv_handler handler;
+    unsigned flags;
+};
+
+extern const struct srv_route srv_routes[];
+extern const int srv_nroutes;
+
+/* Reply helpers: set r->reply (stealing `body`) and the status; return 0. */
+int srv_reply(struct srv_req *r, int status, json_t *body);
+/* Sets the error code string and r->err; returns `code`. */
+int srv_fail(struct srv_req *r, int code, const char *err_code, const char *field, const char *fmt,
+             ...) __attribute__((format(printf, 5, 6)));
+
+/* The body parsed as a JSON object (new reference), or NULL with the 400
+ * bad_json / invalid_request error set. */
+json_t *srv_body_json(struct srv_req *r);
+
+/* Query parameter, NULL when absent. */
+const char *srv_query(struct srv_req *r, const char *key);
+/* Integer query parameter within [lo, hi]; `def` when absent; QC_EINVAL
+ * (bad_param, field "?key") when malformed. */
+int srv_query_int(struct srv_req *r, const char *key, int64_t lo, int64_t hi, int64_t def,
+                  int64_t *out);
+
+/* Appends an event (in the open write transaction); returns its id or < 0. */
+int64_t srv_event_add(struct srv_conn *c, const char *kind, int64_t run_id, int64_t sweep_id,
+                      json_t *data /* stolen */, struct qc_err *err);
+
+/* The route handlers (routes_*.c). */
+int srv_route_healthz(struct srv_req *r);
+int srv_route_prometheus(struct srv_req *r);
+int srv_route_formats(struct srv_req *r);
+int srv_route_formats_validate(struct srv_req *r);
+int srv_route_static(struct srv_req *r);
+int srv_route_experiment_create(struct srv_req *r);
+int srv_route_sweep_create(struct srv_req *r);
+int srv_route_sweep_list(struct srv_req *r);
+int srv_route_sweep_get(struct srv_req *r);
+int srv_route_sweep_cancel(struct srv_req *r);
+int srv_route_run_list(struct srv_req *r);
+int srv_route_run_get(struct srv_req *r);
+int srv_route_run_cancel(struct srv_req *r);
+int srv_route_run_retry(struct srv_req *r);
+int srv_route_run_metrics_get(struct srv_req *r);
+int srv_route_run_metrics_post(struct srv_req *r);
+int srv_route_run_events(struct srv_req *r);
+int srv_route_events(struct srv_req *r);
+int srv_route_run_start(struct srv_req *r);
+int srv_route_run_complete(struct srv_req *r);
+int srv_route_run_release(struct srv_req *r);
+int srv_route_checkpoint_put(struct srv_req *r);
+int srv_route_checkpoint_get(struct srv_req *r);
+int srv_route_worker_register(struct srv_req *r);
+int srv_route_worker_list(struct srv_req *r);
+int srv_route_worker_heartbeat(struct srv_req *r);
+int srv_route_worker_lease(struct srv_req *r);
+
+/* Server lifecycle (server.c). */
+int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct qc_err *err);
+void srv_server_stop(struct srv_server *s);
+
+#endif

@@ -1,0 +1,350 @@
+/* Runs, their events and leases in SQLite. */
+#include "server/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "server/srv.h"
+
+static json_t *col_json_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    json_t *j = t ? json_loads(t, 0, NULL) : NULL;
+    return j ? j : json_null();
+}
+
+static json_t *col_num(sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_NULL:
+        return json_null();
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, i));
+    default:
+        return json_real(sqlite3_column_double(st, i));
+    }
+}
+
+static json_t *col_str(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? json_string(t) : json_null();
+}
+
+json_t *srv_run_json(sqlite3_stmt *st, bool with_spec)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(o, "sweep", col_num(st, 1));
+    json_object_set_new(o, "name", col_str(st, 2));
+    json_object_set_new(o, "state", col_str(st, 3));
+    json_object_set_new(o, "priority", col_num(st, 4));
+    json_object_set_new(o, "attempt", col_num(st, 5));
+    json_object_set_new(o, "max_attempts", col_num(st, 6));
+    json_object_set_new(o, "worker", col_num(st, 7));
+    json_object_set_new(o, "device", col_str(st, 8));
+    json_object_set_new(o, "created", col_num(st, 9));
+    json_object_set_new(o, "started", col_num(st, 10));
+    json_object_set_new(o, "finished", col_num(st, 11));
+    json_object_set_new(o, "lease_deadline", col_num(st, 12));
+    json_object_set_new(o, "cancel_requested", json_boolean(sqlite3_column_int(st, 13)));
+    json_object_set_new(o, "stop_requested", json_boolean(sqlite3_column_int(st, 14)));
+    json_object_set_new(o, "error", col_str(st, 15));
+    json_object_set_new(o, "summary", col_json_text(st, 16));
+    json_object_set_new(o, "cost", col_json_text(st, 17));
+    if (with_spec)
+        json_object_set_new(o, "spec", col_json_text(st, 18));
+    return o;
+}
+
+int srv_run_load(struct srv_conn *c, int64_t id, bool with_spec, json_t **out, struct qc_err *err)
+{
+    static const char sql[] = "SELECT " SRV_RUN_COLS " FROM runs WHERE id = ?";
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    *out = NULL;
+    if (!st)
+        return QC_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = srv_run_json(st, with_spec);
+        sqlite3_reset(st);
+        return QC_OK;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return qc_err_set(err, QC_ENOTFOUND, "", "no run %lld", (long long)id);
+    return srv_db_fail(c, err, "load run");
+}
+
+int64_t srv_event_add(struct srv_conn *c, const char *kind, int64_t run_id, int64_t sweep_id,
+                      json_t *data, struct qc_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO events (t, kind, run_id, sweep_id, data) VALUES (?, ?, ?, ?, ?)";
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    if (!st || !text) {
+        free(text);
+        return st ? qc_err_set(err, QC_ENOMEM, "", "out of memory") : QC_EIO;
+    }
+    sqlite3_bind_double(st, 1, srv_now());
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    if (run_id > 0)
+        sqlite3_bind_int64(st, 3, run_id);
+    if (sweep_id > 0)
+        sqlite3_bind_int64(st, 4, sweep_id);
+    sqlite3_bind_text(st, 5, text, -1, free);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return srv_db_fail(c, err, "add event");
+    return sqlite3_last_insert_rowid(c->db);
+}
+
+int srv_run_event(struct srv_server *s, struct srv_conn *c, int64_t run_id, json_t *extra,
+                  struct qc_err *err)
+{
+    static const char sql[] =
+        "SELECT sweep_id, state, attempt, worker_id, device, error FROM runs WHERE id = ?";
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    if (!st) {
+        json_decref(extra);
+        return QC_EIO;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        json_decref(extra);
+        return srv_db_fail(c, err, "run event");
+    }
+    int64_t sweep = sqlite3_column_int64(st, 0);
+    json_t *d = json_object();
+    json_object_set_new(d, "run", json_integer(run_id));
+    json_object_set_new(d, "sweep", sweep ? json_integer(sweep) : json_null());
+    json_object_set_new(d, "state", col_str(st, 1));
+    json_object_set_new(d, "attempt", col_num(st, 2));
+    json_object_set_new(d, "worker", col_num(st, 3));
+    json_object_set_new(d, "device", col_str(st, 4));
+    json_object_set_new(d, "error", col_str(st, 5));
+    sqlite3_reset(st);
+    if (extra)
+        json_object_update(d, extra);
+    json_decref(extra);
+    int64_t id = srv_event_add(c, "run", run_id, sweep, d, err);
+    if (id < 0)
+        return (int)id;
+    s->tx_event = id;
+    return QC_OK;
+}
+
+int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_t sweep_id,
+                   const json_t *spec, int64_t priority, int64_t max_attempts,
+                   struct qc_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO runs (sweep_id, name, spec, device_kind, device_board, state, priority, "
+        "max_attempts, created, queued_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)";
+    const json_t *dev = json_object_get(spec, "device");
+    const char *kind = json_string_value(json_object_get(dev, "kind"));
+    const char *board = json_string_value(json_object_get(dev, "board"));
+    char *text = json_dumps(spec, JSON_COMPACT);
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    if (!st || !text) {
+        free(text);
+        return st ? qc_err_set(err, QC_ENOMEM, "", "out of memory") : QC_EIO;
+    }
+    double now = srv_now();
+    if (sweep_id > 0)
+        sqlite3_bind_int64(st, 1, sweep_id);
+    sqlite3_bind_text(st, 2, json_string_value(json_object_get(spec, "name")), -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, text, -1, free);
+    sqlite3_bind_text(st, 4, kind ? kind : "any", -1, SQLITE_TRANSIENT);
+    if (board && board[0])
+        sqlite3_bind_text(st, 5, board, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, priority);
+    sqlite3_bind_int64(st, 7, max_attempts);
+    sqlite3_bind_double(st, 8, now);
+    sqlite3_bind_double(st, 9, now);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return srv_db_fail(c, err, "insert run");
+    *id = sqlite3_last_insert_rowid(c->db);
+    s->tx_queued = true;
+    return srv_run_event(s, c, *id, NULL, err);
+}
+
+int srv_lease_end(struct srv_conn *c, int64_t run_id, const char *outcome, struct qc_err *err)
+{
+    static const char sql[] =
+        "UPDATE leases SET ended = ?, outcome = ? WHERE run_id = ? AND ended IS NULL";
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    if (!st)
+        return QC_EIO;
+    sqlite3_bind_double(st, 1, srv_now());
+    sqlite3_bind_text(st, 2, outcome, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? QC_OK : srv_db_fail(c, err, "end lease");
+}
+
+int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t worker_id,
+                    char *state, struct qc_err *err)
+{
+    static const char sql[] = "SELECT state, lease_token, worker_id FROM runs WHERE id = ?";
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    if (!st)
+        return QC_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? qc_err_set(err, QC_ENOTFOUND, "", "no run %lld", (long long)id)
+                                 : srv_db_fail(c, err, "lease check");
+    }
+    snprintf(state, 16, "%s", (const char *)sqlite3_column_text(st, 0));
+    const char *tok = (const char *)sqlite3_column_text(st, 1);
+    int64_t holder = sqlite3_column_int64(st, 2);
+    bool ok = tok && lease && srv_token_eq(tok, lease) &&
+              (worker_id == 0 || holder == worker_id) &&
+              (strcmp(state, "leased") == 0 || strcmp(state, "running") == 0);
+    sqlite3_reset(st);
+    if (!lease || !lease[0])
+        return qc_err_set(err, QC_EINVAL, "X-Qlab-Lease", "the X-Qlab-Lease header is required");
+    if (!ok)
+        return qc_err_set(err, QC_ESTALE, "X-Qlab-Lease",
+                          "lease is not the current lease of run %lld (now %s)", (long long)id,
+                          state);
+    return QC_OK;
+}
+
+struct srv_conn *srv_tx_begin(struct srv_server *s)
+{
+    struct srv_conn *c = srv_db_write_begin(&s->db);
+    s->tx_event = 0;
+    s->tx_queued = false;
+    return c;
+}
+
+int srv_tx_end(struct srv_server *s, int rc, struct qc_err *err)
+{
+    int64_t ev = s->tx_event;
+    bool queued = s->tx_queued;
+    int crc = srv_db_write_end(&s->db, rc >= 0, err);
+    if (rc < 0)
+        return rc;
+    if (crc < 0)
+        return crc;
+    if (ev > 0 || queued)
+        srv_hub_publish(&s->hub, ev, queued);
+    return rc;
+}
+
+int srv_metric_name_id(struct srv_conn *c, const char *name, int64_t *id, struct qc_err *err)
+{
+    static const char get[] = "SELECT id FROM metric_names WHERE name = ?";
+    static const char put[] = "INSERT INTO metric_names (name) VALUES (?)";
+    sqlite3_stmt *st = srv_stmt(c, get, err);
+    if (!st)
+        return QC_EIO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return QC_OK;
+    }
+    sqlite3_reset(st);
+    if (!(st = srv_stmt(c, put, err)))
+        return QC_EIO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return srv_db_fail(c, err, "metric name");
+    *id = sqlite3_last_insert_rowid(c->db);
+    return QC_OK;
+}
+
+void srv_expire_leases(struct srv_server *s)
+{
+    static const char find[] = "SELECT id, attempt, max_attempts FROM runs WHERE state IN "
+                               "('leased', 'running') AND lease_deadline < ? LIMIT 100";
+    static const char requeue[] =
+        "UPDATE runs SET state = 'queued', worker_id = NULL, device = NULL, lease_token = NULL, "
+        "lease_deadline = NULL, queued_at = ? WHERE id = ?";
+    static const char fail[] =
+        "UPDATE runs SET state = 'failed', worker_id = NULL, device = NULL, lease_token = NULL, "
+        "lease_deadline = NULL, finished = ?, error = ? WHERE id = ?";
+    struct qc_err err;
+    int rc = QC_OK;
+    struct srv_conn *c = srv_tx_begin(s);
+    sqlite3_stmt *st = srv_stmt(c, find, &err);
+    int64_t ids[100], attempts[100], maxes[100];
+    int n = 0;
+    if (!st) {
+        srv_tx_end(s, QC_EIO, &err);
+        return;
+    }
+    sqlite3_bind_double(st, 1, srv_now());
+    while (n < 100 && sqlite3_step(st) == SQLITE_ROW) {
+        ids[n] = sqlite3_column_int64(st, 0);
+        attempts[n] = sqlite3_column_int64(st, 1);
+        maxes[n] = sqlite3_column_int64(st, 2);
+        n++;
+    }
+    sqlite3_reset(st);
+    for (int i = 0; i < n && rc >= 0; i++) {
+        bool give_up = attempts[i] >= maxes[i];
+        char msg[128];
+        snprintf(msg, sizeof msg, "lease expired on attempt %lld of %lld", (long long)attempts[i],
+                 (long long)maxes[i]);
+        st = srv_stmt(c, give_up ? fail : requeue, &err);
+        if (!st) {
+            rc = QC_EIO;
+            break;
+        }
+        sqlite3_bind_double(st, 1, srv_now());
+        if (give_up) {
+            sqlite3_bind_text(st, 2, msg, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 3, ids[i]);
+        } else {
+            sqlite3_bind_int64(st, 2, ids[i]);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = srv_db_fail(c, &err, "expire lease");
+        sqlite3_reset(st);
+        if (rc >= 0)
+            rc = srv_lease_end(c, ids[i], "expired", &err);
+        if (rc >= 0)
+            rc = srv_run_event(s, c, ids[i], json_pack("{s:s}", "reason", msg), &err);
+        if (!give_up)
+            s->tx_queued = true;
+    }
+    rc = srv_tx_end(s, rc, &err);
+    if (rc < 0)
+        fprintf(stderr, "qlab-server: lease expiry: %s\n", err.msg);
+}
+
+int srv_leases_grace(struct srv_server *s, struct qc_err *err)
+{
+    static const char sql[] = "UPDATE runs SET lease_deadline = ? WHERE state IN ('leased', "
+                              "'running') AND lease_deadline < ?";
+    struct srv_conn *c = srv_tx_begin(s);
+    int rc = QC_OK;
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    if (!st) {
+        rc = QC_EIO;
+    } else {
+        double d = srv_now() + s->cfg.lease_ttl;
+        sqlite3_bind_double(st, 1, d);
+        sqlite3_bind_double(st, 2, d);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = srv_db_fail(c, err, "lease grace");
+        sqlite3_reset(st);
+    }
+    return srv_tx_end(s, rc, err);
+}

@@ -1,0 +1,73 @@
+/* Storage operations shared by the route handlers: runs as JSON, run
+ * creation, state changes with their events, and lease checks. Every
+ * function that writes takes the writer connection inside an open
+ * transaction (srv_tx_begin) and never commits by itself. */
+#ifndef SRV_STORE_H
+#define SRV_STORE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/db.h"
+
+struct srv_server;
+
+/* The columns srv_run_json reads, in order. */
+#define SRV_RUN_COLS                                                                           \
+    "id, sweep_id, name, state, priority, attempt, max_attempts, worker_id, device, created, " \
+    "started, finished, lease_deadline, cancel_requested, stop_requested, error, summary, "    \
+    "cost, spec"
+
+/* A run from a row of SRV_RUN_COLS (new reference). */
+json_t *srv_run_json(sqlite3_stmt *st, bool with_spec);
+
+/* Loads run `id` (new reference in *out); QC_ENOTFOUND when none. */
+int srv_run_load(struct srv_conn *c, int64_t id, bool with_spec, json_t **out, struct qc_err *err);
+
+/* Inserts a queued run of the canonical spec `spec` (borrowed) and its
+ * "run" event; *id receives the id. */
+int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_t sweep_id,
+                   const json_t *spec, int64_t priority, int64_t max_attempts,
+                   struct qc_err *err);
+
+/* Appends a "run" event with the run's current state (and `extra`'s keys,
+ * stolen, may be NULL). */
+int srv_run_event(struct srv_server *s, struct srv_conn *c, int64_t run_id, json_t *extra,
+                  struct qc_err *err);
+
+/* Cancels run `id` inside the open transaction: queued runs at once, leased
+ * or running ones by request (the worker stops them at its next heartbeat).
+ * `*changed` tells whether anything happened; finished runs: QC_ECONFLICT. */
+int srv_run_cancel_tx(struct srv_server *s, struct srv_conn *c, int64_t id, bool *changed,
+                      struct qc_err *err);
+
+/* Ends the run's open lease row with `outcome`. */
+int srv_lease_end(struct srv_conn *c, int64_t run_id, const char *outcome, struct qc_err *err);
+
+/* Checks that `lease` is run `id`'s current lease held by `worker_id` (0 =
+ * any worker: auth disabled or admin). QC_ENOTFOUND, or QC_ESTALE when the
+ * run moved on. `state` (16 bytes) receives the run's state. */
+int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t worker_id,
+                    char *state, struct qc_err *err);
+
+/* Requeues (attempts left) or fails every run whose lease deadline passed:
+ * the hub's periodic tick. */
+void srv_expire_leases(struct srv_server *s);
+
+/* Gives every active lease `ttl` seconds from now: at start-up, so workers
+ * that kept running while the server was down can heartbeat again. */
+int srv_leases_grace(struct srv_server *s, struct qc_err *err);
+
+/* The writer transaction of one request or tick: begin, then end with the
+ * handler's result (commit when rc >= 0, else roll back). After a commit
+ * the events it added are published to the hub. Returns rc, or the commit
+ * error. */
+struct srv_conn *srv_tx_begin(struct srv_server *s);
+int srv_tx_end(struct srv_server *s, int rc, struct qc_err *err);
+
+/* The metric name's id, creating it (inside the transaction). */
+int srv_metric_name_id(struct srv_conn *c, const char *name, int64_t *id, struct qc_err *err);
+
+#endif
