@@ -83,7 +83,7 @@ $(LIBQCORE): $(CORE_OBJ) $(SIMD_OBJ)
 
 $(BIN)/qlab: $(CLI_OBJ) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(CLI_OBJ) $(LIBQCORE) $(LDLIBS_Q)
+	$(CC) -o $@ $(CLI_OBJ) $(LIBQCORE) -lcurl $(LDLIBS_Q)
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed_sql.py
 	@mkdir -p $(dir $@)
@@ -141,8 +141,9 @@ test: deps
 test-unit: $(BIN)/qlab-tests
 	$(BIN)/qlab-tests $(CRITERION_ARGS)
 
-test-cli: $(BIN)/qlab
+test-cli: $(BIN)/qlab $(BIN)/qlab-server
 	QLAB=$(BIN)/qlab tests/cli/run.sh
+	QLAB=$(BIN)/qlab QLAB_SERVER_BIN=$(BIN)/qlab-server tests/cli/remote.sh
 
 # Unit tests of the server's parts plus integration tests that start the real
 # qlab-server binary on port 0 with a temporary database.

@@ -10,5 +10,13 @@ int cli_cmd_quantize(int argc, char **argv);
 int cli_cmd_gemm(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_validate(int argc, char **argv);
+/* The REST client (qlab-server): */
+int cli_cmd_submit(int argc, char **argv);
+int cli_cmd_runs(int argc, char **argv);
+int cli_cmd_show(int argc, char **argv);
+int cli_cmd_watch(int argc, char **argv);
+int cli_cmd_cancel(int argc, char **argv);
+int cli_cmd_workers(int argc, char **argv);
+int cli_cmd_metrics(int argc, char **argv);
 
 #endif

@@ -19,6 +19,13 @@ static const struct command commands[] = {
     {"gemm", cli_cmd_gemm, "multiply two f32 matrix files with an emulated MAC"},
     {"train", cli_cmd_train, "train an experiment spec here, metrics as JSON lines"},
     {"validate", cli_cmd_validate, "check an experiment spec without running it"},
+    {"submit", cli_cmd_submit, "check and submit an experiment or a sweep to qlab-server"},
+    {"runs", cli_cmd_runs, "list runs (--sweep ID, --state S)"},
+    {"show", cli_cmd_show, "show one run: state, leases, summary, spec"},
+    {"watch", cli_cmd_watch, "follow a run or a sweep live until it finishes"},
+    {"cancel", cli_cmd_cancel, "cancel a run or a sweep"},
+    {"workers", cli_cmd_workers, "list the workers and their devices"},
+    {"metrics", cli_cmd_metrics, "print a run's metric series (--csv, --json)"},
     {"help", NULL, "show this help, or a command's: qlab help COMMAND"},
 };
 
@@ -40,11 +47,12 @@ static int print_usage(void)
     cli_buf_init(&b);
     cli_buf_printf(&b, "usage: qlab COMMAND [OPTION...]\n"
                        "       qlab COMMAND --help | qlab help [COMMAND] | qlab --version\n\n"
-                       "Low-precision arithmetic emulation (libqcore).\n\n"
+                       "Low-precision arithmetic emulation (libqcore) and the qlab-server client\n"
+                       "(QLAB_SERVER, QLAB_TOKEN).\n\n"
                        "Commands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
         cli_buf_printf(&b, "  %-10s %s\n", commands[i].name, commands[i].help);
-    cli_buf_printf(&b, "\nExit status: 0 success, 2 usage error, 1 any other error.\n");
+    cli_buf_printf(&b, "\nExit status: 0 success, 2 usage error, 1 server, network or any other error.\n");
     rc = b.oom ? cli_fail(NULL, QC_ENOMEM, "out of memory") : cli_print_help(b.data);
     cli_buf_free(&b);
     return rc;

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The qlab REST client commands against a real qlab-server on loopback with
+# a temporary database: every command, the shape of its --json output, and
+# the exit statuses (0 ok, 1 server or network error, 2 usage error).
+# Usage: QLAB=build/bin/qlab QLAB_SERVER_BIN=build/bin/qlab-server tests/cli/remote.sh
+set -euo pipefail
+
+QLAB=$(realpath "${QLAB:-build/bin/qlab}")
+SRV=$(realpath "${QLAB_SERVER_BIN:-build/bin/qlab-server}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/qlab-remote.XXXXXX")
+SRV_PID=
+cleanup() {
+    [[ -n $SRV_PID ]] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+PASSED=0
+FAILED=0
+ok() { echo "ok - $1"; PASSED=$((PASSED + 1)); }
+not_ok() { echo "not ok - $1"; FAILED=$((FAILED + 1)); [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed -n '1,8s/^/#   /p'; return 0; }
+
+# expect STATUS DESC CMD...: ok when CMD exits with STATUS; output in $T/out, $T/err.
+expect() {
+    local want=$1 desc=$2 got=0
+    shift 2
+    "$@" >"$T/out" 2>"$T/err" || got=$?
+    if [[ $got == "$want" ]]; then ok "$desc"; else not_ok "$desc (exit $got, wanted $want)" "$(cat "$T/err" "$T/out")"; fi
+}
+# json_check DESC PYEXPR: evaluates PYEXPR with `d` = the JSON in $T/out.
+json_check() {
+    if python3 -c "import json,sys; d=json.load(open('$T/out')); sys.exit(0 if ($2) else 1)" 2>"$T/perr"; then
+        ok "$1"
+    else
+        not_ok "$1" "$(cat "$T/perr" "$T/out" | head -5)"
+    fi
+}
+
+"$SRV" --listen 127.0.0.1:0 --db "$T/q.db" --web "" --lease-ttl 30 >"$T/srv.out" 2>"$T/srv.err" &
+SRV_PID=$!
+for _ in $(seq 50); do grep -q listening "$T/srv.out" 2>/dev/null && break; sleep 0.1; done
+export QLAB_SERVER
+QLAB_SERVER=$(sed -n 's/^listening on //p' "$T/srv.out")
+[[ -n $QLAB_SERVER ]] || { echo "remote.sh: qlab-server did not start: $(cat "$T/srv.err")" >&2; exit 1; }
+
+cat >"$T/exp.json" <<'J'
+{"name": "cli-exp", "model": {"arch": "mlp", "hidden": [16]}, "dataset": {"name": "synthetic"}}
+J
+cat >"$T/sweep.json" <<'J'
+{"name": "cli-sweep", "base": {"name": "b", "model": {"arch": "mlp", "hidden": [16]},
+ "dataset": {"name": "synthetic"}},
+ "parameters": {"arith.forward.mac.acc": {"values": ["e6m5", "fp32"]}, "train.seed": {"values": [1, 2]}}}
+J
+cat >"$T/bad.json" <<'J'
+{"name": "bad", "model": {"arch": "mlp", "hidden": [16]}, "dataset": {"name": "synthetic"},
+ "arith": {"forward": {"mac": {"acc": "e6m55"}}}}
+J
+
+expect 0 "submit an experiment" "$QLAB" submit "$T/exp.json"
+grep -q "run 1 submitted" "$T/out" && ok "submit names the run" || not_ok "submit names the run" "$(cat "$T/out")"
+expect 0 "submit a sweep --json" "$QLAB" submit --json "$T/sweep.json"
+json_check "sweep --json has id and 4 runs" "d['sweep']['runs'] == 4 and d['sweep']['id'] == 1"
+expect 2 "a bad format string is refused locally (exit 2)" "$QLAB" submit "$T/bad.json"
+grep -q "/arith/forward/mac/acc" "$T/err" && ok "the error names the field" || not_ok "the error names the field" "$(cat "$T/err")"
+expect 2 "submit without a file is a usage error" "$QLAB" submit
+
+expect 0 "runs" "$QLAB" runs
+[[ $(grep -c queued "$T/out") == 5 ]] && ok "runs lists 5 queued runs" || not_ok "runs lists 5 queued runs" "$(cat "$T/out")"
+expect 0 "runs --sweep --json" "$QLAB" runs --sweep 1 --json
+json_check "runs --sweep has the sweep's 4 runs" "len(d['runs']) == 4 and all(r['sweep'] == 1 for r in d['runs'])"
+expect 0 "runs --limit 2 --json pages" "$QLAB" runs --limit 2 --json
+json_check "a page of 2 with a cursor" "len(d['runs']) == 2 and d['next_cursor'] is not None"
+expect 2 "runs --state with junk" "$QLAB" runs --state 'x;y'
+expect 1 "runs --state unknown is refused by the server" "$QLAB" runs --state bogus
+
+expect 0 "show" "$QLAB" show 1
+grep -q "cli-exp" "$T/out" && ok "show prints the name" || not_ok "show prints the name"
+expect 0 "show --json" "$QLAB" show --json 2
+json_check "show --json has the expanded spec" "d['spec']['arith']['forward']['mac']['acc'] == 'e6m5' and d['state'] == 'queued'"
+expect 1 "show of a missing run" "$QLAB" show 999
+grep -q "404" "$T/err" && ok "the 404 is reported" || not_ok "the 404 is reported" "$(cat "$T/err")"
+expect 2 "show of a non-id" "$QLAB" show abc
+
+expect 0 "cancel a queued run" "$QLAB" cancel 1
+expect 0 "show --json after cancel" "$QLAB" show --json 1
+json_check "the run is canceled" "d['state'] == 'canceled'"
+expect 1 "cancelling it again is a conflict" "$QLAB" cancel 1
+expect 0 "cancel a sweep --json" "$QLAB" cancel --sweep 1 --json
+json_check "all 4 runs canceled" "d['canceled'] == 4"
+expect 1 "watch of a canceled run exits 1" "$QLAB" watch 1
+grep -q "canceled" "$T/out" && ok "watch shows the final state" || not_ok "watch shows the final state" "$(cat "$T/out")"
+expect 1 "watch --sweep of a canceled sweep exits 1" "$QLAB" watch --sweep 1
+
+expect 0 "workers" "$QLAB" workers
+expect 0 "workers --json" "$QLAB" workers --json
+json_check "workers --json is a list" "d['workers'] == []"
+
+# A run with metrics, posted through the worker API as a worker would.
+python3 - "$QLAB_SERVER" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+def call(method, path, body=None, headers={}):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"null")
+call("POST", "/api/v1/experiments",
+     {"name": "m", "model": {"arch": "mlp", "hidden": [8]}, "dataset": {"name": "synthetic"}})
+w = call("POST", "/api/v1/workers/register", {"name": "w", "devices": [{"id": "cpu0", "kind": "cpu", "slots": 1}]})
+l = call("POST", "/api/v1/workers/%d/lease" % w["worker"]["id"], {"devices": ["cpu0"], "wait": 1})
+h = {"X-Qlab-Lease": l["lease"]}
+rid = l["run"]["id"]
+call("POST", "/api/v1/runs/%d/start" % rid, None, h)
+pts = [{"step": s, "name": "train_loss", "value": 2.0 / s} for s in range(1, 11)]
+pts += [{"step": 10, "name": "val_acc", "value": 0.75}]
+call("POST", "/api/v1/runs/%d/metrics" % rid, {"points": pts}, h)
+call("POST", "/api/v1/runs/%d/complete" % rid, {"state": "succeeded"}, h)
+PY
+expect 0 "metrics" "$QLAB" metrics 6
+[[ $(grep -c . "$T/out") == 11 ]] && ok "metrics prints a header and 10 steps" || not_ok "metrics prints a header and 10 steps" "$(cat "$T/out")"
+expect 0 "metrics --csv" "$QLAB" metrics --csv 6
+head -1 "$T/out" | grep -q "^step,train_loss,val_acc$" && ok "csv header" || not_ok "csv header" "$(head -2 "$T/out")"
+grep -q "^10,0.2,0.75$" "$T/out" && ok "csv row of step 10" || not_ok "csv row of step 10" "$(tail -2 "$T/out")"
+expect 0 "metrics --json --max-points 4" "$QLAB" metrics --json --max-points 4 6
+json_check "downsampled to 4 points keeping the extremes" "d['downsampled'] and len(d['series']['train_loss']['step']) == 4 and max(d['series']['train_loss']['value']) == 2.0 and min(d['series']['train_loss']['value']) == 0.2"
+expect 2 "metrics --csv --json" "$QLAB" metrics --csv --json 6
+expect 0 "watch a succeeded run exits 0" "$QLAB" watch 6
+expect 0 "runs --state succeeded --json" "$QLAB" runs --state succeeded --json
+json_check "the summary carries val_acc" "d['runs'][0]['summary']['val_acc'] == 0.75"
+
+expect 1 "an unreachable server is exit 1" "$QLAB" runs --server http://127.0.0.1:1
+expect 2 "--server needs a URL" "$QLAB" runs --server ftp://x
+expect 2 "--token without a value" "$QLAB" runs --token
+
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED == 0 ]]
