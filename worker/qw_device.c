@@ -1,0 +1,151 @@
+/* Device discovery and matching (see qw_device.h). */
+#include "qw_device.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "qcore/cpu.h"
+
+typedef int (*probe_fn)(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err);
+
+static struct qw_device *add(struct qw_devices *out, enum qw_device_kind kind, const char *prefix,
+                             struct qc_err *err)
+{
+    int same = 0;
+
+    if (out->n == QW_DEVICES_MAX) {
+        qc_err_set(err, QC_ERANGE, "", "more than %d devices", QW_DEVICES_MAX);
+        return NULL;
+    }
+    for (int i = 0; i < out->n; i++)
+        same += out->dev[i].kind == kind;
+    struct qw_device *d = &out->dev[out->n++];
+    memset(d, 0, sizeof *d);
+    snprintf(d->id, sizeof d->id, "%s%d", prefix, same);
+    d->kind = kind;
+    return d;
+}
+
+/* The CPU: one device with --slots concurrent runs, each on --threads
+ * threads (by default the cores shared out between the slots). */
+static int probe_cpu(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
+{
+    const int cores = qc_cpu_count();
+    struct qw_device *d = add(out, QW_DEV_CPU, "cpu", err);
+
+    if (!d)
+        return err->code;
+    d->slots = d->free = cfg->slots;
+    d->threads = cfg->threads > 0 ? cfg->threads : (cores / cfg->slots > 0 ? cores / cfg->slots : 1);
+    d->info = json_pack("{s:i, s:s, s:i}", "cores", cores, "simd", qc_cpu_isa_best(),
+                        "threads_per_run", d->threads);
+    return d->info ? 0 : qc_err_set(err, QC_ENOMEM, "", "out of memory");
+}
+
+/* CUDA GPUs: one run per GPU. This build has no CUDA backend, so there is
+ * nothing to offer; a CUDA build replaces this probe with one that asks
+ * the driver (name, memory) and adds a QW_DEV_GPU per device. */
+static int probe_cuda(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
+{
+    (void)out;
+    (void)cfg;
+    (void)err;
+    return 0;
+}
+
+/* FPGA boards (XRT, and emulated ones) join here with the FPGA backend. */
+static int probe_fpga(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
+{
+    (void)out;
+    (void)cfg;
+    (void)err;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    probe_fn probe;
+} probes[] = {
+    {"cpu", probe_cpu},
+    {"cuda", probe_cuda},
+    {"fpga", probe_fpga},
+};
+
+int qw_devices_discover(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        int rc = probes[i].probe(out, cfg, err);
+        if (rc) {
+            qw_devices_free(out);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void qw_devices_free(struct qw_devices *d)
+{
+    for (int i = 0; i < d->n; i++) {
+        json_decref(d->dev[i].info);
+        d->dev[i].info = NULL;
+    }
+    d->n = 0;
+}
+
+const char *qw_device_kind_name(enum qw_device_kind k)
+{
+    switch (k) {
+    case QW_DEV_CPU:
+        return "cpu";
+    case QW_DEV_GPU:
+        return "gpu";
+    case QW_DEV_FPGA:
+        return "fpga";
+    }
+    return "?";
+}
+
+json_t *qw_device_to_json(const struct qw_device *d)
+{
+    return json_pack("{s:s, s:s, s:s?, s:b, s:i, s:i, s:O}", "id", d->id, "kind",
+                     qw_device_kind_name(d->kind), "board", d->board[0] ? d->board : NULL,
+                     "emulated", d->emulated, "slots", d->slots, "free", d->free, "info",
+                     d->info ? d->info : json_null());
+}
+
+json_t *qw_devices_to_json(const struct qw_devices *d, bool all)
+{
+    json_t *a = json_array();
+
+    for (int i = 0; a && i < d->n; i++)
+        if (all || d->dev[i].free > 0)
+            json_array_append_new(a, qw_device_to_json(&d->dev[i]));
+    return a;
+}
+
+struct qw_device *qw_devices_find(struct qw_devices *d, const char *id)
+{
+    for (int i = 0; id && i < d->n; i++)
+        if (strcmp(d->dev[i].id, id) == 0)
+            return &d->dev[i];
+    return NULL;
+}
+
+bool qw_device_accepts(const struct qw_device *d, const char *kind, const char *board, char *why,
+                       size_t why_len)
+{
+    if (!kind)
+        kind = "any";
+    if (strcmp(kind, "any") != 0 && strcmp(kind, qw_device_kind_name(d->kind)) != 0) {
+        snprintf(why, why_len, "the spec asks for device kind '%s' and %s is a %s", kind, d->id,
+                 qw_device_kind_name(d->kind));
+        return false;
+    }
+    if (board && *board && strcmp(board, d->board) != 0) {
+        snprintf(why, why_len, "the spec asks for board '%s' and %s is '%s'", board, d->id,
+                 d->board[0] ? d->board : "no board");
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,37 @@
+/* Metric points from the training core's JSON lines: each numeric field of
+ * a line becomes one (step, name, value) point, the unit the server stores
+ * and deduplicates on. The naming rules are in docs/worker.md:
+ *   "step" lines: a field keeps its name ("train_loss", "lr"), nested
+ *       group objects join with '_' ("fwd_overflow_rate"), and "skipped"
+ *       (the scaler's running count) is "skipped_steps";
+ *   "epoch" lines: "val_*" keep their names, every other field is prefixed
+ *       "epoch_" ("epoch_train_loss", "epoch_fwd_swamping_rate",
+ *       "epoch_skipped_steps"), so that they never collide with the step
+ *       line the core writes at the same step;
+ *   lines of another kind K: every field is prefixed "K_".
+ * "kind" and "step" themselves are not points.
+ *
+ * Thread safety: reentrant; called on the training threads. */
+#ifndef QW_METRICS_H
+#define QW_METRICS_H
+
+#include <stdint.h>
+
+#include "qcore/error.h"
+
+#define QW_METRIC_NAME_MAX 64 /* bytes, NUL included */
+
+struct qw_point {
+    int64_t step;
+    double value;
+    char name[QW_METRIC_NAME_MAX]; /* [A-Za-z0-9_], never empty */
+};
+
+/* Parses one line. On success *out is a malloc'ed array of *n points
+ * (the caller frees it; NULL when *n is 0) and *nonfinite counts the
+ * numeric fields left out because JSON cannot carry NaN or infinity.
+ * QC_EINVAL for a line that is not a JSON object with an integer "step". */
+int qw_metrics_from_line(struct qw_point **out, int *n, int *nonfinite, const char *line,
+                         struct qc_err *err);
+
+#endif
