@@ -76,8 +76,8 @@ void qw_api_parse(struct qw_api_result *r, const struct qw_http_resp *resp, bool
         r->cls = QW_API_OK;
         if (expect_json && s != 204 && !r->json) {
             r->cls = QW_API_RETRY;
-            snprintf(r->msg, sizeof r->msg, "HTTP %ld with a body that is not a JSON object (%zu bytes)",
-                     s, resp->len);
+            snprintf(r->msg, sizeof r->msg,
+                     "HTTP %ld with a body that is not a JSON object (%zu bytes)", s, resp->len);
         }
         return;
     }

@@ -26,11 +26,11 @@ struct qw_api {
 
 struct qw_api_call {
     const char *method;
-    const char *path;           /* below /api/v1, e.g. "/runs/7/start" */
-    const char *token;          /* bearer token, "" or NULL for none */
-    const char *lease;          /* X-Qlab-Lease, or NULL */
-    json_t *json;               /* JSON body (borrowed), or NULL */
-    void *bytes;                /* else a binary body, with its ownership mode */
+    const char *path;  /* below /api/v1, e.g. "/runs/7/start" */
+    const char *token; /* bearer token, "" or NULL for none */
+    const char *lease; /* X-Qlab-Lease, or NULL */
+    json_t *json;      /* JSON body (borrowed), or NULL */
+    void *bytes;       /* else a binary body, with its ownership mode */
     size_t len;
     enum qw_http_body mode;
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
@@ -46,9 +46,9 @@ enum qw_api_class { QW_API_OK, QW_API_RETRY, QW_API_GONE, QW_API_REJECTED };
 struct qw_api_result {
     enum qw_api_class cls;
     long status;
-    json_t *json;   /* the parsed body (owned; qw_api_result_free), or NULL */
-    char code[64];  /* error.code of an error body, or "" */
-    char msg[512];  /* what went wrong, for logs: "HTTP 500 internal: ..." */
+    json_t *json;  /* the parsed body (owned; qw_api_result_free), or NULL */
+    char code[64]; /* error.code of an error body, or "" */
+    char msg[512]; /* what went wrong, for logs: "HTTP 500 internal: ..." */
 };
 
 /* Classifies `resp`. With expect_json, a 2xx other than 204 must carry a

@@ -48,7 +48,10 @@ struct opt {
 };
 
 #define O(name, type, field, lo, hi)                                                               \
-    {name, type, offsetof(struct qw_config, field), sizeof(((struct qw_config *)0)->field), lo, hi}
+    {                                                                                              \
+        name, type, offsetof(struct qw_config, field), sizeof(((struct qw_config *)0)->field), lo, \
+            hi                                                                                     \
+    }
 
 static const struct opt table[] = {
     O("server", T_STR, server, 0, 0),
@@ -203,8 +206,8 @@ int qw_config_load(struct qw_config *c, int argc, char **argv, struct qc_err *er
     defaults(c);
     for (i = 0; i < NOPTS; i++)
         lopts[i] = (struct option){table[i].name,
-                                   table[i].type == T_BOOL ? no_argument : required_argument,
-                                   NULL, 1000 + i};
+                                   table[i].type == T_BOOL ? no_argument : required_argument, NULL,
+                                   1000 + i};
     lopts[i++] = (struct option){"config", required_argument, NULL, 'c'};
     lopts[i++] = (struct option){"help", no_argument, NULL, 'h'};
     lopts[i++] = (struct option){"version", no_argument, NULL, 'V'};
@@ -227,15 +230,15 @@ int qw_config_load(struct qw_config *c, int argc, char **argv, struct qc_err *er
             return rc;
         if (rc == '?' || rc == ':')
             return qc_err_set(err, QC_EINVAL, argv[optind - 1], "%s: %s",
-                              rc == '?' ? "unknown option" : "missing value for",
-                              argv[optind - 1]);
+                              rc == '?' ? "unknown option" : "missing value for", argv[optind - 1]);
     }
     if (optind < argc)
-        return qc_err_set(err, QC_EINVAL, argv[optind], "unexpected argument '%s'",
-                          argv[optind]);
-    if ((env = getenv("QLAB_SERVER")) && *env && (rc = set(c, find("server"), env, "QLAB_SERVER", err)))
+        return qc_err_set(err, QC_EINVAL, argv[optind], "unexpected argument '%s'", argv[optind]);
+    if ((env = getenv("QLAB_SERVER")) && *env &&
+        (rc = set(c, find("server"), env, "QLAB_SERVER", err)))
         return rc;
-    if ((env = getenv("QLAB_TOKEN")) && *env && (rc = set(c, find("token"), env, "QLAB_TOKEN", err)))
+    if ((env = getenv("QLAB_TOKEN")) && *env &&
+        (rc = set(c, find("token"), env, "QLAB_TOKEN", err)))
         return rc;
     optind = 1;
     while ((rc = getopt_long(argc, argv, ":h", lopts, &idx)) != -1) {

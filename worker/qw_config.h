@@ -11,31 +11,31 @@
 #include "qcore/error.h"
 #include "qw_log.h"
 
-#define QW_URL_MAX   512
-#define QW_TOKEN_MAX 256
-#define QW_NAME_MAX  128
-#define QW_PATH_MAX  1024
+#define QW_URL_MAX       512
+#define QW_TOKEN_MAX     256
+#define QW_NAME_MAX      128
+#define QW_PATH_MAX      1024
 #define QW_STATE_DIR_MAX 768 /* leaves room for the names below it */
 
 struct qw_config {
-    char server[QW_URL_MAX];      /* base URL, no trailing slash: http://host:port */
-    char token[QW_TOKEN_MAX];     /* join token for registration ("" = none) */
-    char name[QW_NAME_MAX];       /* worker name; default: the host name */
-    char tags[QW_NAME_MAX];       /* comma-separated tags sent at registration */
+    char server[QW_URL_MAX];          /* base URL, no trailing slash: http://host:port */
+    char token[QW_TOKEN_MAX];         /* join token for registration ("" = none) */
+    char name[QW_NAME_MAX];           /* worker name; default: the host name */
+    char tags[QW_NAME_MAX];           /* comma-separated tags sent at registration */
     char state_dir[QW_STATE_DIR_MAX]; /* journals and checkpoints live here */
-    int slots;                    /* concurrent runs on the CPU device */
-    int threads;                  /* CPU threads per run (0 = cores / slots) */
-    bool once;                    /* lease one run, run it, exit */
+    int slots;                        /* concurrent runs on the CPU device */
+    int threads;                      /* CPU threads per run (0 = cores / slots) */
+    bool once;                        /* lease one run, run it, exit */
     enum qw_log_level log_level;
-    double heartbeat_s;           /* 0 = the interval the server asks for */
-    int lease_wait_s;             /* long-poll wait, 0..30 */
-    double http_timeout_s;        /* per request, long-poll wait excluded */
-    double backoff_max_s;         /* cap of the exponential back-off */
-    int64_t checkpoint_every;     /* steps between checkpoints (0 = epoch ends only) */
-    double flush_s;               /* metric batch: send at most this long after a point */
-    int flush_points;             /* ... or as soon as this many are waiting */
-    int64_t journal_max_bytes;    /* per run; training waits while it is full */
-    double shutdown_timeout_s;    /* SIGTERM: exit within this even if runs hang */
+    double heartbeat_s;        /* 0 = the interval the server asks for */
+    int lease_wait_s;          /* long-poll wait, 0..30 */
+    double http_timeout_s;     /* per request, long-poll wait excluded */
+    double backoff_max_s;      /* cap of the exponential back-off */
+    int64_t checkpoint_every;  /* steps between checkpoints (0 = epoch ends only) */
+    double flush_s;            /* metric batch: send at most this long after a point */
+    int flush_points;          /* ... or as soon as this many are waiting */
+    int64_t journal_max_bytes; /* per run; training waits while it is full */
+    double shutdown_timeout_s; /* SIGTERM: exit within this even if runs hang */
 };
 
 /* Fills `c` from every source. Returns 0, 1 when the caller should exit 0

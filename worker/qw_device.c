@@ -36,7 +36,8 @@ static int probe_cpu(struct qw_devices *out, const struct qw_config *cfg, struct
     if (!d)
         return err->code;
     d->slots = d->free = cfg->slots;
-    d->threads = cfg->threads > 0 ? cfg->threads : (cores / cfg->slots > 0 ? cores / cfg->slots : 1);
+    d->threads =
+        cfg->threads > 0 ? cfg->threads : (cores / cfg->slots > 0 ? cores / cfg->slots : 1);
     d->info = json_pack("{s:i, s:s, s:i}", "cores", cores, "simd", qc_cpu_isa_best(),
                         "threads_per_run", d->threads);
     return d->info ? 0 : qc_err_set(err, QC_ENOMEM, "", "out of memory");

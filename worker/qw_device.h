@@ -22,13 +22,13 @@
 enum qw_device_kind { QW_DEV_CPU = 0, QW_DEV_GPU, QW_DEV_FPGA };
 
 struct qw_device {
-    char id[32];      /* "cpu0", "gpu1", "fpga0": unique within the worker */
+    char id[32]; /* "cpu0", "gpu1", "fpga0": unique within the worker */
     enum qw_device_kind kind;
-    char board[64];   /* "" for none (CPU); GPU model or FPGA board type */
-    bool emulated;    /* an emulated board (FPGA emulator), not real hardware */
-    int slots, free;  /* concurrent runs it takes, and how many more it can */
-    int threads;      /* CPU threads one run uses here */
-    json_t *info;     /* family-specific details (CPU: cores, simd; GPU: name, memory) */
+    char board[64];  /* "" for none (CPU); GPU model or FPGA board type */
+    bool emulated;   /* an emulated board (FPGA emulator), not real hardware */
+    int slots, free; /* concurrent runs it takes, and how many more it can */
+    int threads;     /* CPU threads one run uses here */
+    json_t *info;    /* family-specific details (CPU: cores, simd; GPU: name, memory) */
 };
 
 struct qw_devices {

@@ -45,7 +45,8 @@ static int on_metric(void *ctx, const char *line)
     /* Synced to the journal before the loop may send them. */
     if (qw_journal_append(x->journal, pts, n, x->p.stop, &err)) {
         free(pts);
-        if (err.code != QC_ECONFLICT) { /* ECONFLICT: stopped while full, nothing lost that matters */
+        if (err.code !=
+            QC_ECONFLICT) { /* ECONFLICT: stopped while full, nothing lost that matters */
             x->journal_failed = true;
             snprintf(x->journal_msg, sizeof x->journal_msg, "%.250s", err.msg);
         }

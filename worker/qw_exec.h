@@ -21,18 +21,18 @@
 
 struct qw_exec_params {
     int64_t run;
-    char *spec_json;            /* the run's expanded spec; taken (freed by the executor) */
-    char dir[QW_PATH_MAX];      /* the run's directory: its checkpoint lives there */
-    void *ckpt;                 /* checkpoint to resume from, or NULL; taken */
+    char *spec_json;       /* the run's expanded spec; taken (freed by the executor) */
+    char dir[QW_PATH_MAX]; /* the run's directory: its checkpoint lives there */
+    void *ckpt;            /* checkpoint to resume from, or NULL; taken */
     size_t ckpt_len;
-    int threads;                /* CPU threads of the training */
-    int64_t checkpoint_every;   /* steps; 0 = epoch ends only */
+    int threads;              /* CPU threads of the training */
+    int64_t checkpoint_every; /* steps; 0 = epoch ends only */
     char journal_path[QW_PATH_MAX];
     char lease[QW_JOURNAL_TOKEN_MAX], token[QW_JOURNAL_TOKEN_MAX];
     int64_t journal_max_bytes;
-    atomic_int *stop;           /* borrowed: nonzero asks the run to stop after its step */
-    struct qw_mailbox *mb;      /* borrowed */
-    void *target;               /* events' target */
+    atomic_int *stop;      /* borrowed: nonzero asks the run to stop after its step */
+    struct qw_mailbox *mb; /* borrowed */
+    void *target;          /* events' target */
 };
 
 struct qw_exec;

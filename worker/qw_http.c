@@ -227,9 +227,8 @@ static void dispatch_done(struct qw_http *h)
         struct qw_http_req *r = done;
         done = r->next;
         if (!r->canceled) {
-            struct qw_http_resp resp = {.body = r->resp ? r->resp : "",
-                                        .len = r->resp_len,
-                                        .error = r->errbuf};
+            struct qw_http_resp resp = {
+                .body = r->resp ? r->resp : "", .len = r->resp_len, .error = r->errbuf};
             double t = 0;
             if (r->ok)
                 curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);

@@ -39,10 +39,10 @@ enum qw_http_body {
 };
 
 struct qw_http_opts {
-    const char *method;          /* "GET", "POST", "PUT" */
-    const char *url;             /* copied */
-    const char *const *headers;  /* "Name: value" strings, NULL-terminated, copied; may be NULL */
-    void *body;                  /* request body; may be NULL */
+    const char *method;         /* "GET", "POST", "PUT" */
+    const char *url;            /* copied */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated, copied; may be NULL */
+    void *body;                 /* request body; may be NULL */
     size_t len;
     enum qw_http_body body_mode; /* who owns `body` */
     long timeout_ms;             /* whole transfer; 0 = none */

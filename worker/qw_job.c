@@ -214,12 +214,13 @@ static void on_download(void *ctx, const struct qw_http_resp *resp)
     j->rq = RQ_NONE;
     qw_api_parse(&r, resp, false);
     if (r.cls == QW_API_OK) {
-        const uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)resp->body,
-                                             (uInt)resp->len);
+        const uint32_t crc =
+            (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)resp->body, (uInt)resp->len);
         if ((j->remote.size > 0 && (int64_t)resp->len != j->remote.size) ||
             (j->remote.crc_known && crc != j->remote.crc)) {
             char msg[160];
-            snprintf(msg, sizeof msg, "checkpoint of %zu bytes, CRC-32 %08x; the lease said %" PRId64 " bytes, %08x",
+            snprintf(msg, sizeof msg,
+                     "checkpoint of %zu bytes, CRC-32 %08x; the lease said %" PRId64 " bytes, %08x",
                      resp->len, crc, j->remote.size, j->remote.crc);
             if (++j->bad_downloads < 3) {
                 retry_later(j, "checkpoint download", msg);
@@ -233,7 +234,8 @@ static void on_download(void *ctx, const struct qw_http_resp *resp)
                 retry_later(j, "checkpoint download", "out of memory");
             } else {
                 memcpy(copy, resp->body, resp->len);
-                qw_log_info("run %" PRId64 ": checkpoint of step %" PRId64 " downloaded (%zu bytes)",
+                qw_log_info("run %" PRId64 ": checkpoint of step %" PRId64
+                            " downloaded (%zu bytes)",
                             j->run, j->remote.step, resp->len);
                 start_training(j, copy, resp->len);
             }
@@ -351,8 +353,8 @@ static void send_metrics(struct qw_job *j)
         n = BATCH_MAX;
     for (int64_t i = 0; pts && i < n; i++) {
         const struct qw_point *p = &j->pts[i];
-        json_array_append_new(pts, json_pack("{s:I, s:s, s:f}", "step", (json_int_t)p->step,
-                                             "name", p->name, "value", p->value));
+        json_array_append_new(pts, json_pack("{s:I, s:s, s:f}", "step", (json_int_t)p->step, "name",
+                                             p->name, "value", p->value));
     }
     body = pts ? json_pack("{s:o}", "points", pts) : NULL;
     if (!body) {
@@ -654,7 +656,9 @@ void qw_job_action(struct qw_job *j, const char *action)
         abandon(j, "the server says the lease is stale");
         return;
     }
-    enum reason r = !strcmp(action, "cancel") ? R_CANCEL : !strcmp(action, "stop") ? R_STOP : R_NONE;
+    enum reason r = !strcmp(action, "cancel") ? R_CANCEL
+                    : !strcmp(action, "stop") ? R_STOP
+                                              : R_NONE;
     if (r == R_NONE) {
         qw_log_warn("run %" PRId64 ": unknown action '%s' ignored", j->run, action);
         return;

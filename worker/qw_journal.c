@@ -74,8 +74,10 @@ int qw_journal_create(struct qw_journal **out, const char *path, int64_t run, co
 
     *out = NULL;
     if (!token_ok(lease) || (*token && !token_ok(token)))
-        return qc_err_set(err, QC_EINVAL, "", "lease or worker token has spaces or control "
-                                              "characters; cannot journal run %" PRId64, run);
+        return qc_err_set(err, QC_EINVAL, "",
+                          "lease or worker token has spaces or control "
+                          "characters; cannot journal run %" PRId64,
+                          run);
     int n = snprintf(head, sizeof head, MAGIC "run=%" PRId64 " lease=%s token=%s\n", run, lease,
                      *token ? token : "-");
     if (n < 0 || (size_t)n >= sizeof head)
@@ -112,8 +114,8 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int qw_journal_append(struct qw_journal *j, const struct qw_point *p, int n,
-                      const atomic_int *stop, struct qc_err *err)
+int qw_journal_append(struct qw_journal *j, const struct qw_point *p, int n, const atomic_int *stop,
+                      struct qc_err *err)
 {
     size_t cap = (size_t)n * (QW_METRIC_NAME_MAX + 48) + 1, len = 0;
     char *buf = malloc(cap);
@@ -153,8 +155,8 @@ int qw_journal_append(struct qw_journal *j, const struct qw_point *p, int n,
 
     /* Only this thread writes the file, so the I/O needs no lock. */
     off_t new_len = (truncate ? j->header_len : j->file_len) + (off_t)len;
-    if ((truncate && (ftruncate(j->fd, j->header_len) != 0 ||
-                      lseek(j->fd, j->header_len, SEEK_SET) < 0)) ||
+    if ((truncate &&
+         (ftruncate(j->fd, j->header_len) != 0 || lseek(j->fd, j->header_len, SEEK_SET) < 0)) ||
         write_all(j->fd, buf, len) != 0 || fdatasync(j->fd) != 0) {
         rc = qc_err_set(err, QC_EIO, "", "journal %s: %s", j->path, strerror(errno));
         goto out;
@@ -231,7 +233,8 @@ int qw_journal_load(struct qw_journal **out, struct qw_journal_rec *rec, const c
     }
     line[strcspn(line, "\n")] = 0;
     for (char *w = strtok_r(line + strlen(MAGIC), " ", &save); w; w = strtok_r(NULL, " ", &save))
-        (void)(word(w, "run", runs, sizeof runs) || word(w, "lease", rec->lease, sizeof rec->lease) ||
+        (void)(word(w, "run", runs, sizeof runs) ||
+               word(w, "lease", rec->lease, sizeof rec->lease) ||
                word(w, "token", rec->token, sizeof rec->token));
     rec->run = strtoll(runs, NULL, 10);
     if (rec->run <= 0 || !rec->lease[0]) {

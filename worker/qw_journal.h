@@ -38,8 +38,8 @@ int qw_journal_create(struct qw_journal **out, const char *path, int64_t run, co
 /* Appends and syncs `n` points. Waits while the journal is full; returns
  * QC_ECONFLICT (nothing written) if `*stop` becomes true meanwhile, and
  * QC_EIO on a write or sync failure. */
-int qw_journal_append(struct qw_journal *j, const struct qw_point *p, int n,
-                      const atomic_int *stop, struct qc_err *err);
+int qw_journal_append(struct qw_journal *j, const struct qw_point *p, int n, const atomic_int *stop,
+                      struct qc_err *err);
 
 /* The server acknowledged the next `n` points in append order. */
 void qw_journal_ack(struct qw_journal *j, int64_t n);

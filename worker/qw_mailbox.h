@@ -26,16 +26,16 @@ enum qw_event_type {
 struct qw_event {
     struct qw_event *next;
     enum qw_event_type type;
-    void *target;             /* the loop-side owner of the thread (its job) */
-    struct qw_point *points;  /* POINTS: malloc'ed, n of them */
+    void *target;            /* the loop-side owner of the thread (its job) */
+    struct qw_point *points; /* POINTS: malloc'ed, n of them */
     int n;
-    void *data;               /* CHECKPOINT: malloc'ed file bytes */
+    void *data; /* CHECKPOINT: malloc'ed file bytes */
     size_t len;
-    int64_t step;             /* POINTS: the line's step; CHECKPOINT: its step */
-    uint32_t crc;             /* CHECKPOINT: CRC-32 of data */
-    int rc;                   /* DONE: qc_train_run's result (QC_OK, QC_ECONFLICT, ...) */
-    int local_failure;        /* DONE: the worker itself failed (journal, disk), not the run */
-    char msg[512];            /* DONE: error text */
+    int64_t step;      /* POINTS: the line's step; CHECKPOINT: its step */
+    uint32_t crc;      /* CHECKPOINT: CRC-32 of data */
+    int rc;            /* DONE: qc_train_run's result (QC_OK, QC_ECONFLICT, ...) */
+    int local_failure; /* DONE: the worker itself failed (journal, disk), not the run */
+    char msg[512];     /* DONE: error text */
 };
 
 typedef void (*qw_deliver_fn)(void *ctx, struct qw_event *ev);

@@ -175,8 +175,8 @@ static void do_register(struct qw_worker *w)
     json_t *body = json_pack("{s:s, s:s, s:o, s:o, s:s}", "name", w->cfg->name, "host", host,
                              "devices", qw_devices_to_json(&w->devs, true), "tags",
                              tags ? tags : json_array(), "version", QW_VERSION);
-    struct qw_api_call c = {.method = "POST", .path = "/workers/register", .token = w->cfg->token,
-                            .json = body};
+    struct qw_api_call c = {
+        .method = "POST", .path = "/workers/register", .token = w->cfg->token, .json = body};
     qc_err_clear(&err);
     w->registered = false;
     if (!body || qw_api_send(&w->api, &w->reg_req, &c, on_register, w, &err)) {
@@ -255,9 +255,9 @@ static void on_hb_timer(uv_timer_t *t)
         if (e)
             json_array_append_new(runs, e);
     }
-    json_t *body = runs ? json_pack("{s:o, s:o}", "runs", runs, "devices",
-                                    qw_devices_to_json(&w->devs, true))
-                        : NULL;
+    json_t *body =
+        runs ? json_pack("{s:o, s:o}", "runs", runs, "devices", qw_devices_to_json(&w->devs, true))
+             : NULL;
     snprintf(path, sizeof path, "/workers/%" PRId64 "/heartbeat", w->id);
     struct qw_api_call c = {.method = "POST", .path = path, .token = w->token, .json = body};
     qc_err_clear(&err);
