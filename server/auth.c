@@ -28,12 +28,12 @@ int srv_auth_load(struct srv_auth *a, const char *path, struct qc_err *err)
         return qc_err_set(err, QC_EIO, "--token-file", "cannot read token file '%s'", path);
     a->enabled = true;
     while (fgets(line, sizeof line, f)) {
-        char role[32], token[SRV_TOKEN_MAX + 2], extra[2];
+        char role[32], token[sizeof line], extra[2];
         lineno++;
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
-        int n = sscanf(line, "%31s %129s %1s", role, token, extra);
+        int n = sscanf(line, "%31s %511s %1s", role, token, extra);
         if (n <= 0)
             continue;
         enum srv_role r = strcmp(role, "admin") == 0  ? SRV_ROLE_ADMIN
@@ -51,7 +51,7 @@ int srv_auth_load(struct srv_auth *a, const char *path, struct qc_err *err)
             return qc_err_set(err, QC_EINVAL, "--token-file", "%s:%d: %s", path, lineno, why);
         }
         a->tokens[a->ntokens].role = r;
-        snprintf(a->tokens[a->ntokens].token, sizeof a->tokens[0].token, "%s", token);
+        memcpy(a->tokens[a->ntokens].token, token, strlen(token) + 1); /* length checked above */
         a->ntokens++;
     }
     fclose(f);
