@@ -69,13 +69,18 @@ struct bind {
 
 struct list_query {
     char sql[4096];
-    struct bind binds[FILTERS_MAX + 8];
+    struct bind binds[FILTERS_MAX * 2 + 8]; /* two per filter, then the states */
     int nbinds;
     char paths[FILTERS_MAX][160]; /* json paths "$.a.b" bound as text */
     int npaths;
+    bool states[6]; /* ?state, collected over every occurrence */
+    bool any_state;
     struct srv_req *r;
     int rc;
 };
+
+static const char *const run_states[] = {"queued", "leased", "running",
+                                         "succeeded", "failed", "canceled"};
 
 static void add_sql(struct list_query *q, const char *frag)
 {
@@ -125,6 +130,12 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
         return MHD_NO;
     if (!value)
         value = "";
+    if (q->nbinds + 2 > FILTERS_MAX * 2) {
+        char field[140];
+        snprintf(field, sizeof field, "?%.130s", key);
+        q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", field, "at most %d filters", FILTERS_MAX);
+        return MHD_NO;
+    }
     if (strcmp(key, "sweep") == 0 || strcmp(key, "worker") == 0) {
         char *end;
         long long v = strtoll(value, &end, 10);
@@ -136,33 +147,31 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
         add_sql(q, key[0] == 's' ? " AND sweep_id = ?" : " AND worker_id = ?");
         q->binds[q->nbinds++] = (struct bind){.type = B_INT, .i = v};
     } else if (strcmp(key, "state") == 0) {
-        /* A comma list; each must be a state name. */
-        static const char *const states[] = {"queued", "leased", "running",
-                                             "succeeded", "failed", "canceled"};
-        add_sql(q, " AND state IN (");
+        /* A comma list, and repeatable: every state named is an alternative
+         * (one IN clause, added after the other filters). */
         const char *p = value;
         int n = 0;
         while (*p) {
             size_t len = strcspn(p, ",");
             int found = -1;
             for (int i = 0; i < 6; i++)
-                if (strlen(states[i]) == len && strncmp(states[i], p, len) == 0)
+                if (strlen(run_states[i]) == len && strncmp(run_states[i], p, len) == 0)
                     found = i;
-            if (found < 0 || q->nbinds >= FILTERS_MAX) {
+            if (found < 0) {
                 q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", "?state",
                                  "state '%.*s' is not one of queued, leased, running, succeeded, "
                                  "failed, canceled", (int)(len > 40 ? 40 : len), p);
                 return MHD_NO;
             }
-            add_sql(q, n++ ? ", ?" : "?");
-            bind_text(q, states[found]);
+            q->states[found] = true;
+            n++;
             p += len + (p[len] == ',');
         }
         if (n == 0) {
             q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", "?state", "state is empty");
             return MHD_NO;
         }
-        add_sql(q, ")");
+        q->any_state = true;
     } else if (strncmp(key, "metric.", 7) == 0) {
         static const struct {
             const char *suffix, *sql;
@@ -229,6 +238,15 @@ int srv_route_run_list(struct srv_req *r)
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, q);
     if ((rc = q->rc) < 0)
         goto out;
+    if (q->any_state) {
+        add_sql(q, " AND state IN (");
+        for (int i = 0, n = 0; i < 6; i++)
+            if (q->states[i]) {
+                add_sql(q, n++ ? ", ?" : "?");
+                bind_text(q, run_states[i]);
+            }
+        add_sql(q, ")");
+    }
     add_sql(q, " ORDER BY id LIMIT ?");
 
     struct srv_conn *c = srv_db_reader(&r->srv->db);

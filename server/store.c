@@ -210,8 +210,8 @@ int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t w
     const char *tok = (const char *)sqlite3_column_text(st, 1);
     int64_t holder = sqlite3_column_int64(st, 2);
     bool ok = tok && lease && srv_token_eq(tok, lease) &&
-              (worker_id == 0 || holder == worker_id) &&
               (strcmp(state, "leased") == 0 || strcmp(state, "running") == 0);
+    bool mine = worker_id == 0 || holder == worker_id;
     sqlite3_reset(st);
     if (!lease || !lease[0])
         return qc_err_set(err, QC_EINVAL, "X-Qlab-Lease", "the X-Qlab-Lease header is required");
@@ -219,6 +219,11 @@ int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t w
         return qc_err_set(err, QC_ESTALE, "X-Qlab-Lease",
                           "lease is not the current lease of run %lld (now %s)", (long long)id,
                           state);
+    /* The current lease, presented by another worker's token (docs/api.md:
+     * 403, not 409: the caller's token, not the run, is wrong). */
+    if (!mine)
+        return qc_err_set(err, QC_EFORBID, "Authorization",
+                          "run %lld is leased to another worker", (long long)id);
     return QC_OK;
 }
 

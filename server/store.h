@@ -47,8 +47,9 @@ int srv_run_cancel_tx(struct srv_server *s, struct srv_conn *c, int64_t id, bool
 int srv_lease_end(struct srv_conn *c, int64_t run_id, const char *outcome, struct qc_err *err);
 
 /* Checks that `lease` is run `id`'s current lease held by `worker_id` (0 =
- * any worker: auth disabled or admin). QC_ENOTFOUND, or QC_ESTALE when the
- * run moved on. `state` (16 bytes) receives the run's state. */
+ * any worker: auth disabled or admin). QC_ENOTFOUND, QC_ESTALE when the
+ * run moved on, or QC_EFORBID when another worker holds the lease.
+ * `state` (16 bytes) receives the run's state. */
 int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t worker_id,
                     char *state, struct qc_err *err);
 
