@@ -86,15 +86,14 @@ static int ilog2(double x)
 /* Whether amax / 2^e, carrying sign `neg`, rounds (as the elements do)
  * beyond the element maximum. Stochastic rounding counts as rounding away
  * from zero, its worst case, so the block maximum is never clipped. */
-static bool max_rounds_above(const struct qc_format *f, double amax, int e, bool neg,
+static bool max_rounds_above(const struct qc_format *elem, double amax, int e, bool neg,
                              const struct qc_round *r)
 {
-    struct qc_format el;
+    struct qc_format el = *elem;
     struct qc_round rr;
     struct qc_xval x;
     unsigned ev = 0;
 
-    qc_format_element(&el, f);
     el.flags &= ~QC_FMTF_SAT;
     qc_round_init(&rr, r ? r->mode : QC_ROUND_RNE);
     if (rr.mode == QC_ROUND_SR)
@@ -104,6 +103,30 @@ static bool max_rounds_above(const struct qc_format *f, double amax, int e, bool
     double v = qc__round_x(&el, &x, &rr, 0, &ev);
     /* A format without inf saturates instead: its overflow event says it. */
     return !(fabs(v) <= el.max_finite) || (ev & QC_EV_OVERFLOW);
+}
+
+/* The rule's exponent e for values of largest magnitude amax > 0, carried
+ * by values of sign + (`pos`) and/or - (`neg`), scaled into scalar format
+ * `el` whose top binade is [2^top, 2^(top+1)). Not clamped. */
+static int rule_exp(const struct qc_format *el, int top, double amax, bool pos, bool neg,
+                    enum qc_scale_rule rule, const struct qc_round *r)
+{
+    int e = ilog2(amax) - top;
+
+    switch (rule) {
+    case QC_SCALE_FLOOR:
+        break;
+    case QC_SCALE_CEIL:
+        if (amax > ldexp(el->max_finite, e))
+            e++;
+        break;
+    case QC_SCALE_ROUND:
+        if ((pos && max_rounds_above(el, amax, e, false, r)) ||
+            (neg && max_rounds_above(el, amax, e, true, r)))
+            e++;
+        break;
+    }
+    return e;
 }
 
 /* The scale exponent for a block whose largest magnitude amax is carried
@@ -117,20 +140,7 @@ static int scale_exp(const struct qc_format *f, double amax, bool pos, bool neg,
     if (!(amax > 0))
         return SCALE_EXP_MIN;
     qc_format_element(&el, f);
-    e = ilog2(amax) - f->elem_emax;
-    switch (rule) {
-    case QC_SCALE_FLOOR:
-        break;
-    case QC_SCALE_CEIL:
-        if (amax > ldexp(el.max_finite, e))
-            e++;
-        break;
-    case QC_SCALE_ROUND:
-        if ((pos && max_rounds_above(f, amax, e, false, r)) ||
-            (neg && max_rounds_above(f, amax, e, true, r)))
-            e++;
-        break;
-    }
+    e = rule_exp(&el, f->elem_emax, amax, pos, neg, rule, r);
     if (e < SCALE_EXP_MIN)
         e = SCALE_EXP_MIN;
     if (e > SCALE_EXP_MAX)
@@ -142,6 +152,16 @@ int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rul
                        const struct qc_round *r)
 {
     return scale_exp(f, amax, true, false, rule, r);
+}
+
+int qc__tensor_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
+                         const struct qc_round *r)
+{
+    if (!(amax > 0))
+        return 0;
+    /* The top binade is that of the largest finite value: emax for IEEE-style
+     * formats, one more under inf1/fn/finite readings, M-2 for qM.N. */
+    return rule_exp(f, ilog2(f->max_finite), amax, true, false, rule, r);
 }
 
 static int check_round(const struct qc_round *r, struct qc_err *err)

@@ -9,6 +9,13 @@
  * scale (a NaN or inf in the block, or a scale above E8M0's range). */
 int qc__block_exp(const struct qc_format *f, const double *in, int64_t len,
                   enum qc_scale_rule rule, const struct qc_round *r);
+/* The exponent e of a per-tensor scale 2^e for scalar format `f` (the
+ * scale rules of qc_block_scale_exp with the whole tensor as the block, and
+ * f's top binade, that of its max finite, in place of elem_emax): amax/2^e
+ * lands in that binade under `floor`. Not clamped (scaled values of an fp32
+ * tensor stay far inside fp64); amax 0 (or not finite) gives 0. */
+int qc__tensor_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
+                         const struct qc_round *r);
 /* x / 2^e rounded to element format `el` (counted into `st`). */
 double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
                       uint64_t index, struct qc_round_stats *st);

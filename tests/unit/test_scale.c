@@ -1,0 +1,375 @@
+/* Scale policies (scale.h): exponents of the scale rules worked out by
+ * hand, each predictor on crafted amax sequences, clip and overflow
+ * counting on crafted tensors. Expected values are derived in the
+ * comments. */
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "qcore/scale.h"
+#include "test_helpers.h"
+
+static struct qc_scale_cfg policy(enum qc_scale_policy p, int history)
+{
+    struct qc_scale_cfg c;
+    qc_scale_cfg_init(&c);
+    c.policy = p;
+    c.history = history;
+    return c;
+}
+
+/* --- exponents ---------------------------------------------------------------- */
+
+Test(scale, exponents_by_hand)
+{
+    const struct qc_format e4m3fn = th_format("fp8_e4m3"), e4m3 = th_format("e4m3");
+    const struct qc_format e5m2 = th_format("e5m2"), q = th_format("q8.13");
+    const struct qc_format i8 = th_format("int8"), mx = th_format("mxfp8_e4m3");
+    const struct qc_format e5m2_cfg5 = th_format("e5m2:inf1:subnormal-as-normal");
+
+    /* fp8_e4m3: max 448 = 1.75 x 2^8, top binade 2^8. */
+    cr_expect_eq(qc_scale_exp(&e4m3fn, 1.0, QC_SCALE_FLOOR), -8);
+    cr_expect_eq(qc_scale_exp(&e4m3fn, 448.0, QC_SCALE_FLOOR), 0);
+    /* 500: floor(log2) = 8, e = 0 under floor (500 > 448 will clip); ceil
+     * needs 448 x 2^e >= 500: e = 1; round: 500 between 480 and 512 (step 32
+     * in [256, 512)) rounds to 512 > 448: e = 1. */
+    cr_expect_eq(qc_scale_exp(&e4m3fn, 500.0, QC_SCALE_FLOOR), 0);
+    cr_expect_eq(qc_scale_exp(&e4m3fn, 500.0, QC_SCALE_CEIL), 1);
+    cr_expect_eq(qc_scale_exp(&e4m3fn, 500.0, QC_SCALE_ROUND), 1);
+    /* 460 rounds to 448 (12 away, 480 is 20 away): round keeps e = 0, ceil
+     * still moves up since 460 > 448. */
+    cr_expect_eq(qc_scale_exp(&e4m3fn, 460.0, QC_SCALE_ROUND), 0);
+    cr_expect_eq(qc_scale_exp(&e4m3fn, 460.0, QC_SCALE_CEIL), 1);
+    /* IEEE-style e4m3: max 240 = 1.875 x 2^7. */
+    cr_expect_eq(qc_scale_exp(&e4m3, 240.0, QC_SCALE_FLOOR), 0);
+    cr_expect_eq(qc_scale_exp(&e4m3, 250.0, QC_SCALE_CEIL), 1);
+    /* e5m2: max 57344 = 1.75 x 2^15. 3 -> 1 - 15; 0.001 -> -10 - 15. */
+    cr_expect_eq(qc_scale_exp(&e5m2, 3.0, QC_SCALE_FLOOR), -14);
+    cr_expect_eq(qc_scale_exp(&e5m2, 0.001, QC_SCALE_FLOOR), -25);
+    /* Under CFG-5 e5m2 reads inf1: the top exponent code holds normals, max
+     * 1.5 x 2^16, so the top binade is 2^16. */
+    cr_expect_eq(e5m2_cfg5.max_finite, 98304.0);
+    cr_expect_eq(qc_scale_exp(&e5m2_cfg5, 1.0, QC_SCALE_FLOOR), -16);
+    /* q8.13: max 128 - 2^-13, top binade 2^6; int8: max 127, top 2^6. */
+    cr_expect_eq(qc_scale_exp(&q, 1.0, QC_SCALE_FLOOR), -6);
+    cr_expect_eq(qc_scale_exp(&q, 200.0, QC_SCALE_FLOOR), 1);
+    cr_expect_eq(qc_scale_exp(&i8, 127.0, QC_SCALE_FLOOR), 0);
+    cr_expect_eq(qc_scale_exp(&i8, 1000.0, QC_SCALE_FLOOR), 3);
+    /* Nothing to scale: tensors keep 2^0, MX blocks take E8M0's smallest. */
+    cr_expect_eq(qc_scale_exp(&e5m2, 0.0, QC_SCALE_FLOOR), 0);
+    cr_expect_eq(qc_scale_exp(&mx, 0.0, QC_SCALE_FLOOR), -127);
+    /* MX: e4m3 elements (elem_emax 8), clamped to E8M0's [-127, 127]. */
+    cr_expect_eq(qc_scale_exp(&mx, 1.0, QC_SCALE_FLOOR), -8);
+    cr_expect_eq(qc_scale_exp(&mx, 0x1p-140, QC_SCALE_FLOOR), -127);
+    cr_expect_eq(qc_scale_exp(&mx, 0x1p130, QC_SCALE_FLOOR), 122);
+    cr_expect_eq(qc_scale_exp(&mx, 0x1p140, QC_SCALE_FLOOR), INT32_MAX);
+}
+
+Test(scale, which_formats_are_scaled)
+{
+    static const char *const scaled[] = {"e5m2", "fp8_e4m3", "bf16", "fp16", "q8.13", "int8",
+                                         "mxfp8_e4m3", "bfp8", "fp32:nosub"};
+    static const char *const plain[] = {"fp32", "fp64", "e8m30"};
+    for (size_t i = 0; i < sizeof scaled / sizeof scaled[0]; i++) {
+        const struct qc_format f = th_format(scaled[i]);
+        cr_expect(qc_scale_applies(&f), "%s", scaled[i]);
+    }
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        const struct qc_format f = th_format(plain[i]);
+        cr_expect(!qc_scale_applies(&f), "%s", plain[i]);
+    }
+}
+
+/* --- predictors ---------------------------------------------------------------- */
+
+/* One recorded call on a one-unit slot: the basis. */
+static double step(struct qc_scale_slot *s, const struct qc_scale_cfg *c, double amax)
+{
+    double basis;
+    struct qc_err err;
+    cr_assert_eq(qc_scale_predict(&basis, &amax, 1, s, c, true, &err), 0, "%s", err.msg);
+    return basis;
+}
+
+Test(scale, max_uses_the_current_amax)
+{
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_MAX, 4);
+    struct qc_scale_slot s = {0};
+    cr_expect_eq(step(&s, &c, 3.0), 3.0);
+    cr_expect_eq(step(&s, &c, 0.5), 0.5);
+    cr_expect_eq(s.units, 0, "max keeps no state");
+}
+
+Test(scale, delayed_takes_the_window_max)
+{
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAYED, 3);
+    const struct qc_format f = th_format("fp8_e4m3");
+    struct qc_scale_slot s = {0};
+
+    /* amaxes 1, 4, 2, 0.5, 0.25, 0.125, 8 with a window of 3, each recorded
+     * after use: */
+    double b = step(&s, &c, 1.0); /* no history: the current amax */
+    cr_expect_eq(b, 1.0);
+    cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -8);
+    cr_expect_eq(step(&s, &c, 4.0), 1.0);  /* window {1} */
+    b = step(&s, &c, 2.0);                 /* window {1, 4} */
+    cr_expect_eq(b, 4.0);
+    cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -6); /* 2 - 8 */
+    cr_expect_eq(step(&s, &c, 0.5), 4.0);  /* window {1, 4, 2} */
+    cr_expect_eq(step(&s, &c, 0.25), 4.0); /* {4, 2, 0.5}: 1 has left */
+    b = step(&s, &c, 0.125);               /* {2, 0.5, 0.25} */
+    cr_expect_eq(b, 2.0);
+    cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -7);
+    b = step(&s, &c, 8.0); /* {0.5, 0.25, 0.125}: the jump to 8 is not seen yet */
+    cr_expect_eq(b, 0.5);
+    cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -9);
+    cr_expect_eq(step(&s, &c, 1.0), 8.0); /* {0.25, 0.125, 8} */
+    cr_expect_eq(s.steps, 8);
+    qc_scale_slot_free(&s);
+}
+
+Test(scale, wma_weights_newest_first)
+{
+    struct qc_scale_cfg c = policy(QC_SCALE_POLICY_WMA, 3);
+    const struct qc_format f = th_format("fp8_e4m3");
+    struct qc_scale_slot s = {0};
+
+    c.alpha = 0.5;
+    cr_expect_eq(step(&s, &c, 4.0), 4.0); /* no history */
+    cr_expect_eq(step(&s, &c, 2.0), 4.0); /* {4}: 4/1 */
+    /* newest first {2, 4}: (2 + 0.5*4) / 1.5 = 8/3, floor(log2) = 1 */
+    double b = step(&s, &c, 1.0);
+    cr_expect_float_eq(b, 8.0 / 3.0, 1e-15);
+    cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -7);
+    /* {1, 2, 4}: (1 + 1 + 1) / 1.75 = 12/7 */
+    b = step(&s, &c, 16.0);
+    cr_expect_float_eq(b, 12.0 / 7.0, 1e-15);
+    cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -8);
+    /* {16, 1, 2}, 4 has left: (16 + 0.5 + 0.5) / 1.75 = 68/7 */
+    b = step(&s, &c, 1.0);
+    cr_expect_float_eq(b, 68.0 / 7.0, 1e-14);
+    qc_scale_slot_free(&s);
+
+    /* alpha 1: the plain mean of the window. */
+    c.alpha = 1.0;
+    step(&s, &c, 1.0);
+    step(&s, &c, 2.0);
+    step(&s, &c, 6.0);
+    b = step(&s, &c, 100.0);
+    cr_expect_float_eq(b, 3.0, 1e-15); /* (1 + 2 + 6) / 3 */
+    qc_scale_slot_free(&s);
+}
+
+Test(scale, delay_update_reuses_until_drift_or_age)
+{
+    struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAY_UPDATE, 4);
+    const struct qc_format f = th_format("e5m2");
+    struct qc_scale_slot s = {0};
+
+    c.drift = 1.0;
+    cr_expect_eq(step(&s, &c, 1.0), 1.0); /* no scale yet: made from 1, age 1 */
+    cr_expect_eq(step(&s, &c, 1.5), 1.0); /* log2 1.5 = 0.58 <= 1: kept (age 2) */
+    cr_expect_eq(step(&s, &c, 2.0), 1.0); /* exactly one binade is not more than 1 (age 3) */
+    double b = step(&s, &c, 2.5);         /* log2 2.5 = 1.32 > 1: re-estimated */
+    cr_expect_eq(b, 2.5);
+    cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -14); /* 1 - 15 */
+    cr_expect_eq(step(&s, &c, 2.5), 2.5); /* age 1 -> 2 */
+    cr_expect_eq(step(&s, &c, 2.5), 2.5); /* 2 -> 3 */
+    cr_expect_eq(step(&s, &c, 3.0), 2.5); /* 3 -> 4; log2(3/2.5) = 0.26 */
+    cr_expect_eq(step(&s, &c, 3.0), 3.0); /* served history = 4 calls: re-estimated */
+    cr_expect_eq(step(&s, &c, 0.0), 0.0); /* a zero against 3: infinite drift */
+    cr_expect_eq(qc_scale_exp(&f, 0.0, QC_SCALE_FLOOR), 0);
+    cr_expect_eq(step(&s, &c, 0.0), 0.0); /* two zeros do not drift */
+    cr_expect_eq(step(&s, &c, 1.0), 1.0); /* nonzero against zero: re-estimated */
+    qc_scale_slot_free(&s);
+
+    /* A wider drift tolerates more: 4x is 2 binades. */
+    c.drift = 2.5;
+    step(&s, &c, 1.0);
+    cr_expect_eq(step(&s, &c, 4.0), 1.0);
+    cr_expect_eq(step(&s, &c, 0.25), 1.0);
+    cr_expect_eq(step(&s, &c, 8.0), 8.0); /* 3 binades */
+    qc_scale_slot_free(&s);
+}
+
+Test(scale, zero_history_gives_the_current_amax)
+{
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAYED, 4);
+    struct qc_scale_slot s = {0};
+    step(&s, &c, 0.0);
+    step(&s, &c, 0.0);
+    /* Nothing nonzero recorded: no scale information, as on the first call. */
+    cr_expect_eq(step(&s, &c, 5.0), 5.0);
+    cr_expect_eq(step(&s, &c, 1.0), 5.0);
+    qc_scale_slot_free(&s);
+}
+
+Test(scale, evaluation_reads_state_without_changing_it)
+{
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAYED, 2);
+    struct qc_scale_slot s = {0};
+    struct qc_err err;
+    double amax = 7.0, basis;
+
+    /* An empty slot stays empty when not recording. */
+    cr_assert_eq(qc_scale_predict(&basis, &amax, 1, &s, &c, false, &err), 0);
+    cr_expect_eq(basis, 7.0);
+    cr_expect_eq(s.units, 0);
+    step(&s, &c, 2.0);
+    amax = 64.0;
+    cr_assert_eq(qc_scale_predict(&basis, &amax, 1, &s, &c, false, &err), 0);
+    cr_expect_eq(basis, 2.0);
+    cr_expect_eq(s.steps, 1);
+    /* 64 was not recorded: the window still holds {2}. */
+    cr_expect_eq(step(&s, &c, 3.0), 2.0);
+    cr_expect_eq(step(&s, &c, 1.0), 3.0);
+    qc_scale_slot_free(&s);
+}
+
+Test(scale, units_are_independent_and_a_new_count_falls_back)
+{
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAYED, 2);
+    struct qc_scale_slot s = {0};
+    struct qc_err err;
+    double amax2[2] = {1.0, 8.0}, amax3[3] = {100.0, 200.0, 300.0}, b[3];
+
+    cr_assert_eq(qc_scale_predict(b, amax2, 2, &s, &c, true, &err), 0);
+    amax2[0] = 0.5;
+    amax2[1] = 0.25;
+    cr_assert_eq(qc_scale_predict(b, amax2, 2, &s, &c, true, &err), 0);
+    cr_expect_eq(b[0], 1.0);
+    cr_expect_eq(b[1], 8.0);
+    /* Three units against a slot of two: the current amaxes, nothing recorded. */
+    cr_assert_eq(qc_scale_predict(b, amax3, 3, &s, &c, true, &err), 1);
+    cr_expect(b[0] == 100.0 && b[1] == 200.0 && b[2] == 300.0);
+    cr_expect_eq(s.steps, 2);
+    amax2[0] = amax2[1] = 2.0;
+    cr_assert_eq(qc_scale_predict(b, amax2, 2, &s, &c, true, &err), 0);
+    cr_expect_eq(b[0], 1.0); /* window {1, 0.5} */
+    cr_expect_eq(b[1], 8.0); /* window {8, 0.25} */
+    qc_scale_slot_free(&s);
+}
+
+/* --- clipping -------------------------------------------------------------------- */
+
+static void quantize(float *out, int32_t *e, const float *in, int64_t rows, int64_t k,
+                     const struct qc_format *f, const struct qc_scale_cfg *c,
+                     struct qc_scale_slot *s, int threads, struct qc_scale_stats *st)
+{
+    struct qc_err err;
+    cr_assert_eq(qc_scale_operand(out, e, in, rows, k, f, QC_SCALE_FLOOR, c, s, true, threads, st,
+                                  &err),
+                 QC_OK, "%s", err.msg);
+}
+
+Test(scale, clipping_of_a_tensor_scale_is_counted)
+{
+    struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAY_UPDATE, 16);
+    const struct qc_format f = th_format("fp8_e4m3");
+    struct qc_scale_slot s = {0};
+    struct qc_scale_stats st = {0};
+    float out[8];
+    int32_t e;
+
+    c.drift = 1.0;
+    /* amax 1: e = 0 - 8, values x 256. */
+    const float t1[] = {1.0f, -0.25f};
+    quantize(out, &e, t1, 1, 2, &f, &c, &s, 1, &st);
+    cr_expect_eq(e, -8);
+    cr_expect(out[0] == 256.0f && out[1] == -64.0f);
+
+    /* amax 1.95 is within one binade of 1: the scale stays 2^-8, which holds
+     * up to 448/256 = 1.75. In [256, 512) fp8_e4m3 steps by 32 up to 448:
+     * 1.7 x 256 = 435.2 -> 448 and 1.8 x 256 = 460.8 -> 448 round in range;
+     * 1.9 x 256 = 486.4 -> 480 and -1.95 x 256 = -499.2 -> -512 round beyond
+     * it: clipped to +-448. inf has no fp8_e4m3 code: NaN, not counted. */
+    const float t2[] = {0.5f, 1.0f, 1.7f, 1.8f, 1.9f, -1.95f, INFINITY};
+    quantize(out, &e, t2, 1, 7, &f, &c, &s, 1, &st);
+    cr_expect_eq(e, -8);
+    const float want2[] = {128.0f, 256.0f, 448.0f, 448.0f, 448.0f, -448.0f};
+    for (int i = 0; i < 6; i++)
+        cr_expect(out[i] == want2[i], "[%d] %a, expected %a", i, (double)out[i],
+                  (double)want2[i]);
+    cr_expect(isnan(out[6]));
+    cr_expect_eq(st.clipped, 2);
+    cr_expect_eq(st.overflowed, 1);
+
+    /* amax 0.6, 0.74 binades below 1: kept, though the current amax alone
+     * would give 2^-9: one binade wasted. 0.6 x 256 = 153.6 -> 160 (step 16),
+     * -0.1 x 256 = -25.6 -> -26 (step 2). */
+    const float t3[] = {0.6f, -0.1f};
+    quantize(out, &e, t3, 1, 2, &f, &c, &s, 1, &st);
+    cr_expect_eq(e, -8);
+    cr_expect(out[0] == 160.0f && out[1] == -26.0f, "%a %a", (double)out[0], (double)out[1]);
+    cr_expect_eq(st.wasted, 1);
+
+    /* amax 4: two binades away, re-estimated to 2^(2 - 8). */
+    const float t4[] = {4.0f};
+    quantize(out, &e, t4, 1, 1, &f, &c, &s, 1, &st);
+    cr_expect_eq(e, -6);
+    cr_expect_eq(out[0], 256.0f);
+    cr_expect_eq(st.scales, 4);
+    cr_expect_eq(st.overflowed, 1);
+    cr_expect_eq(st.wasted, 1);
+    cr_expect_eq(st.elements, 11); /* the finite ones: 2 + 6 + 2 + 1 */
+    cr_expect_eq(st.clipped, 2);
+    cr_expect_eq(st.fallbacks, 0);
+    qc_scale_slot_free(&s);
+}
+
+Test(scale, clipping_of_block_scales_is_counted)
+{
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAYED, 2);
+    const struct qc_format f = th_format("mxfp8_e4m3@4");
+    struct qc_scale_slot s = {0};
+    struct qc_scale_stats st = {0};
+    float out[16];
+    int32_t e;
+
+    /* Call 1, no history: block amaxes 1 and 8 give 2^-8 and 2^(3-8); every
+     * value is an exact fp8_e4m3 element under them. */
+    const float t1[] = {1, 0.5f, -0.25f, 0.125f, 8, 1, 2, 4};
+    quantize(out, &e, t1, 1, 8, &f, &c, &s, 1, &st);
+    cr_expect_eq(e, 0);
+    for (int i = 0; i < 8; i++)
+        cr_expect_eq(out[i], t1[i]);
+
+    /* Call 2 uses call 1's amaxes. Block 0 at 2^-8: 1.9 -> 486.4 clips to
+     * 448 (1.75); 0.1 -> 25.6 -> 26 (26/256); -0.2 -> -51.2 -> -52;
+     * 0.3 -> 76.8 -> 80 (step 8). Block 1 at 2^-5 holds 2, 1, 0.5, 0.25
+     * exactly, with one binade unused (amax 2 alone gives 2^-7). */
+    const float t2[] = {1.9f, 0.1f, -0.2f, 0.3f, 2, 1, 0.5f, 0.25f};
+    quantize(out, &e, t2, 1, 8, &f, &c, &s, 1, &st);
+    const float want2[] = {1.75f, 26.0f / 256, -52.0f / 256, 80.0f / 256, 2, 1, 0.5f, 0.25f};
+    for (int i = 0; i < 8; i++)
+        cr_expect(out[i] == want2[i], "[%d] %a, expected %a", i, (double)out[i],
+                  (double)want2[i]);
+    cr_expect_eq(st.clipped, 1);
+    cr_expect_eq(st.overflowed, 1);
+    cr_expect_eq(st.wasted, 1);
+
+    /* Two rows: four blocks against a slot of two: current amaxes, counted. */
+    float t3[16];
+    for (int i = 0; i < 16; i++)
+        t3[i] = 1.0f;
+    quantize(out, &e, t3, 2, 8, &f, &c, &s, 1, &st);
+    cr_expect_eq(st.fallbacks, 1);
+    for (int i = 0; i < 16; i++)
+        cr_expect_eq(out[i], 1.0f);
+
+    /* Back to one row: windows {1, 1.9} and {8, 2} (the fallback recorded
+     * nothing): 2^(0-8) and 2^(3-8), the second one binade too large. */
+    quantize(out, &e, t3, 1, 8, &f, &c, &s, 1, &st);
+    cr_expect_eq(st.scales, 2 + 2 + 4 + 2);
+    cr_expect_eq(st.wasted, 2);
+    cr_expect_eq(st.elements, 8 + 8 + 16 + 8);
+
+    /* A block holding a NaN gets the NaN scale whatever the prediction. */
+    float t5[8] = {1, NAN, 1, 1, 1, 1, 1, 1};
+    quantize(out, &e, t5, 1, 8, &f, &c, &s, 1, &st);
+    for (int i = 0; i < 4; i++)
+        cr_expect(isnan(out[i]));
+    cr_expect_eq(out[4], 1.0f);
+    qc_scale_slot_free(&s);
+}
