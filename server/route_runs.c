@@ -133,7 +133,7 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
     if (q->nbinds + 2 > FILTERS_MAX * 2) {
         char field[140];
         snprintf(field, sizeof field, "?%.130s", key);
-        q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", field, "at most %d filters", FILTERS_MAX);
+        q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", field, "too many filters");
         return MHD_NO;
     }
     if (strcmp(key, "sweep") == 0 || strcmp(key, "worker") == 0) {
