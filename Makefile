@@ -13,6 +13,10 @@ OPT      ?= -O2
 DEB_PKGS := build-essential pkg-config python3 libcriterion-dev libopenblas-dev libmpfr-dev \
             libgmp-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libuv1-dev \
             libcurl4-openssl-dev zlib1g-dev dataset-fashion-mnist
+# The dashboard (web/) and its browser tests (tests/web/): Node >= 20 with npm,
+# and Debian's Chromium. NodeSource's nodejs bundles npm; ask Debian for npm
+# only where the command is missing.
+DEB_PKGS += chromium nodejs $(if $(shell command -v npm),,npm)
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
 # fp-contract=off: an FMA contraction would round once where the emulated
@@ -127,6 +131,15 @@ deps:
 	  echo "deps: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: missing packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; fi
+	@$(MAKE) --no-print-directory $(WEB_DEPS)
+
+# npm packages from the committed lock files; web/'s postinstall copies uPlot
+# into web/vendor/ (the server serves only web/, and there is no CDN).
+WEB_DEPS := web/vendor/uPlot.esm.js tests/web/node_modules/.package-lock.json
+web/vendor/uPlot.esm.js: web/package.json web/package-lock.json web/scripts/vendor.mjs
+	cd web && npm ci --prefer-offline --no-audit --no-fund
+tests/web/node_modules/.package-lock.json: tests/web/package.json tests/web/package-lock.json
+	cd tests/web && npm ci --prefer-offline --no-audit --no-fund
 
 # ---- tests ------------------------------------------------------------------
 # Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
@@ -135,7 +148,7 @@ TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
-	$(MAKE) $(TEST_SUITES)
+	$(MAKE) $(TEST_SUITES) test-web
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
@@ -153,6 +166,13 @@ test-server: $(BIN)/qlab-server-tests $(BIN)/qlab-server
 # Real qlab-server and qlab-worker processes on loopback (tests/worker/).
 test-worker: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 	BIN=$(BIN) tests/worker/run.sh
+
+# The dashboard in Debian's headless Chromium (playwright-core) against a
+# real qlab-server; screenshots go to build/web-artifacts/. Plain pass only:
+# the browser code has nothing for sanitizers to check.
+.PHONY: test-web
+test-web: $(BIN)/qlab-server $(WEB_DEPS)
+	cd tests/web && QLAB_SERVER_BIN=$(abspath $(BIN)/qlab-server) node --test --test-concurrency=1 *.test.mjs
 
 bench: deps $(BIN)/qlab-bench
 	$(BIN)/qlab-bench
