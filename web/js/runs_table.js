@@ -88,10 +88,10 @@ export function runsTable({ swept = [], height } = {}) {
     el,
     table,
     setRuns(next) {
-      const before = columns().map((c) => c.key).join();
       runs = next;
       const cols = columns();
-      if (cols.map((c) => c.key).join() !== before) table.setColumns(cols);
+      const keys = cols.map((c) => c.key).join();
+      if (keys !== table.columns().map((c) => c.key).join()) table.setColumns(cols);
       table.setRows(runs);
       const any = runs.find((r) => r.spec);
       if (any && !pathList.childElementCount) {
