@@ -103,7 +103,7 @@ export async function render(root, params, ctx) {
       errorList,
       h('div', { class: 'toolbar' }, submitBtn, status)),
     h('p', { class: 'muted small' },
-      'An object with "base" is a sweep (docs: schema/sweep); anything else is one experiment. ',
+      'An object with "base" is a sweep (schema/sweep.schema.json); anything else is one experiment (schema/experiment.schema.json). ',
       'Format strings are checked by the server\'s parser as you type.'));
 
   const from = Number(ctx.query.get('run'));
