@@ -105,6 +105,31 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, struc
     return QC_OK;
 }
 
+/* The scale policies' state (scale.h): policy, history, slot count, then
+ * per slot units, steps, head and its arrays (amax window, delay_update
+ * references as fp32 bit patterns, ages as int32). */
+static void put_scales(struct buf *b, const struct qc_net *net)
+{
+    const struct qc_scale_cfg *c = &net->scaling;
+    const int64_t nslots = net->scale_slots ? (int64_t)net->n * QC_NN_SCALE_SLOTS : 0;
+
+    put_u64(b, (uint64_t)c->policy);
+    put_u64(b, (uint64_t)c->history);
+    put_u64(b, (uint64_t)nslots);
+    for (int64_t i = 0; i < nslots; i++) {
+        const struct qc_scale_slot *s = &net->scale_slots[i];
+        put_u64(b, (uint64_t)s->units);
+        put_u64(b, (uint64_t)s->steps);
+        put_u64(b, (uint64_t)s->head);
+        if (s->hist)
+            put(b, s->hist, (size_t)(s->units * c->history) * sizeof(float));
+        if (s->ref)
+            put(b, s->ref, (size_t)s->units * sizeof(float));
+        if (s->age)
+            put(b, s->age, (size_t)s->units * sizeof(int32_t));
+    }
+}
+
 int qc_checkpoint_save(const char *path, const struct qc_net *net, const struct qc_optim *o,
                        const struct qc_loss_scaler *s, const struct qc_ckpt_progress *p,
                        const void *extra, size_t extra_len, struct qc_err *err)
@@ -137,11 +162,15 @@ int qc_checkpoint_save(const char *path, const struct qc_net *net, const struct 
     put_u64(&sc, (uint64_t)s->skipped);
     section(&b, "SCAL", sc.p, sc.len);
     free(sc.p);
+    struct buf sl = {0};
+    put_scales(&sl, net);
+    section(&b, "SCLS", sl.p, sl.len);
+    free(sl.p);
     section(&b, "USER", extra, extra_len);
     put(&b, TRAILER, 4);
     uint32_t crc = b.oom ? 0 : (uint32_t)crc32(0L, b.p, (uInt)b.len);
     put(&b, &crc, 4);
-    if (b.oom || opt.oom || sc.oom || prog.oom) {
+    if (b.oom || opt.oom || sc.oom || prog.oom || sl.oom) {
         free(b.p);
         return qc_err_set(err, QC_ENOMEM, "checkpoint", "out of memory building %s", path);
     }
@@ -152,8 +181,8 @@ int qc_checkpoint_save(const char *path, const struct qc_net *net, const struct 
 
 /* A parsed view of a file: every section located and size-checked. */
 struct view {
-    const uint8_t *prog, *parm, *bnst, *optm, *scal, *user;
-    uint64_t prog_n, parm_n, bnst_n, optm_n, scal_n, user_n;
+    const uint8_t *prog, *parm, *bnst, *optm, *scal, *scls, *user;
+    uint64_t prog_n, parm_n, bnst_n, optm_n, scal_n, scls_n, user_n;
 };
 
 static uint64_t get_u64(const uint8_t *p)
@@ -209,12 +238,14 @@ static int parse(struct view *v, const uint8_t *d, size_t len, const char *path,
             v->optm = body, v->optm_n = n;
         else if (!memcmp(tag, "SCAL", 4))
             v->scal = body, v->scal_n = n;
+        else if (!memcmp(tag, "SCLS", 4))
+            v->scls = body, v->scls_n = n;
         else if (!memcmp(tag, "USER", 4))
             v->user = body, v->user_n = n;
         off += 12 + n;
     }
-    if (!v->prog || !v->parm || !v->bnst || !v->optm || !v->scal || !v->user || v->prog_n != 40 ||
-        v->scal_n != 24)
+    if (!v->prog || !v->parm || !v->bnst || !v->optm || !v->scal || !v->scls || !v->user ||
+        v->prog_n != 40 || v->scal_n != 24)
         return qc_err_set(err, QC_ECORRUPT, "checkpoint", "%s: a section is missing or malformed",
                           path);
     return QC_OK;
@@ -249,6 +280,58 @@ static int read_all(uint8_t **out, size_t *len, const char *path, struct qc_err 
     return QC_OK;
 }
 
+/* Walks the SCLS section against the net's scale configuration. With
+ * `restore` false it only checks every size (nothing is touched); with
+ * `restore` true it refills the slots (QC_ENOMEM possible). */
+static int scales(struct qc_net *net, const uint8_t *d, uint64_t n, bool restore,
+                  const char *path, struct qc_err *err)
+{
+    const struct qc_scale_cfg *c = &net->scaling;
+    const uint64_t nslots = net->scale_slots ? (uint64_t)net->n * QC_NN_SCALE_SLOTS : 0;
+    uint64_t off = 24;
+    int rc;
+
+    if (n < 24 || get_u64(d) != (uint64_t)c->policy || get_u64(d + 8) != (uint64_t)c->history ||
+        get_u64(d + 16) != nslots)
+        return qc_err_set(err, QC_ECORRUPT, "checkpoint",
+                          "%s: its scale policy state does not match this run's '%s' policy", path,
+                          qc_scale_policy_name(c->policy));
+    for (uint64_t i = 0; i < nslots; i++) {
+        if (n - off < 24)
+            return qc_err_set(err, QC_ECORRUPT, "checkpoint", "%s: scale state truncated", path);
+        const uint64_t units = get_u64(d + off), steps = get_u64(d + off + 8),
+                       head = get_u64(d + off + 16);
+        off += 24;
+        if (units > (UINT64_C(1) << 40) || steps > INT64_MAX || head >= (uint64_t)c->history ||
+            (units == 0 && steps != 0))
+            return qc_err_set(err, QC_ECORRUPT, "checkpoint", "%s: scale slot %llu is malformed",
+                              path, (unsigned long long)i);
+        const uint64_t nf = units ? (uint64_t)qc_scale_slot_floats(c, (int64_t)units) : 0;
+        const uint64_t ni = units ? (uint64_t)qc_scale_slot_ints(c, (int64_t)units) : 0;
+        if ((n - off) / 4 < nf + ni)
+            return qc_err_set(err, QC_ECORRUPT, "checkpoint", "%s: scale state truncated", path);
+        if (restore) {
+            struct qc_scale_slot *s = &net->scale_slots[i];
+            qc_scale_slot_free(s);
+            if (units && (rc = qc_scale_slot_alloc(s, c, (int64_t)units, err)))
+                return rc;
+            s->steps = (int64_t)steps;
+            s->head = (int)head;
+            if (s->hist)
+                memcpy(s->hist, d + off, (size_t)nf * sizeof(float));
+            if (s->ref) {
+                memcpy(s->ref, d + off, (size_t)units * sizeof(float));
+                memcpy(s->age, d + off + units * sizeof(float), (size_t)units * sizeof(int32_t));
+            }
+        }
+        off += 4 * (nf + ni);
+    }
+    if (off != n)
+        return qc_err_set(err, QC_ECORRUPT, "checkpoint", "%s: scale state has %llu stray bytes",
+                          path, (unsigned long long)(n - off));
+    return QC_OK;
+}
+
 int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
                        struct qc_loss_scaler *s, struct qc_ckpt_progress *p, void *extra,
                        size_t extra_len, struct qc_err *err)
@@ -278,6 +361,8 @@ int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
                         (unsigned long long)(v.parm_n / sizeof(float)), (long long)net->nparams);
         goto out;
     }
+    if ((rc = scales(net, v.scls, v.scls_n, false, path, err)))
+        goto out;
     /* Validated: now restore. */
     p->epoch = (int64_t)get_u64(v.prog + 8);
     p->step = (int64_t)get_u64(v.prog + 16);
@@ -295,6 +380,7 @@ int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
     s->skipped = (int64_t)get_u64(v.scal + 16);
     if (extra_len)
         memcpy(extra, v.user, extra_len);
+    rc = scales(net, v.scls, v.scls_n, true, path, err);
 out:
     free(d);
     return rc;

@@ -273,6 +273,11 @@ void qc_net_free(struct qc_net *net)
         l->out = l->grad = l->saved = l->bn_bmean = l->bn_binv = NULL;
         l->argmax = NULL;
     }
+    if (net->scale_slots)
+        for (int i = 0; i < net->n * QC_NN_SCALE_SLOTS; i++)
+            qc_scale_slot_free(&net->scale_slots[i]);
+    free(net->scale_slots);
+    net->scale_slots = NULL;
     free(net->params);
     free(net->grads);
     free(net->state);
@@ -281,8 +286,7 @@ void qc_net_free(struct qc_net *net)
     net->n = 0;
 }
 
-/* The (a, b) operand formats of each GEMM group for a layer kind. */
-static void operands(const struct qc_layer *l, enum qc_gemm_group g, const struct qc_format **a,
+void qc__nn_operands(const struct qc_layer *l, enum qc_gemm_group g, const struct qc_format **a,
                      const struct qc_format **b)
 {
     const struct qc_nn_arith *ar = &l->arith;
@@ -311,7 +315,7 @@ static int resolve_layer(struct qc_layer *l, struct qc_err *err)
     for (int g = 0; g < QC_GEMM_GROUPS; g++) {
         const struct qc_format *a, *b;
         struct qc_mac *m = &l->gm[g];
-        operands(l, (enum qc_gemm_group)g, &a, &b);
+        qc__nn_operands(l, (enum qc_gemm_group)g, &a, &b);
         *m = l->arith.mac[g];
         m->a = *a;
         m->b = *b;

@@ -13,6 +13,17 @@ int qc__nn_gemm(struct qc_net *net, const struct qc_layer *l, enum qc_gemm_group
                 const float *a, const float *b, struct qc_gemm_desc *d, struct qc_nn_stats *st,
                 struct qc_err *err);
 
+/* The (a, b) tensor formats of group g's GEMM for a layer kind. */
+void qc__nn_operands(const struct qc_layer *l, enum qc_gemm_group g, const struct qc_format **a,
+                     const struct qc_format **b);
+
+/* qc__nn_gemm's path when the net's scale policy scales an operand
+ * (nn_scale.c): operands quantized under their scales, handed to the GEMM
+ * as already rounded, result multiplied by the tensor scales. */
+int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gemm_group g,
+                       float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+                       struct qc_nn_stats *st, struct qc_err *err);
+
 int qc__conv_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct qc_nn_stats *st,
                      struct qc_err *err);
 int qc__conv_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,

@@ -10,8 +10,16 @@ int qc__nn_gemm(struct qc_net *net, const struct qc_layer *l, enum qc_gemm_group
                 const float *a, const float *b, struct qc_gemm_desc *d, struct qc_nn_stats *st,
                 struct qc_err *err)
 {
+    const struct qc_format *fa, *fb;
+    int rc;
+
     d->sr_stream = net->sr_stream++;
-    int rc = qc_backend_gemm(net->be, c, a, b, d, &l->gm[g], st ? &st->gemm[g] : NULL, err);
+    qc__nn_operands(l, g, &fa, &fb);
+    if (net->scaling.policy != QC_SCALE_POLICY_NONE &&
+        (qc_scale_applies(fa) || qc_scale_applies(fb)))
+        rc = qc__nn_gemm_scaled(net, l, g, c, a, b, d, st, err);
+    else
+        rc = qc_backend_gemm(net->be, c, a, b, d, &l->gm[g], st ? &st->gemm[g] : NULL, err);
     if (rc) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -30,6 +38,7 @@ int qc_net_forward(struct qc_net *net, const float *x, int64_t nb, bool train,
     if (nb < 1 || nb > net->batch)
         return qc_err_set(err, QC_EINVAL, "batch", "batch of %lld outside 1..%lld", (long long)nb,
                           (long long)net->batch);
+    net->scale_record = train; /* evaluation reads the scale state, never advances it */
     /* NCHW (dataset order) -> CNHW */
     for (int64_t b = 0; b < nb; b++)
         for (int64_t c = 0; c < in->c; c++)
@@ -71,6 +80,7 @@ int qc_net_backward(struct qc_net *net, int64_t nb, struct qc_nn_stats *st, stru
 {
     int rc = QC_OK;
 
+    net->scale_record = true;
     /* Residual sources gather several gradients: they start at zero. The
      * only reader of any other layer writes its gradient outright. */
     for (int i = 1; i < net->n - 1; i++) {

@@ -55,6 +55,7 @@ void qc_train_cfg_init(struct qc_train_cfg *cfg)
     cfg->loss.growth_interval = 1000;
     cfg->loss.min = 1.0;
     cfg->loss.max = 16777216.0;
+    qc_scale_cfg_init(&cfg->scaling);
 }
 
 void qc_train_checkpoint_path(char *out, size_t len, const char *dir)
@@ -77,26 +78,51 @@ static void accum_add(struct accum *a, double loss, int64_t correct, int64_t see
     a->seen += seen;
     a->steps++;
     a->skipped += skipped;
-    for (int g = 0; g < QC_GEMM_GROUPS; g++)
+    for (int g = 0; g < QC_GEMM_GROUPS; g++) {
         qc_round_stats_add(&a->st.gemm[g], &st->gemm[g]);
+        qc_scale_stats_add(&a->st.scale[g], &st->scale[g]);
+    }
 }
 
-/* Appends the per-group rates: "fwd":{"overflow":r,...},... */
-static int put_rates(char *p, size_t len, const struct qc_nn_stats *st)
+/* Appends the per-group rates: "fwd":{"overflow":r,...},... and, under a
+ * scale policy, what it did to the group's operands (counts). */
+static int put_rates(char *p, size_t len, const struct qc_nn_stats *st, bool scaled)
 {
     static const char *const names[QC_GEMM_GROUPS] = {"fwd", "bwd", "wgrad"};
     int n = 0;
 
     for (int g = 0; g < QC_GEMM_GROUPS; g++) {
         const struct qc_round_stats *s = &st->gemm[g];
+        const struct qc_scale_stats *c = &st->scale[g];
         const double ops = s->ops ? (double)s->ops : 1.0;
         n += snprintf(p + n, len - (size_t)n,
                       ",\"%s\":{\"macs\":%llu,\"overflow_rate\":%.6g,\"underflow_rate\":%.6g,"
-                      "\"swamping_rate\":%.6g}",
+                      "\"swamping_rate\":%.6g",
                       names[g], (unsigned long long)s->ops, (double)s->overflow / ops,
                       (double)s->underflow / ops, (double)s->swamping / ops);
+        if (scaled)
+            n += snprintf(p + n, len - (size_t)n,
+                          ",\"scaling\":{\"scales\":%llu,\"overflowed\":%llu,\"wasted\":%llu,"
+                          "\"elements\":%llu,\"clipped\":%llu,\"clip_rate\":%.6g,"
+                          "\"fallbacks\":%llu}",
+                          (unsigned long long)c->scales, (unsigned long long)c->overflowed,
+                          (unsigned long long)c->wasted, (unsigned long long)c->elements,
+                          (unsigned long long)c->clipped,
+                          (double)c->clipped / (c->elements ? (double)c->elements : 1.0),
+                          (unsigned long long)c->fallbacks);
+        n += snprintf(p + n, len - (size_t)n, "}");
     }
     return n;
+}
+
+/* A loss as a JSON number: NaN and inf (an overflowed forward pass) have no
+ * JSON spelling, so they are written null rather than break the line. */
+static const char *loss_json(char *buf, size_t len, double v)
+{
+    if (!isfinite(v))
+        return "null";
+    snprintf(buf, len, "%.9g", v);
+    return buf;
 }
 
 struct run {
@@ -127,19 +153,22 @@ static int emit(struct run *r, const char *line)
 
 static int emit_step(struct run *r, double lr)
 {
-    char line[2048];
+    char line[4096];
     struct accum *a = &r->us.interval;
     const double dt = now_s() - r->t_interval;
+    char lb[32];
 
     if (a->steps == 0)
         return 0;
     int n = snprintf(line, sizeof line,
-                     "{\"kind\":\"step\",\"step\":%lld,\"epoch\":%lld,\"train_loss\":%.9g,"
+                     "{\"kind\":\"step\",\"step\":%lld,\"epoch\":%lld,\"train_loss\":%s,"
                      "\"train_acc\":%.9g,\"lr\":%.9g,\"loss_scale\":%.9g,\"skipped\":%lld",
                      (long long)r->prog.step, (long long)r->prog.epoch,
-                     a->loss / (double)a->seen, (double)a->correct / (double)a->seen, lr,
+                     loss_json(lb, sizeof lb, a->loss / (double)a->seen),
+                     (double)a->correct / (double)a->seen, lr,
                      r->scaler.scale, (long long)r->scaler.skipped);
-    n += put_rates(line + n, sizeof line - (size_t)n, &a->st);
+    n += put_rates(line + n, sizeof line - (size_t)n, &a->st,
+                   r->cfg->scaling.policy != QC_SCALE_POLICY_NONE);
     snprintf(line + n, sizeof line - (size_t)n, ",\"images_per_s\":%.1f}",
              dt > 0 ? (double)a->seen / dt : 0.0);
     memset(a, 0, sizeof *a);
@@ -220,6 +249,8 @@ static int setup(struct run *r, struct qc_err *err)
         if ((rc = qc_net_set_layer_arith(&r->net, cfg->overrides[i].layer,
                                          &cfg->overrides[i].arith, err)))
             return rc;
+    if ((rc = qc_net_set_scaling(&r->net, &cfg->scaling, err)))
+        return rc;
     qc_net_init_params(&r->net, cfg->seed);
     r->steps_per_epoch = (r->train.n + cfg->batch - 1) / cfg->batch;
     struct qc_optim_cfg oc = cfg->optim;
@@ -309,7 +340,7 @@ static int train_step(struct run *r, int64_t nb, struct qc_err *err)
 static int end_epoch(struct run *r, struct qc_err *err)
 {
     double vloss, vacc;
-    char line[2048];
+    char line[4096];
     int rc;
 
     if ((rc = emit_step(r, qc_optim_lr(&r->opt.cfg, r->prog.step - 1))))
@@ -317,15 +348,18 @@ static int end_epoch(struct run *r, struct qc_err *err)
     if ((rc = validate(r, &vloss, &vacc, err)))
         return rc;
     const struct accum *a = &r->us.epoch;
+    char lb[32], vb[32];
     int n = snprintf(line, sizeof line,
-                     "{\"kind\":\"epoch\",\"step\":%lld,\"epoch\":%lld,\"train_loss\":%.9g,"
-                     "\"train_acc\":%.9g,\"val_loss\":%.9g,\"val_acc\":%.9g,\"loss_scale\":%.9g,"
+                     "{\"kind\":\"epoch\",\"step\":%lld,\"epoch\":%lld,\"train_loss\":%s,"
+                     "\"train_acc\":%.9g,\"val_loss\":%s,\"val_acc\":%.9g,\"loss_scale\":%.9g,"
                      "\"skipped\":%lld",
                      (long long)r->prog.step, (long long)r->prog.epoch,
-                     a->seen ? a->loss / (double)a->seen : 0.0,
-                     a->seen ? (double)a->correct / (double)a->seen : 0.0, vloss, vacc,
+                     loss_json(lb, sizeof lb, a->seen ? a->loss / (double)a->seen : 0.0),
+                     a->seen ? (double)a->correct / (double)a->seen : 0.0,
+                     loss_json(vb, sizeof vb, vloss), vacc,
                      r->scaler.scale, (long long)a->skipped);
-    n += put_rates(line + n, sizeof line - (size_t)n, &a->st);
+    n += put_rates(line + n, sizeof line - (size_t)n, &a->st,
+                   r->cfg->scaling.policy != QC_SCALE_POLICY_NONE);
     snprintf(line + n, sizeof line - (size_t)n, "}");
     memset(&r->us.epoch, 0, sizeof r->us.epoch);
     if (r->hooks && r->hooks->progress) {

@@ -23,14 +23,6 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
                           "device '%s': this build trains on the CPU only, and a run never "
                           "moves to another kind of device",
                           qc_spec_device_name(s->device.kind));
-    /* Block formats always take their per-block scale from the block's
-     * current maximum; the tensor-scale policies are not implemented yet,
-     * and a run must not silently ignore what its spec asks for. */
-    if (s->scaling.blocks.type != QC_BLOCK_SCALE_NONE)
-        return qc_err_set(err, QC_EUNSUPP, "/scaling/blocks/type",
-                          "scaling policy '%s' is not implemented yet (only 'none': every block "
-                          "scaled by its current maximum)",
-                          qc_spec_block_scaling_name(s->scaling.blocks.type));
     qc_spec_model_desc(&cfg->model, s);
     snprintf(cfg->dataset, sizeof cfg->dataset, "%s", qc_spec_dataset_name(s->dataset.name));
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", s->dataset.dir);
@@ -78,6 +70,27 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
         for (int g = 0; g < QC_GEMM_GROUPS; g++)
             o->arith.mac[g].scale_rule = a->scale_rule;
     }
+
+    const struct qc_spec_blocks *bs = &s->scaling.blocks;
+    static const enum qc_scale_policy policy[] = {
+        [QC_BLOCK_SCALE_NONE] = QC_SCALE_POLICY_NONE,
+        [QC_BLOCK_SCALE_MAX] = QC_SCALE_POLICY_MAX,
+        [QC_BLOCK_SCALE_DELAYED] = QC_SCALE_POLICY_DELAYED,
+        [QC_BLOCK_SCALE_DELAY_UPDATE] = QC_SCALE_POLICY_DELAY_UPDATE,
+        [QC_BLOCK_SCALE_WMA] = QC_SCALE_POLICY_WMA,
+    };
+    QC_ASSERT((unsigned)bs->type < sizeof policy / sizeof policy[0]);
+    cfg->scaling.policy = policy[bs->type];
+    cfg->scaling.history = bs->history;
+    cfg->scaling.drift = bs->drift;
+    cfg->scaling.alpha = bs->alpha;
+    /* Refused here rather than at the run's start, so `qlab validate` says it. */
+    if ((rc = qc_nn_arith_check_scaling(&cfg->arith, &cfg->scaling, NULL, err)))
+        return rc;
+    for (int i = 0; i < cfg->noverrides; i++)
+        if ((rc = qc_nn_arith_check_scaling(&cfg->overrides[i].arith, &cfg->scaling,
+                                            cfg->overrides[i].layer, err)))
+            return rc;
 
     const struct qc_spec_loss *l = &s->scaling.loss;
     cfg->loss.kind = l->type;

@@ -1,12 +1,16 @@
-/* Scale policies (scale.h): exponents of the scale rules worked out by
- * hand, each predictor on crafted amax sequences, clip and overflow
- * counting on crafted tensors. Expected values are derived in the
- * comments. */
+/* Scale policies (scale.h, nn_scale.c): exponents of the scale rules worked
+ * out by hand, each predictor on crafted amax sequences, clip and overflow
+ * counting on crafted tensors, and the scaled GEMM of a layer against an
+ * exact reference built here from the reference quantizer, qc_gemm_ref and
+ * the power-of-two rescale. Expected values are derived in the comments. */
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "qcore/gemm.h"
+#include "qcore/nn.h"
 #include "qcore/scale.h"
 #include "test_helpers.h"
 
@@ -372,4 +376,241 @@ Test(scale, clipping_of_block_scales_is_counted)
         cr_expect(isnan(out[i]));
     cr_expect_eq(out[4], 1.0f);
     qc_scale_slot_free(&s);
+}
+
+/* --- the scaled GEMM of a layer ------------------------------------------------ */
+
+/* A net of one linear layer: input k features, n outputs, batch m. */
+static struct qc_backend *make_net(struct qc_net *net, int64_t m, int64_t n, int64_t k,
+                                   const char *act, const char *wt, const char *mac,
+                                   enum qc_scale_policy p, int history, int threads)
+{
+    struct qc_backend *be;
+    struct qc_backend_opts o = {.threads = threads};
+    struct qc_nn_arith a;
+    struct qc_err err;
+    int last;
+
+    cr_assert_eq(qc_backend_create(&be, "cpu", &o, &err), QC_OK);
+    cr_assert_eq(qc_net_init(net, k, 1, 1, m, be), QC_OK);
+    cr_assert_geq(last = qc_net_add_simple(net, QC_LAYER_FLATTEN, "f", 0, 0, 0, &err), 0);
+    cr_assert_geq(qc_net_add_linear(net, "fc", last, n, &err), 0, "%s", err.msg);
+    cr_assert_eq(qc_net_finalize(net, &err), QC_OK);
+    a.activations = th_format(act);
+    a.weights = th_format(wt);
+    a.errors = th_format("fp32");
+    for (int g = 0; g < QC_GEMM_GROUPS; g++)
+        cr_assert_eq(qc_mac_parse(&a.mac[g], mac, &err), QC_OK, "%s", err.msg);
+    cr_assert_eq(qc_net_set_arith(net, &a, &err), QC_OK, "%s", err.msg);
+    const struct qc_scale_cfg c = policy(p, history);
+    cr_assert_eq(qc_net_set_scaling(net, &c, &err), QC_OK, "%s", err.msg);
+    return be;
+}
+
+/* The layer's forward output for x (m x k), bias zero. */
+static void forward(float *y, struct qc_net *net, const float *x, int64_t m, bool train,
+                    struct qc_nn_stats *st)
+{
+    struct qc_err err;
+    cr_assert_eq(qc_net_forward(net, x, m, train, st, &err), QC_OK, "%s", err.msg);
+    const struct qc_layer *l = &net->layers[net->n - 1];
+    memcpy(y, l->out, (size_t)(m * l->c) * sizeof(float));
+}
+
+/* x scaled by 2^-e and rounded with the reference to `sat` (the reading
+ * with saturation), counting clipped values. */
+static void ref_scaled(float *out, const float *x, int64_t len, int e, const char *sat,
+                       uint64_t *clipped)
+{
+    const struct qc_format f = th_format(sat);
+    for (int64_t i = 0; i < len; i++) {
+        struct qc_round_stats rs = {0};
+        out[i] = (float)qc_round_value_ref(&f, ldexp(x[i], -e), NULL, 0, &rs);
+        *clipped += rs.overflow;
+    }
+}
+
+/* Y = X W^T under the layer's MAC, from operands rounded here, then scaled
+ * by 2^e: the reference of the scaled path. */
+static void ref_gemm(float *y, const float *xs, const float *ws, int64_t m, int64_t n, int64_t k,
+                     const char *mac_s, const char *act, const char *wt, bool pre_rounded, int e)
+{
+    struct qc_mac mac;
+    struct qc_gemm_desc d;
+    struct qc_err err;
+    char s[256];
+
+    snprintf(s, sizeof s, "%s,a=%s,b=%s", mac_s, act, wt);
+    cr_assert_eq(qc_mac_parse(&mac, s, &err), QC_OK, "%s", err.msg);
+    qc_gemm_desc_init(&d, m, n, k);
+    d.trans_b = true;
+    d.a_rounded = d.b_rounded = pre_rounded;
+    cr_assert_eq(qc_gemm_ref(y, xs, ws, &d, &mac, NULL, &err), QC_OK, "%s", err.msg);
+    for (int64_t i = 0; i < m * n; i++)
+        y[i] = ldexpf(y[i], e) + 0.0f; /* + 0: the layer adds its zero bias */
+}
+
+Test(scale, scaled_layer_gemm_equals_the_exact_reference)
+{
+    enum { M = 5, N = 7, K = 20 };
+    static const char mac[] = "cfg=5,acc=e8m10,chunk=4";
+    struct qc_net net;
+    float x[M * K], x2[M * K], xs[M * K], ws[N * K], y[M * N], want[M * N];
+    uint64_t s = 99, clipped = 0;
+    struct qc_nn_stats st;
+
+    for (int th = 1; th <= 3; th += 2) {
+        struct qc_backend *be = make_net(&net, M, N, K, "e4m3", "e5m2", mac,
+                                         QC_SCALE_POLICY_DELAYED, 4, th);
+        float *w = net.params + net.layers[2].w_off;
+        /* amax(x) = 3 exactly, amax(w) = 0.75 exactly. */
+        for (int i = 0; i < M * K; i++)
+            x[i] = (float)(th_unit(&s) * 5.0 - 2.5);
+        x[7] = -3.0f;
+        for (int i = 0; i < N * K; i++)
+            w[i] = (float)(th_unit(&s) * 1.4 - 0.7);
+        w[3] = 0.75f;
+        /* CFG-5 reads e4m3 as inf1 (max 448, top binade 2^8) and e5m2 as inf1
+         * (max 98304, top 2^16): e_x = 1 - 8 = -7, e_w = -1 - 16 = -17. The
+         * first call has no history: the current amaxes. */
+        memset(&st, 0, sizeof st);
+        forward(y, &net, x, M, true, &st);
+        ref_scaled(xs, x, M * K, -7, "e4m3:inf1:subnormal-as-normal:sat", &clipped);
+        ref_scaled(ws, w, N * K, -17, "e5m2:inf1:subnormal-as-normal:sat", &clipped);
+        ref_gemm(want, xs, ws, M, N, K, mac, "e4m3", "e5m2", false, -24);
+        for (int i = 0; i < M * N; i++)
+            cr_expect(th_same_f(y[i], want[i]), "threads %d call 1 y[%d] %a, reference %a", th,
+                      i, (double)y[i], (double)want[i]);
+        cr_expect_eq(st.scale[QC_GEMM_FWD].scales, 2);
+
+        /* Call 2 grows x's amax to 8, but the delayed scale still comes from
+         * 3 (2^-7): values beyond 448/128 = 3.5 clip. */
+        for (int i = 0; i < M * K; i++)
+            x2[i] = x[i] * 2.0f;
+        x2[11] = 8.0f;
+        memset(&st, 0, sizeof st);
+        clipped = 0;
+        forward(y, &net, x2, M, true, &st);
+        ref_scaled(xs, x2, M * K, -7, "e4m3:inf1:subnormal-as-normal:sat", &clipped);
+        ref_gemm(want, xs, ws, M, N, K, mac, "e4m3", "e5m2", false, -24);
+        for (int i = 0; i < M * N; i++)
+            cr_expect(th_same_f(y[i], want[i]), "threads %d call 2 y[%d] %a, reference %a", th,
+                      i, (double)y[i], (double)want[i]);
+        cr_expect_gt(clipped, 0);
+        cr_expect_eq(st.scale[QC_GEMM_FWD].clipped, clipped);
+        cr_expect_eq(st.scale[QC_GEMM_FWD].overflowed, 1);
+        qc_net_free(&net);
+        qc_backend_destroy(be);
+    }
+}
+
+/* Block scales from the previous call's block amaxes, elements rounded with
+ * the reference, the GEMM reading them as they are. */
+Test(scale, delayed_block_scales_equal_the_exact_reference)
+{
+    enum { M = 3, N = 4, K = 19, B = 8 };
+    static const char mac[] = "cfg=1,acc=e6m5,chunk=5";
+    struct qc_net net;
+    float x[M * K], x2[M * K], xs[M * K], ws[N * K], y[M * N], want[M * N];
+    uint64_t s = 7, clipped = 0;
+    const struct qc_format e4m3 = th_format("fp8_e4m3:sat"), e2m1 = th_format("e2m1:finite:sat");
+    struct qc_backend *be = make_net(&net, M, N, K, "mxfp8_e4m3@8", "mxfp4_e2m1@8", mac,
+                                     QC_SCALE_POLICY_DELAYED, 2, 2);
+    float *w = net.params + net.layers[2].w_off;
+
+    for (int i = 0; i < M * K; i++)
+        x[i] = (float)th_spread(&s, -6, 3);
+    for (int i = 0; i < N * K; i++)
+        w[i] = (float)th_spread(&s, -5, 0);
+    forward(y, &net, x, M, true, NULL);
+    for (int i = 0; i < M * K; i++)
+        x2[i] = x[i] * (float)(0.5 + th_unit(&s) * 1.5);
+
+    /* Reference: block (row, j) of 8 along K (the last one 3 long) gets
+     * e = floor(log2 amax_call1) - elem_emax (e4m3: 8, e2m1: 2); each value
+     * is x/2^e rounded to the saturating element format, times 2^e. */
+    for (int pass = 0; pass < 2; pass++) {
+        const float *src = pass == 0 ? x : w, *now = pass == 0 ? x2 : w;
+        float *dst = pass == 0 ? xs : ws;
+        const int rows = pass == 0 ? M : N, top = pass == 0 ? 8 : 2;
+        const struct qc_format *el = pass == 0 ? &e4m3 : &e2m1;
+        for (int r = 0; r < rows; r++)
+            for (int j0 = 0; j0 < K; j0 += B) {
+                const int len = K - j0 < B ? K - j0 : B;
+                double amax = 0;
+                for (int i = 0; i < len; i++)
+                    amax = fmax(amax, fabs(src[r * K + j0 + i]));
+                int ex;
+                frexp(amax, &ex);
+                const int e = ex - 1 - top;
+                for (int i = 0; i < len; i++) {
+                    struct qc_round_stats rs = {0};
+                    const double v = qc_round_value_ref(el, ldexp(now[r * K + j0 + i], -e), NULL,
+                                                        0, &rs);
+                    dst[r * K + j0 + i] = (float)ldexp(v, e);
+                    clipped += rs.overflow;
+                }
+            }
+    }
+    struct qc_nn_stats st;
+    memset(&st, 0, sizeof st);
+    forward(y, &net, x2, M, true, &st);
+    ref_gemm(want, xs, ws, M, N, K, mac, "mxfp8_e4m3@8", "mxfp4_e2m1@8", true, 0);
+    for (int i = 0; i < M * N; i++)
+        cr_expect(th_same_f(y[i], want[i]), "y[%d] %a, reference %a", i, (double)y[i],
+                  (double)want[i]);
+    cr_expect_gt(clipped, 0, "the data should make some block clip");
+    cr_expect_eq(st.scale[QC_GEMM_FWD].clipped, clipped);
+    qc_net_free(&net);
+    qc_backend_destroy(be);
+}
+
+/* `max` on block formats is today's behaviour: the same bits as `none`. */
+Test(scale, max_block_scales_are_the_plain_block_format)
+{
+    enum { M = 6, N = 5, K = 45 };
+    static const char *const macs[] = {"cfg=1,acc=fp32", "cfg=3,acc=e6m5,chunk=8,scale_rule=round",
+                                       "cfg=1,acc=fp32,scale_rule=ceil"};
+    float x[M * K], y1[M * N], y2[M * N];
+    uint64_t s = 5;
+
+    for (size_t mi = 0; mi < sizeof macs / sizeof macs[0]; mi++) {
+        struct qc_net a, b;
+        struct qc_backend *ba = make_net(&a, M, N, K, "mxfp6_e3m2@16", "bfp8@8", macs[mi],
+                                         QC_SCALE_POLICY_NONE, 4, 2);
+        struct qc_backend *bb = make_net(&b, M, N, K, "mxfp6_e3m2@16", "bfp8@8", macs[mi],
+                                         QC_SCALE_POLICY_MAX, 4, 2);
+        for (int64_t i = 0; i < a.nparams; i++)
+            a.params[i] = b.params[i] = (float)th_spread(&s, -8, 2);
+        for (int i = 0; i < M * K; i++)
+            x[i] = (float)th_spread(&s, -10, 4);
+        forward(y1, &a, x, M, true, NULL);
+        forward(y2, &b, x, M, true, NULL);
+        for (int i = 0; i < M * N; i++)
+            cr_expect(th_same_f(y1[i], y2[i]), "%s y[%d] none %a, max %a", macs[mi], i,
+                      (double)y1[i], (double)y2[i]);
+        qc_net_free(&a);
+        qc_net_free(&b);
+        qc_backend_destroy(ba);
+        qc_backend_destroy(bb);
+    }
+}
+
+Test(scale, formats_beyond_fp32_are_refused)
+{
+    struct qc_nn_arith a;
+    struct qc_err err;
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAYED, 4);
+
+    /* bf16 under CFG-4 reads inf1: its top exponent code holds normals up
+     * to 2^128, beyond fp32. */
+    a.weights = a.activations = th_format("bf16");
+    a.errors = th_format("fp32");
+    for (int g = 0; g < QC_GEMM_GROUPS; g++)
+        cr_assert_eq(qc_mac_parse(&a.mac[g], "cfg=4", &err), QC_OK);
+    cr_expect_eq(qc_nn_arith_check_scaling(&a, &c, "fc2", &err), QC_EUNSUPP);
+    cr_expect(strstr(err.msg, "fc2") && strstr(err.msg, "bf16"), "%s", err.msg);
+    for (int g = 0; g < QC_GEMM_GROUPS; g++)
+        cr_assert_eq(qc_mac_parse(&a.mac[g], "cfg=1", &err), QC_OK);
+    cr_expect_eq(qc_nn_arith_check_scaling(&a, &c, "fc2", &err), QC_OK, "%s", err.msg);
 }

@@ -1,12 +1,15 @@
 /* The training loop: it learns, it is deterministic whatever the thread
  * count, a run resumed from a checkpoint ends with the same weights and
- * metrics as one that never stopped, and bad checkpoints are refused. */
+ * metrics as one that never stopped (scale policies' histories included),
+ * and bad checkpoints are refused. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "qcore/spec.h"
 #include "qcore/train.h"
 #include "test_helpers.h"
 
@@ -153,4 +156,143 @@ Test(train, resume_continues_exactly)
     cr_assert(strstr(err.msg, path) && strstr(err.msg, "truncated"), "%s", err.msg);
     unlink(path);
     rmdir(dir);
+}
+
+/* Block formats (MX activations, scaled along K in blocks of 32) next to
+ * tensor-scaled scalar formats (e4m3 weights, e5m2 errors) under a scale
+ * policy. 400 samples in batches of 32 end each epoch with a batch of 16,
+ * whose block counts differ: the fallback runs too. */
+static void scaled_cfg(struct qc_train_cfg *c, enum qc_scale_policy p)
+{
+    struct qc_err err;
+
+    small_cfg(c, "cfg=5,acc=fp32,chunk=16");
+    snprintf(c->dataset, sizeof c->dataset, "synthetic:train=400:test=96:h=12:w=12");
+    c->arith.activations = th_format("mxfp8_e4m3");
+    c->arith.weights = th_format("e4m3");
+    c->arith.errors = th_format("e5m2");
+    c->scaling.policy = p;
+    c->scaling.history = 3;
+    c->loss.kind = QC_LOSS_SCALE_DYNAMIC;
+    c->loss.scale = 256;
+    c->loss.growth_interval = 5;
+    cr_assert_eq(qc_nn_arith_check_scaling(&c->arith, &c->scaling, NULL, &err), QC_OK, "%s",
+                 err.msg);
+}
+
+Test(train, scale_policy_same_bits_for_any_thread_count)
+{
+    struct qc_train_cfg c;
+    struct sink s1 = {0}, s2 = {0};
+    struct qc_net n1, n2;
+
+    scaled_cfg(&c, QC_SCALE_POLICY_WMA);
+    c.epochs = 1;
+    c.threads = 1;
+    run(&c, NULL, &s1, &n1, QC_OK);
+    c.threads = 3;
+    run(&c, NULL, &s2, &n2, QC_OK);
+    cr_assert_str_eq(s1.text, s2.text);
+    cr_assert_eq(memcmp(n1.params, n2.params, (size_t)n1.nparams * sizeof(float)), 0);
+    cr_assert(strstr(s1.text, "\"scaling\":{\"scales\":"), "%s", s1.text);
+    qc_net_free(&n1);
+    qc_net_free(&n2);
+}
+
+Test(train, scale_policy_state_resumes_exactly)
+{
+    struct qc_train_cfg c;
+    struct qc_train_opts o = {0};
+    struct sink straight = {0}, p1 = {0}, p2 = {0}, p3 = {0};
+    struct qc_net a, b;
+    char dir[] = "/tmp/qlab-train-XXXXXX", path[600];
+
+    cr_assert_not_null(mkdtemp(dir));
+    scaled_cfg(&c, QC_SCALE_POLICY_DELAYED);
+    run(&c, NULL, &straight, &a, QC_OK);
+    /* Each epoch's short batch changes the block count of every MX operand
+     * whose blocks depend on the batch: the forward activations of all 5
+     * layers, and the grad-weight activations of the 2 convolutions (whose
+     * K is batch x positions; a linear layer's K = batch stays one block). */
+    const char *ep = strstr(straight.text, "\"kind\":\"epoch\"");
+    cr_assert_not_null(ep);
+    const char *fwd = strstr(ep, "\"fwd\""), *bwd = strstr(ep, "\"bwd\""),
+               *wg = strstr(ep, "\"wgrad\"");
+    cr_assert(fwd && bwd && wg);
+    cr_assert_eq(atoll(strstr(fwd, "\"fallbacks\":") + 12), 5, "%s", ep);
+    cr_assert_eq(atoll(strstr(bwd, "\"fallbacks\":") + 12), 0, "%s", ep);
+    cr_assert_eq(atoll(strstr(wg, "\"fallbacks\":") + 12), 2, "%s", ep);
+
+    /* Stop mid-epoch twice (7 and 20 of 26 steps), resuming each time. */
+    snprintf(o.checkpoint_dir, sizeof o.checkpoint_dir, "%s", dir);
+    o.max_steps = 7;
+    run(&c, &o, &p1, NULL, QC_ECONFLICT);
+    o.resume = true;
+    o.max_steps = 20;
+    run(&c, &o, &p2, NULL, QC_ECONFLICT);
+    o.max_steps = 0;
+    run(&c, &o, &p3, &b, QC_OK);
+    cr_assert_eq(memcmp(a.params, b.params, (size_t)a.nparams * sizeof(float)), 0,
+                 "resumed weights differ");
+    char joined[sizeof p1.text * 3];
+    snprintf(joined, sizeof joined, "%s%s%s", p1.text, p2.text, p3.text);
+    cr_assert_str_eq(joined, straight.text);
+    qc_net_free(&a);
+    qc_net_free(&b);
+
+    /* Another policy cannot resume from this state. */
+    struct qc_train_hooks h = {0};
+    struct qc_err err;
+    c.scaling.policy = QC_SCALE_POLICY_WMA;
+    cr_assert_eq(qc_train_run(&c, &o, &h, NULL, &err), QC_ECORRUPT);
+    cr_assert(strstr(err.msg, "scale policy"), "%s", err.msg);
+    qc_train_checkpoint_path(path, sizeof path, dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* DESIGN's example (e5m2, CFG-5, e6m5 accumulators, delay_update block
+ * scales) is accepted and runs; here on synthetic data of its shape. */
+Test(train, design_example_trains)
+{
+    static struct qc_spec spec;
+    struct qc_train_cfg c;
+    struct qc_err err;
+    struct sink s = {0};
+    struct qc_net net;
+
+    cr_assert_eq(qc_spec_load(&spec, "tests/unit/specs/design.json", &err), QC_OK, "%s", err.msg);
+    cr_assert_eq(qc_train_cfg_from_spec(&c, &spec, "{}", 2, &err), QC_OK, "%s: %s", err.field,
+                 err.msg);
+    cr_assert_eq(c.scaling.policy, QC_SCALE_POLICY_DELAY_UPDATE);
+    cr_assert_eq(c.scaling.history, 16);
+    snprintf(c.dataset, sizeof c.dataset, "synthetic:train=128:test=32");
+    c.train_limit = c.val_limit = 0;
+    c.epochs = 1;
+    c.batch = 32;
+    c.log_interval = 2;
+    run(&c, NULL, &s, &net, QC_OK);
+    cr_assert_eq(s.lines, 3, "%s", s.text);
+    cr_assert(strstr(s.text, "\"scaling\":{\"scales\":"), "%s", s.text);
+    /* Tensor scales put e5m2 amaxes at 2^15, so products of large elements
+     * reach 2^30..2^32 while e6m5's max finite is about 2^32: sums of a few
+     * overflow (docs/training.md, "What to expect"), and the lines say so. */
+    const char *ov = strstr(s.text, "\"overflow_rate\":");
+    cr_assert_not_null(ov);
+    cr_assert_gt(atof(ov + 16), 0.0, "%s", s.text);
+    /* Every line is valid JSON whatever the loss (a NaN loss is null). */
+    char *save = NULL;
+    for (char *line = strtok_r(s.text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char full[sizeof s.text + 2];
+        json_error_t je;
+        int depth = 0;
+        for (const char *q = line; *q; q++)
+            depth += (*q == '{') - (*q == '}');
+        /* collect() cut a step line's last field, and its closing brace */
+        snprintf(full, sizeof full, "%s%s", line, depth > 0 ? "}" : "");
+        json_t *j = json_loads(full, 0, &je);
+        cr_assert_not_null(j, "%s: %s", je.text, full);
+        json_decref(j);
+    }
+    qc_net_free(&net);
 }

@@ -19,6 +19,7 @@
 
 #include "qcore/backend.h"
 #include "qcore/mac.h"
+#include "qcore/scale.h"
 
 #define QC_NN_NAME_MAX 32
 #define QC_NN_MAX_LAYERS 256
@@ -47,10 +48,15 @@ struct qc_nn_arith {
     struct qc_mac mac[QC_GEMM_GROUPS];
 };
 
-/* Events counted per GEMM group over a net (reset by the caller). */
+/* Events counted per GEMM group over a net (reset by the caller): the
+ * MACs' rounding events, and what the scale policy did to the operands. */
 struct qc_nn_stats {
     struct qc_round_stats gemm[QC_GEMM_GROUPS];
+    struct qc_scale_stats scale[QC_GEMM_GROUPS];
 };
+
+/* GEMM operands with a scale state: a and b of each group of each layer. */
+#define QC_NN_SCALE_SLOTS (QC_GEMM_GROUPS * 2)
 
 struct qc_layer {
     enum qc_layer_kind kind;
@@ -86,6 +92,12 @@ struct qc_net {
     float *scratch;         /* conv column gradients */
     int64_t scratch_len;
     uint64_t sr_stream;     /* advanced per GEMM call for stochastic rounding */
+    struct qc_scale_cfg scaling; /* scale policy of quantized operands (none: as zeroed) */
+    /* Scale state of operand o of group g of layer i at
+     * [(i * QC_GEMM_GROUPS + g) * 2 + o]; n * QC_NN_SCALE_SLOTS slots, owned
+     * by the net (NULL under none and max, which keep no state). */
+    struct qc_scale_slot *scale_slots;
+    bool scale_record;      /* the pass in progress records amaxes (training passes) */
 };
 
 /* Building. qc_net_init prepares an empty net with the input shape; the
@@ -110,6 +122,18 @@ int qc_net_set_arith(struct qc_net *net, const struct qc_nn_arith *a, struct qc_
 int qc_net_set_layer_arith(struct qc_net *net, const char *name, const struct qc_nn_arith *a,
                            struct qc_err *err);
 int qc_net_find(const struct qc_net *net, const char *name);
+
+/* Sets the scale policy of every GEMM operand whose tensor format
+ * qc_scale_applies to (scale.h, docs/training.md) and empties the policy's
+ * state. Call after the arithmetic is set. QC_EUNSUPP naming the layer when
+ * a scaled operand's reading does not fit fp32; QC_ENOMEM. Forward passes
+ * with `train` and backward passes record amaxes into the state;
+ * evaluation passes only read it. */
+int qc_net_set_scaling(struct qc_net *net, const struct qc_scale_cfg *c, struct qc_err *err);
+/* The same check on an arithmetic alone (for specs, before any net is
+ * built); `layer` names it in the message (NULL: the global arithmetic). */
+int qc_nn_arith_check_scaling(const struct qc_nn_arith *a, const struct qc_scale_cfg *c,
+                              const char *layer, struct qc_err *err);
 
 /* Kaiming-normal weights, zero biases, unit batchnorm, from `seed`. */
 void qc_net_init_params(struct qc_net *net, uint64_t seed);

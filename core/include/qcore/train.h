@@ -41,6 +41,7 @@ struct qc_train_cfg {
     struct qc_layer_override overrides[QC_TRAIN_MAX_OVERRIDES]; /* ... except these */
     int noverrides;
     struct qc_loss_scaler loss;  /* initial scaler */
+    struct qc_scale_cfg scaling; /* tensor/block scale policy (scale.h); none by default */
     int threads;                 /* CPU threads, 0 = all */
     uint64_t fingerprint;        /* identifies the experiment in checkpoints */
 };
@@ -78,8 +79,8 @@ int qc_train_run(const struct qc_train_cfg *cfg, const struct qc_train_opts *opt
 struct qc_spec;
 /* The configuration a spec describes. `canonical` (len bytes, the spec's
  * canonical JSON text) gives the fingerprint. QC_EUNSUPP, naming the field,
- * for what this build cannot run: a device other than cpu/any, or a block
- * scaling policy other than the per-block current maximum. */
+ * for what this build cannot run: a device other than cpu/any, or a scale
+ * policy on a format whose multiplier reading leaves fp32's range. */
 int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
                            const char *canonical, size_t len, struct qc_err *err);
 
