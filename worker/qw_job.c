@@ -679,8 +679,17 @@ void qw_job_action(struct qw_job *j, const char *action)
 
 void qw_job_shutdown(struct qw_job *j)
 {
-    if (j->phase == PH_RECOVERED || j->phase == PH_OVER || j->thread_done)
+    if (j->phase == PH_OVER)
         return;
+    if (j->retry_wait) {
+        /* A back-off may be long: the shutdown clock is short. Retries go
+         * on at the base delay from here. */
+        uv_timer_stop(j->timer);
+        qw_backoff_reset(&j->bo);
+        arm(j, 100, true);
+    }
+    if (j->phase == PH_RECOVERED || j->thread_done)
+        return; /* nothing trains: finish reporting as planned */
     if (j->reason == R_NONE)
         j->reason = R_SHUTDOWN;
     atomic_store(&j->stop, 1);
@@ -689,11 +698,6 @@ void qw_job_shutdown(struct qw_job *j)
         uv_timer_stop(j->timer);
         j->retry_wait = false;
         pump(j);
-    } else if (j->retry_wait) {
-        /* A back-off may be long: the shutdown clock is short. */
-        uv_timer_stop(j->timer);
-        qw_backoff_reset(&j->bo);
-        arm(j, 100, true);
     }
 }
 
