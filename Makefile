@@ -75,7 +75,7 @@ $(OBJ)/%.o: %.c
 	$(CC) $(CFLAGS_Q) -c $< -o $@
 
 # The server and its tests include their headers as "server/x.h".
-$(OBJ)/server/%.o $(OBJ)/tests/server/%.o: CFLAGS_Q += -I.
+$(OBJ)/server/%.o $(OBJ)/tests/server/%.o $(OBJ)/bench/bench_server.o: CFLAGS_Q += -I.
 
 $(OBJ)/core/src/simd/kern_%.o: $(SIMD_SRC)
 	@mkdir -p $(dir $@)
@@ -117,9 +117,11 @@ $(BIN)/qlab-tests: $(TEST_OBJ) $(LIBQCORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(TEST_OBJ) $(LIBQCORE) -lcriterion $(LDLIBS_Q)
 
-$(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQCORE)
+# The server benchmarks drive a real qlab-server over libcurl and time a raw
+# SQLite baseline through the server library's schema (bench/bench_server.c).
+$(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(BENCH_OBJ) $(LIBQCORE) -lsqlite3 $(LDLIBS_Q)
+	$(CC) -o $@ $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE) -lcurl $(SRV_LIBS) $(LDLIBS_Q)
 
 # ---- dependencies -----------------------------------------------------------
 deps:
@@ -174,8 +176,8 @@ test-worker: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 test-web: $(BIN)/qlab-server $(WEB_DEPS)
 	cd tests/web && QLAB_SERVER_BIN=$(abspath $(BIN)/qlab-server) node --test --test-concurrency=1 *.test.mjs
 
-bench: deps $(BIN)/qlab-bench
-	$(BIN)/qlab-bench
+bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server
+	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-bench
 
 # Until the server and workers exist, the demo is a local numerics tour.
 demo: deps $(BIN)/qlab

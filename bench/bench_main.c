@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench_numerics.h"
+#include "bench_server.h"
 #include "bench_train.h"
 #include "bench_util.h"
 
@@ -16,6 +17,9 @@ static const struct bench_entry entries[] = {
     {.name = "gemm_memory", .group = "numerics", .run = bench_gemm_memory},
     {.name = "gemm_paths", .group = "numerics", .run = bench_gemm_paths},
     {.name = "train_epoch", .group = "train", .run = bench_train_epoch},
+    {.name = "server_ingest", .group = "server", .run = bench_server_ingest},
+    {.name = "server_runs_list", .group = "server", .run = bench_server_runs_list},
+    {.name = "server_downsample", .group = "server", .run = bench_server_downsample},
 };
 
 #define N_ENTRIES ((int)(sizeof entries / sizeof entries[0]))
