@@ -35,8 +35,8 @@
 #include "server/db.h"
 
 #define CLIENTS 16
-#define BATCH 1000
-#define NAMES 4 /* metric names per batch: 250 steps of each */
+#define BATCH   1000
+#define NAMES   4 /* metric names per batch: 250 steps of each */
 
 /* ---- the server process --------------------------------------------------- */
 
@@ -90,12 +90,12 @@ static bool server_start(struct server *s, const char *label, char *why, size_t 
     size_t got = 0;
 
     if (!server_bin(bin, sizeof bin)) {
-        snprintf(why, why_len, "no qlab-server binary (set QLAB_SERVER_BIN or build it beside "
-                               "qlab-bench)");
+        snprintf(why, why_len,
+                 "no qlab-server binary (set QLAB_SERVER_BIN or build it beside "
+                 "qlab-bench)");
         return false;
     }
-    snprintf(s->dir, sizeof s->dir, "%s/qlab-bench-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp",
-             label);
+    snprintf(s->dir, sizeof s->dir, "%s/qlab-bench-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", label);
     if (!mkdtemp(s->dir))
         bench_die("mkdtemp %s: %s", s->dir, strerror(errno));
     snprintf(s->db, sizeof s->db, "%s/q.db", s->dir);
@@ -300,9 +300,10 @@ static char *batch_body(int64_t first, int names, size_t *len)
     int per = BATCH / names;
     for (int s = 0; s < per; s++)
         for (int k = 0; k < names; k++)
-            n += (size_t)snprintf(b + n, cap - n, "%s{\"step\":%lld,\"name\":\"%s\",\"value\":%.9g}",
-                                  s || k ? "," : "", (long long)(first + s), metric_names[k],
-                                  point_value(first + s, k));
+            n +=
+                (size_t)snprintf(b + n, cap - n, "%s{\"step\":%lld,\"name\":\"%s\",\"value\":%.9g}",
+                                 s || k ? "," : "", (long long)(first + s), metric_names[k],
+                                 point_value(first + s, k));
     n += (size_t)snprintf(b + n, cap - n, "]}");
     *len = n;
     return b;
@@ -348,8 +349,12 @@ static double ingest_once(int port, const struct lease *leases, char *const *bod
     pthread_t t[CLIENTS];
     atomic_int go = 0;
     for (int i = 0; i < CLIENTS; i++) {
-        a[i] = (struct poster){.port = port, .lease = &leases[i], .bodies = bodies, .lens = lens,
-                               .nbatches = nbatches, .go = &go};
+        a[i] = (struct poster){.port = port,
+                               .lease = &leases[i],
+                               .bodies = bodies,
+                               .lens = lens,
+                               .nbatches = nbatches,
+                               .go = &go};
         if (pthread_create(&t[i], NULL, post_batches, &a[i]) != 0)
             bench_die("pthread_create failed");
     }
@@ -379,8 +384,7 @@ static double raw_once(const char *path, int nbatches)
         bench_die("raw baseline: %s", err.msg);
     for (int k = 0; k < NAMES; k++) {
         char sql[128];
-        snprintf(sql, sizeof sql, "INSERT INTO metric_names (name) VALUES ('%s')",
-                 metric_names[k]);
+        snprintf(sql, sizeof sql, "INSERT INTO metric_names (name) VALUES ('%s')", metric_names[k]);
         sqlite3_exec(d.writer.db, sql, NULL, NULL, NULL);
     }
     if (sqlite3_prepare_v2(d.writer.db, ins, -1, &st, NULL) != SQLITE_OK)
@@ -446,28 +450,40 @@ void bench_server_ingest(void)
     client_free(&admin);
     server_stop(&s);
 
-    snprintf(extra, sizeof extra, "\"clients\":%d,\"batch_points\":%d,\"points\":%d",
-             CLIENTS, BATCH, CLIENTS * NBATCH * BATCH);
+    snprintf(extra, sizeof extra, "\"clients\":%d,\"batch_points\":%d,\"points\":%d", CLIENTS,
+             BATCH, CLIENTS * NBATCH * BATCH);
     bench_emit(&(struct bench_figure){
-        .bench = "server_ingest", .value = best, .unit = "points/s",
-        .baseline = "sqlite_bulk_insert", .baseline_value = best_raw, .ratio = best / best_raw,
-        .target_kind = BENCH_AT_LEAST, .target = 0.5, .threads = CLIENTS,
+        .bench = "server_ingest",
+        .value = best,
+        .unit = "points/s",
+        .baseline = "sqlite_bulk_insert",
+        .baseline_value = best_raw,
+        .ratio = best / best_raw,
+        .target_kind = BENCH_AT_LEAST,
+        .target = 0.5,
+        .threads = CLIENTS,
         .note = "16 HTTP clients, 1000-point batches, vs the same rows inserted directly, one "
                 "transaction per batch",
         .extra = extra});
-    bench_emit(&(struct bench_figure){
-        .bench = "server_ingest_rate", .value = best, .unit = "points/s",
-        .baseline = "target_rate", .baseline_value = 200000, .ratio = best / 200000,
-        .target_kind = BENCH_AT_LEAST, .target = 1.0, .threads = CLIENTS, .extra = extra});
+    bench_emit(&(struct bench_figure){.bench = "server_ingest_rate",
+                                      .value = best,
+                                      .unit = "points/s",
+                                      .baseline = "target_rate",
+                                      .baseline_value = 200000,
+                                      .ratio = best / 200000,
+                                      .target_kind = BENCH_AT_LEAST,
+                                      .target = 1.0,
+                                      .threads = CLIENTS,
+                                      .extra = extra});
 }
 
 /* ---- run list under load -------------------------------------------------- */
 
-#define LIST_RUNS 10000
-#define READERS 6
-#define WRITERS 2
+#define LIST_RUNS    10000
+#define READERS      6
+#define WRITERS      2
 #define LIST_SECONDS 3.0
-#define SAMPLES_MAX 200000
+#define SAMPLES_MAX  200000
 
 struct reader {
     int port;
@@ -555,8 +571,10 @@ void bench_server_runs_list(void)
     /* 10 000 runs: one sweep of 1000 seeds x 10 epoch counts. */
     size_t cap = 16384, n;
     char *body = malloc(cap);
-    n = (size_t)snprintf(body, cap, "{\"name\": \"list\", \"base\": %s, \"parameters\": "
-                                    "{\"train.seed\": {\"values\": [", spec);
+    n = (size_t)snprintf(body, cap,
+                         "{\"name\": \"list\", \"base\": %s, \"parameters\": "
+                         "{\"train.seed\": {\"values\": [",
+                         spec);
     for (int i = 0; i < 1000; i++)
         n += (size_t)snprintf(body + n, cap - n, "%s%d", i ? "," : "", i);
     snprintf(body + n, cap - n, "]}, \"train.epochs\": {\"values\": [1,2,3,4,5,6,7,8,9,10]}}}");
@@ -580,7 +598,9 @@ void bench_server_runs_list(void)
         pthread_create(&tw[i], NULL, write_metrics, &w[i]);
     }
     for (int i = 0; i < READERS; i++) {
-        r[i] = (struct reader){.port = s.port, .sweep = sweep, .until = until,
+        r[i] = (struct reader){.port = s.port,
+                               .sweep = sweep,
+                               .until = until,
                                .lat = malloc(SAMPLES_MAX * sizeof(double)),
                                .rng = 0x1234567ull + (uint64_t)i};
         pthread_create(&tr[i], NULL, read_lists, &r[i]);
@@ -610,12 +630,18 @@ void bench_server_runs_list(void)
     snprintf(extra, sizeof extra,
              "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"requests\":%d,\"runs\":%d,"
              "\"readers\":%d,\"writers\":%d,\"writer_points_per_s\":%.0f,\"sweep_create_s\":%.2f",
-             p50, p99, pmax, total, LIST_RUNS, READERS, WRITERS,
-             (double)written / LIST_SECONDS, create_s);
+             p50, p99, pmax, total, LIST_RUNS, READERS, WRITERS, (double)written / LIST_SECONDS,
+             create_s);
     bench_emit(&(struct bench_figure){
-        .bench = "server_runs_list_p99", .value = p99, .unit = "ms",
-        .baseline = "target_ms", .baseline_value = 20, .ratio = p99 / 20,
-        .target_kind = BENCH_AT_MOST, .target = 1.0, .threads = READERS + WRITERS,
+        .bench = "server_runs_list_p99",
+        .value = p99,
+        .unit = "ms",
+        .baseline = "target_ms",
+        .baseline_value = 20,
+        .ratio = p99 / 20,
+        .target_kind = BENCH_AT_MOST,
+        .target = 1.0,
+        .threads = READERS + WRITERS,
         .note = "GET /api/v1/runs pages of 100 (plain, state, sweep filters) while 2 clients "
                 "post metric batches",
         .extra = extra});
@@ -623,7 +649,7 @@ void bench_server_runs_list(void)
 
 /* ---- downsampled read ----------------------------------------------------- */
 
-#define SERIES_POINTS 1000000
+#define SERIES_POINTS  1000000
 #define SERIES_POSTERS 4
 
 struct series_poster {
@@ -691,8 +717,8 @@ void bench_server_downsample(void)
             bench_die("GET %s: %ld", path, st);
         if (r < 0) { /* the first read checks the answer and warms the cache */
             json_t *j = json_loadb(admin.resp, admin.len, 0, NULL);
-            const json_t *steps =
-                json_object_get(json_object_get(json_object_get(j, "series"), "train_loss"), "step");
+            const json_t *steps = json_object_get(
+                json_object_get(json_object_get(j, "series"), "train_loss"), "step");
             kept = json_array_size(steps);
             if (!json_is_true(json_object_get(j, "downsampled")) || kept == 0 || kept > MAXP)
                 bench_die("server_downsample: %zu points, downsampled %d", kept,
@@ -710,9 +736,10 @@ void bench_server_downsample(void)
     sqlite3_stmt *st = NULL;
     double scan_ms = NAN;
     if (sqlite3_open_v2(s.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT step, value FROM metrics WHERE run_id = ? AND name_id = "
-                               "(SELECT id FROM metric_names WHERE name = 'train_loss') "
-                               "ORDER BY step",
+        sqlite3_prepare_v2(db,
+                           "SELECT step, value FROM metrics WHERE run_id = ? AND name_id = "
+                           "(SELECT id FROM metric_names WHERE name = 'train_loss') "
+                           "ORDER BY step",
                            -1, &st, NULL) == SQLITE_OK) {
         double acc = 0, t2 = bench_now();
         sqlite3_bind_int64(st, 1, l.run);
@@ -732,9 +759,15 @@ void bench_server_downsample(void)
              "\"sqlite_scan_ms\":%.2f,\"load_points_per_s\":%.0f",
              SERIES_POINTS, MAXP, kept, best, scan_ms, SERIES_POINTS / load_s);
     bench_emit(&(struct bench_figure){
-        .bench = "server_downsample", .value = median, .unit = "ms",
-        .baseline = "target_ms", .baseline_value = 100, .ratio = median / 100,
-        .target_kind = BENCH_AT_MOST, .target = 1.0, .threads = 1,
+        .bench = "server_downsample",
+        .value = median,
+        .unit = "ms",
+        .baseline = "target_ms",
+        .baseline_value = 100,
+        .ratio = median / 100,
+        .target_kind = BENCH_AT_MOST,
+        .target = 1.0,
+        .threads = 1,
         .note = "median of 7 GETs of a 1M-point series at max_points=2000 (min/max buckets)",
         .extra = extra});
 }

@@ -373,8 +373,7 @@ json_t *srvt_json_lease(const struct srvt_server *s, const char *method, const c
     return srvt_call(s, s->token, lease, method, path, body, want_status);
 }
 
-void srvt_expect_error(const struct srvt_resp *r, long status, const char *code,
-                       const char *field)
+void srvt_expect_error(const struct srvt_resp *r, long status, const char *code, const char *field)
 {
     cr_assert_eq(r->status, status, "status %ld, want %ld: %.400s", r->status, status, r->body);
     cr_assert_not_null(r->json, "an error body must be JSON: %.300s", r->body);
@@ -452,8 +451,7 @@ int64_t srvt_submit(const struct srvt_server *s, const char *name)
     return id;
 }
 
-void srvt_register(struct srvt_worker *w, const struct srvt_server *s, const char *name,
-                   int ndev)
+void srvt_register(struct srvt_worker *w, const struct srvt_server *s, const char *name, int ndev)
 {
     char body[4096];
     size_t n = (size_t)snprintf(body, sizeof body,
@@ -481,8 +479,8 @@ void srvt_lease(struct srvt_lease *l, const struct srvt_server *s, const struct 
 {
     char path[96];
     snprintf(path, sizeof path, "/api/v1/workers/%lld/lease", (long long)w->id);
-    json_t *j = srvt_call(s, w->token, NULL, "POST", path, "{\"devices\": [\"cpu0\"], \"wait\": 0}",
-                          200);
+    json_t *j =
+        srvt_call(s, w->token, NULL, "POST", path, "{\"devices\": [\"cpu0\"], \"wait\": 0}", 200);
     l->run = json_integer_value(json_object_get(json_object_get(j, "run"), "id"));
     const char *lease = json_string_value(json_object_get(j, "lease"));
     const char *dev = json_string_value(json_object_get(j, "device"));

@@ -26,7 +26,7 @@ void srvt_write_file(const char *path, const char *text);
 struct srvt_server {
     pid_t pid;
     int port;
-    char dir[SRVT_PATH];      /* its temporary directory (database, data, logs) */
+    char dir[SRVT_PATH]; /* its temporary directory (database, data, logs) */
     char db[SRVT_PATH + 16];
     char log[SRVT_PATH + 16]; /* its stderr */
     char token[160];          /* bearer token sent by srvt_json when not "" */
@@ -49,22 +49,22 @@ const char *srvt_log(const struct srvt_server *s);
 /* One HTTP exchange. */
 struct srvt_req {
     const char *method;
-    const char *path;           /* "/api/v1/runs?limit=2" */
-    const char *token;          /* bearer token, NULL or "" for none */
-    const char *body;           /* NULL: no body */
-    size_t body_len;            /* 0: strlen(body) */
-    const char *content_type;   /* default application/json when a body is given */
-    const char *headers[8];     /* extra "Name: value" lines, NULL-terminated */
-    long timeout_ms;            /* default 10 s */
+    const char *path;         /* "/api/v1/runs?limit=2" */
+    const char *token;        /* bearer token, NULL or "" for none */
+    const char *body;         /* NULL: no body */
+    size_t body_len;          /* 0: strlen(body) */
+    const char *content_type; /* default application/json when a body is given */
+    const char *headers[8];   /* extra "Name: value" lines, NULL-terminated */
+    long timeout_ms;          /* default 10 s */
 };
 
 struct srvt_resp {
     long status;
-    char *body;                 /* NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t len;
-    char *headers;              /* raw response header block */
-    json_t *json;               /* the body parsed, or NULL */
-    double seconds;             /* how long the exchange took */
+    char *headers;  /* raw response header block */
+    json_t *json;   /* the body parsed, or NULL */
+    double seconds; /* how long the exchange took */
 };
 
 void srvt_do(struct srvt_resp *out, const struct srvt_server *s, const struct srvt_req *rq);
@@ -87,8 +87,7 @@ json_t *srvt_json_lease(const struct srvt_server *s, const char *method, const c
 
 /* Asserts that `resp` is an error with this status and code, and (when
  * `field` is not NULL) this field. */
-void srvt_expect_error(const struct srvt_resp *r, long status, const char *code,
-                       const char *field);
+void srvt_expect_error(const struct srvt_resp *r, long status, const char *code, const char *field);
 
 /* A small valid experiment spec on the synthetic dataset (static buffer). */
 const char *srvt_spec(const char *name);
@@ -100,8 +99,7 @@ struct srvt_worker {
     int64_t id;
     char token[80];
 };
-void srvt_register(struct srvt_worker *w, const struct srvt_server *s, const char *name,
-                   int ndev);
+void srvt_register(struct srvt_worker *w, const struct srvt_server *s, const char *name, int ndev);
 
 /* A lease taken by worker `w` (wait 0: there must be a queued run). */
 struct srvt_lease {
@@ -131,8 +129,8 @@ void srvt_sse_close(struct srvt_sse *e);
 /* The value at a dotted path of object keys and array indices
  * ("run.spec.train.seed", "runs.0.id"); borrowed, NULL when absent. */
 const json_t *srvt_at(const json_t *j, const char *path);
-int64_t srvt_int(const json_t *j, const char *path);      /* asserts an integer */
-const char *srvt_str(const json_t *j, const char *path);  /* asserts a string */
+int64_t srvt_int(const json_t *j, const char *path);     /* asserts an integer */
+const char *srvt_str(const json_t *j, const char *path); /* asserts a string */
 
 /* A SIGTERM stop that must end with exit status 0 (under the sanitizer
  * build, also: no leak and no error report at shutdown). */

@@ -11,8 +11,8 @@
 #include "srvt.h"
 
 #define ADMIN "admin-token-aaaaaaaaaaaaaaaa"
-#define READ "read-token-bbbbbbbbbbbbbbbbbb"
-#define JOIN "join-token-cccccccccccccccccc"
+#define READ  "read-token-bbbbbbbbbbbbbbbbbb"
+#define JOIN  "join-token-cccccccccccccccccc"
 
 static char dir[SRVT_PATH];
 static struct srvt_server srv;
@@ -49,8 +49,8 @@ static void expect_call(const char *token, const char *method, const char *path,
                         long status, const char *code)
 {
     struct srvt_resp r;
-    srvt_do(&r, &srv, &(struct srvt_req){.method = method, .path = path, .token = token,
-                                          .body = body});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = method, .path = path, .token = token, .body = body});
     if (code)
         srvt_expect_error(&r, status, code, NULL);
     else
@@ -102,8 +102,7 @@ Test(access, roles_decide_what_a_token_may_do, .init = up, .fini = down)
     cr_expect(srvt_sse_wait(&e, "\"state\":\"canceled\"", 5), "%s", e.buf ? e.buf : "");
     srvt_sse_close(&e);
     expect_call(NULL, "GET", "/api/v1/runs?token=" READ, NULL, 200, NULL);
-    expect_call(NULL, "GET", "/api/v1/runs?token=nonsense-token-value", NULL, 401,
-                "unauthorized");
+    expect_call(NULL, "GET", "/api/v1/runs?token=nonsense-token-value", NULL, 401, "unauthorized");
     srvt_stop_clean(&srv);
 }
 
@@ -138,15 +137,22 @@ Test(access, worker_tokens_act_only_for_their_own_worker_and_leases, .init = up,
     struct srvt_resp r;
     snprintf(lh, sizeof lh, "X-Qlab-Lease: %s", lb.lease);
     snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics", (long long)lb.run);
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = path, .token = a.token,
-                                          .body = "{\"points\": [{\"step\": 1, \"name\": \"x\", "
-                                                  "\"value\": 1}]}",
-                                          .headers = {lh}});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = path,
+                               .token = a.token,
+                               .body = "{\"points\": [{\"step\": 1, \"name\": \"x\", "
+                                       "\"value\": 1}]}",
+                               .headers = {lh}});
     srvt_expect_error(&r, 403, "forbidden", NULL);
     srvt_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/runs/%lld/complete", (long long)lb.run);
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = path, .token = a.token,
-                                          .body = "{\"state\": \"failed\"}", .headers = {lh}});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = path,
+                               .token = a.token,
+                               .body = "{\"state\": \"failed\"}",
+                               .headers = {lh}});
     srvt_expect_error(&r, 403, "forbidden", NULL);
     srvt_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)lb.run);
@@ -176,8 +182,8 @@ Test(access, open_server_refuses_a_non_loopback_address, .init = mkdir_only, .fi
 {
     char db[SRVT_PATH + 16], err[4096];
     snprintf(db, sizeof db, "%s/q.db", dir);
-    int status = srvt_run_fail((const char *[]){"--listen", "0.0.0.0:0", "--db", db, NULL}, err,
-                               sizeof err);
+    int status =
+        srvt_run_fail((const char *[]){"--listen", "0.0.0.0:0", "--db", db, NULL}, err, sizeof err);
     cr_expect_neq(status, 0);
     cr_expect(strstr(err, "--token-file"), "the message names --token-file: %s", err);
 }
@@ -188,9 +194,9 @@ Test(access, bad_token_file_stops_the_start, .init = mkdir_only, .fini = rmdir_o
     snprintf(db, sizeof db, "%s/q.db", dir);
     snprintf(tokens, sizeof tokens, "%s/tokens", dir);
     srvt_write_file(tokens, "admin " ADMIN "\nsuperuser " READ "\n");
-    int status = srvt_run_fail((const char *[]){"--listen", "127.0.0.1:0", "--db", db,
-                                                "--token-file", tokens, NULL},
-                               err, sizeof err);
+    int status = srvt_run_fail(
+        (const char *[]){"--listen", "127.0.0.1:0", "--db", db, "--token-file", tokens, NULL}, err,
+        sizeof err);
     cr_expect_neq(status, 0);
     snprintf(where, sizeof where, "%s:2:", tokens);
     cr_expect(strstr(err, where), "the message names %s: %s", where, err);

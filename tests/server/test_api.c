@@ -188,15 +188,17 @@ Test(api, run_list_filters_by_metric_threshold)
     srvt_lease(&hi, &srv, &w);
     srvt_lease(&lo, &srv, &w);
     snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics", (long long)hi.run);
-    json_decref(srvt_json_lease(&srv, "POST", path, hi.lease,
-                                "{\"points\": [{\"step\": 1, \"name\": \"val_acc\", \"value\": 0.5},"
-                                "{\"step\": 2, \"name\": \"val_acc\", \"value\": 0.9}]}",
-                                200));
+    json_decref(
+        srvt_json_lease(&srv, "POST", path, hi.lease,
+                        "{\"points\": [{\"step\": 1, \"name\": \"val_acc\", \"value\": 0.5},"
+                        "{\"step\": 2, \"name\": \"val_acc\", \"value\": 0.9}]}",
+                        200));
     snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics", (long long)lo.run);
-    json_decref(srvt_json_lease(&srv, "POST", path, lo.lease,
-                                "{\"points\": [{\"step\": 1, \"name\": \"val_acc\", \"value\": 0.95},"
-                                "{\"step\": 2, \"name\": \"val_acc\", \"value\": 0.4}]}",
-                                200));
+    json_decref(
+        srvt_json_lease(&srv, "POST", path, lo.lease,
+                        "{\"points\": [{\"step\": 1, \"name\": \"val_acc\", \"value\": 0.95},"
+                        "{\"step\": 2, \"name\": \"val_acc\", \"value\": 0.4}]}",
+                        200));
     /* The summary holds the last value, and the thresholds compare it. */
     cr_assert_eq(list_ids("/api/v1/runs?metric.val_acc.gte=0.8", ids, 16), 1);
     cr_expect_eq(ids[0], hi.run);
@@ -353,8 +355,10 @@ Test(api, format_catalogue_and_validation)
     cr_expect(json_is_string(json_object_get(j, "canonical")));
     json_decref(j);
     struct srvt_resp r;
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = "/api/v1/formats/validate",
-                                          .body = "{\"format\": \"e6m55\"}"});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = "/api/v1/formats/validate",
+                               .body = "{\"format\": \"e6m55\"}"});
     srvt_expect_error(&r, 400, "invalid_format", "/format");
     srvt_resp_free(&r);
 }

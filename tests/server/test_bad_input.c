@@ -46,8 +46,10 @@ static int64_t count(const char *path, const char *key)
 Test(bad_input, malformed_json_is_bad_json_with_line_and_column)
 {
     struct srvt_resp r;
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = "/api/v1/experiments",
-                                          .body = "{\"name\": \"x\",\n \"model\": }"});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = "/api/v1/experiments",
+                               .body = "{\"name\": \"x\",\n \"model\": }"});
     srvt_expect_error(&r, 400, "bad_json", "");
     const char *msg = srvt_str(r.json, "error.message");
     cr_expect(strstr(msg, "line 2"), "the message has the line: %s", msg);
@@ -63,9 +65,10 @@ Test(bad_input, malformed_json_is_bad_json_with_line_and_column)
 Test(bad_input, spec_errors_point_at_the_field)
 {
     /* Wrong types, unknown keys, bad format strings, out-of-range values. */
-    expect("POST", "/api/v1/experiments",
-           "{\"name\": 5, \"model\": {\"arch\": \"lenet5\"}, \"dataset\": {\"name\": \"synthetic\"}}",
-           400, "invalid_spec", "/name");
+    expect(
+        "POST", "/api/v1/experiments",
+        "{\"name\": 5, \"model\": {\"arch\": \"lenet5\"}, \"dataset\": {\"name\": \"synthetic\"}}",
+        400, "invalid_spec", "/name");
     expect("POST", "/api/v1/experiments",
            "{\"name\": \"x\", \"model\": {\"arch\": \"lenet5\"}, \"dataset\": {\"name\": "
            "\"synthetic\"}, \"train\": {\"epochs\": \"ten\"}}",
@@ -109,8 +112,7 @@ Test(bad_input, sweep_errors_point_into_the_sweep_and_write_nothing)
     expect("POST", "/api/v1/sweeps", body, 400, "invalid_sweep", "/base/dataset/colour");
     /* Unknown keys of the sweep itself. */
     snprintf(body, sizeof body,
-             "{\"name\": \"s\", \"base\": %s, \"parameters\": {}, \"grid\": true}",
-             srvt_spec("b"));
+             "{\"name\": \"s\", \"base\": %s, \"parameters\": {}, \"grid\": true}", srvt_spec("b"));
     expect("POST", "/api/v1/sweeps", body, 400, "invalid_sweep", "/grid");
     /* Above the cap (--max-sweep-runs 20 here): 3 x 7 = 21. */
     snprintf(body, sizeof body,
@@ -178,14 +180,18 @@ Test(bad_input, unknown_route_wrong_method_and_bad_id)
 Test(bad_input, json_routes_want_json_content_type)
 {
     struct srvt_resp r;
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = "/api/v1/experiments",
-                                          .body = srvt_spec("typed"),
-                                          .content_type = "text/plain"});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = "/api/v1/experiments",
+                               .body = srvt_spec("typed"),
+                               .content_type = "text/plain"});
     srvt_expect_error(&r, 415, "unsupported_media_type", "Content-Type");
     srvt_resp_free(&r);
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = "/api/v1/experiments",
-                                          .body = srvt_spec("typed"),
-                                          .content_type = "application/json; charset=utf-8"});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = "/api/v1/experiments",
+                               .body = srvt_spec("typed"),
+                               .content_type = "application/json; charset=utf-8"});
     cr_expect_eq(r.status, 201, "%s", r.body);
     srvt_resp_free(&r);
     cr_expect_eq(count("/api/v1/runs", "runs"), 1);
@@ -245,22 +251,27 @@ Test(bad_input, worker_and_run_side_bodies_are_checked)
     snprintf(lh, sizeof lh, "X-Qlab-Lease: %s", l.lease);
     struct srvt_resp r;
     srvt_do(&r, &srv,
-            &(struct srvt_req){.method = "POST", .path = path,
+            &(struct srvt_req){.method = "POST",
+                               .path = path,
                                .body = "{\"points\": [{\"step\": 1, \"name\": \"a\", \"value\": 1},"
                                        "{\"step\": 2, \"name\": \"a\", \"value\": 2},"
                                        "{\"step\": 3, \"name\": \"a b\", \"value\": 3}]}",
                                .headers = {lh}});
     srvt_expect_error(&r, 400, "invalid_request", "/points/2");
     srvt_resp_free(&r);
-    srvt_do(&r, &srv,
-            &(struct srvt_req){.method = "POST", .path = path,
-                               .body = "{\"points\": [{\"step\": -1, \"name\": \"a\", \"value\": 1}]}",
-                               .headers = {lh}});
+    srvt_do(
+        &r, &srv,
+        &(struct srvt_req){.method = "POST",
+                           .path = path,
+                           .body = "{\"points\": [{\"step\": -1, \"name\": \"a\", \"value\": 1}]}",
+                           .headers = {lh}});
     srvt_expect_error(&r, 400, "invalid_request", "/points/0");
     srvt_resp_free(&r);
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = path,
-                                          .body = "{\"points\": [{\"step\": 1, \"name\": \"a\", "
-                                                  "\"value\": 1}]}"});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = path,
+                               .body = "{\"points\": [{\"step\": 1, \"name\": \"a\", "
+                                       "\"value\": 1}]}"});
     srvt_expect_error(&r, 400, "invalid_request", "X-Qlab-Lease");
     srvt_resp_free(&r);
     json_t *j = srvt_json(&srv, "GET", path, NULL, 200);
@@ -269,8 +280,10 @@ Test(bad_input, worker_and_run_side_bodies_are_checked)
     json_decref(j);
 
     snprintf(path, sizeof path, "/api/v1/runs/%lld/complete", (long long)l.run);
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = path,
-                                          .body = "{\"state\": \"exploded\"}", .headers = {lh}});
+    srvt_do(
+        &r, &srv,
+        &(struct srvt_req){
+            .method = "POST", .path = path, .body = "{\"state\": \"exploded\"}", .headers = {lh}});
     srvt_expect_error(&r, 400, "invalid_request", "/state");
     srvt_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)l.run);

@@ -43,10 +43,23 @@ Test(config, flags_in_both_spellings_are_applied)
 {
     struct srv_config c;
     struct qc_err err;
-    const char *args[] = {"--listen=[::1]:0", "--db", "/srv/q/x.db", "--threads", "4",
-                          "--lease-ttl=2.5", "--heartbeat", "0.5", "--max-body", "2048",
-                          "--max-sweep-runs", "7", "--max-attempts", "5", "--durable",
-                          "--web=", NULL};
+    const char *args[] = {"--listen=[::1]:0",
+                          "--db",
+                          "/srv/q/x.db",
+                          "--threads",
+                          "4",
+                          "--lease-ttl=2.5",
+                          "--heartbeat",
+                          "0.5",
+                          "--max-body",
+                          "2048",
+                          "--max-sweep-runs",
+                          "7",
+                          "--max-attempts",
+                          "5",
+                          "--durable",
+                          "--web=",
+                          NULL};
     cr_assert_eq(parse(&c, &err, args), QC_OK, "%s", err.msg);
     cr_expect_str_eq(c.host, "::1");
     cr_expect_eq(c.port, 0);
@@ -138,9 +151,9 @@ Test(config, only_loopback_addresses_count_as_loopback)
     static const struct {
         const char *listen;
         bool loopback;
-    } cases[] = {{"127.0.0.1:0", true},  {"127.1.2.3:80", true}, {"localhost:1", true},
-                 {"[::1]:8080", true},   {"0.0.0.0:0", false},   {"10.0.0.1:80", false},
-                 {"[::]:8080", false},   {"192.168.1.2:0", false}};
+    } cases[] = {{"127.0.0.1:0", true}, {"127.1.2.3:80", true},  {"localhost:1", true},
+                 {"[::1]:8080", true},  {"0.0.0.0:0", false},    {"10.0.0.1:80", false},
+                 {"[::]:8080", false},  {"192.168.1.2:0", false}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct srv_config c;
         struct qc_err err;
@@ -232,8 +245,8 @@ Test(auth, token_file_errors_name_file_and_line, .init = tdir_make, .fini = tdir
         cr_expect_eq(rc, QC_EINVAL, "case %zu: rc %d", i, rc);
         snprintf(where, sizeof where, "%s:%d:", path, bad_files[i].line);
         cr_expect(strstr(err.msg, where), "case %zu: '%s' does not name %s", i, err.msg, where);
-        cr_expect(strstr(err.msg, bad_files[i].why), "case %zu: '%s' does not say '%s'", i,
-                  err.msg, bad_files[i].why);
+        cr_expect(strstr(err.msg, bad_files[i].why), "case %zu: '%s' does not say '%s'", i, err.msg,
+                  bad_files[i].why);
         cr_expect_str_eq(err.field, "--token-file");
     }
 }

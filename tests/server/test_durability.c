@@ -35,8 +35,8 @@ static char *batch_body(const char *name, int64_t first, int n)
     size_t len = (size_t)snprintf(body, cap, "{\"points\": [");
     for (int i = 0; i < n; i++)
         len += (size_t)snprintf(body + len, cap - len,
-                                "%s{\"step\": %lld, \"name\": \"%s\", \"value\": %d}",
-                                i ? "," : "", (long long)(first + i), name, i);
+                                "%s{\"step\": %lld, \"name\": \"%s\", \"value\": %d}", i ? "," : "",
+                                (long long)(first + i), name, i);
     snprintf(body + len, cap - len, "]}");
     return body;
 }
@@ -188,8 +188,8 @@ Test(durability, kill_9_during_ingest_loses_no_acknowledged_batch_and_halves_non
 
     srvt_start(&srv, dir, NULL);
     int64_t n = series_len(l.run, "x");
-    cr_expect_geq(n, (int64_t)acked * PER, "%lld points for %d acknowledged batches",
-                  (long long)n, acked);
+    cr_expect_geq(n, (int64_t)acked * PER, "%lld points for %d acknowledged batches", (long long)n,
+                  acked);
     cr_expect_leq(n, (int64_t)(acked + 1) * PER, "at most the one batch in flight more");
     cr_expect_eq(n % PER, 0, "a batch is all or nothing: %lld points", (long long)n);
 }

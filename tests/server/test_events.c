@@ -158,8 +158,9 @@ Test(events, run_stream_carries_only_that_run_including_its_metrics)
 Test(events, malformed_last_event_id_is_refused)
 {
     struct srvt_resp r;
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "GET", .path = "/api/v1/events",
-                                          .headers = {"Last-Event-ID: soon"}});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){
+                .method = "GET", .path = "/api/v1/events", .headers = {"Last-Event-ID: soon"}});
     srvt_expect_error(&r, 400, "bad_param", "Last-Event-ID");
     srvt_resp_free(&r);
     srvt_do(&r, &srv, &(struct srvt_req){.method = "GET", .path = "/api/v1/events?since=-4"});

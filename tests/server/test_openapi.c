@@ -33,8 +33,8 @@ static int indent_of(const char *line)
 
 static void read_openapi(void)
 {
-    static const char *const methods[] = {"get", "put", "post", "delete", "patch", "head",
-                                          "options", "trace"};
+    static const char *const methods[] = {"get",   "put",  "post",    "delete",
+                                          "patch", "head", "options", "trace"};
     char line[512], path[160] = "";
     bool in_paths = false, seen_paths = false;
     FILE *f = fopen(OPENAPI, "r");
@@ -55,8 +55,10 @@ static void read_openapi(void)
             continue;
         size_t n = strlen(t);
         if (ind == 2) {
-            cr_assert(t[0] == '/' && t[n - 1] == ':', "%s: a path key must look like '  /x:', got "
-                                                      "'%s'", OPENAPI, line);
+            cr_assert(t[0] == '/' && t[n - 1] == ':',
+                      "%s: a path key must look like '  /x:', got "
+                      "'%s'",
+                      OPENAPI, line);
             snprintf(path, sizeof path, "%.*s", (int)(n - 1), t);
             continue;
         }
@@ -131,8 +133,7 @@ Test(openapi, no_operation_is_listed_twice)
             cr_expect(strcmp(srv_routes[i].method, srv_routes[j].method) != 0 ||
                           strcmp(srv_routes[i].pattern, srv_routes[j].pattern) != 0,
                       "%s %s is routed twice", srv_routes[i].method, srv_routes[i].pattern);
-    cr_expect_eq(nops, srv_nroutes, "%d operations in %s, %d routes", nops, OPENAPI,
-                 srv_nroutes);
+    cr_expect_eq(nops, srv_nroutes, "%d operations in %s, %d routes", nops, OPENAPI, srv_nroutes);
 }
 
 Test(openapi, paths_with_an_id_declare_the_id_parameter)
@@ -140,7 +141,8 @@ Test(openapi, paths_with_an_id_declare_the_id_parameter)
     read_openapi();
     for (int i = 0; i < nops; i++)
         if (strstr(ops[i].path, "{id}"))
-            cr_expect(ops[i].has_id_param, "%s %s takes {id} but does not declare "
-                                           "#/components/parameters/Id",
+            cr_expect(ops[i].has_id_param,
+                      "%s %s takes {id} but does not declare "
+                      "#/components/parameters/Id",
                       ops[i].method, ops[i].path);
 }

@@ -66,8 +66,8 @@ Test(storage, open_applies_every_migration, .init = dir_make, .fini = dir_remove
     query_text(d.writer.db, "PRAGMA journal_mode", mode, sizeof mode);
     cr_expect_str_eq(mode, "wal");
     cr_expect_eq(query_int(d.writer.db, "PRAGMA foreign_keys"), 1);
-    static const char *const tables[] = {"sweeps", "workers", "runs", "leases", "metric_names",
-                                         "metrics", "checkpoints", "events"};
+    static const char *const tables[] = {"sweeps",       "workers", "runs",        "leases",
+                                         "metric_names", "metrics", "checkpoints", "events"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[160];
         snprintf(sql, sizeof sql,
@@ -297,8 +297,7 @@ Test(lease, expired_lease_requeues_the_run, .init = srv_make, .fini = srv_free)
     cr_expect(strstr(data, "\"queued\"") && strstr(data, "lease expired"), "%s", data);
 }
 
-Test(lease, expired_lease_past_the_last_attempt_fails_the_run, .init = srv_make,
-     .fini = srv_free)
+Test(lease, expired_lease_past_the_last_attempt_fails_the_run, .init = srv_make, .fini = srv_free)
 {
     int64_t w = add_worker("worker-token-aaaaaaaaaaaa");
     int64_t id = add_run("r", 2);
@@ -316,9 +315,8 @@ Test(lease, expired_lease_past_the_last_attempt_fails_the_run, .init = srv_make,
               error ? error : "(null)");
     cr_expect(json_is_number(json_object_get(run, "finished")));
     json_decref(run);
-    cr_expect_eq(query_int(srv->db.writer.db,
-                           "SELECT count(*) FROM leases WHERE outcome = 'expired'"),
-                 2);
+    cr_expect_eq(
+        query_int(srv->db.writer.db, "SELECT count(*) FROM leases WHERE outcome = 'expired'"), 2);
 }
 
 Test(lease, live_leases_are_left_alone, .init = srv_make, .fini = srv_free)
@@ -357,8 +355,7 @@ Test(lease, start_up_grace_renews_overdue_leases, .init = srv_make, .fini = srv_
     json_decref(run);
 }
 
-Test(lease, lease_check_tells_current_stale_and_foreign_leases, .init = srv_make,
-     .fini = srv_free)
+Test(lease, lease_check_tells_current_stale_and_foreign_leases, .init = srv_make, .fini = srv_free)
 {
     struct qc_err err;
     char state[16];

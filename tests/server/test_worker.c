@@ -62,8 +62,9 @@ static json_t *post_points(const struct srvt_lease *l, const char *name, int64_t
     char *body = malloc(cap), path[96];
     size_t len = (size_t)snprintf(body, cap, "{\"points\": [");
     for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(body + len, cap - len, "%s{\"step\": %lld, \"name\": \"%s\", "
-                                                       "\"value\": %.17g}",
+        len += (size_t)snprintf(body + len, cap - len,
+                                "%s{\"step\": %lld, \"name\": \"%s\", "
+                                "\"value\": %.17g}",
                                 i ? "," : "", (long long)(first + i), name, value_of(first + i));
     snprintf(body + len, cap - len, "]}");
     snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics", (long long)l->run);
@@ -137,8 +138,11 @@ static void *long_poll(void *p)
     snprintf(path, sizeof path, "/api/v1/workers/%lld/lease", (long long)a->w->id);
     snprintf(body, sizeof body, "{\"devices\": [\"cpu0\"], \"wait\": %g}", a->wait);
     srvt_do(&a->resp, a->srv,
-            &(struct srvt_req){.method = "POST", .path = path, .token = a->w->token,
-                               .body = body, .timeout_ms = 30000});
+            &(struct srvt_req){.method = "POST",
+                               .path = path,
+                               .token = a->w->token,
+                               .body = body,
+                               .timeout_ms = 30000});
     return NULL;
 }
 
@@ -361,10 +365,12 @@ Test(worker, stale_lease_is_refused_after_the_run_moved_on, .init = up, .fini = 
     struct srvt_resp r;
     char lh[128];
     snprintf(lh, sizeof lh, "X-Qlab-Lease: %s", old.lease);
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "POST", .path = path,
-                                          .body = "{\"points\": [{\"step\": 1, \"name\": \"x\", "
-                                                  "\"value\": 1}]}",
-                                          .headers = {lh}});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "POST",
+                               .path = path,
+                               .body = "{\"points\": [{\"step\": 1, \"name\": \"x\", "
+                                       "\"value\": 1}]}",
+                               .headers = {lh}});
     srvt_expect_error(&r, 409, "stale_lease", "X-Qlab-Lease");
     srvt_resp_free(&r);
     run_call(&old, "start", NULL, 409);
@@ -462,14 +468,17 @@ static struct srvt_resp put_checkpoint(const struct srvt_lease *l, const unsigne
         snprintf(ch, sizeof ch, "X-Qlab-Crc32: %s", crc_override);
     else
         snprintf(ch, sizeof ch, "X-Qlab-Crc32: %08lx", crc32(0L, data, (uInt)n));
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "PUT", .path = path, .body = (const char *)data,
-                                          .body_len = n, .content_type = "application/octet-stream",
-                                          .headers = {lh, sh, ch}});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "PUT",
+                               .path = path,
+                               .body = (const char *)data,
+                               .body_len = n,
+                               .content_type = "application/octet-stream",
+                               .headers = {lh, sh, ch}});
     return r;
 }
 
-Test(worker, checkpoints_are_checked_stored_and_handed_to_the_next_lease, .init = up,
-     .fini = down)
+Test(worker, checkpoints_are_checked_stored_and_handed_to_the_next_lease, .init = up, .fini = down)
 {
     struct srvt_worker w;
     struct srvt_lease l;

@@ -12,8 +12,8 @@
 #include "qcore/sweep.h"
 
 #define SCHEMA "schema/sweep.schema.json"
-#define BASE                                                                                   \
-    "{\"name\": \"b\", \"model\": {\"arch\": \"lenet5\"}, \"dataset\": {\"name\": "            \
+#define BASE                                                                                       \
+    "{\"name\": \"b\", \"model\": {\"arch\": \"lenet5\"}, \"dataset\": {\"name\": "                \
     "\"synthetic\"}}"
 
 static json_t *doc_of(const char *text)
@@ -247,7 +247,8 @@ Test(sweep, errors_point_into_the_sweep_document)
     expand_fails("{\"name\": \"s\", \"base\": " BASE "}", cap, QC_EINVAL, "/parameters");
     expand_fails("{\"name\": \"s\", \"base\": " BASE ", \"method\": \"bayes\", \"parameters\": {}}",
                  cap, QC_EINVAL, "/method");
-    expand_fails("{\"name\": \"s\", \"base\": " BASE ", \"method\": \"random\", \"parameters\": {}}",
+    expand_fails("{\"name\": \"s\", \"base\": " BASE
+                 ", \"method\": \"random\", \"parameters\": {}}",
                  cap, QC_EINVAL, "/samples");
     expand_fails("{\"name\": \"s\", \"base\": " BASE ", \"samples\": 3, \"parameters\": {}}", cap,
                  QC_EINVAL, "/samples");
@@ -291,8 +292,9 @@ Test(sweep, run_cap_is_checked_before_expanding)
 {
     /* 11 x 10 = 110 runs against a cap of 100, and exactly 100. */
     char doc[2048];
-    size_t n = (size_t)snprintf(doc, sizeof doc, "{\"name\": \"s\", \"base\": " BASE
-                                                 ", \"parameters\": {\"train.seed\": {\"values\": [");
+    size_t n = (size_t)snprintf(doc, sizeof doc,
+                                "{\"name\": \"s\", \"base\": " BASE
+                                ", \"parameters\": {\"train.seed\": {\"values\": [");
     for (int i = 0; i < 11; i++)
         n += (size_t)snprintf(doc + n, sizeof doc - n, "%s%d", i ? ", " : "", i);
     snprintf(doc + n, sizeof doc - n,
@@ -411,14 +413,16 @@ static void check_keys(const json_t *props, const char *text, const char *contai
     const json_t *v;
     char where[160];
     cr_assert(json_is_object(props) && json_object_size(props) > 0);
-    json_object_foreach ((json_t *)props, key, v) {
+    json_object_foreach((json_t *)props, key, v)
+    {
         json_t *doc = doc_of(text);
         json_t *obj = (json_t *)at(doc, container);
         cr_assert(json_is_object(obj), "%s", container);
         json_object_set_new(obj, key, json_null());
         snprintf(where, sizeof where, "%s/%s", ptr, key);
-        cr_expect(!refused_as_unknown(doc, where), "the schema lists '%s' but the parser refuses "
-                                                   "it",
+        cr_expect(!refused_as_unknown(doc, where),
+                  "the schema lists '%s' but the parser refuses "
+                  "it",
                   where);
         json_decref(doc);
     }
