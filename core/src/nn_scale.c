@@ -75,32 +75,30 @@ int qc_net_set_scaling(struct qc_net *net, const struct qc_scale_cfg *c, struct 
 /* Operand `o` (0: a, 1: b) of the GEMM as `rows` K-contiguous vectors,
  * quantized under its scales into a new array (*out, caller frees). */
 static int scale_operand(float **out, int32_t *e, const float *x, int64_t ld, int64_t rows,
-                         int64_t k, bool rows_major, struct qc_net *net,
-                         const struct qc_layer *l, enum qc_gemm_group g, int o,
-                         struct qc_scale_stats *st, struct qc_err *err)
+                         int64_t k, bool rows_major, struct qc_net *net, const struct qc_layer *l,
+                         enum qc_gemm_group g, int o, struct qc_scale_stats *st, struct qc_err *err)
 {
     const struct qc_mac *mac = &l->gm[g];
     const int threads = net->be->threads;
     const int slot = ((int)(l - net->layers) * QC_GEMM_GROUPS + (int)g) * 2 + o;
     float *buf = malloc((size_t)(rows * k + 1) * sizeof(float));
 
+    /* rows_major: element (r, p) at x[r*ld + p] (A as stored, or B^T);
+     * else at x[p*ld + r] (A^T, or B as stored). */
     *out = buf;
     if (!buf)
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for a scaled GEMM operand");
-    /* rows_major: element (r, p) at x[r*ld + p] (A as stored, or B^T);
-     * else at x[p*ld + r] (A^T, or B as stored). */
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t r = 0; r < rows; r++)
         for (int64_t p = 0; p < k; p++)
             buf[r * k + p] = rows_major ? x[r * ld + p] : x[p * ld + r];
-    return qc_scale_operand(buf, e, buf, rows, k, o == 0 ? &mac->a_read : &mac->b_read,
-                            mac->scale_rule, &net->scaling,
-                            net->scale_slots ? &net->scale_slots[slot] : NULL, net->scale_record,
-                            threads, st, err);
+    return qc_scale_operand(
+        buf, e, buf, rows, k, o == 0 ? &mac->a_read : &mac->b_read, mac->scale_rule, &net->scaling,
+        net->scale_slots ? &net->scale_slots[slot] : NULL, net->scale_record, threads, st, err);
 }
 
-int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gemm_group g,
-                       float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gemm_group g, float *c,
+                       const float *a, const float *b, const struct qc_gemm_desc *d,
                        struct qc_nn_stats *st, struct qc_err *err)
 {
     const struct qc_format *fa, *fb;
@@ -113,8 +111,7 @@ int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gem
     qc__nn_operands(l, g, &fa, &fb);
     if (qc_scale_applies(fa)) {
         const int64_t lda = d->lda ? d->lda : (d->trans_a ? d->m : d->k);
-        if ((rc = scale_operand(&as, &ea, a, lda, d->m, d->k, !d->trans_a, net, l, g,
-                                0, ss, err)))
+        if ((rc = scale_operand(&as, &ea, a, lda, d->m, d->k, !d->trans_a, net, l, g, 0, ss, err)))
             goto out;
         dd.trans_a = false;
         dd.lda = 0;
@@ -124,8 +121,7 @@ int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gem
     if (qc_scale_applies(fb)) {
         /* B's reduction vectors are its columns: scaled as B^T's rows. */
         const int64_t ldb = d->ldb ? d->ldb : (d->trans_b ? d->k : d->n);
-        if ((rc = scale_operand(&bs, &eb, b, ldb, d->n, d->k, d->trans_b, net, l, g,
-                                1, ss, err)))
+        if ((rc = scale_operand(&bs, &eb, b, ldb, d->n, d->k, d->trans_b, net, l, g, 1, ss, err)))
             goto out;
         dd.trans_b = true;
         dd.ldb = 0;

@@ -243,8 +243,10 @@ int qc_scale_operand(float *out, int32_t *tensor_exp, const float *in, int64_t r
                           (long long)k);
     if (!qc_format_fits_f32(f))
         return qc_err_set(err, QC_EUNSUPP, "format",
-                          "%s: scaled values do not all fit the fp32 operands of a GEMM",
-                          f->name);
+                          "%s: scaled values do not all fit the fp32 operands of a GEMM", f->name);
+    if (!s && c->policy != QC_SCALE_POLICY_NONE && c->policy != QC_SCALE_POLICY_MAX)
+        return qc_err_set(err, QC_EINVAL, "", "scale policy '%s' needs its state",
+                          qc_scale_policy_name(c->policy));
     if (rows == 0 || k == 0)
         return QC_OK;
     if (threads < 1)
@@ -255,8 +257,7 @@ int qc_scale_operand(float *out, int32_t *tensor_exp, const float *in, int64_t r
     exps = malloc((size_t)units * sizeof *exps);
     bad = calloc((size_t)units, 1);
     if (!amax || !basis || !exps || !bad) {
-        rc = qc_err_set(err, QC_ENOMEM, "", "out of memory for %lld scale units",
-                        (long long)units);
+        rc = qc_err_set(err, QC_ENOMEM, "", "out of memory for %lld scale units", (long long)units);
         goto out;
     }
 

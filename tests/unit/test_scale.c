@@ -72,8 +72,8 @@ Test(scale, exponents_by_hand)
 
 Test(scale, which_formats_are_scaled)
 {
-    static const char *const scaled[] = {"e5m2", "fp8_e4m3", "bf16", "fp16", "q8.13", "int8",
-                                         "mxfp8_e4m3", "bfp8", "fp32:nosub"};
+    static const char *const scaled[] = {"e5m2", "fp8_e4m3",   "bf16", "fp16",      "q8.13",
+                                         "int8", "mxfp8_e4m3", "bfp8", "fp32:nosub"};
     static const char *const plain[] = {"fp32", "fp64", "e8m30"};
     for (size_t i = 0; i < sizeof scaled / sizeof scaled[0]; i++) {
         const struct qc_format f = th_format(scaled[i]);
@@ -116,13 +116,13 @@ Test(scale, delayed_takes_the_window_max)
     double b = step(&s, &c, 1.0); /* no history: the current amax */
     cr_expect_eq(b, 1.0);
     cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -8);
-    cr_expect_eq(step(&s, &c, 4.0), 1.0);  /* window {1} */
-    b = step(&s, &c, 2.0);                 /* window {1, 4} */
+    cr_expect_eq(step(&s, &c, 4.0), 1.0); /* window {1} */
+    b = step(&s, &c, 2.0);                /* window {1, 4} */
     cr_expect_eq(b, 4.0);
     cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -6); /* 2 - 8 */
-    cr_expect_eq(step(&s, &c, 0.5), 4.0);  /* window {1, 4, 2} */
-    cr_expect_eq(step(&s, &c, 0.25), 4.0); /* {4, 2, 0.5}: 1 has left */
-    b = step(&s, &c, 0.125);               /* {2, 0.5, 0.25} */
+    cr_expect_eq(step(&s, &c, 0.5), 4.0);                  /* window {1, 4, 2} */
+    cr_expect_eq(step(&s, &c, 0.25), 4.0);                 /* {4, 2, 0.5}: 1 has left */
+    b = step(&s, &c, 0.125);                               /* {2, 0.5, 0.25} */
     cr_expect_eq(b, 2.0);
     cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -7);
     b = step(&s, &c, 8.0); /* {0.5, 0.25, 0.125}: the jump to 8 is not seen yet */
@@ -178,9 +178,9 @@ Test(scale, delay_update_reuses_until_drift_or_age)
     double b = step(&s, &c, 2.5);         /* log2 2.5 = 1.32 > 1: re-estimated */
     cr_expect_eq(b, 2.5);
     cr_expect_eq(qc_scale_exp(&f, b, QC_SCALE_FLOOR), -14); /* 1 - 15 */
-    cr_expect_eq(step(&s, &c, 2.5), 2.5); /* age 1 -> 2 */
-    cr_expect_eq(step(&s, &c, 2.5), 2.5); /* 2 -> 3 */
-    cr_expect_eq(step(&s, &c, 3.0), 2.5); /* 3 -> 4; log2(3/2.5) = 0.26 */
+    cr_expect_eq(step(&s, &c, 2.5), 2.5);                   /* age 1 -> 2 */
+    cr_expect_eq(step(&s, &c, 2.5), 2.5);                   /* 2 -> 3 */
+    cr_expect_eq(step(&s, &c, 3.0), 2.5);                   /* 3 -> 4; log2(3/2.5) = 0.26 */
     cr_expect_eq(step(&s, &c, 3.0), 3.0); /* served history = 4 calls: re-estimated */
     cr_expect_eq(step(&s, &c, 0.0), 0.0); /* a zero against 3: infinite drift */
     cr_expect_eq(qc_scale_exp(&f, 0.0, QC_SCALE_FLOOR), 0);
@@ -262,9 +262,9 @@ static void quantize(float *out, int32_t *e, const float *in, int64_t rows, int6
                      struct qc_scale_slot *s, int threads, struct qc_scale_stats *st)
 {
     struct qc_err err;
-    cr_assert_eq(qc_scale_operand(out, e, in, rows, k, f, QC_SCALE_FLOOR, c, s, true, threads, st,
-                                  &err),
-                 QC_OK, "%s", err.msg);
+    cr_assert_eq(
+        qc_scale_operand(out, e, in, rows, k, f, QC_SCALE_FLOOR, c, s, true, threads, st, &err),
+        QC_OK, "%s", err.msg);
 }
 
 Test(scale, clipping_of_a_tensor_scale_is_counted)
@@ -293,8 +293,7 @@ Test(scale, clipping_of_a_tensor_scale_is_counted)
     cr_expect_eq(e, -8);
     const float want2[] = {128.0f, 256.0f, 448.0f, 448.0f, 448.0f, -448.0f};
     for (int i = 0; i < 6; i++)
-        cr_expect(out[i] == want2[i], "[%d] %a, expected %a", i, (double)out[i],
-                  (double)want2[i]);
+        cr_expect(out[i] == want2[i], "[%d] %a, expected %a", i, (double)out[i], (double)want2[i]);
     cr_expect(isnan(out[6]));
     cr_expect_eq(st.clipped, 2);
     cr_expect_eq(st.overflowed, 1);
@@ -347,8 +346,7 @@ Test(scale, clipping_of_block_scales_is_counted)
     quantize(out, &e, t2, 1, 8, &f, &c, &s, 1, &st);
     const float want2[] = {1.75f, 26.0f / 256, -52.0f / 256, 80.0f / 256, 2, 1, 0.5f, 0.25f};
     for (int i = 0; i < 8; i++)
-        cr_expect(out[i] == want2[i], "[%d] %a, expected %a", i, (double)out[i],
-                  (double)want2[i]);
+        cr_expect(out[i] == want2[i], "[%d] %a, expected %a", i, (double)out[i], (double)want2[i]);
     cr_expect_eq(st.clipped, 1);
     cr_expect_eq(st.overflowed, 1);
     cr_expect_eq(st.wasted, 1);
@@ -460,8 +458,8 @@ Test(scale, scaled_layer_gemm_equals_the_exact_reference)
     struct qc_nn_stats st;
 
     for (int th = 1; th <= 3; th += 2) {
-        struct qc_backend *be = make_net(&net, M, N, K, "e4m3", "e5m2", mac,
-                                         QC_SCALE_POLICY_DELAYED, 4, th);
+        struct qc_backend *be =
+            make_net(&net, M, N, K, "e4m3", "e5m2", mac, QC_SCALE_POLICY_DELAYED, 4, th);
         float *w = net.params + net.layers[2].w_off;
         /* amax(x) = 3 exactly, amax(w) = 0.75 exactly. */
         for (int i = 0; i < M * K; i++)
@@ -479,8 +477,8 @@ Test(scale, scaled_layer_gemm_equals_the_exact_reference)
         ref_scaled(ws, w, N * K, -17, "e5m2:inf1:subnormal-as-normal:sat", &clipped);
         ref_gemm(want, xs, ws, M, N, K, mac, "e4m3", "e5m2", false, -24);
         for (int i = 0; i < M * N; i++)
-            cr_expect(th_same_f(y[i], want[i]), "threads %d call 1 y[%d] %a, reference %a", th,
-                      i, (double)y[i], (double)want[i]);
+            cr_expect(th_same_f(y[i], want[i]), "threads %d call 1 y[%d] %a, reference %a", th, i,
+                      (double)y[i], (double)want[i]);
         cr_expect_eq(st.scale[QC_GEMM_FWD].scales, 2);
 
         /* Call 2 grows x's amax to 8, but the delayed scale still comes from
@@ -494,8 +492,8 @@ Test(scale, scaled_layer_gemm_equals_the_exact_reference)
         ref_scaled(xs, x2, M * K, -7, "e4m3:inf1:subnormal-as-normal:sat", &clipped);
         ref_gemm(want, xs, ws, M, N, K, mac, "e4m3", "e5m2", false, -24);
         for (int i = 0; i < M * N; i++)
-            cr_expect(th_same_f(y[i], want[i]), "threads %d call 2 y[%d] %a, reference %a", th,
-                      i, (double)y[i], (double)want[i]);
+            cr_expect(th_same_f(y[i], want[i]), "threads %d call 2 y[%d] %a, reference %a", th, i,
+                      (double)y[i], (double)want[i]);
         cr_expect_gt(clipped, 0);
         cr_expect_eq(st.scale[QC_GEMM_FWD].clipped, clipped);
         cr_expect_eq(st.scale[QC_GEMM_FWD].overflowed, 1);
@@ -514,8 +512,8 @@ Test(scale, delayed_block_scales_equal_the_exact_reference)
     float x[M * K], x2[M * K], xs[M * K], ws[N * K], y[M * N], want[M * N];
     uint64_t s = 7, clipped = 0;
     const struct qc_format e4m3 = th_format("fp8_e4m3:sat"), e2m1 = th_format("e2m1:finite:sat");
-    struct qc_backend *be = make_net(&net, M, N, K, "mxfp8_e4m3@8", "mxfp4_e2m1@8", mac,
-                                     QC_SCALE_POLICY_DELAYED, 2, 2);
+    struct qc_backend *be =
+        make_net(&net, M, N, K, "mxfp8_e4m3@8", "mxfp4_e2m1@8", mac, QC_SCALE_POLICY_DELAYED, 2, 2);
     float *w = net.params + net.layers[2].w_off;
 
     for (int i = 0; i < M * K; i++)
@@ -545,8 +543,8 @@ Test(scale, delayed_block_scales_equal_the_exact_reference)
                 const int e = ex - 1 - top;
                 for (int i = 0; i < len; i++) {
                     struct qc_round_stats rs = {0};
-                    const double v = qc_round_value_ref(el, ldexp(now[r * K + j0 + i], -e), NULL,
-                                                        0, &rs);
+                    const double v =
+                        qc_round_value_ref(el, ldexp(now[r * K + j0 + i], -e), NULL, 0, &rs);
                     dst[r * K + j0 + i] = (float)ldexp(v, e);
                     clipped += rs.overflow;
                 }
@@ -576,10 +574,10 @@ Test(scale, max_block_scales_are_the_plain_block_format)
 
     for (size_t mi = 0; mi < sizeof macs / sizeof macs[0]; mi++) {
         struct qc_net a, b;
-        struct qc_backend *ba = make_net(&a, M, N, K, "mxfp6_e3m2@16", "bfp8@8", macs[mi],
-                                         QC_SCALE_POLICY_NONE, 4, 2);
-        struct qc_backend *bb = make_net(&b, M, N, K, "mxfp6_e3m2@16", "bfp8@8", macs[mi],
-                                         QC_SCALE_POLICY_MAX, 4, 2);
+        struct qc_backend *ba =
+            make_net(&a, M, N, K, "mxfp6_e3m2@16", "bfp8@8", macs[mi], QC_SCALE_POLICY_NONE, 4, 2);
+        struct qc_backend *bb =
+            make_net(&b, M, N, K, "mxfp6_e3m2@16", "bfp8@8", macs[mi], QC_SCALE_POLICY_MAX, 4, 2);
         for (int64_t i = 0; i < a.nparams; i++)
             a.params[i] = b.params[i] = (float)th_spread(&s, -8, 2);
         for (int i = 0; i < M * K; i++)

@@ -23,11 +23,11 @@
 /* In the order of the spec's scaling.blocks.type (persisted in checkpoints:
  * append only). */
 enum qc_scale_policy {
-    QC_SCALE_POLICY_NONE = 0,     /* block scales from the current amax, tensors unscaled */
-    QC_SCALE_POLICY_MAX = 1,      /* basis = current amax; tensors scaled too */
-    QC_SCALE_POLICY_DELAYED = 2,  /* basis = max of the last `history` amaxes */
+    QC_SCALE_POLICY_NONE = 0,         /* block scales from the current amax, tensors unscaled */
+    QC_SCALE_POLICY_MAX = 1,          /* basis = current amax; tensors scaled too */
+    QC_SCALE_POLICY_DELAYED = 2,      /* basis = max of the last `history` amaxes */
     QC_SCALE_POLICY_DELAY_UPDATE = 3, /* the previous scale; re-estimated on drift or age */
-    QC_SCALE_POLICY_WMA = 4,      /* basis = weighted moving average of the last amaxes */
+    QC_SCALE_POLICY_WMA = 4,          /* basis = weighted moving average of the last amaxes */
 };
 
 struct qc_scale_cfg {
@@ -56,12 +56,12 @@ struct qc_scale_stats {
  * Caller-owned storage, zero-initialised = empty (sized at the first
  * recorded call); the arrays belong to the slot: qc_scale_slot_free. */
 struct qc_scale_slot {
-    int64_t units;  /* 0: empty */
-    int64_t steps;  /* recorded calls */
-    int head;       /* delayed, wma: ring position of the next record */
-    float *hist;    /* delayed, wma: units x history amaxes (fp32 values, exact) */
-    float *ref;     /* delay_update: the amax each unit's scale was made from */
-    int32_t *age;   /* delay_update: recorded calls since that scale was made */
+    int64_t units; /* 0: empty */
+    int64_t steps; /* recorded calls */
+    int head;      /* delayed, wma: ring position of the next record */
+    float *hist;   /* delayed, wma: units x history amaxes (fp32 values, exact) */
+    float *ref;    /* delay_update: the amax each unit's scale was made from */
+    int32_t *age;  /* delay_update: recorded calls since that scale was made */
 };
 
 /* none, history 16, drift 1, alpha 0.5 (the spec's defaults). */
@@ -123,8 +123,9 @@ int qc_scale_predict(double *basis, const double *amax, int64_t units, struct qc
  * qc_quantize_f32 would give for that exponent; *tensor_exp = 0. A block
  * holding NaN or inf gets the NaN scale, as always; in a scalar tensor a
  * NaN or inf element stays NaN or inf (rounded without saturation, so a
- * loss scaler still sees it). The policy's state is `s` (unused by max);
- * counts add to `st` when non-NULL. Results do not depend on `threads`. */
+ * loss scaler still sees it). The policy's state is `s`, which may be NULL
+ * under none and max (they keep none; QC_EINVAL for the others); counts
+ * add to `st` when non-NULL. Results do not depend on `threads`. */
 int qc_scale_operand(float *out, int32_t *tensor_exp, const float *in, int64_t rows, int64_t k,
                      const struct qc_format *f, enum qc_scale_rule rule,
                      const struct qc_scale_cfg *c, struct qc_scale_slot *s, bool record,
