@@ -312,34 +312,43 @@ out:
 /* ---- reads -------------------------------------------------------------- */
 
 /* Streams one series into step/value arrays, keeping at most max_points:
- * the points are cut into max_points/2 buckets of equal count and each
+ * the series' step range is cut into max_points/2 equal buckets and each
  * bucket gives its minimum and its maximum, in step order, so spikes and
- * dips survive any zoom level. */
+ * dips survive any zoom level. Bucketing by step (not by count) needs no
+ * counting pass: the range comes from two index probes and the points are
+ * read once. */
 static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t since,
                        int64_t max_points, json_t *steps, json_t *values, bool *down,
                        struct qc_err *err)
 {
-    static const char count_sql[] =
-        "SELECT count(*) FROM metrics WHERE run_id = ? AND name_id = ? AND step > ?";
+    static const char range_sql[] =
+        "SELECT (SELECT min(step) FROM metrics WHERE run_id = ?1 AND name_id = ?2 AND step > ?3), "
+        "(SELECT max(step) FROM metrics WHERE run_id = ?1 AND name_id = ?2 AND step > ?3)";
     static const char sql[] = "SELECT step, value FROM metrics WHERE run_id = ? AND name_id = ? "
                               "AND step > ? ORDER BY step";
-    sqlite3_stmt *st = srv_stmt(c, count_sql, err);
+    sqlite3_stmt *st = srv_stmt(c, range_sql, err);
     if (!st)
         return QC_EIO;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_int64(st, 2, name_id);
     sqlite3_bind_int64(st, 3, since);
-    int64_t total = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    bool any = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    int64_t smin = any ? sqlite3_column_int64(st, 0) : 0, smax = any ? sqlite3_column_int64(st, 1) : 0;
     sqlite3_reset(st);
+    if (!any)
+        return QC_OK;
     if (!(st = srv_stmt(c, sql, err)))
         return QC_EIO;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_int64(st, 2, name_id);
     sqlite3_bind_int64(st, 3, since);
     int64_t buckets = max_points / 2 > 0 ? max_points / 2 : 1;
-    bool thin = max_points > 0 && total > max_points;
-    *down = *down || thin;
-    int64_t i = 0, bucket = -1;
+    /* Steps are distinct, so a range no wider than max_points holds at most
+     * max_points points. */
+    int64_t width = smax - smin + 1;
+    bool thin = max_points > 0 && width > max_points;
+    int64_t bucket = -1, nread = 0;
+    size_t emitted0 = json_array_size(steps);
     int64_t lo_s = 0, hi_s = 0;
     double lo = 0, hi = 0;
     bool lo_null = false, hi_null = false, have = false;
@@ -356,8 +365,8 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
             EMIT(s, v, isnull);
             continue;
         }
-        int64_t b = (int64_t)((__int128)i * buckets / total);
-        i++;
+        int64_t b = (int64_t)((__int128)(s - smin) * buckets / width);
+        nread++;
         if (b != bucket) {
             if (have) {
                 if (lo_s <= hi_s) {
@@ -399,6 +408,8 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
     }
 #undef EMIT
     sqlite3_reset(st);
+    if (thin && (int64_t)(json_array_size(steps) - emitted0) < nread)
+        *down = true;
     return QC_OK;
 }
 
@@ -407,7 +418,8 @@ int srv_route_run_metrics_get(struct srv_req *r)
     static const char names_sql[] = "SELECT DISTINCT n.id, n.name FROM metric_names n WHERE "
                                     "EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = ? AND "
                                     "m.name_id = n.id) ORDER BY n.name";
-    static const char last_sql[] = "SELECT max(step) FROM metrics WHERE run_id = ?";
+    /* Per name: an index probe, where max(step) over the run would scan it. */
+    static const char max_sql[] = "SELECT max(step) FROM metrics WHERE run_id = ? AND name_id = ?";
     int64_t since, max_points;
     int rc;
     json_t *run = NULL;
@@ -432,9 +444,22 @@ int srv_route_run_metrics_get(struct srv_req *r)
     int64_t ids[NAMES_MAX];
     char names[NAMES_MAX][NAME_LEN];
     int n = 0;
+    sqlite3_stmt *mx = srv_stmt(c, max_sql, &r->err);
+    if (!mx) {
+        sqlite3_reset(st);
+        rc = QC_EIO;
+        goto out;
+    }
+    int64_t last = -1; /* over every series of the run, whatever `names` selects */
     sqlite3_bind_int64(st, 1, r->id);
     while (n < NAMES_MAX && sqlite3_step(st) == SQLITE_ROW) {
         const char *nm = (const char *)sqlite3_column_text(st, 1);
+        sqlite3_reset(mx);
+        sqlite3_bind_int64(mx, 1, r->id);
+        sqlite3_bind_int64(mx, 2, sqlite3_column_int64(st, 0));
+        if (sqlite3_step(mx) == SQLITE_ROW && sqlite3_column_type(mx, 0) != SQLITE_NULL &&
+            sqlite3_column_int64(mx, 0) > last)
+            last = sqlite3_column_int64(mx, 0);
         if (want) { /* comma list: keep exact matches only */
             bool hit = false;
             for (const char *p = want; *p && !hit;) {
@@ -450,6 +475,7 @@ int srv_route_run_metrics_get(struct srv_req *r)
         n++;
     }
     sqlite3_reset(st);
+    sqlite3_reset(mx);
     json_t *series = json_object();
     bool down = false;
     for (int i = 0; i < n && rc >= 0; i++) {
@@ -457,13 +483,6 @@ int srv_route_run_metrics_get(struct srv_req *r)
         rc = read_series(c, r->id, ids[i], since, max_points, steps, values, &down, &r->err);
         json_object_set_new(series, names[i], json_pack("{s:o,s:o}", "step", steps, "value",
                                                         values));
-    }
-    int64_t last = -1;
-    if (rc >= 0 && (st = srv_stmt(c, last_sql, &r->err))) {
-        sqlite3_bind_int64(st, 1, r->id);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            last = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
     }
     if (rc < 0) {
         json_decref(series);

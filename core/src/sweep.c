@@ -302,11 +302,31 @@ int qc_sweep_set_path(json_t *doc, const char *path, const json_t *value, struct
     }
 }
 
-/* Appends " key=value" (the path's last segment) to a run name. */
-static void name_append(char *name, size_t len, const char *path, const json_t *v)
+/* The shortest dotted suffix of parameter i's path that no other
+ * parameter's path ends with: "acc" alone, or "forward.mac.acc" beside
+ * "backward.mac.acc". */
+static const char *short_key(const struct sweep *sw, int i)
 {
-    const char *key = strrchr(path, '.');
-    key = key ? key + 1 : path;
+    const char *path = sw->params[i].path, *key = path + strlen(path);
+    for (;;) {
+        while (key > path && key[-1] != '.')
+            key--;
+        bool unique = true;
+        for (int j = 0; j < sw->nparams && unique; j++) {
+            const char *other = sw->params[j].path;
+            size_t ol = strlen(other), kl = strlen(key);
+            unique = j == i || ol < kl || strcmp(other + ol - kl, key) != 0 ||
+                     (ol > kl && other[ol - kl - 1] != '.');
+        }
+        if (unique || key == path)
+            return key;
+        key--; /* step over the '.' to take one more segment */
+    }
+}
+
+/* Appends " key=value" to a run name. */
+static void name_append(char *name, size_t len, const char *key, const json_t *v)
+{
     char val[48];
     if (json_is_string(v))
         snprintf(val, sizeof val, "%s", json_string_value(v));
@@ -389,7 +409,7 @@ int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t
             rc = v ? qc_sweep_set_path(run, sw.params[i].path, v, err)
                    : qc_err_set(err, QC_ENOMEM, "", "out of memory");
             if (v)
-                name_append(name, sizeof name, sw.params[i].path, v);
+                name_append(name, sizeof name, short_key(&sw, i), v);
             json_decref(v);
             if (rc < 0) {
                 char seg[128];
