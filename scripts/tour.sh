@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo` until the server and workers exist: a tour of the numerics core
-# through the real `qlab` binary. Every number printed is computed here.
+# `make tour`: the numerics core through the real `qlab` binary, no server.
+# Every number printed is computed here.
 set -euo pipefail
 QLAB=${QLAB:-build/bin/qlab}
 tmp=$(mktemp -d)
