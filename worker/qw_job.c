@@ -809,8 +809,7 @@ int qw_job_create(struct qw_job **out, const struct qw_job_host *host, const jso
     path_tag(j->jpath, sizeof j->jpath, host->cfg->state_dir, "journal", j->run, j->lease, ".jnl");
     j->phase = PH_DOWNLOAD; /* left at once when there is nothing to download */
     if (!j->spec_text) {
-        dev->free++; /* not taken after all */
-        j->slot_held = false;
+        j->slot_held = false; /* the caller gives the slot back */
         qw_job_destroy(j);
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for the spec");
     }

@@ -46,7 +46,7 @@ struct qw_worker {
     uv_signal_t *sigterm, *sigint;
     struct qw_backoff reg_bo, lease_bo;
     bool lease_wait, hb_failing;
-    bool stopping, closed, forced;
+    bool stopping, closing, closed, forced;
     int signals;
     int leased;
     int exit_code;
@@ -420,11 +420,20 @@ static void close_all(struct qw_worker *w)
     uv_close((uv_handle_t *)w->sigint, free_handle);
 }
 
+static void on_close_timer(uv_timer_t *t)
+{
+    close_all(t->data);
+}
+
 static void check_exit(struct qw_worker *w)
 {
-    if (w->stopping && w->njobs == 0 && !w->closed) {
+    if (w->stopping && w->njobs == 0 && !w->closed && !w->closing) {
         qw_log_info("every run is reported or released; exiting");
-        close_all(w);
+        /* From the next loop iteration: we may be inside an HTTP callback
+         * here, and the client must not be destroyed under its caller. */
+        w->closing = true;
+        uv_timer_stop(w->stop_timer);
+        uv_timer_start(w->stop_timer, on_close_timer, 0, 0);
     }
 }
 
