@@ -255,6 +255,29 @@ def test_kill9_worker_resumes_elsewhere(d):
     check_metrics(srv, rid, s)
 
 
+def test_stale_lease_abandoned(d):
+    """A worker frozen past its lease TTL (a partition) comes back to find
+    its run leased elsewhere: it gets 409 stale_lease, drops the run and
+    carries on; the new holder finishes it with an exact history."""
+    srv = Server(d, ttl=2.0)
+    a = worker(srv.url, d, "a")
+    s = spec("stale", epochs=12)
+    rid = srv.submit(s)
+    wait_for(lambda: srv.run(rid)["state"] == "running" and has_checkpoint(srv, rid, 40), 30,
+             "a checkpoint mid-run")
+    a.p.send_signal(signal.SIGSTOP)
+    b = worker(srv.url, d, "b")
+    wait_for(lambda: srv.run(rid)["worker"] != 1 and srv.run(rid)["state"] == "running", 30,
+             "the run to move to b")
+    a.p.send_signal(signal.SIGCONT)
+    wait_for(lambda: "abandoned" in a.text(), 15, "a to abandon the run")
+    wait_for(lambda: srv.run(rid)["state"] == "succeeded", 90, "the run to finish on b")
+    check_metrics(srv, rid, s)
+    assert a.alive() and b.alive()
+    jdir = os.path.join(d, "a", "journal")
+    wait_for(lambda: not os.listdir(jdir), 5, "a's journal of the run to be dropped")
+
+
 def test_kill9_server_mid_sweep(d):
     srv = Server(d, ttl=3.0)
     ws = [worker(srv.url, d, "w%d" % i) for i in range(2)]
@@ -355,7 +378,8 @@ def test_journal_replayed_after_restart(d):
     check_metrics(srv2, rid, s)
 
 
-TESTS = [test_sweep_two_workers, test_kill9_worker_resumes_elsewhere, test_kill9_server_mid_sweep,
+TESTS = [test_sweep_two_workers, test_kill9_worker_resumes_elsewhere, test_stale_lease_abandoned,
+         test_kill9_server_mid_sweep,
          test_cancel_running_run, test_sigterm_releases_run, test_bad_server_answers,
          test_journal_replayed_after_restart]
 
