@@ -32,11 +32,3 @@ void qw_backoff_reset(struct qw_backoff *b)
 {
     b->cur_s = 0;
 }
-
-int qw_backoff_failures(const struct qw_backoff *b)
-{
-    int n = 0;
-    for (double d = b->cur_s; d >= b->base_s && n < 64; d /= 2)
-        n++;
-    return n;
-}

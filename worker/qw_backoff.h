@@ -17,7 +17,5 @@ void qw_backoff_init(struct qw_backoff *b, double base_s, double max_s, uint64_t
 uint64_t qw_backoff_next_ms(struct qw_backoff *b);
 /* After a success: the next failure starts from the base delay again. */
 void qw_backoff_reset(struct qw_backoff *b);
-/* True if the last attempt failed (a delay above the base is pending). */
-int qw_backoff_failures(const struct qw_backoff *b);
 
 #endif

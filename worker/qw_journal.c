@@ -180,14 +180,6 @@ void qw_journal_ack(struct qw_journal *j, int64_t n)
     pthread_mutex_unlock(&j->mu);
 }
 
-int64_t qw_journal_pending(struct qw_journal *j)
-{
-    pthread_mutex_lock(&j->mu);
-    int64_t n = j->appended - j->acked;
-    pthread_mutex_unlock(&j->mu);
-    return n;
-}
-
 const char *qw_journal_path(const struct qw_journal *j)
 {
     return j->path;

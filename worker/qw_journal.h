@@ -44,9 +44,6 @@ int qw_journal_append(struct qw_journal *j, const struct qw_point *p, int n, con
 /* The server acknowledged the next `n` points in append order. */
 void qw_journal_ack(struct qw_journal *j, int64_t n);
 
-/* Points appended (or loaded) and not yet acknowledged. */
-int64_t qw_journal_pending(struct qw_journal *j);
-
 const char *qw_journal_path(const struct qw_journal *j);
 
 /* Closes the file, which stays on disk (the owner removes it when the run
