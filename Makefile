@@ -183,8 +183,9 @@ test-web: $(BIN)/qlab-server $(WEB_DEPS)
 	  cd tests/web && QLAB_SERVER_BIN=$(abspath $(BIN)/qlab-server) node --test --test-concurrency=1 *.test.mjs; \
 	fi
 
-bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server
+bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-bench
+	BIN=$(BIN) tests/worker/bench.py
 
 # The main job: qlab-server, two workers and a demo sweep on loopback, with
 # the dashboard (scripts/demo.sh; Ctrl-C stops everything).
