@@ -4,10 +4,15 @@ studies qlab serves, every number from this project's own `qlab train` runs.
 
 Writes one spec per configuration, runs it, and renders docs/reproduction.md
 (or --out) with the final validation accuracy, the per-GEMM-group event rates
-of the last epoch, skipped steps and wall time. A configuration this build
-refuses (qlab validate fails) is listed with qlab's own message.
+of the last epoch, skipped steps, the scale policy's clip rates and wall time.
+A configuration this build refuses (qlab validate fails) is listed with
+qlab's own message.
 
     scripts/repro.py [--qlab build/bin/qlab] [--epochs 3] [--train-limit 12000]
+    scripts/repro.py --only 15 16 --merge    # rerun two rows, keep the others
+
+--merge keeps every row of the existing table that was not rerun, and the
+text after the table (the observations), as they are.
 """
 import argparse
 import json
@@ -85,6 +90,46 @@ def rates(d):
     return " / ".join("%.2g" % d[g]["swamping_rate"] for g in ("fwd", "bwd", "wgrad"))
 
 
+def clip_rates(d):
+    """The scale policy's clipped fraction per group; '—' without a policy."""
+    if "scaling" not in d["fwd"]:
+        return "—"
+    return " / ".join("%.2g" % d[g]["scaling"]["clip_rate"] for g in ("fwd", "bwd", "wgrad"))
+
+
+HEADER = ("| # | configuration | val acc | val loss | swamping rate fwd / bwd / wgrad "
+          "| overflow fwd | underflow fwd | skipped steps | scale clip rate fwd / bwd / wgrad "
+          "| wall s |\n|---|---|---|---|---|---|---|---|---|---|\n")
+NCOLS = 10
+
+
+def existing_rows(path):
+    """Row number -> table line of an earlier table (rows from before the clip
+    column get '—' there), and the text after the table."""
+    rows, tail = {}, ""
+    try:
+        lines = open(path).read().split("\n")
+    except FileNotFoundError:
+        return rows, tail
+    in_table = False
+    for n, line in enumerate(lines):
+        if line.startswith("| # |"):
+            in_table = True
+            continue
+        if in_table and line.startswith("|---"):
+            continue
+        if in_table and line.startswith("|"):
+            cells = line.split("|")[1:-1]
+            if len(cells) == NCOLS - 1:  # before the clip column: insert it
+                cells.insert(NCOLS - 2, " — ")
+            rows[int(cells[0])] = "|" + "|".join(cells) + "|"
+            continue
+        if in_table:
+            tail = "\n".join(lines[n:])
+            break
+    return rows, tail
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--qlab", default="build/bin/qlab")
@@ -95,7 +140,11 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default="docs/reproduction.md")
     p.add_argument("--only", type=int, nargs="*", help="row numbers to run (1-based)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows of the existing --out table that are not run, and "
+                        "its text after the table")
     a = p.parse_args()
+    old_rows, tail = existing_rows(a.out) if a.merge else ({}, "")
 
     results = []
     work = tempfile.mkdtemp(prefix="qlab-repro-")
@@ -131,17 +180,22 @@ def main():
                 "--train-limit %d` with this repository's `qlab train`; every forward, "
                 "grad-input and grad-weight product is emulated as configured.\n\n"
                 % (a.seed, a.epochs, a.train_limit, a.val_limit, a.epochs, a.train_limit))
-        f.write("| # | configuration | val acc | val loss | swamping rate fwd / bwd / wgrad "
-                "| overflow fwd | underflow fwd | skipped steps | wall s |\n")
-        f.write("|---|---|---|---|---|---|---|---|---|\n")
+        f.write(HEADER)
+        fresh = {}
         for i, label, res, why in results:
             if res is None:
-                f.write("| %d | %s | not run: %s | | | | | | |\n" % (i, label, why))
+                fresh[i] = "| %d | %s | not run: %s | | | | | | | |" % (i, label, why)
                 continue
             d, skipped, wall = res
-            f.write("| %d | %s | %.4f | %.4f | %s | %.2g | %.2g | %d | %.0f |\n" % (
+            fresh[i] = "| %d | %s | %.4f | %.4f | %s | %.2g | %.2g | %d | %s | %.0f |" % (
                 i, label, d["val_acc"], d["val_loss"], rates(d), d["fwd"]["overflow_rate"],
-                d["fwd"]["underflow_rate"], skipped, wall))
+                d["fwd"]["underflow_rate"], skipped, clip_rates(d), wall)
+        for i in range(1, len(ROWS) + 1):
+            line = fresh.get(i, old_rows.get(i))
+            if line:
+                f.write(line + "\n")
+        if tail:
+            f.write(tail if tail.startswith("\n") else "\n" + tail)
     print("wrote %s" % a.out, file=sys.stderr)
 
 
