@@ -418,10 +418,8 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
         int rc = authenticate(r);
         if (rc == 0)
             rc = body_begin(r);
-        if (rc < 0) {
-            r->too_big = false;
+        if (rc < 0)
             return finish(r, rc);
-        }
         return MHD_YES;
     }
     if (r->err.code < 0) /* answered already (auth or limits); drop the body */
