@@ -10,7 +10,7 @@ SAN      ?= 0
 CC       ?= cc
 OPT      ?= -O2
 
-DEB_PKGS := build-essential pkg-config python3 libcriterion-dev libopenblas-dev libmpfr-dev \
+DEB_PKGS := build-essential pkg-config python3 clang-format libcriterion-dev libopenblas-dev libmpfr-dev \
             libgmp-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libuv1-dev \
             libcurl4-openssl-dev zlib1g-dev dataset-fashion-mnist
 # The dashboard (web/) and its browser tests (tests/web/): Node >= 20 with npm,
@@ -34,10 +34,13 @@ OBJ := $(BUILD)/obj
 BIN := $(BUILD)/bin
 
 # ---- libqcore ---------------------------------------------------------------
-CORE_SRC  := $(wildcard core/src/*.c)
+# One folder per layer (docs/design.md); scripts/check_layers.py keeps the
+# dependencies pointing one way. Backends may nest (backend/cpu/).
+CORE_SRC  := $(filter-out core/src/simd/kern_simd.c,\
+               $(wildcard core/src/*/*.c core/src/*/*/*.c))
 CORE_OBJ  := $(CORE_SRC:%.c=$(OBJ)/%.o)
 # The SIMD kernels are one source compiled once per instruction set; the
-# dispatcher picks one at run time (core/src/cpu_features.c).
+# dispatcher picks one at run time (core/src/simd/cpu_features.c).
 SIMD_SRC  := core/src/simd/kern_simd.c
 SIMD_ISAS := generic avx2 avx512
 SIMD_OBJ  := $(SIMD_ISAS:%=$(OBJ)/core/src/simd/kern_%.o)
@@ -66,13 +69,18 @@ WRK_SRC   := $(wildcard worker/*.c)
 WRK_OBJ   := $(WRK_SRC:%.c=$(OBJ)/%.o)
 WRK_LIBS  := -luv -lcurl -lpthread
 
-.PHONY: all deps test test-unit test-cli test-server test-worker test-asan tour bench demo clean format
+.PHONY: all deps test test-unit test-cli test-server test-worker test-asan tour bench demo clean \
+        format check-format check-layers help
 
 all: $(BIN)/qlab $(if $(wildcard server/main.c),$(BIN)/qlab-server) $(if $(WRK_SRC),$(BIN)/qlab-worker)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_Q) -c $< -o $@
+
+# Inside the core, internal headers of another layer are named by their
+# folder: #include "num/mac_impl.h".
+$(OBJ)/core/%.o: CFLAGS_Q += -Icore/src
 
 # The server and its tests include their headers as "server/x.h".
 $(OBJ)/server/%.o $(OBJ)/tests/server/%.o $(OBJ)/bench/bench_server.o: CFLAGS_Q += -I.
@@ -150,7 +158,7 @@ TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
-	$(MAKE) $(TEST_SUITES) test-web
+	$(MAKE) check-layers $(TEST_SUITES) test-web
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
@@ -198,6 +206,31 @@ tour: $(BIN)/qlab
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# The formatting of every tracked C file, checked without changing it (CI).
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+# The layer rules of docs/design.md: the checker's own tests, then the tree,
+# its includes and the calls between the objects of this build.
+check-layers: $(CORE_OBJ) $(SRV_OBJ) $(WRK_OBJ)
+	python3 tests/layers/test_check_layers.py
+	python3 scripts/check_layers.py --obj-root $(OBJ) $(CORE_OBJ) $(SRV_OBJ) $(WRK_OBJ)
+
+help:
+	@echo 'qlab make targets (docs/operations.md has the details):'
+	@echo '  demo          install what is missing, build, run a server, two workers and a demo sweep'
+	@echo '  test          install what is missing, build, run every suite (plain, then ASan+UBSan)'
+	@echo '  deps          install the missing Debian and npm packages (apt-get when root)'
+	@echo '  all           build qlab, qlab-server and qlab-worker into $(BUILD)/bin'
+	@echo '  bench         the benchmarks, as ratios against baselines measured in the same run'
+	@echo '  tour          the numerics core through the qlab CLI, no server'
+	@echo '  test-unit test-cli test-server test-worker test-web'
+	@echo '                one suite each (SAN=1 BUILD=build/asan for the sanitizer build)'
+	@echo '  check-layers  the layer and include rules, and the checker'"'"'s own tests'
+	@echo '  check-format  clang-format in dry-run mode over every tracked C file'
+	@echo '  format        reformat every tracked C file in place'
+	@echo '  clean         remove $(BUILD)'
 
 clean:
 	rm -rf build

@@ -16,6 +16,7 @@
 #include "qcore/gemm.h"
 #include "qcore/mac.h"
 #include "qcore/quantize.h"
+#include "qcore/gemm_cpu.h"
 
 #define QUANT_N (INT64_C(16) << 20) /* 64 MiB of fp32 */
 /* The prefix re-checked against the exact scalar engine after timing. */

@@ -57,8 +57,11 @@ void bench_train_epoch(void)
     }
     qc_dataset_free(&probe);
 
-    const struct bench_plan plan = {.min_reps = 2, .max_reps = 3, .budget_s = 20.0,
-                                    .warm_subject = false, .base_per_round = 1,
+    const struct bench_plan plan = {.min_reps = 2,
+                                    .max_reps = 3,
+                                    .budget_s = 20.0,
+                                    .warm_subject = false,
+                                    .base_per_round = 1,
                                     .settle_s = 0.15};
     const struct bench_case subject = {run_epoch, &emul}, baseline = {run_epoch, &native};
     bench_pair(&t, &subject, &baseline, &plan);

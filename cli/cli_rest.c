@@ -94,8 +94,8 @@ static int http_error(long status, const struct cli_buf *b, struct qc_err *err)
     const char *msg = json_string_value(json_object_get(e, "message"));
     const char *field = json_string_value(json_object_get(e, "field"));
     if (code && msg)
-        qc_err_set(err, QC_EIO, field ? field : "", "server answered %ld %s%s%s: %s", status,
-                   code, field && field[0] ? " at " : "", field ? field : "", msg);
+        qc_err_set(err, QC_EIO, field ? field : "", "server answered %ld %s%s%s: %s", status, code,
+                   field && field[0] ? " at " : "", field ? field : "", msg);
     else
         qc_err_set(err, QC_EIO, "", "server answered HTTP %ld", status);
     json_decref(j);

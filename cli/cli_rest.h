@@ -14,9 +14,9 @@
 #define CLI_REST_MAX_RESPONSE (256u << 20)
 
 struct cli_rest {
-    char base[512];    /* "http://127.0.0.1:8080", no trailing slash */
-    char token[256];   /* "" = none */
-    double timeout_s;  /* whole request; 0 = none (streams) */
+    char base[512];   /* "http://127.0.0.1:8080", no trailing slash */
+    char token[256];  /* "" = none */
+    double timeout_s; /* whole request; 0 = none (streams) */
 };
 
 /* Fills from the environment (QLAB_SERVER, default http://127.0.0.1:8080;

@@ -11,6 +11,8 @@
 #include "cli_cmds.h"
 #include "cli_util.h"
 #include "qcore/gemm.h"
+#include "qcore/gemm_cpu.h"
+#include "qcore/ref.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "qlab reads and writes raw little-endian values as native floats");

@@ -23,13 +23,13 @@ static void print_rows(const json_t *series, bool csv)
     if (!pos)
         return;
     printf(csv ? "step" : "%10s", "step");
-    json_object_foreach ((json_t *)series, name, s)
-        printf(csv ? ",%s" : "  %14s", name);
+    json_object_foreach((json_t *)series, name, s) printf(csv ? ",%s" : "  %14s", name);
     printf("\n");
     for (;;) {
         long long step = -1;
         size_t k = 0;
-        json_object_foreach ((json_t *)series, name, s) {
+        json_object_foreach((json_t *)series, name, s)
+        {
             json_t *steps = json_object_get(s, "step");
             if (pos[k] < json_array_size(steps)) {
                 long long v = (long long)json_integer_value(json_array_get(steps, pos[k]));
@@ -42,7 +42,8 @@ static void print_rows(const json_t *series, bool csv)
             break;
         printf(csv ? "%lld" : "%10lld", step);
         k = 0;
-        json_object_foreach ((json_t *)series, name, s) {
+        json_object_foreach((json_t *)series, name, s)
+        {
             json_t *steps = json_object_get(s, "step"), *vals = json_object_get(s, "value");
             char cell[40] = "";
             if (pos[k] < json_array_size(steps) &&
@@ -80,11 +81,13 @@ int cli_cmd_metrics(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'n') {
             names = optarg;
-            if (!names[0] || strspn(names, "abcdefghijklmnopqrstuvwxyz"
-                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./,") !=
-                                 strlen(names))
-                return cli_fail("metrics", QC_EINVAL, "--names takes metric names separated "
-                                                      "by commas, got '%s'", names);
+            if (!names[0] ||
+                strspn(names, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./,") != strlen(names))
+                return cli_fail("metrics", QC_EINVAL,
+                                "--names takes metric names separated "
+                                "by commas, got '%s'",
+                                names);
         } else if (c == 'm') {
             if (!cli_parse_i64(optarg, 2, 1000000, &max_points))
                 return cli_fail("metrics", QC_EINVAL, "--max-points wants 2..1000000, got '%s'",

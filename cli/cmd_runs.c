@@ -75,7 +75,8 @@ int cli_cmd_runs(int argc, char **argv)
         json_t *r;
         printf("%6s  %-9s  %3s  %6s  %8s  %9s  %s\n", "ID", "STATE", "ATT", "WORKER", "VAL_ACC",
                "LOSS", "NAME");
-        json_array_foreach (json_object_get(out, "runs"), i, r) {
+        json_array_foreach(json_object_get(out, "runs"), i, r)
+        {
             char wk[32], acc[32], loss[32];
             json_t *sum = json_object_get(r, "summary");
             cli_cell(wk, sizeof wk, json_object_get(r, "worker"));
@@ -129,9 +130,9 @@ int cli_cmd_show(int argc, char **argv)
         json_decref(out);
         return 0;
     }
-    static const char *const fields[] = {"name", "state", "sweep", "attempt", "max_attempts",
-                                         "worker", "device", "created", "started", "finished",
-                                         "cancel_requested", "stop_requested", "error"};
+    static const char *const fields[] = {
+        "name",    "state",   "sweep",    "attempt",          "max_attempts",   "worker", "device",
+        "created", "started", "finished", "cancel_requested", "stop_requested", "error"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         char cell[512];
         json_t *v = json_object_get(r, fields[i]);
@@ -148,14 +149,16 @@ int cli_cmd_show(int argc, char **argv)
     const char *k;
     json_t *v;
     printf("summary\n");
-    json_object_foreach (json_object_get(r, "summary"), k, v) {
+    json_object_foreach(json_object_get(r, "summary"), k, v)
+    {
         char cell[64];
         cli_cell(cell, sizeof cell, v);
         printf("  %-28s %s\n", k, cell);
     }
     size_t i;
     printf("leases\n");
-    json_array_foreach (json_object_get(r, "leases"), i, v) {
+    json_array_foreach(json_object_get(r, "leases"), i, v)
+    {
         char out_[32];
         cli_cell(out_, sizeof out_, json_object_get(v, "outcome"));
         printf("  attempt %lld on worker %lld %s: %s\n",
@@ -254,9 +257,11 @@ int cli_cmd_workers(int argc, char **argv)
     json_t *w, *d;
     printf("%4s  %-16s  %-4s  %-24s  %-12s  %s\n", "ID", "NAME", "LIVE", "DEVICES (free/slots)",
            "RUNS", "SEEN");
-    json_array_foreach (json_object_get(out, "workers"), i, w) {
+    json_array_foreach(json_object_get(out, "workers"), i, w)
+    {
         char devs[256] = "", runs[128] = "";
-        json_array_foreach (json_object_get(w, "devices"), j, d) {
+        json_array_foreach(json_object_get(w, "devices"), j, d)
+        {
             size_t n = strlen(devs);
             json_t *fr = json_object_get(d, "free");
             snprintf(devs + n, sizeof devs - n, "%s%s %lld/%lld", n ? ", " : "",
@@ -264,7 +269,8 @@ int cli_cmd_workers(int argc, char **argv)
                      (long long)(fr ? json_integer_value(fr) : -1),
                      (long long)json_integer_value(json_object_get(d, "slots")));
         }
-        json_array_foreach (json_object_get(w, "runs"), j, d) {
+        json_array_foreach(json_object_get(w, "runs"), j, d)
+        {
             size_t n = strlen(runs);
             snprintf(runs + n, sizeof runs - n, "%s%lld", n ? "," : "",
                      (long long)json_integer_value(d));
@@ -272,8 +278,7 @@ int cli_cmd_workers(int argc, char **argv)
         printf("%4lld  %-16s  %-4s  %-24s  %-12s  %.0f s ago\n",
                (long long)json_integer_value(json_object_get(w, "id")),
                json_string_value(json_object_get(w, "name")),
-               json_is_true(json_object_get(w, "live")) ? "yes" : "no", devs,
-               runs[0] ? runs : "-",
+               json_is_true(json_object_get(w, "live")) ? "yes" : "no", devs, runs[0] ? runs : "-",
                (double)time(NULL) - json_number_value(json_object_get(w, "last_seen")));
     }
     json_decref(out);

@@ -55,8 +55,7 @@ static int load(struct loaded *l, const char *cmd, const char *path)
     json_decref(j);
     if (!l->canonical)
         return cli_fail(cmd, QC_ENOMEM, "out of memory");
-    if ((rc = qc_train_cfg_from_spec(&l->cfg, &l->spec, l->canonical, strlen(l->canonical),
-                                     &err)))
+    if ((rc = qc_train_cfg_from_spec(&l->cfg, &l->spec, l->canonical, strlen(l->canonical), &err)))
         return cli_fail_err(cmd, path, &err);
     return 0;
 }
@@ -92,9 +91,8 @@ static int check_model(const struct loaded *l, const char *cmd, const char *path
 
 int cli_cmd_validate(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool json = false;
     int c, rc;
 

@@ -74,9 +74,10 @@ static int refresh(struct watch *w)
         if (json_is_string(json_object_get(r, "error")))
             snprintf(err, sizeof err, " error: %.250s",
                      json_string_value(json_object_get(r, "error")));
-        snprintf(line, sizeof line, "run %lld: %s attempt %lld, step %s, train_loss %s, val_acc %s%s",
-                 w->run, state, (long long)json_integer_value(json_object_get(r, "attempt")), step,
-                 loss, acc, err);
+        snprintf(line, sizeof line,
+                 "run %lld: %s attempt %lld, step %s, train_loss %s, val_acc %s%s", w->run, state,
+                 (long long)json_integer_value(json_object_get(r, "attempt")), step, loss, acc,
+                 err);
         w->finished = is_final(state);
         w->all_ok = state && strcmp(state, "succeeded") == 0;
     }

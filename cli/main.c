@@ -52,7 +52,8 @@ static int print_usage(void)
                        "Commands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
         cli_buf_printf(&b, "  %-10s %s\n", commands[i].name, commands[i].help);
-    cli_buf_printf(&b, "\nExit status: 0 success, 2 usage error, 1 server, network or any other error.\n");
+    cli_buf_printf(
+        &b, "\nExit status: 0 success, 2 usage error, 1 server, network or any other error.\n");
     rc = b.oom ? cli_fail(NULL, QC_ENOMEM, "out of memory") : cli_print_help(b.data);
     cli_buf_free(&b);
     return rc;

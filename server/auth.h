@@ -11,7 +11,7 @@
 #include "qcore/error.h"
 
 #define SRV_AUTH_TOKENS_MAX 256
-#define SRV_TOKEN_MAX 128
+#define SRV_TOKEN_MAX       128
 
 enum srv_role { SRV_ROLE_NONE = 0, SRV_ROLE_READ, SRV_ROLE_JOIN, SRV_ROLE_WORKER, SRV_ROLE_ADMIN };
 

@@ -146,8 +146,11 @@ int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, st
 {
     static const struct {
         const char *env, *flag;
-    } envs[] = {{"QLAB_LISTEN", "--listen"}, {"QLAB_DB", "--db"}, {"QLAB_WEB", "--web"},
-                {"QLAB_DATA", "--data"}, {"QLAB_TOKEN_FILE", "--token-file"}};
+    } envs[] = {{"QLAB_LISTEN", "--listen"},
+                {"QLAB_DB", "--db"},
+                {"QLAB_WEB", "--web"},
+                {"QLAB_DATA", "--data"},
+                {"QLAB_TOKEN_FILE", "--token-file"}};
     int rc;
 
     *help = false;

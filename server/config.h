@@ -12,21 +12,21 @@
 #define SRV_PATH_MAX 1024
 
 struct srv_config {
-    char host[256];            /* listen address (numeric IPv4/IPv6 or localhost) */
-    int port;                  /* 0 = any free port (printed at start) */
+    char host[256]; /* listen address (numeric IPv4/IPv6 or localhost) */
+    int port;       /* 0 = any free port (printed at start) */
     char db_path[SRV_PATH_MAX];
-    char web_dir[SRV_PATH_MAX];   /* "" = no dashboard */
-    char data_dir[SRV_PATH_MAX];  /* checkpoints */
+    char web_dir[SRV_PATH_MAX];  /* "" = no dashboard */
+    char data_dir[SRV_PATH_MAX]; /* checkpoints */
     char token_file[SRV_PATH_MAX];
-    size_t max_body;           /* bytes of a JSON body */
-    size_t max_checkpoint;     /* bytes of a checkpoint upload */
-    int threads;               /* libmicrohttpd thread pool */
-    double lease_ttl;          /* seconds a lease lives without a heartbeat */
-    double heartbeat;          /* the interval workers are told to use */
+    size_t max_body;       /* bytes of a JSON body */
+    size_t max_checkpoint; /* bytes of a checkpoint upload */
+    int threads;           /* libmicrohttpd thread pool */
+    double lease_ttl;      /* seconds a lease lives without a heartbeat */
+    double heartbeat;      /* the interval workers are told to use */
     int64_t max_sweep_runs;
-    int max_attempts;          /* default attempts of a run */
-    double max_wait;           /* longest lease long-poll, seconds */
-    bool durable;              /* synchronous=FULL */
+    int max_attempts; /* default attempts of a run */
+    double max_wait;  /* longest lease long-poll, seconds */
+    bool durable;     /* synchronous=FULL */
 };
 
 void srv_config_init(struct srv_config *c);

@@ -36,8 +36,8 @@ static int conn_open(struct srv_conn *c, const char *path, bool writer, bool dur
                      struct qc_err *err)
 {
     memset(c, 0, sizeof *c);
-    int flags = SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                              : SQLITE_OPEN_READONLY);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
     if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
         qc_err_set(err, QC_EIO, "--db", "cannot open database '%s': %s", path,
                    c->db ? sqlite3_errmsg(c->db) : "out of memory");
@@ -48,10 +48,11 @@ static int conn_open(struct srv_conn *c, const char *path, bool writer, bool dur
     sqlite3_busy_timeout(c->db, 5000);
     sqlite3_extended_result_codes(c->db, 1);
     if (writer)
-        return exec(c, durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                 "PRAGMA foreign_keys=ON;"
-                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                 "PRAGMA foreign_keys=ON;",
+        return exec(c,
+                    durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                              "PRAGMA foreign_keys=ON;"
+                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                              "PRAGMA foreign_keys=ON;",
                     err);
     return exec(c, "PRAGMA foreign_keys=ON;", err);
 }
@@ -121,8 +122,7 @@ static int migrate(struct srv_conn *c, struct qc_err *err)
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
             exec(c, "ROLLBACK;", NULL);
-            return qc_err_set(err, QC_EIO, "--db", "migration %s: %s", srv_migrations[i].file,
-                              msg);
+            return qc_err_set(err, QC_EIO, "--db", "migration %s: %s", srv_migrations[i].file, msg);
         }
         if ((rc = exec(c, "COMMIT;", err)) < 0)
             return rc;

@@ -11,75 +11,7 @@
 #include <zlib.h>
 
 #include "server/srv.h"
-
-/* Upper bounds of the latency histogram buckets (seconds). */
-const double srv_lat_bounds[SRV_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                0.025,  0.05,  0.1,    0.5,   2.5};
-
-int srv_reply(struct srv_req *r, int status, json_t *body)
-{
-    json_decref(r->reply);
-    r->reply = body;
-    r->status = status;
-    return QC_OK;
-}
-
-int srv_fail(struct srv_req *r, int code, const char *err_code, const char *field, const char *fmt,
-             ...)
-{
-    va_list ap;
-    char msg[sizeof r->err.msg];
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    qc_err_set(&r->err, code, field ? field : "", "%s", msg);
-    snprintf(r->err_code, sizeof r->err_code, "%s", err_code ? err_code : "");
-    return code;
-}
-
-json_t *srv_body_json(struct srv_req *r)
-{
-    json_error_t je;
-    if (!r->body || r->body_len == 0) {
-        srv_fail(r, QC_EINVAL, "bad_json", "", "the request needs a JSON body");
-        return NULL;
-    }
-    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        srv_fail(r, QC_EINVAL, "bad_json", "", "line %d, column %d: %s", je.line, je.column,
-                 je.text);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        srv_fail(r, QC_EINVAL, "invalid_request", "", "the body must be a JSON object");
-        return NULL;
-    }
-    return j;
-}
-
-const char *srv_query(struct srv_req *r, const char *key)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
-}
-
-int srv_query_int(struct srv_req *r, const char *key, int64_t lo, int64_t hi, int64_t def,
-                  int64_t *out)
-{
-    const char *v = srv_query(r, key);
-    char field[80];
-    snprintf(field, sizeof field, "?%s", key);
-    *out = def;
-    if (!v)
-        return QC_OK;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (!v[0] || *end || x < lo || x > hi)
-        return srv_fail(r, QC_EINVAL, "bad_param", field, "%s must be an integer in %lld..%lld",
-                        key, (long long)lo, (long long)hi);
-    *out = x;
-    return QC_OK;
-}
+#include "server/store.h"
 
 /* ---- routing ------------------------------------------------------------ */
 
@@ -194,9 +126,8 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     size_t len = text ? strlen(text) : 0;
     /* MUST_FREE: libmicrohttpd frees the jansson buffer (plain malloc). */
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text ? text : (void *)"", text ? MHD_RESPMEM_MUST_FREE
-                                                                              : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, text ? text : (void *)"", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(text);
         return MHD_NO;
@@ -233,8 +164,8 @@ static enum MHD_Result finish(struct srv_req *r, int rc)
                            r->err.field, r->err.msg[0] ? r->err.msg : qc_strerror(rc), NULL);
     }
     if (r->resp) {
-        enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)(r->status ? r->status : 200),
-                                                 r->resp);
+        enum MHD_Result ret =
+            MHD_queue_response(r->conn, (unsigned)(r->status ? r->status : 200), r->resp);
         MHD_destroy_response(r->resp);
         r->resp = NULL;
         return ret;
@@ -255,7 +186,8 @@ static int authenticate(struct srv_req *r)
     }
     if (need == SRV_AUTH_PUBLIC)
         return QC_OK;
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *tok = NULL;
     if (h && strncasecmp(h, "Bearer ", 7) == 0)
         tok = h + 7;
@@ -295,8 +227,8 @@ static int authenticate(struct srv_req *r)
         ok = false;
     }
     if (!ok)
-        return srv_fail(r, QC_EFORBID, NULL, "Authorization",
-                        "this token may not call %s %s", r->method, r->route->pattern);
+        return srv_fail(r, QC_EFORBID, NULL, "Authorization", "this token may not call %s %s",
+                        r->method, r->route->pattern);
     return QC_OK;
 }
 
@@ -305,18 +237,18 @@ static int authenticate(struct srv_req *r)
 static int body_begin(struct srv_req *r)
 {
     const struct srv_config *cfg = &r->srv->cfg;
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     size_t limit = (r->route->flags & SRV_BODY_FILE) ? cfg->max_checkpoint : cfg->max_body;
     if (cl && strtoull(cl, NULL, 10) > limit)
         return srv_fail(r, QC_ETOOBIG, NULL, "Content-Length",
                         "the body is larger than the limit of %zu bytes", limit);
     if (r->route->flags & SRV_BODY_JSON) {
-        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *ct =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (ct && strncasecmp(ct, "application/json", 16) != 0)
             return r->status = 415, srv_fail(r, QC_EINVAL, "unsupported_media_type", "Content-Type",
-                            "expected application/json, got '%.80s'", ct);
+                                             "expected application/json, got '%.80s'", ct);
     }
     if (r->route->flags & SRV_BODY_FILE) {
         snprintf(r->body_path, sizeof r->body_path, "%s/upload-XXXXXX", cfg->data_dir);
@@ -325,8 +257,9 @@ static int body_begin(struct srv_req *r)
             if (fd >= 0)
                 close(fd);
             r->body_path[0] = '\0';
-            return srv_fail(r, QC_EIO, NULL, "", "cannot create an upload file in the data "
-                                                 "directory");
+            return srv_fail(r, QC_EIO, NULL, "",
+                            "cannot create an upload file in the data "
+                            "directory");
         }
         r->body_crc = (uint32_t)crc32(0L, Z_NULL, 0);
     }
@@ -431,8 +364,10 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
     }
     if (r->too_big) {
         size_t limit = (r->route->flags & SRV_BODY_FILE) ? s->cfg.max_checkpoint : s->cfg.max_body;
-        return finish(r, srv_fail(r, QC_ETOOBIG, NULL, "", "the body is larger than the limit "
-                                                           "of %zu bytes", limit));
+        return finish(r, srv_fail(r, QC_ETOOBIG, NULL, "",
+                                  "the body is larger than the limit "
+                                  "of %zu bytes",
+                                  limit));
     }
     if (r->body_file && fflush(r->body_file) != 0)
         return finish(r, srv_fail(r, QC_EIO, NULL, "", "cannot write the upload"));
@@ -454,8 +389,8 @@ void srv_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     /* Streams and long-polls would swamp the histogram: only plain requests. */
-    if (!r->suspended_once && !(r->route->handler == srv_route_events ||
-                                r->route->handler == srv_route_run_events)) {
+    if (!r->suspended_once &&
+        !(r->route->handler == srv_route_events || r->route->handler == srv_route_run_events)) {
         double dt = srv_mono() - r->t0;
         int b = 0;
         while (b < SRV_LAT_BUCKETS && dt > srv_lat_bounds[b])

@@ -18,9 +18,7 @@ void srv_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* The route that serves the dashboard for every GET outside the API. */
 extern const struct srv_route srv_static_route;
+/* Upper bounds of the latency histogram buckets, in seconds (request.c). */
 extern const double srv_lat_bounds[];
-
-/* The worker a worker token belongs to, 0 when none (store_workers.c). */
-int64_t srv_worker_by_token(struct srv_server *s, const char *token);
 
 #endif

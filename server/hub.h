@@ -21,9 +21,9 @@ enum srv_wait_kind { SRV_WAIT_EVENT = 1, SRV_WAIT_QUEUE };
 struct srv_waiter {
     struct MHD_Connection *conn;
     enum srv_wait_kind kind;
-    double deadline;   /* monotonic seconds */
-    int64_t after;     /* EVENT: resume when an event id > after exists */
-    uint64_t gen;      /* QUEUE: resume when the queue generation differs */
+    double deadline; /* monotonic seconds */
+    int64_t after;   /* EVENT: resume when an event id > after exists */
+    uint64_t gen;    /* QUEUE: resume when the queue generation differs */
     bool linked;
     struct srv_waiter *prev, *next;
 };
@@ -33,8 +33,8 @@ struct srv_hub {
     pthread_cond_t cv;
     pthread_t thread;
     bool running, stopping;
-    int64_t last_event;   /* highest committed event id */
-    uint64_t queue_gen;   /* bumped whenever a run becomes queued */
+    int64_t last_event; /* highest committed event id */
+    uint64_t queue_gen; /* bumped whenever a run becomes queued */
     struct srv_waiter *head;
     void (*tick)(void *ctx);
     void *tick_ctx;

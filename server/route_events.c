@@ -9,15 +9,15 @@
 #include "server/srv.h"
 #include "server/store.h"
 
-#define KEEPALIVE_S 15.0
+#define KEEPALIVE_S     15.0
 #define EVENTS_PER_READ 200
 
 struct sse {
     struct srv_server *srv;
     struct MHD_Connection *conn;
-    int64_t run;        /* 0 = every event */
-    int64_t cursor;     /* the last event id sent (or skipped) */
-    double last_write;  /* monotonic */
+    int64_t run;       /* 0 = every event */
+    int64_t cursor;    /* the last event id sent (or skipped) */
+    double last_write; /* monotonic */
     struct srv_waiter waiter;
     char *buf;
     size_t len, off, cap;
@@ -95,7 +95,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
             put(e, ": keep-alive\n\n", 14);
             continue;
         }
-        e->waiter = (struct srv_waiter){.conn = e->conn, .kind = SRV_WAIT_EVENT,
+        e->waiter = (struct srv_waiter){.conn = e->conn,
+                                        .kind = SRV_WAIT_EVENT,
                                         .deadline = e->last_write + KEEPALIVE_S,
                                         .after = e->cursor};
         /* Returning 0 with the connection suspended is libmicrohttpd's

@@ -100,12 +100,13 @@ int srv_route_run_complete(struct srv_req *r)
     const char *k;
     const json_t *v;
     int rc = QC_OK;
-    json_object_foreach (doc, k, v)
-        if (strcmp(k, "state") != 0 && strcmp(k, "error") != 0 && strcmp(k, "summary") != 0) {
-            char f[80];
-            snprintf(f, sizeof f, "/%.70s", k);
-            rc = srv_fail(r, QC_EINVAL, "invalid_request", f, "unknown key '%.60s'", k);
-        }
+    json_object_foreach(doc, k, v) if (strcmp(k, "state") != 0 && strcmp(k, "error") != 0 &&
+                                       strcmp(k, "summary") != 0)
+    {
+        char f[80];
+        snprintf(f, sizeof f, "/%.70s", k);
+        rc = srv_fail(r, QC_EINVAL, "invalid_request", f, "unknown key '%.60s'", k);
+    }
     if (rc >= 0 && (!to || (strcmp(to, "succeeded") != 0 && strcmp(to, "failed") != 0 &&
                             strcmp(to, "canceled") != 0)))
         rc = srv_fail(r, QC_EINVAL, "invalid_request", "/state",
@@ -230,8 +231,9 @@ int srv_route_checkpoint_put(struct srv_req *r)
         unlink(old);
     if (rc < 0)
         return rc;
-    return srv_reply(r, 200, json_pack("{s:I,s:I,s:s}", "step", (json_int_t)step, "size",
-                                       (json_int_t)r->body_len, "crc32", crc_hex));
+    return srv_reply(r, 200,
+                     json_pack("{s:I,s:I,s:s}", "step", (json_int_t)step, "size",
+                               (json_int_t)r->body_len, "crc32", crc_hex));
 }
 
 int srv_route_checkpoint_get(struct srv_req *r)

@@ -13,7 +13,7 @@
 
 #define BATCH_MAX 100000
 #define NAMES_MAX 256
-#define NAME_LEN 64
+#define NAME_LEN  64
 
 static bool metric_name_ok(const char *s)
 {
@@ -164,7 +164,8 @@ int srv_route_run_metrics_post(struct srv_req *r)
         json_decref(doc);
         return srv_fail(r, QC_EINVAL, "invalid_request", "/points",
                         "the body is {\"points\": [{\"step\", \"name\", \"value\"}...]} with at "
-                        "most %d points", BATCH_MAX);
+                        "most %d points",
+                        BATCH_MAX);
     }
     bn = calloc(1, sizeof *bn);
     int *idx = calloc(json_array_size(pts) + 1, sizeof *idx);
@@ -192,8 +193,10 @@ int srv_route_run_metrics_post(struct srv_req *r)
             goto out;
         }
         if ((idx[i] = name_index(bn, name)) < 0) {
-            rc = srv_fail(r, QC_EINVAL, "invalid_request", f, "more than %d metric names in one "
-                                                              "batch", NAMES_MAX);
+            rc = srv_fail(r, QC_EINVAL, "invalid_request", f,
+                          "more than %d metric names in one "
+                          "batch",
+                          NAMES_MAX);
             goto out;
         }
         if (json_integer_value(step) > last_step)
@@ -201,8 +204,8 @@ int srv_route_run_metrics_post(struct srv_req *r)
     }
 
     struct srv_conn *c = srv_tx_begin(s);
-    rc = srv_lease_check(c, r->id, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                               "X-Qlab-Lease"),
+    rc = srv_lease_check(c, r->id,
+                         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Qlab-Lease"),
                          r->role == SRV_ROLE_WORKER ? r->worker_id : 0, state, &r->err);
     for (int i = 0; rc >= 0 && i < bn->n; i++)
         rc = srv_metric_name_id(c, bn->name[i], &bn->id[i], &r->err);
@@ -281,15 +284,15 @@ int srv_route_run_metrics_post(struct srv_req *r)
     if (rc >= 0 && (st = srv_stmt(c, flags, &r->err))) {
         sqlite3_bind_int64(st, 1, r->id);
         if (sqlite3_step(st) == SQLITE_ROW)
-            action = sqlite3_column_int(st, 0) ? "cancel" : sqlite3_column_int(st, 1) ? "stop"
-                                                                                       : "continue";
+            action = sqlite3_column_int(st, 0)   ? "cancel"
+                     : sqlite3_column_int(st, 1) ? "stop"
+                                                 : "continue";
         sqlite3_reset(st);
     }
     if (rc >= 0 && accepted > 0) {
         int64_t ev = srv_event_add(c, "metrics", r->id, 0,
-                                   json_pack("{s:I,s:I,s:I}", "run", (json_int_t)r->id,
-                                             "last_step", (json_int_t)last_step, "points",
-                                             (json_int_t)accepted),
+                                   json_pack("{s:I,s:I,s:I}", "run", (json_int_t)r->id, "last_step",
+                                             (json_int_t)last_step, "points", (json_int_t)accepted),
                                    &r->err);
         if (ev < 0)
             rc = (int)ev;
@@ -299,8 +302,9 @@ int srv_route_run_metrics_post(struct srv_req *r)
     rc = srv_tx_end(s, rc, &r->err);
     if (rc >= 0) {
         atomic_fetch_add(&s->stats.points, accepted);
-        rc = srv_reply(r, 200, json_pack("{s:I,s:I,s:s}", "accepted", (json_int_t)accepted,
-                                         "duplicates", (json_int_t)dup, "action", action));
+        rc = srv_reply(r, 200,
+                       json_pack("{s:I,s:I,s:s}", "accepted", (json_int_t)accepted, "duplicates",
+                                 (json_int_t)dup, "action", action));
     }
 out:
     free(idx);
@@ -333,7 +337,8 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
     sqlite3_bind_int64(st, 2, name_id);
     sqlite3_bind_int64(st, 3, since);
     bool any = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
-    int64_t smin = any ? sqlite3_column_int64(st, 0) : 0, smax = any ? sqlite3_column_int64(st, 1) : 0;
+    int64_t smin = any ? sqlite3_column_int64(st, 0) : 0,
+            smax = any ? sqlite3_column_int64(st, 1) : 0;
     sqlite3_reset(st);
     if (!any)
         return QC_OK;
@@ -352,10 +357,10 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
     int64_t lo_s = 0, hi_s = 0;
     double lo = 0, hi = 0;
     bool lo_null = false, hi_null = false, have = false;
-#define EMIT(s, v, isnull)                                                                \
-    do {                                                                                  \
-        json_array_append_new(steps, json_integer(s));                                    \
-        json_array_append_new(values, (isnull) ? json_null() : json_real(v));             \
+#define EMIT(s, v, isnull)                                                                         \
+    do {                                                                                           \
+        json_array_append_new(steps, json_integer(s));                                             \
+        json_array_append_new(values, (isnull) ? json_null() : json_real(v));                      \
     } while (0)
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t s = sqlite3_column_int64(st, 0);
@@ -481,17 +486,17 @@ int srv_route_run_metrics_get(struct srv_req *r)
     for (int i = 0; i < n && rc >= 0; i++) {
         json_t *steps = json_array(), *values = json_array();
         rc = read_series(c, r->id, ids[i], since, max_points, steps, values, &down, &r->err);
-        json_object_set_new(series, names[i], json_pack("{s:o,s:o}", "step", steps, "value",
-                                                        values));
+        json_object_set_new(series, names[i],
+                            json_pack("{s:o,s:o}", "step", steps, "value", values));
     }
     if (rc < 0) {
         json_decref(series);
         goto out;
     }
-    rc = srv_reply(r, 200, json_pack("{s:I,s:o,s:o,s:b}", "run", (json_int_t)r->id, "series",
-                                     series, "last_step",
-                                     last >= 0 ? json_integer(last) : json_null(), "downsampled",
-                                     down));
+    rc = srv_reply(r, 200,
+                   json_pack("{s:I,s:o,s:o,s:b}", "run", (json_int_t)r->id, "series", series,
+                             "last_step", last >= 0 ? json_integer(last) : json_null(),
+                             "downsampled", down));
 out:
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     json_decref(run);

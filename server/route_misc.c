@@ -20,8 +20,8 @@ int srv_route_healthz(struct srv_req *r)
     bool ok = c && sqlite3_exec(c->db, "SELECT 1 FROM runs LIMIT 1", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok)
         return srv_fail(r, QC_EUNAVAIL, NULL, "", "the database is not readable");
-    return srv_reply(r, 200, json_pack("{s:b,s:f}", "ok", 1, "uptime_s",
-                                       srv_mono() - r->srv->stats.started));
+    return srv_reply(
+        r, 200, json_pack("{s:b,s:f}", "ok", 1, "uptime_s", srv_mono() - r->srv->stats.started));
 }
 
 /* ---- Prometheus text exposition ----------------------------------------- */
@@ -60,7 +60,7 @@ int srv_route_prometheus(struct srv_req *r)
 {
     static const char states_sql[] = "SELECT state, count(*) FROM runs GROUP BY state";
     static const char live_sql[] = "SELECT count(*) FROM workers WHERE last_seen > ?";
-    static const char *const states[] = {"queued", "leased", "running",
+    static const char *const states[] = {"queued",    "leased", "running",
                                          "succeeded", "failed", "canceled"};
     struct srv_server *s = r->srv;
     struct text t = {0};
@@ -86,18 +86,22 @@ int srv_route_prometheus(struct srv_req *r)
     tprintf(&t, "# HELP qlab_runs Runs by state.\n# TYPE qlab_runs gauge\n");
     for (int i = 0; i < 6; i++)
         tprintf(&t, "qlab_runs{state=\"%s\"} %lld\n", states[i], (long long)counts[i]);
-    tprintf(&t, "# HELP qlab_queue_depth Runs waiting for a worker.\n"
-                "# TYPE qlab_queue_depth gauge\nqlab_queue_depth %lld\n",
+    tprintf(&t,
+            "# HELP qlab_queue_depth Runs waiting for a worker.\n"
+            "# TYPE qlab_queue_depth gauge\nqlab_queue_depth %lld\n",
             (long long)counts[0]);
-    tprintf(&t, "# HELP qlab_workers_live Workers seen within their lease time.\n"
-                "# TYPE qlab_workers_live gauge\nqlab_workers_live %lld\n",
+    tprintf(&t,
+            "# HELP qlab_workers_live Workers seen within their lease time.\n"
+            "# TYPE qlab_workers_live gauge\nqlab_workers_live %lld\n",
             (long long)live);
-    tprintf(&t, "# HELP qlab_metric_points_total Metric points accepted (rate() gives the "
-                "ingest rate).\n# TYPE qlab_metric_points_total counter\n"
-                "qlab_metric_points_total %lld\n",
+    tprintf(&t,
+            "# HELP qlab_metric_points_total Metric points accepted (rate() gives the "
+            "ingest rate).\n# TYPE qlab_metric_points_total counter\n"
+            "qlab_metric_points_total %lld\n",
             (long long)atomic_load(&s->stats.points));
-    tprintf(&t, "# HELP qlab_http_requests_total Requests received.\n"
-                "# TYPE qlab_http_requests_total counter\nqlab_http_requests_total %lld\n",
+    tprintf(&t,
+            "# HELP qlab_http_requests_total Requests received.\n"
+            "# TYPE qlab_http_requests_total counter\nqlab_http_requests_total %lld\n",
             (long long)atomic_load(&s->stats.requests));
     tprintf(&t, "# HELP qlab_http_request_duration_seconds Latency of plain requests (not "
                 "streams or long-polls).\n# TYPE qlab_http_request_duration_seconds histogram\n");
@@ -110,8 +114,9 @@ int srv_route_prometheus(struct srv_req *r)
         else
             tprintf(&t, "qlab_http_request_duration_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
     }
-    tprintf(&t, "qlab_http_request_duration_seconds_sum %.6f\n"
-                "qlab_http_request_duration_seconds_count %lld\n",
+    tprintf(&t,
+            "qlab_http_request_duration_seconds_sum %.6f\n"
+            "qlab_http_request_duration_seconds_count %lld\n",
             (double)atomic_load(&s->stats.lat_sum_us) * 1e-6, cum);
     if (!t.s)
         return srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
@@ -214,8 +219,8 @@ int srv_route_static(struct srv_req *r)
         return srv_fail(r, QC_ENOTFOUND, NULL, "", "no such file");
     snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)sb.st_size,
              (unsigned long long)sb.st_mtime);
-    const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (inm && strcmp(inm, etag) == 0) {
         r->resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         r->status = 304;

@@ -79,7 +79,7 @@ struct list_query {
     int rc;
 };
 
-static const char *const run_states[] = {"queued", "leased", "running",
+static const char *const run_states[] = {"queued",    "leased", "running",
                                          "succeeded", "failed", "canceled"};
 
 static void add_sql(struct list_query *q, const char *frag)
@@ -160,7 +160,8 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
             if (found < 0) {
                 q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", "?state",
                                  "state '%.*s' is not one of queued, leased, running, succeeded, "
-                                 "failed, canceled", (int)(len > 40 ? 40 : len), p);
+                                 "failed, canceled",
+                                 (int)(len > 40 ? 40 : len), p);
                 return MHD_NO;
             }
             q->states[found] = true;
@@ -294,8 +295,9 @@ int srv_route_run_list(struct srv_req *r)
     }
     char next[32];
     snprintf(next, sizeof next, "%lld", (long long)last);
-    rc = srv_reply(r, 200, json_pack("{s:o,s:o}", "runs", runs, "next_cursor",
-                                     more ? json_string(next) : json_null()));
+    rc = srv_reply(r, 200,
+                   json_pack("{s:o,s:o}", "runs", runs, "next_cursor",
+                             more ? json_string(next) : json_null()));
 out:
     free(q);
     return rc;
@@ -320,13 +322,14 @@ int srv_route_run_get(struct srv_req *r)
     json_t *leases = json_array();
     sqlite3_bind_int64(st, 1, r->id);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *l = json_pack("{s:I,s:s,s:I,s:f}", "worker", (json_int_t)sqlite3_column_int64(st, 0),
-                              "device", (const char *)sqlite3_column_text(st, 1), "attempt",
-                              (json_int_t)sqlite3_column_int64(st, 2), "started",
-                              sqlite3_column_double(st, 3));
-        json_object_set_new(l, "ended", sqlite3_column_type(st, 4) == SQLITE_NULL
-                                            ? json_null()
-                                            : json_real(sqlite3_column_double(st, 4)));
+        json_t *l = json_pack(
+            "{s:I,s:s,s:I,s:f}", "worker", (json_int_t)sqlite3_column_int64(st, 0), "device",
+            (const char *)sqlite3_column_text(st, 1), "attempt",
+            (json_int_t)sqlite3_column_int64(st, 2), "started", sqlite3_column_double(st, 3));
+        json_object_set_new(l, "ended",
+                            sqlite3_column_type(st, 4) == SQLITE_NULL
+                                ? json_null()
+                                : json_real(sqlite3_column_double(st, 4)));
         const char *oc = (const char *)sqlite3_column_text(st, 5);
         json_object_set_new(l, "outcome", oc ? json_string(oc) : json_null());
         json_array_append_new(leases, l);
@@ -371,8 +374,7 @@ int srv_run_cancel_tx(struct srv_server *s, struct srv_conn *c, int64_t id, bool
     if (sqlite3_changes(c->db) == 0)
         return QC_OK; /* a cancel was already requested */
     *changed = true;
-    return srv_run_event(s, c, id,
-                         queued ? NULL : json_pack("{s:b}", "cancel_requested", 1), err);
+    return srv_run_event(s, c, id, queued ? NULL : json_pack("{s:b}", "cancel_requested", 1), err);
 }
 
 int srv_route_run_cancel(struct srv_req *r)
@@ -408,8 +410,9 @@ int srv_route_run_retry(struct srv_req *r)
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = srv_db_fail(c, &r->err, "retry");
         else if (sqlite3_changes(c->db) == 0)
-            rc = qc_err_set(&r->err, QC_ECONFLICT, "", "run %lld is %s; only failed or canceled "
-                                                       "runs can be retried",
+            rc = qc_err_set(&r->err, QC_ECONFLICT, "",
+                            "run %lld is %s; only failed or canceled "
+                            "runs can be retried",
                             (long long)r->id, json_string_value(json_object_get(run, "state")));
         sqlite3_reset(st);
     }

@@ -8,7 +8,7 @@
 #include "server/srv.h"
 #include "server/store.h"
 
-static const char *const run_states[] = {"queued", "leased", "running",
+static const char *const run_states[] = {"queued",    "leased", "running",
                                          "succeeded", "failed", "canceled"};
 
 /* A sweep row plus its counts by state (new reference). */
@@ -172,8 +172,9 @@ int srv_route_sweep_list(struct srv_req *r)
     }
     char next[32];
     snprintf(next, sizeof next, "%lld", n ? (long long)ids[n - 1] : 0LL);
-    return srv_reply(r, 200, json_pack("{s:o,s:o}", "sweeps", list, "next_cursor",
-                                       more ? json_string(next) : json_null()));
+    return srv_reply(r, 200,
+                     json_pack("{s:o,s:o}", "sweeps", list, "next_cursor",
+                               more ? json_string(next) : json_null()));
 }
 
 int srv_route_sweep_get(struct srv_req *r)

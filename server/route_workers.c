@@ -43,14 +43,16 @@ static int check_devices(struct srv_req *r, const json_t *devs)
                         "devices must be an array of 1..%d devices", DEVICES_MAX);
     size_t i;
     const json_t *d;
-    json_array_foreach (devs, i, d) {
+    json_array_foreach(devs, i, d)
+    {
         char f[64];
         const char *k;
         const json_t *v;
         snprintf(f, sizeof f, "/devices/%zu", i);
         if (!json_is_object(d))
             return srv_fail(r, QC_EINVAL, "invalid_request", f, "a device must be an object");
-        json_object_foreach ((json_t *)d, k, v) {
+        json_object_foreach((json_t *)d, k, v)
+        {
             bool known = false;
             for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
                 known = known || strcmp(k, keys[j]) == 0;
@@ -68,8 +70,8 @@ static int check_devices(struct srv_req *r, const json_t *devs)
         for (size_t j = 0; j < i; j++)
             if (strcmp(id, json_string_value(json_object_get(json_array_get(devs, j), "id"))) == 0)
                 return srv_fail(r, QC_EINVAL, "invalid_request", f, "duplicate device id '%s'", id);
-        if (!kind || (strcmp(kind, "cpu") != 0 && strcmp(kind, "gpu") != 0 &&
-                      strcmp(kind, "fpga") != 0))
+        if (!kind ||
+            (strcmp(kind, "cpu") != 0 && strcmp(kind, "gpu") != 0 && strcmp(kind, "fpga") != 0))
             return srv_fail(r, QC_EINVAL, "invalid_request", f, "kind must be cpu, gpu or fpga");
         if (board && !json_is_null(board) && !printable(json_string_value(board), 128))
             return srv_fail(r, QC_EINVAL, "invalid_request", f, "board must be a short string");
@@ -91,7 +93,8 @@ static int check_keys(struct srv_req *r, const json_t *o, const char *const *key
 {
     const char *k;
     const json_t *v;
-    json_object_foreach ((json_t *)o, k, v) {
+    json_object_foreach((json_t *)o, k, v)
+    {
         bool known = false;
         for (const char *const *p = keys; *p; p++)
             known = known || strcmp(*p, k) == 0;
@@ -122,24 +125,28 @@ int srv_route_worker_register(struct srv_req *r)
     if ((rc = check_keys(r, doc, keys)) < 0)
         goto out;
     if (!printable(name, 128)) {
-        rc = srv_fail(r, QC_EINVAL, "invalid_request", "/name", "name must be 1..128 printable "
-                                                                "characters");
+        rc = srv_fail(r, QC_EINVAL, "invalid_request", "/name",
+                      "name must be 1..128 printable "
+                      "characters");
         goto out;
     }
     if (host && !printable(host, 255)) {
-        rc = srv_fail(r, QC_EINVAL, "invalid_request", "/host", "host must be 1..255 printable "
-                                                                "characters");
+        rc = srv_fail(r, QC_EINVAL, "invalid_request", "/host",
+                      "host must be 1..255 printable "
+                      "characters");
         goto out;
     }
     if (tags && (!json_is_array(tags) || json_array_size(tags) > 32)) {
-        rc = srv_fail(r, QC_EINVAL, "invalid_request", "/tags", "tags must be an array of at "
-                                                                "most 32 strings");
+        rc = srv_fail(r, QC_EINVAL, "invalid_request", "/tags",
+                      "tags must be an array of at "
+                      "most 32 strings");
         goto out;
     }
     for (size_t i = 0; tags && i < json_array_size(tags); i++)
         if (!ident_ok(json_string_value(json_array_get(tags, i)), 64)) {
-            rc = srv_fail(r, QC_EINVAL, "invalid_request", "/tags", "a tag is 1..64 letters, "
-                                                                    "digits or _.-:");
+            rc = srv_fail(r, QC_EINVAL, "invalid_request", "/tags",
+                          "a tag is 1..64 letters, "
+                          "digits or _.-:");
             goto out;
         }
     if ((rc = check_devices(r, json_object_get(doc, "devices"))) < 0)
@@ -190,21 +197,6 @@ out:
     return rc;
 }
 
-int64_t srv_worker_by_token(struct srv_server *s, const char *token)
-{
-    static const char sql[] = "SELECT id FROM workers WHERE token = ?";
-    struct srv_conn *c = srv_db_reader(&s->db);
-    if (!c)
-        return 0;
-    sqlite3_stmt *st = srv_stmt(c, sql, NULL);
-    if (!st)
-        return 0;
-    sqlite3_bind_text(st, 1, token, -1, SQLITE_TRANSIENT);
-    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return id;
-}
-
 int srv_route_worker_list(struct srv_req *r)
 {
     static const char sql[] = "SELECT id, name, host, devices, tags, version, registered, "
@@ -240,8 +232,8 @@ int srv_route_worker_list(struct srv_req *r)
         json_object_set_new(w, "version", json_string((const char *)sqlite3_column_text(st, 5)));
         json_object_set_new(w, "registered", json_real(sqlite3_column_double(st, 6)));
         json_object_set_new(w, "last_seen", json_real(last));
-        json_object_set_new(w, "live", json_boolean(now - last < 3 * s->cfg.heartbeat +
-                                                                     s->cfg.lease_ttl));
+        json_object_set_new(w, "live",
+                            json_boolean(now - last < 3 * s->cfg.heartbeat + s->cfg.lease_ttl));
         json_object_set_new(w, "runs", runs);
         json_array_append_new(list, w);
     }
@@ -265,9 +257,9 @@ static int touch_worker(struct srv_conn *c, int64_t id, const json_t *devices, s
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return srv_db_fail(c, err, "touch worker");
-    return sqlite3_changes(c->db) ? QC_OK
-                                  : qc_err_set(err, QC_ENOTFOUND, "", "no worker %lld",
-                                               (long long)id);
+    return sqlite3_changes(c->db)
+               ? QC_OK
+               : qc_err_set(err, QC_ENOTFOUND, "", "no worker %lld", (long long)id);
 }
 
 int srv_route_worker_heartbeat(struct srv_req *r)
@@ -282,8 +274,7 @@ int srv_route_worker_heartbeat(struct srv_req *r)
         return QC_EINVAL;
     const json_t *runs = json_object_get(doc, "runs");
     const json_t *devs = json_object_get(doc, "devices");
-    if ((rc = check_keys(r, doc, keys)) < 0 ||
-        (devs && (rc = check_devices(r, devs)) < 0)) {
+    if ((rc = check_keys(r, doc, keys)) < 0 || (devs && (rc = check_devices(r, devs)) < 0)) {
         json_decref(doc);
         return rc;
     }
@@ -322,7 +313,7 @@ int srv_route_worker_heartbeat(struct srv_req *r)
             }
             sqlite3_bind_int64(st, 1, run);
             if (sqlite3_step(st) == SQLITE_ROW)
-                action = sqlite3_column_int(st, 0) ? "cancel"
+                action = sqlite3_column_int(st, 0)   ? "cancel"
                          : sqlite3_column_int(st, 1) ? "stop"
                                                      : "continue";
             sqlite3_reset(st);
@@ -460,8 +451,8 @@ static int lease_try(struct srv_req *r, struct lease_state *ls, json_t **out)
         if (sqlite3_step(st) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(st, 0), prio = sqlite3_column_int64(st, 1);
             double q = sqlite3_column_double(st, 2);
-            if (best_dev < 0 || prio > best_prio || (prio == best_prio && (q < best_q ||
-                                                                           (q == best_q && id < best)))) {
+            if (best_dev < 0 || prio > best_prio ||
+                (prio == best_prio && (q < best_q || (q == best_q && id < best)))) {
                 best = id;
                 best_prio = prio;
                 best_q = q;
@@ -548,8 +539,8 @@ int srv_route_worker_lease(struct srv_req *r)
             return srv_reply(r, 200, lease);
         if (srv_hub_stopping(&s->hub) || srv_mono() >= ls->deadline)
             return srv_reply(r, 204, NULL);
-        ls->waiter = (struct srv_waiter){.conn = r->conn, .kind = SRV_WAIT_QUEUE,
-                                         .deadline = ls->deadline, .gen = gen};
+        ls->waiter = (struct srv_waiter){
+            .conn = r->conn, .kind = SRV_WAIT_QUEUE, .deadline = ls->deadline, .gen = gen};
         if (srv_hub_wait(&s->hub, &ls->waiter))
             return SRV_SUSPENDED;
     }

@@ -33,8 +33,7 @@ const struct srv_route srv_routes[] = {
     {"GET", "/api/v1/events", srv_route_events, SRV_AUTH_READ},
     {"POST", "/api/v1/workers/register", srv_route_worker_register, SRV_AUTH_JOIN | JSON},
     {"GET", "/api/v1/workers", srv_route_worker_list, SRV_AUTH_READ},
-    {"POST", "/api/v1/workers/{id}/heartbeat", srv_route_worker_heartbeat,
-     SRV_AUTH_WORKER | JSON},
+    {"POST", "/api/v1/workers/{id}/heartbeat", srv_route_worker_heartbeat, SRV_AUTH_WORKER | JSON},
     {"POST", "/api/v1/workers/{id}/lease", srv_route_worker_lease, SRV_AUTH_WORKER | JSON},
 };
 const int srv_nroutes = (int)(sizeof srv_routes / sizeof srv_routes[0]);

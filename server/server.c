@@ -37,7 +37,8 @@ static int64_t last_event_id(struct srv_db *db)
 {
     sqlite3_stmt *st = NULL;
     int64_t id = 0;
-    if (sqlite3_prepare_v2(db->writer.db, "SELECT max(id) FROM events", -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db->writer.db, "SELECT max(id) FROM events", -1, &st, NULL) ==
+            SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -83,16 +84,15 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
         goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, srv_http_access, s,
-                                 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                                 MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                                 MHD_OPTION_CONNECTION_LIMIT, 2000u,
-                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, srv_http_access, s, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!s->daemon) {
-        rc = qc_err_set(err, QC_EIO, "--listen", "cannot listen on %s:%d (in use, or not an "
-                                                 "address of this machine)",
+        rc = qc_err_set(err, QC_EIO, "--listen",
+                        "cannot listen on %s:%d (in use, or not an "
+                        "address of this machine)",
                         cfg->host, cfg->port);
         goto fail;
     }

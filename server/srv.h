@@ -24,10 +24,10 @@
 
 struct srv_stats {
     atomic_llong requests;
-    atomic_llong points;           /* metric points accepted */
+    atomic_llong points;                         /* metric points accepted */
     atomic_llong lat_count[SRV_LAT_BUCKETS + 1]; /* the last is +Inf */
     atomic_llong lat_sum_us;
-    double started;                /* monotonic */
+    double started; /* monotonic */
 };
 
 struct srv_server {
@@ -53,11 +53,11 @@ struct srv_req {
     struct MHD_Connection *conn;
     const struct srv_route *route;
     const char *method, *url;
-    int64_t id;                    /* the {id} path segment, 0 when none */
+    int64_t id; /* the {id} path segment, 0 when none */
 
     /* The caller, from the Authorization header. */
     enum srv_role role;
-    int64_t worker_id;             /* SRV_ROLE_WORKER: the token's worker */
+    int64_t worker_id; /* SRV_ROLE_WORKER: the token's worker */
 
     /* The body: in memory (JSON routes) or in a temporary file (uploads). */
     char *body;
@@ -68,29 +68,29 @@ struct srv_req {
     bool too_big;
 
     /* The answer. */
-    int status;                    /* 200 unless set */
-    json_t *reply;                 /* JSON body, owned */
-    struct MHD_Response *resp;     /* or a ready response (files, SSE), owned */
-    char err_code[32];             /* error code override ("bad_json") */
+    int status;                /* 200 unless set */
+    json_t *reply;             /* JSON body, owned */
+    struct MHD_Response *resp; /* or a ready response (files, SSE), owned */
+    char err_code[32];         /* error code override ("bad_json") */
     struct qc_err err;
 
     /* Handler state that survives a suspension; freed with the request. */
     void *state;
     void (*state_free)(void *state);
     bool suspended_once;
-    double t0;                     /* monotonic, for the latency histogram */
+    double t0; /* monotonic, for the latency histogram */
 };
 
 typedef int (*srv_handler)(struct srv_req *r);
 
 /* Route flags: who may call and what body it takes. */
 enum {
-    SRV_AUTH_PUBLIC = 0,       /* anyone */
-    SRV_AUTH_READ = 1,         /* read, admin */
-    SRV_AUTH_ADMIN = 2,        /* admin */
-    SRV_AUTH_JOIN = 3,         /* join, admin */
-    SRV_AUTH_WORKER = 4,       /* the worker named by {id}, or admin */
-    SRV_AUTH_LEASE = 5,        /* a worker token (the handler checks the lease), admin */
+    SRV_AUTH_PUBLIC = 0, /* anyone */
+    SRV_AUTH_READ = 1,   /* read, admin */
+    SRV_AUTH_ADMIN = 2,  /* admin */
+    SRV_AUTH_JOIN = 3,   /* join, admin */
+    SRV_AUTH_WORKER = 4, /* the worker named by {id}, or admin */
+    SRV_AUTH_LEASE = 5,  /* a worker token (the handler checks the lease), admin */
     SRV_AUTH_MASK = 7,
     SRV_BODY_JSON = 1 << 4,    /* application/json body, parsed by the handler */
     SRV_BODY_FILE = 1 << 5,    /* raw body streamed to a temporary file */
@@ -99,7 +99,7 @@ enum {
 
 struct srv_route {
     const char *method;
-    const char *pattern;           /* "/api/v1/runs/{id}/cancel" */
+    const char *pattern; /* "/api/v1/runs/{id}/cancel" */
     srv_handler handler;
     unsigned flags;
 };

@@ -140,8 +140,7 @@ int srv_run_event(struct srv_server *s, struct srv_conn *c, int64_t run_id, json
 }
 
 int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_t sweep_id,
-                   const json_t *spec, int64_t priority, int64_t max_attempts,
-                   struct qc_err *err)
+                   const json_t *spec, int64_t priority, int64_t max_attempts, struct qc_err *err)
 {
     static const char sql[] =
         "INSERT INTO runs (sweep_id, name, spec, device_kind, device_board, state, priority, "
@@ -222,8 +221,8 @@ int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t w
     /* The current lease, presented by another worker's token (docs/api.md:
      * 403, not 409: the caller's token, not the run, is wrong). */
     if (!mine)
-        return qc_err_set(err, QC_EFORBID, "Authorization",
-                          "run %lld is leased to another worker", (long long)id);
+        return qc_err_set(err, QC_EFORBID, "Authorization", "run %lld is leased to another worker",
+                          (long long)id);
     return QC_OK;
 }
 
@@ -352,4 +351,19 @@ int srv_leases_grace(struct srv_server *s, struct qc_err *err)
         sqlite3_reset(st);
     }
     return srv_tx_end(s, rc, err);
+}
+
+int64_t srv_worker_by_token(struct srv_server *s, const char *token)
+{
+    static const char sql[] = "SELECT id FROM workers WHERE token = ?";
+    struct srv_conn *c = srv_db_reader(&s->db);
+    if (!c)
+        return 0;
+    sqlite3_stmt *st = srv_stmt(c, sql, NULL);
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_TRANSIENT);
+    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return id;
 }

@@ -15,9 +15,9 @@
 struct srv_server;
 
 /* The columns srv_run_json reads, in order. */
-#define SRV_RUN_COLS                                                                           \
-    "id, sweep_id, name, state, priority, attempt, max_attempts, worker_id, device, created, " \
-    "started, finished, lease_deadline, cancel_requested, stop_requested, error, summary, "    \
+#define SRV_RUN_COLS                                                                               \
+    "id, sweep_id, name, state, priority, attempt, max_attempts, worker_id, device, created, "     \
+    "started, finished, lease_deadline, cancel_requested, stop_requested, error, summary, "        \
     "cost, spec"
 
 /* A run from a row of SRV_RUN_COLS (new reference). */
@@ -29,8 +29,7 @@ int srv_run_load(struct srv_conn *c, int64_t id, bool with_spec, json_t **out, s
 /* Inserts a queued run of the canonical spec `spec` (borrowed) and its
  * "run" event; *id receives the id. */
 int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_t sweep_id,
-                   const json_t *spec, int64_t priority, int64_t max_attempts,
-                   struct qc_err *err);
+                   const json_t *spec, int64_t priority, int64_t max_attempts, struct qc_err *err);
 
 /* Appends a "run" event with the run's current state (and `extra`'s keys,
  * stolen, may be NULL). */
@@ -70,5 +69,9 @@ int srv_tx_end(struct srv_server *s, int rc, struct qc_err *err);
 
 /* The metric name's id, creating it (inside the transaction). */
 int srv_metric_name_id(struct srv_conn *c, const char *name, int64_t *id, struct qc_err *err);
+
+/* The worker a worker token belongs to, 0 when none or on a database error
+ * (the caller then answers 401, as for an unknown token). */
+int64_t srv_worker_by_token(struct srv_server *s, const char *token);
 
 #endif

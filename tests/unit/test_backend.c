@@ -6,6 +6,8 @@
 
 #include "qcore/backend.h"
 #include "qcore/conv.h"
+#include "qcore/gemm_cpu.h"
+#include "qcore/ref.h"
 #include "test_helpers.h"
 
 static struct qc_mac mac_of(const char *s)
@@ -121,8 +123,8 @@ Test(backend, conv2d_equals_its_definition)
 
 Test(backend, conv2d_rejects_impossible_shapes)
 {
-    struct qc_conv2d_desc d = {.n = 1, .c = 1, .h = 2, .w = 2, .oc = 1, .kh = 5, .kw = 5,
-                               .stride = 1, .pad = 0};
+    struct qc_conv2d_desc d = {
+        .n = 1, .c = 1, .h = 2, .w = 2, .oc = 1, .kh = 5, .kw = 5, .stride = 1, .pad = 0};
     struct qc_err err;
     int64_t oh, ow;
 

@@ -19,7 +19,7 @@ struct pack_case {
 };
 
 static struct pack_case pack_cases[] = {
-    {"fp8_e4m3", "rne", QC_SCALE_FLOOR, 3, 41},  {"e5m2", "rtz", QC_SCALE_FLOOR, 1, 100},
+    {"fp8_e4m3", "rne", QC_SCALE_FLOOR, 3, 41},    {"e5m2", "rtz", QC_SCALE_FLOOR, 1, 100},
     {"e3m2:finite", "rne", QC_SCALE_FLOOR, 2, 33}, {"q4.4", "rna", QC_SCALE_FLOOR, 2, 17},
     {"mxfp8_e4m3", "rne", QC_SCALE_FLOOR, 3, 70},  {"mxfp8_e5m2", "rne", QC_SCALE_CEIL, 2, 64},
     {"mxfp6_e3m2", "rne", QC_SCALE_ROUND, 4, 37},  {"mxfp6_e2m3@16", "rtz", QC_SCALE_FLOOR, 2, 50},
@@ -60,8 +60,8 @@ ParameterizedTest(struct pack_case *pc, block, pack_unpack_equals_quantize)
                  "%s", err.msg);
     cr_assert_eq(qc_unpack_f32(out, codes, scales, pc->rows, pc->cols, &f, &err), QC_OK, "%s",
                  err.msg);
-    cr_assert_eq(qc_quantize_f32(q, in, pc->rows, pc->cols, &f, &r, pc->rule, 0, NULL, &err),
-                 QC_OK, "%s", err.msg);
+    cr_assert_eq(qc_quantize_f32(q, in, pc->rows, pc->cols, &f, &r, pc->rule, 0, NULL, &err), QC_OK,
+                 "%s", err.msg);
     for (int64_t i = 0; i < n; i++)
         cr_assert(th_same_f(out[i], q[i]), "%s element %lld: unpacked %a, quantized %a", pc->fmt,
                   (long long)i, (double)out[i], (double)q[i]);

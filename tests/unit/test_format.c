@@ -117,9 +117,8 @@ Test(format, float_fields_and_bias)
 
 Test(format, fp16_is_e5m10_and_fp8_e4m3_is_e4m3_fn)
 {
-    const char *pairs[][2] = {{"fp16", "e5m10"},   {"bf16", "e8m7"},   {"fp32", "e8m23"},
-                              {"tf32", "e8m10"},   {"fp8_e4m3", "e4m3:fn"},
-                              {"fp8_e5m2", "e5m2"}};
+    const char *pairs[][2] = {{"fp16", "e5m10"}, {"bf16", "e8m7"},        {"fp32", "e8m23"},
+                              {"tf32", "e8m10"}, {"fp8_e4m3", "e4m3:fn"}, {"fp8_e5m2", "e5m2"}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         struct qc_format a = th_format(pairs[i][0]), b = th_format(pairs[i][1]);
         cr_expect(a.ebits == b.ebits && a.mbits == b.mbits && a.bias == b.bias &&
@@ -139,11 +138,16 @@ Test(format, block_formats)
         int block, elem_emax;
         double max;
     } cases[] = {
-        {"mxfp8_e4m3", QC_FMT_FLOAT, 32, 8, 448},  {"mxfp8_e5m2", QC_FMT_FLOAT, 32, 15, 57344},
-        {"mxfp6_e3m2", QC_FMT_FLOAT, 32, 4, 28},   {"mxfp6_e2m3", QC_FMT_FLOAT, 32, 2, 7.5},
-        {"mxfp4_e2m1", QC_FMT_FLOAT, 32, 2, 6},    {"mxint8", QC_FMT_INT, 32, 0, 127.0 / 64},
-        {"mxfp4_e2m1@7", QC_FMT_FLOAT, 7, 2, 6},   {"mxint8@4096", QC_FMT_INT, 4096, 0, 127.0 / 64},
-        {"bfp8@16", QC_FMT_INT, 16, 0, 127.0 / 64}, {"bfp4", QC_FMT_INT, 32, 0, 7.0 / 4},
+        {"mxfp8_e4m3", QC_FMT_FLOAT, 32, 8, 448},
+        {"mxfp8_e5m2", QC_FMT_FLOAT, 32, 15, 57344},
+        {"mxfp6_e3m2", QC_FMT_FLOAT, 32, 4, 28},
+        {"mxfp6_e2m3", QC_FMT_FLOAT, 32, 2, 7.5},
+        {"mxfp4_e2m1", QC_FMT_FLOAT, 32, 2, 6},
+        {"mxint8", QC_FMT_INT, 32, 0, 127.0 / 64},
+        {"mxfp4_e2m1@7", QC_FMT_FLOAT, 7, 2, 6},
+        {"mxint8@4096", QC_FMT_INT, 4096, 0, 127.0 / 64},
+        {"bfp8@16", QC_FMT_INT, 16, 0, 127.0 / 64},
+        {"bfp4", QC_FMT_INT, 32, 0, 7.0 / 4},
         {"bfp24@1", QC_FMT_INT, 1, 0, ldexp(0x7fffff, -22)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -170,10 +174,21 @@ Test(format, fits_f32)
         char s[24];
         bool fits;
     } cases[] = {
-        {"fp32", true},   {"fp16", true},      {"bf16", true},    {"e5m2", true},
-        {"e8m24", false}, {"e9m2", false},     {"e8m23:bias=126", false},
-        {"q8.13", true},  {"q16.16", false},   {"int24", true},   {"int25", false},
-        {"q24.0", true},  {"mxfp8_e4m3", true}, {"mxint8", true},  {"bfp24", true},
+        {"fp32", true},
+        {"fp16", true},
+        {"bf16", true},
+        {"e5m2", true},
+        {"e8m24", false},
+        {"e9m2", false},
+        {"e8m23:bias=126", false},
+        {"q8.13", true},
+        {"q16.16", false},
+        {"int24", true},
+        {"int25", false},
+        {"q24.0", true},
+        {"mxfp8_e4m3", true},
+        {"mxint8", true},
+        {"bfp24", true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct qc_format f = th_format(cases[i].s);
@@ -238,8 +253,7 @@ Test(format, errors_name_the_bad_part)
             cr_expect(strstr(err.msg, c->msg) != NULL, "'%s': message '%s' lacks '%s'", c->s,
                       err.msg, c->msg);
         /* Every message starts with the string it is about. */
-        cr_expect(strncmp(err.msg, c->s, strlen(c->s)) == 0, "'%s': message '%s'", c->s,
-                  err.msg);
+        cr_expect(strncmp(err.msg, c->s, strlen(c->s)) == 0, "'%s': message '%s'", c->s, err.msg);
     }
     struct qc_format f;
     struct qc_err err;
@@ -255,8 +269,7 @@ static void expect_same_format(const struct qc_format *a, const struct qc_format
                   a->emin == b->emin && a->emax == b->emax && a->ibits == b->ibits &&
                   a->fbits == b->fbits && a->block == b->block && a->flags == b->flags &&
                   a->has_inf == b->has_inf && a->has_nan == b->has_nan &&
-                  th_same(a->max_finite, b->max_finite) &&
-                  th_same(a->min_normal, b->min_normal) &&
+                  th_same(a->max_finite, b->max_finite) && th_same(a->min_normal, b->min_normal) &&
                   th_same(a->min_subnormal, b->min_subnormal) && a->elem_emax == b->elem_emax,
               "'%s' and '%s' differ", a->name, b->name);
     cr_expect_str_eq(a->name, b->name);
@@ -265,13 +278,33 @@ static void expect_same_format(const struct qc_format *a, const struct qc_format
 Test(format, canonical_name_round_trips)
 {
     static const char spellings[][40] = {
-        "e5m2",          "e5m2:nosub:sat", "e4m7:nosub:bias=10", "e4m7:bias=10:nosub",
-        "e5m2:inf1:subnormal-as-normal", "e5m2:daz:inf1", "e3m2:finite:sat", "fp8_e4m3",
-        "fp8_e4m3:sat",  "fp16:nosub",     "bf16",               "tf32",
-        "q8.13",         "q8.8:wrap",      "q11.13:sat",         "int8",
-        "int16:sat",     "mxfp8_e4m3",     "mxfp8_e5m2@16",      "mxfp6_e3m2",
-        "mxfp6_e2m3",    "mxfp4_e2m1@7",   "mxint8",             "bfp8@16",
-        "bfp4",          "e4m3:fn:nosub",  "e6m5:bias=40",
+        "e5m2",
+        "e5m2:nosub:sat",
+        "e4m7:nosub:bias=10",
+        "e4m7:bias=10:nosub",
+        "e5m2:inf1:subnormal-as-normal",
+        "e5m2:daz:inf1",
+        "e3m2:finite:sat",
+        "fp8_e4m3",
+        "fp8_e4m3:sat",
+        "fp16:nosub",
+        "bf16",
+        "tf32",
+        "q8.13",
+        "q8.8:wrap",
+        "q11.13:sat",
+        "int8",
+        "int16:sat",
+        "mxfp8_e4m3",
+        "mxfp8_e5m2@16",
+        "mxfp6_e3m2",
+        "mxfp6_e2m3",
+        "mxfp4_e2m1@7",
+        "mxint8",
+        "bfp8@16",
+        "bfp4",
+        "e4m3:fn:nosub",
+        "e6m5:bias=40",
     };
     for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
         struct qc_format a = th_format(spellings[i]), b;
@@ -377,14 +410,43 @@ Test(format, decode_reference_values)
 /* Every format of 8 bits or fewer (and two 12-bit ones) whose codes the
  * round-trip test walks. */
 static const char narrow_formats[][40] = {
-    "e4m3",        "e5m2",         "fp8_e4m3",      "fp8_e5m2",        "e3m4",
-    "e2m5",        "e5m2:sat",     "e5m2:nosub",    "e5m2:daz",        "e5m2:subnormal-as-normal",
-    "e5m2:fn",     "e5m2:inf1",    "e5m2:finite",   "e5m2:bias=3",     "e5m2:inf1:daz",
-    "e5m2:inf1:subnormal-as-normal", "e4m3:inf1",   "e4m3:daz",        "e4m3:subnormal-as-normal",
-    "e3m2:finite", "e2m1:finite",  "e2m3:finite",   "e3m2",            "e2m1",
-    "e6m1",        "e4m3:fn:sat",  "e2m0:finite",   "e3m0:fn",         "int8",
-    "int4",        "int2",         "q4.4",          "q8.0",            "q1.7",
-    "q2.2:wrap",   "e4m7:bias=10", "e6m5",
+    "e4m3",
+    "e5m2",
+    "fp8_e4m3",
+    "fp8_e5m2",
+    "e3m4",
+    "e2m5",
+    "e5m2:sat",
+    "e5m2:nosub",
+    "e5m2:daz",
+    "e5m2:subnormal-as-normal",
+    "e5m2:fn",
+    "e5m2:inf1",
+    "e5m2:finite",
+    "e5m2:bias=3",
+    "e5m2:inf1:daz",
+    "e5m2:inf1:subnormal-as-normal",
+    "e4m3:inf1",
+    "e4m3:daz",
+    "e4m3:subnormal-as-normal",
+    "e3m2:finite",
+    "e2m1:finite",
+    "e2m3:finite",
+    "e3m2",
+    "e2m1",
+    "e6m1",
+    "e4m3:fn:sat",
+    "e2m0:finite",
+    "e3m0:fn",
+    "int8",
+    "int4",
+    "int2",
+    "q4.4",
+    "q8.0",
+    "q1.7",
+    "q2.2:wrap",
+    "e4m7:bias=10",
+    "e6m5",
 };
 
 Test(format, decode_encode_round_trip_every_code)

@@ -13,6 +13,8 @@
 
 #include "qcore/gemm.h"
 #include "qcore/quantize.h"
+#include "qcore/gemm_cpu.h"
+#include "qcore/ref.h"
 #include "test_helpers.h"
 
 static struct qc_mac mac_of(const char *s)
@@ -149,7 +151,8 @@ static void shrink(char *buf, size_t len, const struct problem *p, const struct 
     const int64_t k = p->d.k;
     const int64_t lda = p->d.lda ? p->d.lda : (p->d.trans_a ? p->d.m : k);
     const int64_t ldb = p->d.ldb ? p->d.ldb : (p->d.trans_b ? k : p->d.n);
-    float *ar = malloc(sizeof(float) * (size_t)(k + 1)), *bc = malloc(sizeof(float) * (size_t)(k + 1));
+    float *ar = malloc(sizeof(float) * (size_t)(k + 1)),
+          *bc = malloc(sizeof(float) * (size_t)(k + 1));
     snprintf(buf, len, "(no single dot product differs)");
     for (int64_t i = 0; i < p->d.m; i++) {
         for (int64_t j = 0; j < p->d.n; j++) {
@@ -211,8 +214,8 @@ static bool check_problem(const struct problem *p, const struct qc_mac *mac, con
     static const struct {
         const char *isa;
         int threads;
-    } runs[] = {{NULL, 1},      {NULL, 2},    {NULL, 8},     {"scalar", 2},
-                {"generic", 2}, {"avx2", 2},  {"avx512", 2}};
+    } runs[] = {{NULL, 1},      {NULL, 2},   {NULL, 8},    {"scalar", 2},
+                {"generic", 2}, {"avx2", 2}, {"avx512", 2}};
     for (size_t ri = 0; ri < sizeof runs / sizeof runs[0] && ok; ri++) {
         {
             const char *isa_name = runs[ri].isa ? runs[ri].isa : "best";
@@ -322,10 +325,10 @@ ParameterizedTest(struct cfg_param *cp, gemm, cfg_matches_ref)
 Test(gemm, other_configs_match_ref)
 {
     static const char *const specs[] = {
-        "cfg=1",                                      /* fp32 in, fp32 acc */
+        "cfg=1", /* fp32 in, fp32 acc */
         "cfg=1,acc_rounding=rtz,chunk=16",
         "cfg=2,a=fp16,b=fp16,acc=fp32",
-        "cfg=1,a=e5m2,b=e4m3,acc=e6m5",               /* mixed inputs: product = a's format */
+        "cfg=1,a=e5m2,b=e4m3,acc=e6m5", /* mixed inputs: product = a's format */
         "cfg=3,a=e5m2,b=e4m3,acc=fp32",
         "cfg=5,a=e4m3,b=e5m2,acc=e6m5,chunk=7",
         "cfg=1,a=e5m2,b=e5m2,product=fp16,acc=fp32",
@@ -369,9 +372,9 @@ Test(gemm, other_configs_match_ref)
         const int64_t m = 1 + (int64_t)(th_next(&s) % 7), n = 1 + (int64_t)(th_next(&s) % 9);
         const int64_t k = 1 + (int64_t)(th_next(&s) % 80);
         const bool fixed = mac.acc.kind != QC_FMT_FLOAT;
-        struct problem p = make_problem(m, n, k, th_next(&s) & 1, th_next(&s) & 1,
-                                        (int)(th_next(&s) % 2), fixed ? -10 : -20,
-                                        fixed ? 3 : 12, i % 4 == 1, th_next(&s));
+        struct problem p =
+            make_problem(m, n, k, th_next(&s) & 1, th_next(&s) & 1, (int)(th_next(&s) % 2),
+                         fixed ? -10 : -20, fixed ? 3 : 12, i % 4 == 1, th_next(&s));
         fails += !check_problem(&p, &mac, specs[i]);
         problem_free(&p);
     }
@@ -381,16 +384,16 @@ Test(gemm, other_configs_match_ref)
 /* Odd shapes: k = 0 and 1, single rows and columns, larger sizes. */
 Test(gemm, shapes_match_ref)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1}, {1, 1, 0}, {3, 2, 0}, {1, 17, 1}, {17, 1, 33},
-                                        {5, 5, 1}, {2, 3, 129}, {13, 11, 9}, {33, 31, 5},
-                                        {1, 64, 64}};
+    static const int64_t shapes[][3] = {{1, 1, 1},   {1, 1, 0},  {3, 2, 0},   {1, 17, 1},
+                                        {17, 1, 33}, {5, 5, 1},  {2, 3, 129}, {13, 11, 9},
+                                        {33, 31, 5}, {1, 64, 64}};
     const struct qc_mac mac = mac_of("cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32");
     uint64_t s = 5;
     int fails = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int t = 0; t < 4; t++) {
-            struct problem p = make_problem(shapes[i][0], shapes[i][1], shapes[i][2], t & 1,
-                                            t >> 1, t == 3 ? 5 : 0, -16, 12, false, th_next(&s));
+            struct problem p = make_problem(shapes[i][0], shapes[i][1], shapes[i][2], t & 1, t >> 1,
+                                            t == 3 ? 5 : 0, -16, 12, false, th_next(&s));
             fails += !check_problem(&p, &mac, "shape");
             problem_free(&p);
         }
@@ -451,8 +454,8 @@ Test(gemm, pre_rounded_operands_are_read_as_they_are)
         for (int t = 0; t < 4; t++) {
             const int64_t m = 1 + (int64_t)(th_next(&s) % 6), n = 1 + (int64_t)(th_next(&s) % 9);
             const int64_t k = 1 + (int64_t)(th_next(&s) % 40);
-            struct problem p = make_problem(m, n, k, t & 1, t >> 1, t == 3 ? 2 : 0, -12, 8,
-                                            false, th_next(&s));
+            struct problem p =
+                make_problem(m, n, k, t & 1, t >> 1, t == 3 ? 2 : 0, -12, 8, false, th_next(&s));
             preround(p.a, &p, false, &mac.a_read, cases[i].rule);
             preround(p.b, &p, true, &mac.b_read, cases[i].rule);
             p.d.a_rounded = p.d.b_rounded = true;
@@ -491,10 +494,10 @@ struct pair_param {
 };
 
 static struct pair_param pairs[] = {
-    {1, "e5m2", "fp32"}, {2, "e5m2", "fp32"}, {3, "e5m2", "fp32"}, {4, "e5m2", "fp32"},
-    {5, "e5m2", "fp32"}, {6, "e5m2", "fp32"}, {1, "e4m3", "fp32"}, {2, "e4m3", "fp32"},
-    {3, "e4m3", "fp32"}, {4, "e4m3", "fp32"}, {5, "e4m3", "fp32"}, {6, "e4m3", "fp32"},
-    {1, "e5m2", "e6m5"}, {3, "e5m2", "e6m5"}, {5, "e5m2", "e6m5"}, {6, "e4m3", "e5m5"},
+    {1, "e5m2", "fp32"},  {2, "e5m2", "fp32"}, {3, "e5m2", "fp32"}, {4, "e5m2", "fp32"},
+    {5, "e5m2", "fp32"},  {6, "e5m2", "fp32"}, {1, "e4m3", "fp32"}, {2, "e4m3", "fp32"},
+    {3, "e4m3", "fp32"},  {4, "e4m3", "fp32"}, {5, "e4m3", "fp32"}, {6, "e4m3", "fp32"},
+    {1, "e5m2", "e6m5"},  {3, "e5m2", "e6m5"}, {5, "e5m2", "e6m5"}, {6, "e4m3", "e5m5"},
     {5, "e5m2", "q8.13"},
 };
 
@@ -574,8 +577,7 @@ static const struct hand_case hand_cases[] = {
     /* signed zeros: a flushed negative product is -0; +0 + -0 = +0 ... */
     {"cfg=3,a=e5m2,b=e5m2,acc=fp32", {-0x1p-16f}, {0x1p-16f}, 1, 0.0f, 0, 1, 0},
     /* ... except under rdn, where it is -0 all the way out */
-    {"cfg=3,a=e5m2,b=e5m2,acc=fp32,acc_rounding=rdn", {-0x1p-16f}, {0x1p-16f}, 1, -0.0f, 0, 1,
-     0},
+    {"cfg=3,a=e5m2,b=e5m2,acc=fp32,acc_rounding=rdn", {-0x1p-16f}, {0x1p-16f}, 1, -0.0f, 0, 1, 0},
     /* x + (-x) = +0 */
     {"cfg=1,acc=e6m5", {3, -3}, {1, 1}, 2, 0.0f, 0, 0, 0},
     {"cfg=1,acc=e6m5,acc_rounding=rdn", {3, -3}, {1, 1}, 2, -0.0f, 0, 0, 0},
@@ -603,8 +605,7 @@ static const struct hand_case hand_cases[] = {
      * later products are still converted and counted (2^-10 underflows). */
     {"cfg=1,acc=q8.8", {NAN, 0x1p-10f}, {1, 1}, 2, NAN, 0, 1, 0},
     /* the low bit-width accumulator: e4m7:bias=10 truncating */
-    {"cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=10,acc_rounding=rtz", {30, 2}, {1, 1}, 2, 31.875f, 1, 0,
-     0},
+    {"cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=10,acc_rounding=rtz", {30, 2}, {1, 1}, 2, 31.875f, 1, 0, 0},
 };
 
 Test(gemm, hand_computed_counters)
@@ -619,14 +620,12 @@ Test(gemm, hand_computed_counters)
         struct qc_err err;
         cr_assert_eq(qc_gemm_ref(&ref, h->a, h->b, &d, &mac, &sr, &err), 0, "%s", err.msg);
         cr_assert_eq(qc_gemm_cpu(&out, h->a, h->b, &d, &mac, 1, &sf, &err), 0, "%s", err.msg);
-        const struct qc_round_stats want = {(uint64_t)h->k, h->overflow, h->underflow,
-                                            h->swamping};
+        const struct qc_round_stats want = {(uint64_t)h->k, h->overflow, h->underflow, h->swamping};
         cr_expect(th_same_f(ref, h->want) && th_same_stats(&sr, &want),
                   "ref #%zu %s: %a ov%llu uf%llu sw%llu, want %a ov%llu uf%llu sw%llu", i, h->mac,
                   (double)ref, (unsigned long long)sr.overflow, (unsigned long long)sr.underflow,
-                  (unsigned long long)sr.swamping, (double)h->want,
-                  (unsigned long long)h->overflow, (unsigned long long)h->underflow,
-                  (unsigned long long)h->swamping);
+                  (unsigned long long)sr.swamping, (double)h->want, (unsigned long long)h->overflow,
+                  (unsigned long long)h->underflow, (unsigned long long)h->swamping);
         cr_expect(th_same_f(out, h->want) && th_same_stats(&sf, &want),
                   "fast #%zu %s: %a ov%llu uf%llu sw%llu, want %a", i, h->mac, (double)out,
                   (unsigned long long)sf.overflow, (unsigned long long)sf.underflow,
@@ -675,8 +674,8 @@ Test(gemm, native_is_close_and_counts_macs)
     for (int i = 0; i < 99; i++) {
         /* |inputs| < 2^7, so |products| < 2^14: fp32 sums of 70 err by far less */
         const double tol = 70 * 0x1p14 * 0x1p-22;
-        cr_expect(fabs((double)out[i] - (double)ref[i]) <= tol, "C[%d] %a vs %a", i,
-                  (double)out[i], (double)ref[i]);
+        cr_expect(fabs((double)out[i] - (double)ref[i]) <= tol, "C[%d] %a vs %a", i, (double)out[i],
+                  (double)ref[i]);
     }
     const struct qc_round_stats want = {9 * 11 * 70, 0, 0, 0};
     cr_expect(th_same_stats(&sr, &want) && th_same_stats(&sf, &want));

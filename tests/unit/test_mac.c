@@ -7,6 +7,8 @@
 
 #include "qcore/gemm.h"
 #include "qcore/mac.h"
+#include "qcore/gemm_cpu.h"
+#include "qcore/ref.h"
 #include "test_helpers.h"
 
 Test(mac, defaults)

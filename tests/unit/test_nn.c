@@ -77,9 +77,8 @@ static void grad_check(struct qc_net *net, int64_t nb, int64_t classes, uint64_t
         net->params[i] = p0;
         const double numeric = (lp - lm) / (2 * h);
         const double tol = 2e-3 + 2e-2 * fabs(numeric);
-        cr_assert(fabs(numeric - analytic[i]) <= tol,
-                  "param %lld: analytic %.6g vs numeric %.6g", (long long)i, (double)analytic[i],
-                  numeric);
+        cr_assert(fabs(numeric - analytic[i]) <= tol, "param %lld: analytic %.6g vs numeric %.6g",
+                  (long long)i, (double)analytic[i], numeric);
         checked++;
     }
     cr_assert_gt(checked, 20);

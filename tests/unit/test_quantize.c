@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "qcore/quantize.h"
+#include "qcore/ref.h"
 #include "test_helpers.h"
 
 /* The kernel variants qc_quantize_f32_isa accepts; unavailable ones are skipped. */
@@ -21,8 +22,8 @@ static const char *const isas[] = {"scalar", "generic", "avx2", "avx512"};
  * a special value every 37 elements and zero runs. */
 static void fill_f32(float *x, int64_t n, int kind, int elo, int ehi, uint64_t seed)
 {
-    static const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, FLT_MAX, -FLT_MAX,
-                                     0x1p-149f, -0x1p-149f, FLT_MIN, 1.0f, -1.0f};
+    static const float specials[] = {0.0f,     -0.0f,     INFINITY,   -INFINITY, NAN,  FLT_MAX,
+                                     -FLT_MAX, 0x1p-149f, -0x1p-149f, FLT_MIN,   1.0f, -1.0f};
     for (int64_t i = 0; i < n; i++) {
         if (kind == 1) {
             x[i] = th_bits_f32((uint32_t)th_next(&seed));
@@ -42,8 +43,8 @@ static void fill_f32(float *x, int64_t n, int kind, int elo, int ehi, uint64_t s
 /* When whole-array counters disagree, finds the first block (or element, for
  * a scalar format) whose own counters or values disagree between qc_quantize_f64
  * and the reference, and describes it: the reproducer for a failure report. */
-static void describe_first_diff(char *buf, size_t len, const double *in, int64_t rows,
-                                int64_t cols, const struct qc_format *f, const struct qc_round *r,
+static void describe_first_diff(char *buf, size_t len, const double *in, int64_t rows, int64_t cols,
+                                const struct qc_format *f, const struct qc_round *r,
                                 enum qc_scale_rule rule, uint64_t first)
 {
     const int64_t B = qc_format_is_scalar(f) ? 1 : f->block;
@@ -60,10 +61,11 @@ static void describe_first_diff(char *buf, size_t len, const double *in, int64_t
                 same = same && th_same(a[i], b[i]);
             if (same)
                 continue;
-            int k = snprintf(buf, len, "block at %lld: fast ov%llu uf%llu, ref ov%llu uf%llu; in:",
-                             (long long)at, (unsigned long long)sa.overflow,
-                             (unsigned long long)sa.underflow, (unsigned long long)sb.overflow,
-                             (unsigned long long)sb.underflow);
+            int k =
+                snprintf(buf, len,
+                         "block at %lld: fast ov%llu uf%llu, ref ov%llu uf%llu; in:", (long long)at,
+                         (unsigned long long)sa.overflow, (unsigned long long)sa.underflow,
+                         (unsigned long long)sb.overflow, (unsigned long long)sb.underflow);
             for (int64_t i = 0; i < n && k > 0 && (size_t)k < len; i++)
                 k += snprintf(buf + k, len - (size_t)k, " %a", in[at + i]);
             return;
@@ -92,8 +94,8 @@ static void compare_all(const float *in, int64_t rows, int64_t cols, const struc
     cr_assert_eq(qc_quantize_ref_f64(ref, in64, rows, cols, f, r, rule, first, &sref, &err), 0,
                  "%s", err.msg);
 
-    cr_assert_eq(qc_quantize_f64(out64, in64, rows, cols, f, r, rule, first, &s64, &err), 0,
-                 "%s", err.msg);
+    cr_assert_eq(qc_quantize_f64(out64, in64, rows, cols, f, r, rule, first, &s64, &err), 0, "%s",
+                 err.msg);
     for (int64_t i = 0; i < n; i++)
         if (!th_same(out64[i], ref[i])) {
             cr_expect_fail("%s: f64 %s %s rule %d: element %lld: in %a fast %a ref %a", what,
@@ -113,8 +115,8 @@ static void compare_all(const float *in, int64_t rows, int64_t cols, const struc
     if (qc_format_fits_f32(f)) {
         for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
             struct qc_round_stats s32 = {0};
-            int rc = qc_quantize_f32_isa(out32, in, rows, cols, f, r, rule, first, &s32, isas[k],
-                                         &err);
+            int rc =
+                qc_quantize_f32_isa(out32, in, rows, cols, f, r, rule, first, &s32, isas[k], &err);
             if (rc == QC_EUNSUPP)
                 continue;
             cr_assert_eq(rc, 0, "%s", err.msg);
@@ -136,8 +138,7 @@ static void compare_all(const float *in, int64_t rows, int64_t cols, const struc
         cr_assert_eq(qc_quantize_f32(out32, in, rows, cols, f, r, rule, first, NULL, &err), 0);
         for (int64_t i = 0; i < n; i++)
             if (!th_same_f(out32[i], (float)ref[i])) {
-                cr_expect_fail("%s: qc_quantize_f32 %s element %lld", what, f->name,
-                               (long long)i);
+                cr_expect_fail("%s: qc_quantize_f32 %s element %lld", what, f->name, (long long)i);
                 break;
             }
     }
@@ -154,12 +155,12 @@ struct scalar_param {
 };
 
 static struct scalar_param scalar_formats[] = {
-    {"e5m2"},      {"e4m3"},         {"fp8_e4m3"},    {"fp16"},
-    {"bf16"},      {"tf32"},         {"fp32"},        {"e3m2:finite"},
-    {"e2m1:finite"}, {"e5m2:sat"},   {"e5m2:nosub"},  {"e5m2:subnormal-as-normal"},
-    {"e5m2:daz"},  {"e5m2:inf1"},    {"e4m7:bias=10"}, {"e6m5"},
-    {"fp16:nosub:sat"}, {"e8m7:daz"}, {"q8.8"},       {"q8.13:wrap"},
-    {"q11.13"},    {"int8"},         {"int16"},       {"e11m51"},
+    {"e5m2"},           {"e4m3"},      {"fp8_e4m3"},     {"fp16"},
+    {"bf16"},           {"tf32"},      {"fp32"},         {"e3m2:finite"},
+    {"e2m1:finite"},    {"e5m2:sat"},  {"e5m2:nosub"},   {"e5m2:subnormal-as-normal"},
+    {"e5m2:daz"},       {"e5m2:inf1"}, {"e4m7:bias=10"}, {"e6m5"},
+    {"fp16:nosub:sat"}, {"e8m7:daz"},  {"q8.8"},         {"q8.13:wrap"},
+    {"q11.13"},         {"int8"},      {"int16"},        {"e11m51"},
     {"q16.16"},
 };
 
@@ -194,8 +195,8 @@ ParameterizedTest(struct scalar_param *p, quantize, scalar_matches_ref)
 /* fp64 inputs beyond fp32's range and precision: through the f64 entry point. */
 Test(quantize, f64_inputs_match_ref)
 {
-    static const char fmts[][32] = {"e11m51", "e8m23", "e5m2", "q16.16", "int53", "e10m20:nosub",
-                                    "mxfp8_e4m3", "mxint8@7", "bfp24@5"};
+    static const char fmts[][32] = {"e11m51",       "e8m23",      "e5m2",     "q16.16", "int53",
+                                    "e10m20:nosub", "mxfp8_e4m3", "mxint8@7", "bfp24@5"};
     enum { N = 700 };
     double in[N], out[N], ref[N];
     uint64_t s = 99;
@@ -219,8 +220,8 @@ Test(quantize, f64_inputs_match_ref)
                 qc_quantize_ref_f64(ref, in, 7, N / 7, &f, &r, QC_SCALE_FLOOR, 5, &b, &err), 0);
             for (int i = 0; i < N; i++)
                 if (!th_same(out[i], ref[i])) {
-                    cr_expect_fail("%s mode %d element %d: in %a fast %a ref %a", fmts[fi], mode,
-                                   i, in[i], out[i], ref[i]);
+                    cr_expect_fail("%s mode %d element %d: in %a fast %a ref %a", fmts[fi], mode, i,
+                                   in[i], out[i], ref[i]);
                     break;
                 }
             cr_expect(th_same_stats(&a, &b), "%s mode %d: ov %llu/%llu uf %llu/%llu", fmts[fi],
@@ -237,11 +238,10 @@ struct block_param {
 };
 
 static struct block_param block_formats[] = {
-    {"mxfp8_e4m3"},   {"mxfp8_e5m2"},   {"mxfp6_e3m2"},   {"mxfp6_e2m3"},
-    {"mxfp4_e2m1"},   {"mxint8"},       {"mxfp8_e4m3@7"}, {"mxfp8_e5m2@7"},
-    {"mxfp6_e3m2@7"}, {"mxfp6_e2m3@7"}, {"mxfp4_e2m1@7"}, {"mxint8@7"},
-    {"bfp8@16"},      {"bfp4@7"},       {"bfp2@3"},       {"bfp16@32"},
-    {"mxfp4_e2m1@1"},
+    {"mxfp8_e4m3"},   {"mxfp8_e5m2"},   {"mxfp6_e3m2"},   {"mxfp6_e2m3"},   {"mxfp4_e2m1"},
+    {"mxint8"},       {"mxfp8_e4m3@7"}, {"mxfp8_e5m2@7"}, {"mxfp6_e3m2@7"}, {"mxfp6_e2m3@7"},
+    {"mxfp4_e2m1@7"}, {"mxint8@7"},     {"bfp8@16"},      {"bfp4@7"},       {"bfp2@3"},
+    {"bfp16@32"},     {"mxfp4_e2m1@1"},
 };
 
 static const char *const block_modes[] = {"rne", "rtz", "rup", "rdn", "rna", "sr:8"};
@@ -423,8 +423,7 @@ Test(quantize, mx_scale_rules_by_hand)
 Test(quantize, sr_is_reproducible_and_split_independent)
 {
     enum { N = 1000, ROWS = 10, COLS = 100 };
-    static const char fmts[][24] = {"e5m2", "q8.8", "int8", "mxfp4_e2m1@7", "bfp4@16",
-                                    "e5m2:daz"};
+    static const char fmts[][24] = {"e5m2", "q8.8", "int8", "mxfp4_e2m1@7", "bfp4@16", "e5m2:daz"};
     float x[N], whole[N], parts[N], again[N], other[N];
     fill_f32(x, N, 0, -10, 6, 4);
     for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
@@ -432,12 +431,12 @@ Test(quantize, sr_is_reproducible_and_split_independent)
         struct qc_round r = th_round("sr:12", 2024), r2 = r;
         r2.seed = 2025;
         struct qc_err err;
-        cr_assert_eq(qc_quantize_f32(whole, x, ROWS, COLS, &f, &r, QC_SCALE_FLOOR, 500, NULL,
-                                     &err), 0);
-        cr_assert_eq(qc_quantize_f32(again, x, ROWS, COLS, &f, &r, QC_SCALE_FLOOR, 500, NULL,
-                                     &err), 0);
-        cr_assert_eq(qc_quantize_f32(other, x, ROWS, COLS, &f, &r2, QC_SCALE_FLOOR, 500, NULL,
-                                     &err), 0);
+        cr_assert_eq(qc_quantize_f32(whole, x, ROWS, COLS, &f, &r, QC_SCALE_FLOOR, 500, NULL, &err),
+                     0);
+        cr_assert_eq(qc_quantize_f32(again, x, ROWS, COLS, &f, &r, QC_SCALE_FLOOR, 500, NULL, &err),
+                     0);
+        cr_assert_eq(
+            qc_quantize_f32(other, x, ROWS, COLS, &f, &r2, QC_SCALE_FLOOR, 500, NULL, &err), 0);
         /* The same rows in three calls, each told where it starts. */
         const int64_t cut[] = {0, 3, 4, ROWS};
         for (int c = 0; c < 3; c++) {
@@ -449,8 +448,7 @@ Test(quantize, sr_is_reproducible_and_split_independent)
         int differ = 0;
         for (int i = 0; i < N; i++) {
             cr_expect(th_same_f(whole[i], again[i]), "%s: not reproducible at %d", fmts[fi], i);
-            cr_expect(th_same_f(whole[i], parts[i]), "%s: split changes element %d", fmts[fi],
-                      i);
+            cr_expect(th_same_f(whole[i], parts[i]), "%s: split changes element %d", fmts[fi], i);
             differ += !th_same_f(whole[i], other[i]);
         }
         cr_expect_gt(differ, 0, "%s: another seed must change something", fmts[fi]);
@@ -460,8 +458,9 @@ Test(quantize, sr_is_reproducible_and_split_independent)
     const struct qc_round r = th_round("sr:32", 8);
     cr_assert_eq(qc_quantize_f32(whole, x, 1, N, &f, &r, QC_SCALE_FLOOR, 0, NULL, NULL), 0);
     cr_assert_eq(qc_quantize_f32(parts, x, 1, 333, &f, &r, QC_SCALE_FLOOR, 0, NULL, NULL), 0);
-    cr_assert_eq(qc_quantize_f32(parts + 333, x + 333, 1, N - 333, &f, &r, QC_SCALE_FLOOR, 333,
-                                 NULL, NULL), 0);
+    cr_assert_eq(
+        qc_quantize_f32(parts + 333, x + 333, 1, N - 333, &f, &r, QC_SCALE_FLOOR, 333, NULL, NULL),
+        0);
     for (int i = 0; i < N; i++)
         cr_expect(th_same_f(whole[i], parts[i]), "e4m3 split at 333: element %d", i);
 }
@@ -508,8 +507,8 @@ Test(quantize, sr_is_unbiased)
         mean_ref /= N;
         const double bound = cases[c].ulp * (ldexp(1.0, -cases[c].bits) + 2.5 / sqrt(N));
         const double x = (double)(float)cases[c].x;
-        cr_expect(fabs(mean - x) <= bound, "%s %s x=%a: fast mean %a off by %g > %g",
-                  cases[c].fmt, cases[c].mode, x, mean, fabs(mean - x), bound);
+        cr_expect(fabs(mean - x) <= bound, "%s %s x=%a: fast mean %a off by %g > %g", cases[c].fmt,
+                  cases[c].mode, x, mean, fabs(mean - x), bound);
         cr_expect(fabs(mean_ref - x) <= bound, "%s %s x=%a: ref mean %a off by %g > %g",
                   cases[c].fmt, cases[c].mode, x, mean_ref, fabs(mean_ref - x), bound);
     }
@@ -523,8 +522,8 @@ Test(quantize, sr_is_unbiased)
 
 Test(quantize, f32_output_refused_when_values_do_not_fit)
 {
-    static const char fmts[][24] = {"e11m51", "e8m24", "e9m2", "e8m23:bias=126", "q16.16",
-                                    "int25", "e5m30", "q20.5"};
+    static const char fmts[][24] = {"e11m51", "e8m24", "e9m2",  "e8m23:bias=126",
+                                    "q16.16", "int25", "e5m30", "q20.5"};
     float in[4] = {1, 2, 3, 4}, out[4];
     double in64[4] = {1, 2, 3, 4}, out64[4];
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "qcore/quantize.h"
+#include "qcore/ref.h"
 #include "test_helpers.h"
 
 /* --- the fast engine against the reference -------------------------------- */
@@ -21,7 +22,7 @@ struct mode_case {
 };
 
 static const struct mode_case modes[] = {
-    {"rne", 0}, {"rna", 0}, {"rtz", 0},   {"rup", 0},   {"rdn", 0},   {"sr:4", 1},
+    {"rne", 0},   {"rna", 0},  {"rtz", 0},   {"rup", 0},   {"rdn", 0},    {"sr:4", 1},
     {"sr:4", 99}, {"sr:1", 5}, {"sr:32", 7}, {"sr:32", 8}, {"sr:64", 11},
 };
 #define N_MODES (sizeof modes / sizeof modes[0])
@@ -103,11 +104,35 @@ static struct values inputs_for(const struct qc_format *f, uint64_t rs)
     /* The quantum of the top binade (fixed point: one ulp). */
     const double qtop = f->kind == QC_FMT_FLOAT ? ldexp(1.0, f->emax - f->mbits) : mn;
     const double edges[] = {
-        max, nextafter(max, INFINITY), max + qtop / 2, nextafter(max + qtop / 2, 0),
-        nextafter(max + qtop / 2, INFINITY), max + qtop, max + 1.5 * qtop, 2 * max, 4 * max,
-        1e300, DBL_MAX, INFINITY, 0.0, s, s / 2, nextafter(s / 2, 0), nextafter(s / 2, 1),
-        0.75 * s, 0.25 * s, s * 1.5, mn, nextafter(mn, 0), mn / 2, mn - s / 2, 0x1p-1074,
-        DBL_MIN, 1.0, 0.5, 1.0 / 3,
+        max,
+        nextafter(max, INFINITY),
+        max + qtop / 2,
+        nextafter(max + qtop / 2, 0),
+        nextafter(max + qtop / 2, INFINITY),
+        max + qtop,
+        max + 1.5 * qtop,
+        2 * max,
+        4 * max,
+        1e300,
+        DBL_MAX,
+        INFINITY,
+        0.0,
+        s,
+        s / 2,
+        nextafter(s / 2, 0),
+        nextafter(s / 2, 1),
+        0.75 * s,
+        0.25 * s,
+        s * 1.5,
+        mn,
+        nextafter(mn, 0),
+        mn / 2,
+        mn - s / 2,
+        0x1p-1074,
+        DBL_MIN,
+        1.0,
+        0.5,
+        1.0 / 3,
     };
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
         push_pm(&vs, edges[i]);
@@ -117,9 +142,9 @@ static struct values inputs_for(const struct qc_format *f, uint64_t rs)
         const double lowest = -ldexp(1.0, f->ibits - 1);
         push(&vs, lowest - mn / 2);
         push(&vs, lowest - mn);
-        push(&vs, ldexp(1.0, f->ibits));       /* wraps to 0 */
-        push(&vs, ldexp(1.0, f->ibits) + mn);  /* wraps to one ulp */
-        push(&vs, -ldexp(3.0, f->ibits - 1));  /* wraps to 2^(M-1) - ... */
+        push(&vs, ldexp(1.0, f->ibits));      /* wraps to 0 */
+        push(&vs, ldexp(1.0, f->ibits) + mn); /* wraps to one ulp */
+        push(&vs, -ldexp(3.0, f->ibits - 1)); /* wraps to 2^(M-1) - ... */
     }
 
     /* Random doubles over the format's range by octave, and raw bit patterns. */
@@ -292,11 +317,11 @@ static const struct boundary boundaries[] = {
     {"e5m2", "rup", -1.49, -1.25, 0, 0},
     {"e5m2", "rdn", 1.49, 1.25, 0, 0},
     {"e5m2", "rdn", -1.26, -1.5, 0, 0},
-    {"e5m2", "rne", 3.75, 4.0, 0, 0},           /* tie into the next binade: 4 is even */
-    {"e5m2", "rne", 0x1.2p-16, 0x1p-16, 0, 0},  /* subnormal grid 2^-16 */
-    {"e5m2", "rne", 0x1p-17, 0.0, 0, 1},        /* half the smallest subnormal: tie to 0 */
+    {"e5m2", "rne", 3.75, 4.0, 0, 0},          /* tie into the next binade: 4 is even */
+    {"e5m2", "rne", 0x1.2p-16, 0x1p-16, 0, 0}, /* subnormal grid 2^-16 */
+    {"e5m2", "rne", 0x1p-17, 0.0, 0, 1},       /* half the smallest subnormal: tie to 0 */
     {"e5m2", "rna", 0x1p-17, 0x1p-16, 0, 0},
-    {"e5m2", "rne", -0x1p-18, -0.0, 0, 1},      /* underflow keeps the sign */
+    {"e5m2", "rne", -0x1p-18, -0.0, 0, 1}, /* underflow keeps the sign */
     {"e5m2", "rup", 0x1p-40, 0x1p-16, 0, 0},
     {"e5m2", "rup", -0x1p-40, -0.0, 0, 1},
     {"e5m2", "rne", 0x1.8p-16, 0x1p-15, 0, 0},
@@ -304,16 +329,16 @@ static const struct boundary boundaries[] = {
     {"e5m2", "rne", 0.0, 0.0, 0, 0},
     /* overflow by mode */
     {"e5m2", "rne", 60000, 57344, 0, 0},
-    {"e5m2", "rne", 61440, INFINITY, 1, 0},     /* tie between 57344 and 65536: 65536 even */
+    {"e5m2", "rne", 61440, INFINITY, 1, 0}, /* tie between 57344 and 65536: 65536 even */
     {"e5m2", "rne", 61439, 57344, 0, 0},
     {"e5m2", "rna", 61440, INFINITY, 1, 0},
     {"e5m2", "rtz", 1e9, 57344, 1, 0},
-    {"e5m2", "rtz", 65535, 57344, 0, 0},        /* rounds to 57344: no overflow */
+    {"e5m2", "rtz", 65535, 57344, 0, 0}, /* rounds to 57344: no overflow */
     {"e5m2", "rup", 57345, INFINITY, 1, 0},
     {"e5m2", "rup", -1e9, -57344, 1, 0},
     {"e5m2", "rdn", -57345, -INFINITY, 1, 0},
     {"e5m2", "rdn", 1e9, 57344, 1, 0},
-    {"e5m2", "rne", INFINITY, INFINITY, 0, 0},  /* not an overflow: not finite */
+    {"e5m2", "rne", INFINITY, INFINITY, 0, 0}, /* not an overflow: not finite */
     {"e5m2", "rtz", -INFINITY, -INFINITY, 0, 0},
     {"e5m2", "rne", NAN, NAN, 0, 0},
     /* sat */
@@ -340,7 +365,7 @@ static const struct boundary boundaries[] = {
     {"e5m2:inf1", "rne", NAN, NAN, 0, 0},
     /* finite: neither inf nor NaN; overflow saturates in every mode */
     {"e3m2:finite", "rne", 29.9, 28, 0, 0},
-    {"e3m2:finite", "rne", 30, 28, 1, 0},           /* tie to 32 (even): beyond max */
+    {"e3m2:finite", "rne", 30, 28, 1, 0}, /* tie to 32 (even): beyond max */
     {"e3m2:finite", "rne", 31, 28, 1, 0},
     {"e3m2:finite", "rup", 1e9, 28, 1, 0},
     {"e3m2:finite", "rne", -INFINITY, -28, 0, 0},
@@ -351,11 +376,11 @@ static const struct boundary boundaries[] = {
     /* nosub: round as if subnormals existed, then flush */
     {"e5m2:nosub", "rne", 0x1p-15, 0.0, 0, 1},
     {"e5m2:nosub", "rne", -0x1.8p-15, -0.0, 0, 1},
-    {"e5m2:nosub", "rne", 0x1.ep-15, 0x1p-14, 0, 0},  /* rounds up to the smallest normal */
+    {"e5m2:nosub", "rne", 0x1.ep-15, 0x1p-14, 0, 0}, /* rounds up to the smallest normal */
     {"e5m2:nosub", "rtz", 0x1.fp-15, 0.0, 0, 1},
     {"e5m2:nosub", "rne", 0x1p-14, 0x1p-14, 0, 0},
     /* daz: value set {0} u normals; s = 2^-14 */
-    {"e5m2:daz", "rne", 0x1p-15, 0.0, 0, 1},           /* s/2: 0 is even */
+    {"e5m2:daz", "rne", 0x1p-15, 0.0, 0, 1}, /* s/2: 0 is even */
     {"e5m2:daz", "rne", 0x1.0000000000001p-15, 0x1p-14, 0, 0},
     {"e5m2:daz", "rna", 0x1p-15, 0x1p-14, 0, 0},
     {"e5m2:daz", "rtz", 0x1.fp-15, 0.0, 0, 1},
@@ -364,13 +389,13 @@ static const struct boundary boundaries[] = {
     {"e5m2:daz", "rdn", -0x1p-60, -0x1p-14, 0, 0},
     /* subnormal-as-normal: s = 1.25 x 2^-15, grid 2^-17 up to 2^-14 */
     {"e5m2:subnormal-as-normal", "rne", 0x1p-15, 3.814697265625e-05, 0, 0},
-    {"e5m2:subnormal-as-normal", "rne", 0x1.4p-16, 0.0, 0, 1},          /* s/2 */
+    {"e5m2:subnormal-as-normal", "rne", 0x1.4p-16, 0.0, 0, 1}, /* s/2 */
     {"e5m2:subnormal-as-normal", "rne", 0x1.41p-16, 0x1.4p-15, 0, 0},
     {"e5m2:subnormal-as-normal", "rna", -0x1.4p-16, -0x1.4p-15, 0, 0},
     {"e5m2:subnormal-as-normal", "rne", 0x1.bp-15, 0x1.cp-15, 0, 0},
-    {"e5m2:subnormal-as-normal", "rne", 0x1.ep-15, 0x1p-14, 0, 0},     /* tie: 2^-14 even */
+    {"e5m2:subnormal-as-normal", "rne", 0x1.ep-15, 0x1p-14, 0, 0}, /* tie: 2^-14 even */
     {"e5m2:subnormal-as-normal", "rne", 0x1.dp-15, 0x1.cp-15, 0, 0},
-    {"e5m2:subnormal-as-normal", "rtz", 0x1.3p-15, 0.0, 0, 1},         /* below s */
+    {"e5m2:subnormal-as-normal", "rtz", 0x1.3p-15, 0.0, 0, 1}, /* below s */
     {"e5m2:subnormal-as-normal", "rup", 0x1.3p-15, 0x1.4p-15, 0, 0},
     /* bias= shifts the range: e4m7:bias=10 has max 31.875, min normal 2^-9 */
     {"e4m7:bias=10", "rne", 31.9, 31.875, 0, 0},
@@ -390,7 +415,7 @@ static const struct boundary boundaries[] = {
     {"q8.8", "rne", INFINITY, 127.99609375, 0, 0},
     {"q8.8", "rne", -INFINITY, -128, 0, 0},
     {"q8.8", "rne", 0x1p-9, 0.0, 0, 1},
-    {"q8.8", "rne", -0x1p-9, 0.0, 0, 1},                /* no -0 */
+    {"q8.8", "rne", -0x1p-9, 0.0, 0, 1}, /* no -0 */
     {"q8.8", "rne", -0.0, 0.0, 0, 0},
     {"q8.8", "rne", 0x3p-9, 0x1p-7, 0, 0},
     {"q8.8", "rna", 0x1p-9, 0x1p-8, 0, 0},
@@ -471,7 +496,7 @@ Test(round, sr_follows_the_generator_bits)
     r.stream = 3;
     for (uint64_t i = 0; i < 256; i++) {
         const uint64_t u = qc_rng_u64(42, 3, i) & 1;
-        const double got = qc_round_value(&f, 1.2, &r, i, NULL);     /* f = 1: 0.8 of a quantum */
+        const double got = qc_round_value(&f, 1.2, &r, i, NULL); /* f = 1: 0.8 of a quantum */
         const double ref = qc_round_value_ref(&f, 1.2, &r, i, NULL);
         cr_expect_eq(got, u ? 1.25 : 1.0, "index %llu", (unsigned long long)i);
         cr_expect_eq(ref, got);

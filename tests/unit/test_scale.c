@@ -12,6 +12,7 @@
 #include "qcore/gemm.h"
 #include "qcore/nn.h"
 #include "qcore/scale.h"
+#include "qcore/ref.h"
 #include "test_helpers.h"
 
 static struct qc_scale_cfg policy(enum qc_scale_policy p, int history)

@@ -67,7 +67,8 @@ Test(train, learns_on_synthetic_data)
     struct qc_net net;
 
     small_cfg(&c, "acc=native");
-    snprintf(c.dataset, sizeof c.dataset, "synthetic:train=1024:test=256:h=12:w=12:noise=0.1:shift=1");
+    snprintf(c.dataset, sizeof c.dataset,
+             "synthetic:train=1024:test=256:h=12:w=12:noise=0.1:shift=1");
     c.epochs = 3;
     c.model.nhidden = 1;
     c.model.hidden[0] = 64;

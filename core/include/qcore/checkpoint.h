@@ -19,11 +19,11 @@
 #define QC_CHECKPOINT_VERSION 2 /* 2: the scale policies' state (SCLS) */
 
 struct qc_ckpt_progress {
-    int64_t epoch;          /* epoch in progress (0-based) */
-    int64_t step;           /* optimizer steps taken in total */
-    int64_t pos;            /* samples of this epoch already consumed */
-    uint64_t sr_stream;     /* the net's stochastic-rounding stream counter */
-    uint64_t fingerprint;   /* identifies the experiment (hash of its spec) */
+    int64_t epoch;        /* epoch in progress (0-based) */
+    int64_t step;         /* optimizer steps taken in total */
+    int64_t pos;          /* samples of this epoch already consumed */
+    uint64_t sr_stream;   /* the net's stochastic-rounding stream counter */
+    uint64_t fingerprint; /* identifies the experiment (hash of its spec) */
 };
 
 /* `extra` (extra_len bytes, may be 0) is the caller's own state, stored

@@ -9,10 +9,10 @@
 #include "qcore/backend.h"
 
 struct qc_conv2d_desc {
-    int64_t n, c, h, w;     /* input NCHW */
-    int64_t oc, kh, kw;     /* filters: oc x c x kh x kw */
-    int64_t stride, pad;    /* same in both directions */
-    uint64_t sr_stream;     /* stochastic rounding: image i uses stream sr_stream + i */
+    int64_t n, c, h, w;  /* input NCHW */
+    int64_t oc, kh, kw;  /* filters: oc x c x kh x kw */
+    int64_t stride, pad; /* same in both directions */
+    uint64_t sr_stream;  /* stochastic rounding: image i uses stream sr_stream + i */
 };
 
 /* Output height and width; QC_EINVAL when the shape is impossible. */

@@ -7,22 +7,22 @@
 #include <stdarg.h>
 
 /*        name      value  http  exit  message */
-#define QC_ERRORS(X)                                                          \
-    X(OK,        0,   200, 0, "success")                                      \
-    X(EINVAL,   -1,   400, 2, "invalid argument")                             \
-    X(ENOMEM,   -2,   500, 1, "out of memory")                                \
-    X(ERANGE,   -3,   400, 1, "value out of range")                           \
-    X(EUNSUPP,  -4,   501, 1, "operation not supported by this backend")      \
-    X(EIO,      -5,   500, 1, "input/output error")                           \
-    X(ECORRUPT, -6,   400, 1, "corrupt or foreign data")                      \
-    X(ENOTFOUND,-7,   404, 1, "not found")                                    \
-    X(ECONFLICT,-8,   409, 1, "conflict")                                     \
-    X(EINTERNAL,-9,   500, 1, "internal error")                              \
-    X(EUNAUTH, -10,   401, 1, "authentication required")                     \
-    X(EFORBID, -11,   403, 1, "forbidden")                                   \
-    X(ETOOBIG, -12,   413, 1, "too large")                                   \
-    X(ESTALE,  -13,   409, 1, "stale lease")                                 \
-    X(EUNAVAIL,-14,   503, 1, "unavailable")
+#define QC_ERRORS(X)                                                                               \
+    X(OK, 0, 200, 0, "success")                                                                    \
+    X(EINVAL, -1, 400, 2, "invalid argument")                                                      \
+    X(ENOMEM, -2, 500, 1, "out of memory")                                                         \
+    X(ERANGE, -3, 400, 1, "value out of range")                                                    \
+    X(EUNSUPP, -4, 501, 1, "operation not supported by this backend")                              \
+    X(EIO, -5, 500, 1, "input/output error")                                                       \
+    X(ECORRUPT, -6, 400, 1, "corrupt or foreign data")                                             \
+    X(ENOTFOUND, -7, 404, 1, "not found")                                                          \
+    X(ECONFLICT, -8, 409, 1, "conflict")                                                           \
+    X(EINTERNAL, -9, 500, 1, "internal error")                                                     \
+    X(EUNAUTH, -10, 401, 1, "authentication required")                                             \
+    X(EFORBID, -11, 403, 1, "forbidden")                                                           \
+    X(ETOOBIG, -12, 413, 1, "too large")                                                           \
+    X(ESTALE, -13, 409, 1, "stale lease")                                                          \
+    X(EUNAVAIL, -14, 503, 1, "unavailable")
 
 enum qc_error {
 #define QC__ERR_ENUM(name, val, http, ex, msg) QC_##name = (val),
@@ -47,10 +47,10 @@ int qc_err_set(struct qc_err *err, int code, const char *field, const char *fmt,
 /* Prefixes the field path: turns "/acc" into "/arith/forward/mac/acc". */
 void qc_err_prefix_field(struct qc_err *err, const char *prefix);
 
-const char *qc_error_name(int code);    /* "EINVAL" */
-const char *qc_strerror(int code);      /* "invalid argument" */
-int qc_error_http_status(int code);     /* 400 */
-int qc_error_exit_code(int code);       /* 2 for usage errors, 1 otherwise */
+const char *qc_error_name(int code); /* "EINVAL" */
+const char *qc_strerror(int code);   /* "invalid argument" */
+int qc_error_http_status(int code);  /* 400 */
+int qc_error_exit_code(int code);    /* 2 for usage errors, 1 otherwise */
 
 /* Programmer errors (impossible values inside the library: never user or
  * network data) stop the process with the failed condition and its place.

@@ -23,14 +23,14 @@ enum qc_format_kind {
 
 /* Encoding and behaviour flags (the ":" modifiers). */
 enum {
-    QC_FMTF_SAT = 1u << 0,   /* results beyond max finite (inf too) -> +-max */
-    QC_FMTF_WRAP = 1u << 1,  /* fixed point: wrap modulo 2^M instead of saturating */
-    QC_FMTF_NOSUB = 1u << 2, /* subnormal results flush to a signed zero */
-    QC_FMTF_DAZ = 1u << 3,   /* subnormal codes read as zero */
-    QC_FMTF_SAN = 1u << 4,   /* subnormal-as-normal: code exp 0 reads 1.m x 2^-bias */
-    QC_FMTF_FN = 1u << 5,    /* top exponent holds normals; all-ones mantissa = NaN */
-    QC_FMTF_INF1 = 1u << 6,  /* top exponent holds normals; all-ones mantissa = inf */
-    QC_FMTF_BIAS = 1u << 7,  /* bias given explicitly with bias=B */
+    QC_FMTF_SAT = 1u << 0,    /* results beyond max finite (inf too) -> +-max */
+    QC_FMTF_WRAP = 1u << 1,   /* fixed point: wrap modulo 2^M instead of saturating */
+    QC_FMTF_NOSUB = 1u << 2,  /* subnormal results flush to a signed zero */
+    QC_FMTF_DAZ = 1u << 3,    /* subnormal codes read as zero */
+    QC_FMTF_SAN = 1u << 4,    /* subnormal-as-normal: code exp 0 reads 1.m x 2^-bias */
+    QC_FMTF_FN = 1u << 5,     /* top exponent holds normals; all-ones mantissa = NaN */
+    QC_FMTF_INF1 = 1u << 6,   /* top exponent holds normals; all-ones mantissa = inf */
+    QC_FMTF_BIAS = 1u << 7,   /* bias given explicitly with bias=B */
     QC_FMTF_FINITE = 1u << 8, /* top exponent holds normals; no inf, no NaN (OCP FP6/FP4) */
 };
 
@@ -50,10 +50,10 @@ struct qc_format {
     int block;                /* MX/BFP block length; 0 otherwise */
     unsigned flags;           /* QC_FMTF_* */
     bool has_inf, has_nan;
-    double max_finite;        /* largest finite magnitude (element, for blocks) */
-    double min_normal;        /* smallest positive normal (fixed/int: one ulp) */
-    double min_subnormal;     /* smallest positive nonzero value */
-    int elem_emax;            /* MX/BFP: exponent of the largest element power of two */
+    double max_finite;             /* largest finite magnitude (element, for blocks) */
+    double min_normal;             /* smallest positive normal (fixed/int: one ulp) */
+    double min_subnormal;          /* smallest positive nonzero value */
+    int elem_emax;                 /* MX/BFP: exponent of the largest element power of two */
     char name[QC_FORMAT_NAME_MAX]; /* canonical string; parses back to this format */
 };
 

@@ -20,8 +20,8 @@
 
 struct qc_gemm_desc {
     int64_t m, n, k;
-    bool trans_a;   /* A stored as k x m (element (i,p) at a[p*lda + i]) */
-    bool trans_b;   /* B stored as n x k (element (p,j) at b[j*ldb + p]) */
+    bool trans_a;          /* A stored as k x m (element (i,p) at a[p*lda + i]) */
+    bool trans_b;          /* B stored as n x k (element (p,j) at b[j*ldb + p]) */
     int64_t lda, ldb, ldc; /* row strides in elements; 0 = dense */
     uint64_t sr_stream;    /* stochastic accumulator rounding: stream id */
     /* The operand already holds values of the multiplier's reading
@@ -34,30 +34,27 @@ struct qc_gemm_desc {
     bool a_rounded, b_rounded;
 };
 
+/* Row strides in elements, with the dense defaults filled in. */
+static inline int64_t qc_gemm_lda(const struct qc_gemm_desc *d)
+{
+    return d->lda ? d->lda : (d->trans_a ? d->m : d->k);
+}
+
+static inline int64_t qc_gemm_ldb(const struct qc_gemm_desc *d)
+{
+    return d->ldb ? d->ldb : (d->trans_b ? d->k : d->n);
+}
+
+static inline int64_t qc_gemm_ldc(const struct qc_gemm_desc *d)
+{
+    return d->ldc ? d->ldc : d->n;
+}
+
 /* Fills a dense, non-transposed description. */
 void qc_gemm_desc_init(struct qc_gemm_desc *d, int64_t m, int64_t n, int64_t k);
 
-/* Validates shapes and strides against the description. */
+/* Validates shapes and strides against the description, and that `mac` is
+ * resolved (qc_mac_resolve). Every backend calls it first. */
 int qc_gemm_check(const struct qc_gemm_desc *d, const struct qc_mac *mac, struct qc_err *err);
-
-/* The reference: scalar, exact wide arithmetic (MPFR), written to be read.
- * c:(m,n) a:(m,k) b:(k,n). Thread-safe; allocates. */
-int qc_gemm_ref(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
-                const struct qc_mac *mac, struct qc_round_stats *st, struct qc_err *err);
-
-/* The CPU implementation: vectorized and threaded over `threads` threads
- * (0 = all cores). Bit-identical to qc_gemm_ref. Allocates a rounded fp32
- * copy of A and one padded B panel shared by all threads (fp64 copies of
- * both on the exact scalar engine's path). */
-int qc_gemm_cpu(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
-                const struct qc_mac *mac, int threads, struct qc_round_stats *st,
-                struct qc_err *err);
-
-/* qc_gemm_cpu forced onto one kernel variant ("avx512", "avx2", "generic",
- * or "scalar" for the exact scalar engine alone): QC_EUNSUPP when this CPU
- * cannot run it. For tests and benchmarks; all variants give the same bits. */
-int qc_gemm_cpu_isa(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
-                    const struct qc_mac *mac, int threads, const char *isa,
-                    struct qc_round_stats *st, struct qc_err *err);
 
 #endif

@@ -26,15 +26,15 @@
 
 struct qc_mac {
     /* --- as configured --- */
-    int cfg;                  /* multiplier configuration 1..6 */
-    struct qc_format a, b;    /* input formats (default fp32) */
-    bool prod_exact;          /* product=exact (default for cfg >= 3) */
-    struct qc_format prod;    /* product format for cfg 1-2 (default: a's) */
-    bool native;              /* acc=native */
-    struct qc_format acc;     /* accumulator format (default fp32) */
+    int cfg;               /* multiplier configuration 1..6 */
+    struct qc_format a, b; /* input formats (default fp32) */
+    bool prod_exact;       /* product=exact (default for cfg >= 3) */
+    struct qc_format prod; /* product format for cfg 1-2 (default: a's) */
+    bool native;           /* acc=native */
+    struct qc_format acc;  /* accumulator format (default fp32) */
     struct qc_round acc_round;
-    int64_t chunk;            /* products per chunk; 0 = all of K */
-    bool fused;               /* acc + a*b rounded once, product never rounded */
+    int64_t chunk;                 /* products per chunk; 0 = all of K */
+    bool fused;                    /* acc + a*b rounded once, product never rounded */
     enum qc_scale_rule scale_rule; /* block-format inputs: how block scales are chosen */
 
     /* --- derived by qc_mac_resolve --- */

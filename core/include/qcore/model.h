@@ -8,11 +8,11 @@
 #define QC_MODEL_MAX_HIDDEN 16
 
 struct qc_model_desc {
-    char arch[16];                      /* "mlp", "lenet5", "resnet", "vgg" */
+    char arch[16];                       /* "mlp", "lenet5", "resnet", "vgg" */
     int64_t hidden[QC_MODEL_MAX_HIDDEN]; /* mlp hidden widths */
     int nhidden;
-    int depth;                          /* resnet: 6n+2 (20, 32, 56) */
-    int width;                          /* channel multiplier (resnet, vgg), >= 1 */
+    int depth; /* resnet: 6n+2 (20, 32, 56) */
+    int width; /* channel multiplier (resnet, vgg), >= 1 */
 };
 
 /* Builds and finalizes `net` (see qc_net_init) for inputs c x h x w and

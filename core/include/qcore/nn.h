@@ -21,13 +21,13 @@
 #include "qcore/mac.h"
 #include "qcore/scale.h"
 
-#define QC_NN_NAME_MAX 32
+#define QC_NN_NAME_MAX   32
 #define QC_NN_MAX_LAYERS 256
 
 enum qc_layer_kind {
     QC_LAYER_INPUT = 0,
-    QC_LAYER_CONV,    /* k x k, stride, pad; bias when there is no batchnorm */
-    QC_LAYER_LINEAR,  /* dense, with bias */
+    QC_LAYER_CONV,   /* k x k, stride, pad; bias when there is no batchnorm */
+    QC_LAYER_LINEAR, /* dense, with bias */
     QC_LAYER_RELU,
     QC_LAYER_MAXPOOL, /* k x k, stride */
     QC_LAYER_AVGPOOL, /* k x k, stride; k = 0: global average pool */
@@ -66,38 +66,38 @@ struct qc_layer {
     int64_t c, h, w;        /* output shape per sample (dense: c features, h = w = 1) */
     int64_t k, stride, pad; /* conv and pooling geometry */
     bool bias;
-    int64_t w_off, w_len;   /* weights in the flat parameter array */
-    int64_t b_off, b_len;   /* bias (batchnorm: gamma at w_off, beta at b_off) */
+    int64_t w_off, w_len; /* weights in the flat parameter array */
+    int64_t b_off, b_len; /* bias (batchnorm: gamma at w_off, beta at b_off) */
     struct qc_nn_arith arith;
     struct qc_mac gm[QC_GEMM_GROUPS]; /* resolved MAC of each GEMM, operands in place */
-    int nuse;               /* how many layers read this one's output */
+    int nuse;                         /* how many layers read this one's output */
 
     /* batch-sized buffers, owned by the net */
     float *out, *grad;
-    float *saved;           /* conv: im2col of the input; bn: normalized input */
-    int32_t *argmax;        /* maxpool */
-    float *bn_mean, *bn_var; /* batchnorm running statistics (part of the state) */
+    float *saved;              /* conv: im2col of the input; bn: normalized input */
+    int32_t *argmax;           /* maxpool */
+    float *bn_mean, *bn_var;   /* batchnorm running statistics (part of the state) */
     float *bn_bmean, *bn_binv; /* batchnorm batch statistics of the last forward */
 };
 
 struct qc_net {
     struct qc_layer layers[QC_NN_MAX_LAYERS];
-    int n;                  /* layers[0] is the input, layers[n-1] gives the logits */
-    int64_t batch;          /* buffers are sized for this many samples */
+    int n;         /* layers[0] is the input, layers[n-1] gives the logits */
+    int64_t batch; /* buffers are sized for this many samples */
     int64_t nparams;
-    float *params, *grads;  /* flat master weights and their gradients */
-    int64_t nstate;         /* batchnorm running statistics, flattened */
+    float *params, *grads; /* flat master weights and their gradients */
+    int64_t nstate;        /* batchnorm running statistics, flattened */
     float *state;
-    struct qc_backend *be;  /* borrowed */
-    float *scratch;         /* conv column gradients */
+    struct qc_backend *be; /* borrowed */
+    float *scratch;        /* conv column gradients */
     int64_t scratch_len;
-    uint64_t sr_stream;     /* advanced per GEMM call for stochastic rounding */
+    uint64_t sr_stream;          /* advanced per GEMM call for stochastic rounding */
     struct qc_scale_cfg scaling; /* scale policy of quantized operands (none: as zeroed) */
     /* Scale state of operand o of group g of layer i at
      * [(i * QC_GEMM_GROUPS + g) * 2 + o]; n * QC_NN_SCALE_SLOTS slots, owned
      * by the net (NULL under none and max, which keep no state). */
     struct qc_scale_slot *scale_slots;
-    bool scale_record;      /* the pass in progress records amaxes (training passes) */
+    bool scale_record; /* the pass in progress records amaxes (training passes) */
 };
 
 /* Building. qc_net_init prepares an empty net with the input shape; the

@@ -17,10 +17,10 @@ struct qc_optim_cfg {
     double lr, momentum, weight_decay, beta1, beta2, eps;
     bool nesterov;
     enum qc_sched_kind sched;
-    int64_t warmup_steps;  /* linear warm-up from lr/warmup to lr */
-    int64_t step_size;     /* step schedule: multiply by gamma every step_size steps */
+    int64_t warmup_steps; /* linear warm-up from lr/warmup to lr */
+    int64_t step_size;    /* step schedule: multiply by gamma every step_size steps */
     double gamma;
-    int64_t total_steps;   /* cosine: decays to 0 at total_steps */
+    int64_t total_steps; /* cosine: decays to 0 at total_steps */
     bool quant_master, quant_update, quant_momentum;
     struct qc_format master, update, moment; /* used where quant_* is set */
 };
@@ -30,7 +30,7 @@ struct qc_optim_cfg {
 struct qc_optim {
     struct qc_optim_cfg cfg;
     int64_t n;
-    int64_t t;   /* steps taken */
+    int64_t t; /* steps taken */
     float *m, *v;
 };
 
@@ -50,8 +50,8 @@ struct qc_loss_scaler {
     double scale;            /* current scale (1 for none) */
     int64_t growth_interval; /* dynamic: grow after this many good steps */
     double growth, backoff, min, max;
-    int64_t good_steps;      /* since the last overflow or growth */
-    int64_t skipped;         /* steps skipped for overflow, in total */
+    int64_t good_steps; /* since the last overflow or growth */
+    int64_t skipped;    /* steps skipped for overflow, in total */
 };
 
 /* After a backward pass: `overflow` says whether any gradient was not

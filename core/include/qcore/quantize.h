@@ -26,21 +26,19 @@ const char *qc_scale_rule_name(enum qc_scale_rule r);
 
 /* Rounds one exactly given double to scalar format `f`. `index` selects the
  * stochastic-rounding random bits. Adds to `st` when non-NULL. */
-double qc_round_value(const struct qc_format *f, double x, const struct qc_round *r,
-                      uint64_t index, struct qc_round_stats *st);
+double qc_round_value(const struct qc_format *f, double x, const struct qc_round *r, uint64_t index,
+                      struct qc_round_stats *st);
 
 /* Scalar formats: rows*cols = n values, `cols` ignored. Block formats: see
  * above; `rule` picks the scale. Returns QC_EINVAL when fp32 output cannot
  * hold the format's values exactly (use fp64 output). Element i draws the
  * stochastic bits for index `first_index + i`. */
 int qc_quantize_f32(float *out, const float *in, int64_t rows, int64_t cols,
-                    const struct qc_format *f, const struct qc_round *r,
-                    enum qc_scale_rule rule, uint64_t first_index,
-                    struct qc_round_stats *st, struct qc_err *err);
+                    const struct qc_format *f, const struct qc_round *r, enum qc_scale_rule rule,
+                    uint64_t first_index, struct qc_round_stats *st, struct qc_err *err);
 int qc_quantize_f64(double *out, const double *in, int64_t rows, int64_t cols,
-                    const struct qc_format *f, const struct qc_round *r,
-                    enum qc_scale_rule rule, uint64_t first_index,
-                    struct qc_round_stats *st, struct qc_err *err);
+                    const struct qc_format *f, const struct qc_round *r, enum qc_scale_rule rule,
+                    uint64_t first_index, struct qc_round_stats *st, struct qc_err *err);
 
 /* qc_quantize_f32 forced onto one kernel variant: "avx512", "avx2",
  * "generic" or "scalar" (the exact scalar engine alone). QC_EUNSUPP when
@@ -49,17 +47,6 @@ int qc_quantize_f32_isa(float *out, const float *in, int64_t rows, int64_t cols,
                         const struct qc_format *f, const struct qc_round *r,
                         enum qc_scale_rule rule, uint64_t first_index, struct qc_round_stats *st,
                         const char *isa, struct qc_err *err);
-
-/* The reference twins: written for obviousness with MPFR (exact wide
- * arithmetic, then the rounding rules spelled out one by one), slow. Same
- * contracts as qc_round_value and qc_quantize_f64; the fast versions are
- * tested bit for bit against them. */
-double qc_round_value_ref(const struct qc_format *f, double x, const struct qc_round *r,
-                          uint64_t index, struct qc_round_stats *st);
-int qc_quantize_ref_f64(double *out, const double *in, int64_t rows, int64_t cols,
-                        const struct qc_format *f, const struct qc_round *r,
-                        enum qc_scale_rule rule, uint64_t first_index,
-                        struct qc_round_stats *st, struct qc_err *err);
 
 /* The block scale exponent for a block whose largest magnitude `amax`
  * (finite, > 0) is carried by a positive element (the `round` rule looks at

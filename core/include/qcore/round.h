@@ -21,7 +21,7 @@ enum qc_round_mode {
 };
 
 #define QC_SR_BITS_DEFAULT 32
-#define QC_SR_BITS_MAX 64
+#define QC_SR_BITS_MAX     64
 
 struct qc_round {
     enum qc_round_mode mode;
@@ -34,7 +34,7 @@ struct qc_round {
  * docs/mac.md for the exact definitions (IEEE 754 overflow; underflow means
  * nonzero exact value rounded to zero; swamping: see qc_mac). */
 struct qc_round_stats {
-    uint64_t ops;       /* rounding steps (or MACs, for a GEMM) */
+    uint64_t ops; /* rounding steps (or MACs, for a GEMM) */
     uint64_t overflow;
     uint64_t underflow;
     uint64_t swamping;

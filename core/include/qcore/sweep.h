@@ -28,8 +28,8 @@
 
 #include "qcore/error.h"
 
-#define QC_SWEEP_PARAMS_MAX 16
-#define QC_SWEEP_VALUES_MAX 1000
+#define QC_SWEEP_PARAMS_MAX  16
+#define QC_SWEEP_VALUES_MAX  1000
 #define QC_SWEEP_DEFAULT_CAP 10000
 
 enum qc_sweep_method { QC_SWEEP_GRID = 0, QC_SWEEP_RANDOM };
@@ -48,8 +48,8 @@ struct qc_sweep_early_stop {
 struct qc_sweep_info {
     char name[129];
     enum qc_sweep_method method;
-    int64_t runs;                    /* how many runs the sweep expands to */
-    int64_t priority, max_attempts;  /* 0, 3 unless given */
+    int64_t runs;                   /* how many runs the sweep expands to */
+    int64_t priority, max_attempts; /* 0, 3 unless given */
     struct qc_sweep_early_stop early_stop;
 };
 
@@ -59,8 +59,8 @@ struct qc_sweep_info {
  * "<sweep name> <param>=<value> ...". More than `cap` runs is QC_ERANGE at
  * "/parameters" before anything is expanded. Other errors are QC_EINVAL
  * with the field's JSON pointer. `info` may be NULL. */
-int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t *sweep, int64_t cap,
-                    struct qc_err *err);
+int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t *sweep,
+                    int64_t cap, struct qc_err *err);
 
 /* Sets the value at dotted `path` ("train.seed") in `doc`, creating missing
  * objects on the way. Steals nothing: `value` is copied. QC_EINVAL when a

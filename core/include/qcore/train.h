@@ -18,7 +18,7 @@
 #include "qcore/optim.h"
 
 #define QC_TRAIN_MAX_OVERRIDES 64
-#define QC_TRAIN_PATH_MAX 1024
+#define QC_TRAIN_PATH_MAX      1024
 
 struct qc_layer_override {
     char layer[QC_NN_NAME_MAX];
@@ -27,17 +27,17 @@ struct qc_layer_override {
 
 struct qc_train_cfg {
     struct qc_model_desc model;
-    char dataset[64];            /* registry name, e.g. "fashion-mnist" */
+    char dataset[64];                 /* registry name, e.g. "fashion-mnist" */
     char data_dir[QC_TRAIN_PATH_MAX]; /* "" = the dataset's default */
-    int64_t train_limit, val_limit; /* 0 = all */
+    int64_t train_limit, val_limit;   /* 0 = all */
     bool augment;
     int64_t epochs, batch;
     uint64_t seed;
-    int64_t log_interval;        /* steps between "step" metric lines */
-    struct qc_optim_cfg optim;   /* total_steps is filled in by the trainer */
-    int64_t warmup_epochs;       /* added to optim.warmup_steps, in epochs */
-    int64_t step_size_epochs;    /* step schedule: overrides optim.step_size when > 0 */
-    struct qc_nn_arith arith;    /* every layer's arithmetic ... */
+    int64_t log_interval;      /* steps between "step" metric lines */
+    struct qc_optim_cfg optim; /* total_steps is filled in by the trainer */
+    int64_t warmup_epochs;     /* added to optim.warmup_steps, in epochs */
+    int64_t step_size_epochs;  /* step schedule: overrides optim.step_size when > 0 */
+    struct qc_nn_arith arith;  /* every layer's arithmetic ... */
     struct qc_layer_override overrides[QC_TRAIN_MAX_OVERRIDES]; /* ... except these */
     int noverrides;
     struct qc_loss_scaler loss;  /* initial scaler */
@@ -63,9 +63,9 @@ struct qc_train_hooks {
 
 struct qc_train_opts {
     char checkpoint_dir[QC_TRAIN_PATH_MAX]; /* "" = no checkpoints */
-    int64_t checkpoint_every;    /* steps, rounded up to a log interval; 0 = epoch ends only */
-    bool resume;                 /* continue from checkpoint_dir's checkpoint if present */
-    int64_t max_steps;           /* stop after this many steps in total (0 = no limit) */
+    int64_t checkpoint_every; /* steps, rounded up to a log interval; 0 = epoch ends only */
+    bool resume;              /* continue from checkpoint_dir's checkpoint if present */
+    int64_t max_steps;        /* stop after this many steps in total (0 = no limit) */
 };
 
 /* Runs the whole training. Returns QC_OK when all epochs completed,
@@ -81,8 +81,8 @@ struct qc_spec;
  * canonical JSON text) gives the fingerprint. QC_EUNSUPP, naming the field,
  * for what this build cannot run: a device other than cpu/any, or a scale
  * policy on a format whose multiplier reading leaves fp32's range. */
-int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s,
-                           const char *canonical, size_t len, struct qc_err *err);
+int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s, const char *canonical,
+                           size_t len, struct qc_err *err);
 
 /* The checkpoint file inside a checkpoint directory. */
 void qc_train_checkpoint_path(char *out, size_t len, const char *dir);

@@ -6,17 +6,17 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../kern_impl.h"
+#include "kern_impl.h"
 
 #define CAT2(a, b) a##b
-#define CAT(a, b) CAT2(a, b)
-#define STR2(a) #a
-#define STR(a) STR2(a)
+#define CAT(a, b)  CAT2(a, b)
+#define STR2(a)    #a
+#define STR(a)     STR2(a)
 
 #define ISA_generic 1
-#define ISA_avx2 2
-#define ISA_avx512 3
-#define ISA_ID CAT(ISA_, QC_SIMD_ISA)
+#define ISA_avx2    2
+#define ISA_avx512  3
+#define ISA_ID      CAT(ISA_, QC_SIMD_ISA)
 
 #if ISA_ID == ISA_avx512
 #define VBYTES 64
@@ -70,9 +70,8 @@ static inline vi is_finite(vu bits)
 /* Rounding a magnitude `a` below some s to 0 or s: lanes where it goes up,
  * given which lanes lie above s/2 and which at or above it (a tie goes to
  * 0 under rne, the even neighbour). */
-static inline __attribute__((always_inline)) vi zero_or_up(const enum qc_round_mode mode, vu a,
-                                                            vi neg, vi above_half,
-                                                            vi at_or_above_half)
+static inline __attribute__((always_inline)) vi
+zero_or_up(const enum qc_round_mode mode, vu a, vi neg, vi above_half, vi at_or_above_half)
 {
     switch (mode) {
     case QC_ROUND_RNE:
@@ -91,8 +90,8 @@ static inline __attribute__((always_inline)) vi zero_or_up(const enum qc_round_m
 /* Rounds fp32 bit patterns `u` to the plan's format; counts overflow and
  * underflow lanes (mask lanes are -1, so subtracting counts them). */
 static inline __attribute__((always_inline)) vu round_lanes_t(vu u, const struct qc__f32_plan *p,
-                                                               const enum qc_round_mode mode,
-                                                               const bool gap, vu *n_ov, vu *n_un)
+                                                              const enum qc_round_mode mode,
+                                                              const bool gap, vu *n_ov, vu *n_un)
 {
     const vu sign = u & 0x80000000u;
     const vu a = u & 0x7fffffffu;
@@ -142,8 +141,8 @@ static inline __attribute__((always_inline)) vu round_lanes_t(vu u, const struct
     if (gap) {
         /* daz / subnormal-as-normal: below the smallest nonzero magnitude
          * the neighbours are 0 and that magnitude (ties go to 0). */
-        const vi gap_up = zero_or_up(mode, a, neg, (vi)(a > p->gap_half_bits),
-                                     (vi)(a >= p->gap_half_bits));
+        const vi gap_up =
+            zero_or_up(mode, a, neg, (vi)(a > p->gap_half_bits), (vi)(a >= p->gap_half_bits));
         r = sel((vi)(a < p->gap_bits), (vu)gap_up & p->gap_bits, r);
     }
 
@@ -163,7 +162,7 @@ static inline __attribute__((always_inline)) vu round_lanes_t(vu u, const struct
 
 /* The same with the mode read from the plan (the GEMM's generic path). */
 static inline __attribute__((always_inline)) vu round_lanes(vu u, const struct qc__f32_plan *p,
-                                                             vu *n_ov, vu *n_un)
+                                                            vu *n_ov, vu *n_un)
 {
     return round_lanes_t(u, p, p->mode, p->gap, n_ov, n_un);
 }
@@ -186,7 +185,7 @@ static void flush_counts(struct qc_round_stats *st, vu n_ov, vu n_un, vu n_sw)
  * `magic` conditions (kern_impl.h). Returns unsigned-magnitude-safe bits
  * with v's sign restored (an underflow to zero keeps its sign). */
 static inline __attribute__((always_inline)) vu round_magic(vu v, const struct qc__f32_plan *p,
-                                                             vu *n_ov, vu *n_un)
+                                                            vu *n_ov, vu *n_un)
 {
     const vu a = v & 0x7fffffffu;
     vu e = a & 0x7f800000u;
@@ -207,8 +206,7 @@ static inline __attribute__((always_inline)) vu round_magic(vu v, const struct q
  * finite formats too), and NaN made canonical. Under rne an infinite
  * input takes the same result as an overflow, so one blend serves both. */
 static inline __attribute__((always_inline)) vu round_magic_q(vu v, const struct qc__f32_plan *p,
-                                                               const bool gap, vu *n_ov,
-                                                               vu *n_un)
+                                                              const bool gap, vu *n_ov, vu *n_un)
 {
     const vu a = v & 0x7fffffffu;
     vu e = a & 0x7f800000u;
@@ -230,12 +228,9 @@ static inline __attribute__((always_inline)) vu round_magic_q(vu v, const struct
 /* One array pass for one (mode, gap) pair: the compiler sees constants
  * and a private copy of the plan, so nothing is reloaded or branched on in
  * the loop. `magic` takes the cheaper rne rounding where the plan allows. */
-static inline __attribute__((always_inline)) void quantize_t(float *out, const float *in,
-                                                              int64_t n, const struct qc__f32_plan *pp,
-                                                              const int magic,
-                                                              const enum qc_round_mode mode,
-                                                              const bool gap,
-                                                              struct qc_round_stats *st)
+static inline __attribute__((always_inline)) void
+quantize_t(float *out, const float *in, int64_t n, const struct qc__f32_plan *pp, const int magic,
+           const enum qc_round_mode mode, const bool gap, struct qc_round_stats *st)
 {
     const struct qc__f32_plan p = *pp;
     /* Lane counters are 32-bit: flush them every 2^24 vectors. */
@@ -269,11 +264,11 @@ static inline __attribute__((always_inline)) void quantize_t(float *out, const f
     }
 }
 
-#define QUANT(M, G)                                                                               \
-    static void quantize_##M##_##G(float *out, const float *in, int64_t n,                        \
-                                   const struct qc__f32_plan *p, struct qc_round_stats *st)       \
-    {                                                                                             \
-        quantize_t(out, in, n, p, 0, M, G, st);                                                   \
+#define QUANT(M, G)                                                                                \
+    static void quantize_##M##_##G(float *out, const float *in, int64_t n,                         \
+                                   const struct qc__f32_plan *p, struct qc_round_stats *st)        \
+    {                                                                                              \
+        quantize_t(out, in, n, p, 0, M, G, st);                                                    \
     }
 QUANT(QC_ROUND_RNE, 0)
 QUANT(QC_ROUND_RNA, 0)
@@ -292,8 +287,8 @@ static void quantize_magic(float *out, const float *in, int64_t n, const struct 
     quantize_t(out, in, n, p, 1, QC_ROUND_RNE, false, st);
 }
 
-static void quantize_magic_gap(float *out, const float *in, int64_t n,
-                               const struct qc__f32_plan *p, struct qc_round_stats *st)
+static void quantize_magic_gap(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
+                               struct qc_round_stats *st)
 {
     quantize_t(out, in, n, p, 1, QC_ROUND_RNE, true, st);
 }
@@ -334,9 +329,8 @@ enum { ACC_PLAIN, ACC_MAGIC, ACC_GENERIC };
 enum { PROD_NONE, PROD_FLUSH, PROD_MAGIC, PROD_GENERIC };
 
 /* acc <- round_acc(acc + y), counting events; swamping per docs/mac.md. */
-static inline __attribute__((always_inline)) vf acc_add(vf acc, vf y, const struct qc__f32_plan *p,
-                                                         const int kind, vu *n_ov, vu *n_un,
-                                                         vu *n_sw)
+static inline __attribute__((always_inline)) vf
+acc_add(vf acc, vf y, const struct qc__f32_plan *p, const int kind, vu *n_ov, vu *n_un, vu *n_sw)
 {
     vu r;
     if (kind == ACC_PLAIN) {
@@ -354,14 +348,14 @@ static inline __attribute__((always_inline)) vf acc_add(vf acc, vf y, const stru
         if (p->mode == QC_ROUND_RDN)
             r = sel((vi)((vf)so == 0.0f), ((vu)acc | (vu)y) & 0x80000000u, r);
     }
-    const vi swamp = (vi)(acc != 0.0f) & (vi)(y != 0.0f) & is_finite((vu)acc) &
-                     is_finite((vu)y) & (vi)((vf)r == acc);
+    const vi swamp = (vi)(acc != 0.0f) & (vi)(y != 0.0f) & is_finite((vu)acc) & is_finite((vu)y) &
+                     (vi)((vf)r == acc);
     *n_sw -= (vu)swamp;
     return (vf)r;
 }
 
-static inline __attribute__((always_inline)) vf product(vf a, vf b, const struct qc__gemm_f32_job *J,
-                                                         const int kind, vu *n_ov, vu *n_un)
+static inline __attribute__((always_inline)) vf
+product(vf a, vf b, const struct qc__gemm_f32_job *J, const int kind, vu *n_ov, vu *n_un)
 {
     vf p = a * b;
     if (kind == PROD_MAGIC) {
@@ -380,9 +374,9 @@ static inline __attribute__((always_inline)) vf product(vf a, vf b, const struct
 
 /* Computes rows [i, i+rows) of C for columns [j, j + CB*VL). */
 static inline __attribute__((always_inline)) void block(const struct qc__gemm_f32_job *J, int64_t i,
-                                                         const int rows, int64_t j, const int akind,
-                                                         const int pkind, vu *n_ov, vu *n_un,
-                                                         vu *n_sw)
+                                                        const int rows, int64_t j, const int akind,
+                                                        const int pkind, vu *n_ov, vu *n_un,
+                                                        vu *n_sw)
 {
     vf acc[RB][CB], tot[RB][CB];
 
@@ -439,11 +433,9 @@ static inline __attribute__((always_inline)) void block(const struct qc__gemm_f3
  * every block, so the 32-bit lanes never wrap (a block adds at most
  * 3 x RB events per lane and K; K < 2^26 is checked by the caller). With
  * `cnt` 0 nothing reads the counters and the compiler drops their upkeep. */
-static inline __attribute__((always_inline)) void rows_t(const struct qc__gemm_f32_job *J,
-                                                          int64_t i0, int64_t i1, int64_t j0,
-                                                          int64_t j1, const int akind,
-                                                          const int pkind, const int cnt,
-                                                          struct qc_round_stats *st)
+static inline __attribute__((always_inline)) void
+rows_t(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+       const int akind, const int pkind, const int cnt, struct qc_round_stats *st)
 {
     for (int64_t j = j0; j < j1 && j < J->n; j += CB * VL) {
         for (int64_t i = i0; i < i1; i += RB) {
@@ -459,14 +451,14 @@ static inline __attribute__((always_inline)) void rows_t(const struct qc__gemm_f
     }
 }
 
-#define SPECIALIZE(A, P, C)                                                                       \
-    static void gemm_##A##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,    \
-                                     int64_t j0, int64_t j1, struct qc_round_stats *st)           \
-    {                                                                                             \
-        rows_t(J, i0, i1, j0, j1, A, P, C, st);                                                   \
+#define SPECIALIZE(A, P, C)                                                                        \
+    static void gemm_##A##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,     \
+                                     int64_t j0, int64_t j1, struct qc_round_stats *st)            \
+    {                                                                                              \
+        rows_t(J, i0, i1, j0, j1, A, P, C, st);                                                    \
     }
-#define SPECIALIZE_P(A, C)                                                                        \
-    SPECIALIZE(A, PROD_NONE, C)                                                                   \
+#define SPECIALIZE_P(A, C)                                                                         \
+    SPECIALIZE(A, PROD_NONE, C)                                                                    \
     SPECIALIZE(A, PROD_FLUSH, C) SPECIALIZE(A, PROD_MAGIC, C) SPECIALIZE(A, PROD_GENERIC, C)
 SPECIALIZE_P(ACC_PLAIN, 0)
 SPECIALIZE_P(ACC_MAGIC, 0)
@@ -477,9 +469,11 @@ SPECIALIZE_P(ACC_GENERIC, 1)
 
 typedef void (*gemm_fn)(const struct qc__gemm_f32_job *, int64_t, int64_t, int64_t, int64_t,
                         struct qc_round_stats *);
-#define ROW(A, C)                                                                                 \
-    {gemm_##A##_PROD_NONE_##C, gemm_##A##_PROD_FLUSH_##C, gemm_##A##_PROD_MAGIC_##C,              \
-     gemm_##A##_PROD_GENERIC_##C}
+#define ROW(A, C)                                                                                  \
+    {                                                                                              \
+        gemm_##A##_PROD_NONE_##C, gemm_##A##_PROD_FLUSH_##C, gemm_##A##_PROD_MAGIC_##C,            \
+            gemm_##A##_PROD_GENERIC_##C                                                            \
+    }
 static const gemm_fn gemm_table[2][3][4] = {
     {ROW(ACC_PLAIN, 0), ROW(ACC_MAGIC, 0), ROW(ACC_GENERIC, 0)},
     {ROW(ACC_PLAIN, 1), ROW(ACC_MAGIC, 1), ROW(ACC_GENERIC, 1)},
@@ -557,7 +551,7 @@ static inline __attribute__((always_inline)) vd sum_odd_d(vd x, vd y)
 /* Lane counters are 64-bit here; they are flushed per block like the
  * fp32 kernel's. */
 static inline __attribute__((always_inline)) vd acc_add_d(vd acc, vd y, vul *n_ov, vul *n_un,
-                                                           vul *n_sw)
+                                                          vul *n_sw)
 {
     const vd s = sum_odd_d(acc, y);
     const vd r = to_f32(s);
@@ -568,9 +562,8 @@ static inline __attribute__((always_inline)) vd acc_add_d(vd acc, vd y, vul *n_o
     return r;
 }
 
-static inline __attribute__((always_inline)) vd product_d(vd a, vd b,
-                                                           const struct qc__gemm_f32_job *J,
-                                                           const int kind, vul *n_ov, vul *n_un)
+static inline __attribute__((always_inline)) vd
+product_d(vd a, vd b, const struct qc__gemm_f32_job *J, const int kind, vul *n_ov, vul *n_un)
 {
     vd p = a * b;
     if (kind == PROD_GENERIC) { /* rounded to fp32 (rne), nosub for CFG-2 */
@@ -591,9 +584,9 @@ static inline __attribute__((always_inline)) vd product_d(vd a, vd b,
 }
 
 static inline __attribute__((always_inline)) void block_d(const struct qc__gemm_f32_job *J,
-                                                           int64_t i, const int rows, int64_t j,
-                                                           const int pkind, vul *n_ov, vul *n_un,
-                                                           vul *n_sw)
+                                                          int64_t i, const int rows, int64_t j,
+                                                          const int pkind, vul *n_ov, vul *n_un,
+                                                          vul *n_sw)
 {
     vd acc[RB], tot[RB];
 
@@ -630,9 +623,9 @@ static inline __attribute__((always_inline)) void block_d(const struct qc__gemm_
 }
 
 static inline __attribute__((always_inline)) void rows_d(const struct qc__gemm_f32_job *J,
-                                                          int64_t i0, int64_t i1, int64_t j0,
-                                                          int64_t j1, const int pkind,
-                                                          const int cnt, struct qc_round_stats *st)
+                                                         int64_t i0, int64_t i1, int64_t j0,
+                                                         int64_t j1, const int pkind, const int cnt,
+                                                         struct qc_round_stats *st)
 {
     for (int64_t j = j0; j < j1 && j < J->n; j += VLD) {
         for (int64_t i = i0; i < i1; i += RB) {
@@ -652,11 +645,11 @@ static inline __attribute__((always_inline)) void rows_d(const struct qc__gemm_f
     }
 }
 
-#define SPECIALIZE_D(P, C)                                                                        \
-    static void gemm_d_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,        \
-                                 int64_t j0, int64_t j1, struct qc_round_stats *st)               \
-    {                                                                                             \
-        rows_d(J, i0, i1, j0, j1, P, C, st);                                                      \
+#define SPECIALIZE_D(P, C)                                                                         \
+    static void gemm_d_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,         \
+                                 int64_t j0, int64_t j1, struct qc_round_stats *st)                \
+    {                                                                                              \
+        rows_d(J, i0, i1, j0, j1, P, C, st);                                                       \
     }
 SPECIALIZE_D(PROD_NONE, 0)
 SPECIALIZE_D(PROD_FLUSH, 0)
@@ -683,8 +676,7 @@ static void gemm_wide(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, 
  * exact in these lanes. */
 
 static inline __attribute__((always_inline)) vi to_grid(vf p, const struct qc__gemm_f32_job *J,
-                                                         const int rne, vi *nan, vu *n_ov,
-                                                         vu *n_un)
+                                                        const int rne, vi *nan, vu *n_ov, vu *n_un)
 {
     const vi isnan_ = (vi)(p != p);
     const vi fin = is_finite((vu)p);
@@ -708,8 +700,8 @@ static inline __attribute__((always_inline)) vi to_grid(vf p, const struct qc__g
     return q;
 }
 
-static inline __attribute__((always_inline)) vi sat_add(vi x, vi y, const struct qc__gemm_f32_job *J,
-                                                         vu *n_ov)
+static inline __attribute__((always_inline)) vi sat_add(vi x, vi y,
+                                                        const struct qc__gemm_f32_job *J, vu *n_ov)
 {
     const vi s = x + y; /* |x|, |y| < 2^22: no int32 overflow */
     const vi hi = (vi){0} + J->fx_hi, lo = (vi){0} + J->fx_lo;
@@ -720,9 +712,9 @@ static inline __attribute__((always_inline)) vi sat_add(vi x, vi y, const struct
 }
 
 static inline __attribute__((always_inline)) void block_fx(const struct qc__gemm_f32_job *J,
-                                                            int64_t i, const int rows, int64_t j,
-                                                            const int rne, const int pkind,
-                                                            vu *n_ov, vu *n_un)
+                                                           int64_t i, const int rows, int64_t j,
+                                                           const int rne, const int pkind, vu *n_ov,
+                                                           vu *n_un)
 {
     vi acc[RB], tot[RB], nan[RB];
 
@@ -758,11 +750,9 @@ static inline __attribute__((always_inline)) void block_fx(const struct qc__gemm
     }
 }
 
-static inline __attribute__((always_inline)) void rows_fx(const struct qc__gemm_f32_job *J,
-                                                           int64_t i0, int64_t i1, int64_t j0,
-                                                           int64_t j1, const int rne,
-                                                           const int pkind, const int cnt,
-                                                           struct qc_round_stats *st)
+static inline __attribute__((always_inline)) void
+rows_fx(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+        const int rne, const int pkind, const int cnt, struct qc_round_stats *st)
 {
     for (int64_t j = j0; j < j1 && j < J->n; j += VL) {
         for (int64_t i = i0; i < i1; i += RB) {
@@ -778,23 +768,26 @@ static inline __attribute__((always_inline)) void rows_fx(const struct qc__gemm_
     }
 }
 
-#define SPECIALIZE_FX(R, P, C)                                                                    \
-    static void gemm_fx_##R##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, \
-                                        int64_t j0, int64_t j1, struct qc_round_stats *st)        \
-    {                                                                                             \
-        rows_fx(J, i0, i1, j0, j1, R, P, C, st);                                                  \
+#define SPECIALIZE_FX(R, P, C)                                                                     \
+    static void gemm_fx_##R##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,  \
+                                        int64_t j0, int64_t j1, struct qc_round_stats *st)         \
+    {                                                                                              \
+        rows_fx(J, i0, i1, j0, j1, R, P, C, st);                                                   \
     }
-#define SPECIALIZE_FX_P(R, C)                                                                     \
-    SPECIALIZE_FX(R, PROD_NONE, C)                                                                \
-    SPECIALIZE_FX(R, PROD_FLUSH, C) SPECIALIZE_FX(R, PROD_MAGIC, C) SPECIALIZE_FX(R, PROD_GENERIC, C)
+#define SPECIALIZE_FX_P(R, C)                                                                      \
+    SPECIALIZE_FX(R, PROD_NONE, C)                                                                 \
+    SPECIALIZE_FX(R, PROD_FLUSH, C)                                                                \
+    SPECIALIZE_FX(R, PROD_MAGIC, C) SPECIALIZE_FX(R, PROD_GENERIC, C)
 SPECIALIZE_FX_P(0, 0)
 SPECIALIZE_FX_P(1, 0)
 SPECIALIZE_FX_P(0, 1)
 SPECIALIZE_FX_P(1, 1)
 
-#define ROW_FX(R, C)                                                                              \
-    {gemm_fx_##R##_PROD_NONE_##C, gemm_fx_##R##_PROD_FLUSH_##C, gemm_fx_##R##_PROD_MAGIC_##C,     \
-     gemm_fx_##R##_PROD_GENERIC_##C}
+#define ROW_FX(R, C)                                                                               \
+    {                                                                                              \
+        gemm_fx_##R##_PROD_NONE_##C, gemm_fx_##R##_PROD_FLUSH_##C, gemm_fx_##R##_PROD_MAGIC_##C,   \
+            gemm_fx_##R##_PROD_GENERIC_##C                                                         \
+    }
 
 static void gemm_fixed(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
                        int64_t j1, struct qc_round_stats *st)

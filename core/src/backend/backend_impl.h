@@ -1,0 +1,12 @@
+/* Internal to the backend layer: the create function each backend folder
+ * exports to the registry (backend.c). */
+#ifndef QCORE_BACKEND_IMPL_H
+#define QCORE_BACKEND_IMPL_H
+
+#include "qcore/backend.h"
+
+/* backend/cpu/backend_cpu.c */
+int qc__backend_cpu_create(struct qc_backend **out, const struct qc_backend_opts *opts,
+                           struct qc_err *err);
+
+#endif

@@ -1,0 +1,380 @@
+/* Building a net: layers appended with their shapes checked, then one
+ * allocation pass for the flat parameters and the batch-sized buffers, and
+ * the per-GEMM MAC of every layer resolved once. */
+#include "nn_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qcore/round.h"
+
+int qc_net_init(struct qc_net *net, int64_t c, int64_t h, int64_t w, int64_t batch,
+                struct qc_backend *be)
+{
+    memset(net, 0, sizeof *net);
+    if (c < 1 || h < 1 || w < 1 || batch < 1 || c * h * w > (INT64_C(1) << 24) || batch > 65536)
+        return QC_EINVAL;
+    struct qc_layer *in = &net->layers[0];
+    in->kind = QC_LAYER_INPUT;
+    snprintf(in->name, sizeof in->name, "input");
+    in->c = c;
+    in->h = h;
+    in->w = w;
+    in->in[0] = in->in[1] = -1;
+    net->n = 1;
+    net->batch = batch;
+    net->be = be;
+    return QC_OK;
+}
+
+/* Appends a layer reading layer `from`; returns it or NULL (err set). */
+static struct qc_layer *append(struct qc_net *net, enum qc_layer_kind kind, const char *name,
+                               int from, struct qc_err *err)
+{
+    if (net->n >= QC_NN_MAX_LAYERS) {
+        qc_err_set(err, QC_EINVAL, "model", "more than %d layers", QC_NN_MAX_LAYERS);
+        return NULL;
+    }
+    if (from < 0 || from >= net->n) {
+        qc_err_set(err, QC_EINVAL, "model", "layer '%s' reads missing layer %d", name, from);
+        return NULL;
+    }
+    if (qc_net_find(net, name) >= 0) {
+        qc_err_set(err, QC_EINVAL, "model", "duplicate layer name '%s'", name);
+        return NULL;
+    }
+    struct qc_layer *l = &net->layers[net->n];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->in[0] = from;
+    l->in[1] = -1;
+    l->dense = net->layers[from].dense;
+    l->c = net->layers[from].c;
+    l->h = net->layers[from].h;
+    l->w = net->layers[from].w;
+    return l;
+}
+
+static int commit(struct qc_net *net)
+{
+    return net->n++;
+}
+
+int qc_net_find(const struct qc_net *net, const char *name)
+{
+    for (int i = 0; i < net->n; i++)
+        if (strcmp(net->layers[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int64_t out_extent(int64_t in, int64_t k, int64_t stride, int64_t pad)
+{
+    return in + 2 * pad < k ? 0 : (in + 2 * pad - k) / stride + 1;
+}
+
+int qc_net_add_conv(struct qc_net *net, const char *name, int from, int64_t out_c, int64_t k,
+                    int64_t stride, int64_t pad, bool bias, struct qc_err *err)
+{
+    struct qc_layer *l = append(net, QC_LAYER_CONV, name, from, err);
+
+    if (!l)
+        return err->code;
+    if (l->dense)
+        return qc_err_set(err, QC_EINVAL, "model", "conv '%s' after a dense layer", name);
+    if (out_c < 1 || k < 1 || stride < 1 || pad < 0 || out_c > 65536 || k > 64)
+        return qc_err_set(err, QC_EINVAL, "model", "conv '%s': bad geometry", name);
+    l->k = k;
+    l->stride = stride;
+    l->pad = pad;
+    l->bias = bias;
+    l->w_len = out_c * l->c * k * k;
+    l->b_len = bias ? out_c : 0;
+    l->c = out_c;
+    l->h = out_extent(net->layers[from].h, k, stride, pad);
+    l->w = out_extent(net->layers[from].w, k, stride, pad);
+    if (l->h < 1 || l->w < 1)
+        return qc_err_set(err, QC_EINVAL, "model", "conv '%s': kernel %lld larger than its input",
+                          name, (long long)k);
+    return commit(net);
+}
+
+int qc_net_add_linear(struct qc_net *net, const char *name, int from, int64_t out_features,
+                      struct qc_err *err)
+{
+    struct qc_layer *l = append(net, QC_LAYER_LINEAR, name, from, err);
+
+    if (!l)
+        return err->code;
+    if (!l->dense)
+        return qc_err_set(err, QC_EINVAL, "model", "linear '%s' needs a flatten before it", name);
+    if (out_features < 1 || out_features > 65536)
+        return qc_err_set(err, QC_EINVAL, "model", "linear '%s': bad width", name);
+    l->bias = true;
+    l->w_len = out_features * l->c;
+    l->b_len = out_features;
+    l->c = out_features;
+    return commit(net);
+}
+
+int qc_net_add_simple(struct qc_net *net, enum qc_layer_kind kind, const char *name, int from,
+                      int64_t k, int64_t stride, struct qc_err *err)
+{
+    struct qc_layer *l = append(net, kind, name, from, err);
+
+    if (!l)
+        return err->code;
+    switch (kind) {
+    case QC_LAYER_RELU:
+        break;
+    case QC_LAYER_MAXPOOL:
+    case QC_LAYER_AVGPOOL:
+        if (l->dense)
+            return qc_err_set(err, QC_EINVAL, "model", "pooling '%s' after a dense layer", name);
+        if (k == 0 && kind == QC_LAYER_AVGPOOL) { /* global */
+            k = l->h > l->w ? l->h : l->w;
+            stride = 1;
+            if (l->h != l->w)
+                return qc_err_set(err, QC_EINVAL, "model", "global pool '%s' needs square input",
+                                  name);
+        }
+        if (k < 1 || stride < 1 || k > l->h || k > l->w)
+            return qc_err_set(err, QC_EINVAL, "model", "pool '%s': bad geometry", name);
+        l->k = k;
+        l->stride = stride;
+        l->h = out_extent(l->h, k, stride, 0);
+        l->w = out_extent(l->w, k, stride, 0);
+        break;
+    case QC_LAYER_BATCHNORM:
+        if (l->dense)
+            return qc_err_set(err, QC_EINVAL, "model", "batchnorm '%s' after a dense layer", name);
+        l->w_len = l->b_len = l->c; /* gamma, beta */
+        break;
+    case QC_LAYER_FLATTEN:
+        l->c = l->c * l->h * l->w;
+        l->h = l->w = 1;
+        l->dense = true;
+        break;
+    default:
+        return qc_err_set(err, QC_EINVAL, "model", "'%s': not a simple layer kind", name);
+    }
+    return commit(net);
+}
+
+int qc_net_add_residual(struct qc_net *net, const char *name, int a, int b, struct qc_err *err)
+{
+    struct qc_layer *l = append(net, QC_LAYER_ADD, name, a, err);
+
+    if (!l)
+        return err->code;
+    if (b < 0 || b >= net->n)
+        return qc_err_set(err, QC_EINVAL, "model", "add '%s' reads missing layer %d", name, b);
+    const struct qc_layer *lb = &net->layers[b];
+    if (lb->c != l->c || lb->h != l->h || lb->w != l->w || lb->dense != l->dense)
+        return qc_err_set(err, QC_EINVAL, "model", "add '%s': shapes of its inputs differ", name);
+    l->in[1] = b;
+    return commit(net);
+}
+
+static int64_t per_sample(const struct qc_layer *l)
+{
+    return l->c * l->h * l->w;
+}
+
+int qc_net_finalize(struct qc_net *net, struct qc_err *err)
+{
+    int64_t np = 0, ns = 0, scratch = 0;
+    const int64_t B = net->batch;
+
+    for (int i = 1; i < net->n; i++) {
+        struct qc_layer *l = &net->layers[i];
+        l->w_off = np;
+        np += l->w_len;
+        l->b_off = np;
+        np += l->b_len;
+        if (l->kind == QC_LAYER_BATCHNORM)
+            ns += 2 * l->c;
+    }
+    for (int i = 1; i < net->n; i++)
+        for (int j = 0; j < 2; j++)
+            if (net->layers[i].in[j] >= 0)
+                net->layers[net->layers[i].in[j]].nuse++;
+    net->nparams = np;
+    net->nstate = ns;
+    net->params = calloc((size_t)np + 1, sizeof(float));
+    net->grads = calloc((size_t)np + 1, sizeof(float));
+    net->state = calloc((size_t)ns + 1, sizeof(float));
+    if (!net->params || !net->grads || !net->state)
+        goto oom;
+    ns = 0;
+    for (int i = 0; i < net->n; i++) {
+        struct qc_layer *l = &net->layers[i];
+        const size_t len = (size_t)(B * per_sample(l));
+        l->out = calloc(len + 1, sizeof(float));
+        l->grad = calloc(len + 1, sizeof(float));
+        if (!l->out || !l->grad)
+            goto oom;
+        const struct qc_layer *in = i > 0 ? &net->layers[l->in[0]] : NULL;
+        switch (l->kind) {
+        case QC_LAYER_CONV: {
+            const int64_t kk = in->c * l->k * l->k, cols = B * l->h * l->w;
+            l->saved = calloc((size_t)(kk * cols) + 1, sizeof(float));
+            /* grad-input gathers oc x k x k terms per input position */
+            const int64_t g = l->c * l->k * l->k * B * in->h * in->w;
+            scratch = g > scratch ? g : scratch;
+            if (!l->saved)
+                goto oom;
+            break;
+        }
+        case QC_LAYER_MAXPOOL:
+            l->argmax = calloc(len + 1, sizeof(int32_t));
+            if (!l->argmax)
+                goto oom;
+            break;
+        case QC_LAYER_BATCHNORM:
+            l->saved = calloc(len + 1, sizeof(float));
+            l->bn_bmean = calloc((size_t)l->c, sizeof(float));
+            l->bn_binv = calloc((size_t)l->c, sizeof(float));
+            l->bn_mean = net->state + ns;
+            l->bn_var = net->state + ns + l->c;
+            ns += 2 * l->c;
+            if (!l->saved || !l->bn_bmean || !l->bn_binv)
+                goto oom;
+            break;
+        default:
+            break;
+        }
+    }
+    net->scratch_len = scratch;
+    net->scratch = calloc((size_t)scratch + 1, sizeof(float));
+    if (!net->scratch)
+        goto oom;
+    return QC_OK;
+oom:
+    qc_net_free(net);
+    return qc_err_set(err, QC_ENOMEM, "", "out of memory for the network's buffers");
+}
+
+void qc_net_free(struct qc_net *net)
+{
+    for (int i = 0; i < net->n; i++) {
+        struct qc_layer *l = &net->layers[i];
+        free(l->out);
+        free(l->grad);
+        free(l->saved);
+        free(l->argmax);
+        free(l->bn_bmean);
+        free(l->bn_binv);
+        l->out = l->grad = l->saved = l->bn_bmean = l->bn_binv = NULL;
+        l->argmax = NULL;
+    }
+    if (net->scale_slots)
+        for (int i = 0; i < net->n * QC_NN_SCALE_SLOTS; i++)
+            qc_scale_slot_free(&net->scale_slots[i]);
+    free(net->scale_slots);
+    net->scale_slots = NULL;
+    free(net->params);
+    free(net->grads);
+    free(net->state);
+    free(net->scratch);
+    net->params = net->grads = net->state = net->scratch = NULL;
+    net->n = 0;
+}
+
+void qc__nn_operands(const struct qc_layer *l, enum qc_gemm_group g, const struct qc_format **a,
+                     const struct qc_format **b)
+{
+    const struct qc_nn_arith *ar = &l->arith;
+    const bool conv = l->kind == QC_LAYER_CONV;
+
+    switch (g) {
+    case QC_GEMM_FWD: /* conv: W x cols; linear: X x W^T */
+        *a = conv ? &ar->weights : &ar->activations;
+        *b = conv ? &ar->activations : &ar->weights;
+        break;
+    case QC_GEMM_BWD: /* conv: W' x gathered dY; linear: dY x W */
+        *a = conv ? &ar->weights : &ar->errors;
+        *b = conv ? &ar->errors : &ar->weights;
+        break;
+    default: /* both: dY x activations^T */
+        *a = &ar->errors;
+        *b = &ar->activations;
+        break;
+    }
+}
+
+static int resolve_layer(struct qc_layer *l, struct qc_err *err)
+{
+    if (l->kind != QC_LAYER_CONV && l->kind != QC_LAYER_LINEAR)
+        return QC_OK;
+    for (int g = 0; g < QC_GEMM_GROUPS; g++) {
+        const struct qc_format *a, *b;
+        struct qc_mac *m = &l->gm[g];
+        qc__nn_operands(l, (enum qc_gemm_group)g, &a, &b);
+        *m = l->arith.mac[g];
+        m->a = *a;
+        m->b = *b;
+        int rc = qc_mac_resolve(m, err);
+        if (rc) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg); /* not both source and target */
+            return qc_err_set(err, rc, "arith", "layer '%s': %s", l->name, msg);
+        }
+    }
+    return QC_OK;
+}
+
+int qc_net_set_arith(struct qc_net *net, const struct qc_nn_arith *a, struct qc_err *err)
+{
+    for (int i = 1; i < net->n; i++) {
+        net->layers[i].arith = *a;
+        int rc = resolve_layer(&net->layers[i], err);
+        if (rc)
+            return rc;
+    }
+    return QC_OK;
+}
+
+int qc_net_set_layer_arith(struct qc_net *net, const char *name, const struct qc_nn_arith *a,
+                           struct qc_err *err)
+{
+    int i = qc_net_find(net, name);
+
+    if (i <= 0)
+        return qc_err_set(err, QC_EINVAL, "layers", "no layer named '%s'", name);
+    net->layers[i].arith = *a;
+    return resolve_layer(&net->layers[i], err);
+}
+
+void qc_net_init_params(struct qc_net *net, uint64_t seed)
+{
+    for (int i = 1; i < net->n; i++) {
+        struct qc_layer *l = &net->layers[i];
+        float *w = net->params + l->w_off, *b = net->params + l->b_off;
+        if (l->kind == QC_LAYER_BATCHNORM) {
+            for (int64_t j = 0; j < l->c; j++) {
+                w[j] = 1.0f;
+                b[j] = 0.0f;
+                l->bn_mean[j] = 0.0f;
+                l->bn_var[j] = 1.0f;
+            }
+            continue;
+        }
+        if (l->w_len == 0)
+            continue;
+        /* Kaiming normal (fan-in, gain sqrt 2) by Box-Muller on Philox bits
+         * keyed by (seed, layer, element): reproducible and thread-free. */
+        const int64_t fan_in = l->w_len / l->c;
+        const double sd = sqrt(2.0 / (double)fan_in);
+        for (int64_t j = 0; j < l->w_len; j++) {
+            uint64_t r = qc_rng_u64(seed, (uint64_t)i, (uint64_t)j);
+            double u1 = ((double)(r >> 40) + 0.5) * 0x1p-24, u2 = (double)(r & 0xffffff) * 0x1p-24;
+            w[j] = (float)(sd * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+        }
+        for (int64_t j = 0; j < l->b_len; j++)
+            b[j] = 0.0f;
+    }
+}

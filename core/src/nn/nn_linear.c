@@ -1,0 +1,59 @@
+/* Dense layers on batch x features: forward, grad-input and grad-weight as
+ * emulated GEMMs (grad-weight reduces over the batch), biases in fp32. */
+#include <stdlib.h>
+
+#include "nn_impl.h"
+
+int qc__linear_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct qc_nn_stats *st,
+                       struct qc_err *err)
+{
+    const struct qc_layer *in = &net->layers[l->in[0]];
+    struct qc_gemm_desc d;
+
+    /* Y (nb x out) = X (nb x in) . W^T, W stored out x in */
+    qc_gemm_desc_init(&d, nb, l->c, in->c);
+    d.trans_b = true;
+    int rc = qc__nn_gemm(net, l, QC_GEMM_FWD, l->out, in->out, net->params + l->w_off, &d, st, err);
+    if (rc)
+        return rc;
+    const float *b = net->params + l->b_off;
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t o = 0; o < l->c; o++)
+            l->out[i * l->c + o] += b[o];
+    return QC_OK;
+}
+
+int qc__linear_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
+                        struct qc_nn_stats *st, struct qc_err *err)
+{
+    struct qc_layer *in = &net->layers[l->in[0]];
+    struct qc_gemm_desc d;
+    int rc;
+
+    /* dW (out x in) = dY^T . X, dY stored nb x out */
+    qc_gemm_desc_init(&d, l->c, in->c, nb);
+    d.trans_a = true;
+    if ((rc = qc__nn_gemm(net, l, QC_GEMM_WGRAD, net->grads + l->w_off, l->grad, in->out, &d, st,
+                          err)))
+        return rc;
+    for (int64_t o = 0; o < l->c; o++) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < nb; i++)
+            sum += l->grad[i * l->c + o];
+        net->grads[l->b_off + o] = (float)sum;
+    }
+    if (in->kind == QC_LAYER_INPUT)
+        return QC_OK;
+    /* dX (nb x in) = dY . W */
+    float *dx = acc ? malloc((size_t)(nb * in->c) * sizeof(float)) : in->grad;
+    if (!dx)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory in linear '%s' backward", l->name);
+    qc_gemm_desc_init(&d, nb, in->c, l->c);
+    rc = qc__nn_gemm(net, l, QC_GEMM_BWD, dx, l->grad, net->params + l->w_off, &d, st, err);
+    if (acc) {
+        for (int64_t i = 0; !rc && i < nb * in->c; i++)
+            in->grad[i] += dx[i];
+        free(dx);
+    }
+    return rc;
+}

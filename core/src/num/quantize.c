@@ -1,0 +1,342 @@
+/* Array quantization: scalar formats element by element, block formats
+ * (MX, BFP) block by block with a shared power-of-two scale. fp32 arrays in
+ * the common float formats take the SIMD path; everything else, and every
+ * stochastic rounding, goes through the exact scalar engine. */
+#include "qcore/quantize.h"
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd/kern_impl.h"
+#include "quantize_impl.h"
+#include "xval_impl.h"
+
+#define SCALE_EXP_MIN (-127)
+#define SCALE_EXP_MAX 127
+
+static const char *const rule_names[] = {"floor", "ceil", "round"};
+
+int qc_scale_rule_parse(enum qc_scale_rule *out, const char *s, struct qc_err *err)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, rule_names[i]) == 0) {
+            *out = (enum qc_scale_rule)i;
+            return QC_OK;
+        }
+    }
+    return qc_err_set(err, QC_EINVAL, "", "unknown scale rule '%s' (floor, ceil, round)", s);
+}
+
+const char *qc_scale_rule_name(enum qc_scale_rule r)
+{
+    return (unsigned)r < 3 ? rule_names[r] : "?";
+}
+
+static uint32_t f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+bool qc__f32_plan_init(struct qc__f32_plan *p, const struct qc_format *f, const struct qc_round *r)
+{
+    memset(p, 0, sizeof *p);
+    if (f->kind != QC_FMT_FLOAT || !qc_format_fits_f32(f) || r->mode == QC_ROUND_SR)
+        return false;
+    const bool san = (f->flags & QC_FMTF_SAN) && f->mbits > 0;
+    p->base_shift = 23 - f->mbits;
+    /* subnormal-as-normal puts a binade of normals below emin. */
+    p->emin_b = f->emin + 127 - san;
+    p->gap = f->flags & (QC_FMTF_DAZ | QC_FMTF_SAN);
+    p->gap_bits = f32_bits((float)f->min_subnormal);
+    p->gap_half_bits = f32_bits((float)(f->min_subnormal / 2));
+    p->max_bits = f32_bits((float)f->max_finite);
+    p->min_normal_bits = f32_bits((float)f->min_normal);
+    p->min_sub_bits = f32_bits((float)ldexp(1.0, f->emin - san - f->mbits));
+    /* The special results come from the scalar engine: one source of truth. */
+    p->ov_pos = f32_bits((float)qc_round_value(f, DBL_MAX, r, 0, NULL));
+    p->ov_neg = f32_bits((float)qc_round_value(f, -DBL_MAX, r, 0, NULL));
+    p->inf_pos = f32_bits((float)qc_round_value(f, INFINITY, r, 0, NULL));
+    p->inf_neg = f32_bits((float)qc_round_value(f, -INFINITY, r, 0, NULL));
+    p->nosub = f->flags & QC_FMTF_NOSUB;
+    p->plain_fp32 = f->ebits == 8 && f->mbits == 23 && f->bias == 127 &&
+                    (f->flags & ~QC_FMTF_BIAS) == 0 && r->mode == QC_ROUND_RNE;
+    p->mode = r->mode;
+    p->magic_q = r->mode == QC_ROUND_RNE && f->mbits <= 21 && p->emin_b >= 1 &&
+                 f->emax + 1 + p->base_shift <= 126;
+    p->magic = p->magic_q && !p->gap && f->has_inf && !(f->flags & QC_FMTF_SAT);
+    p->emin_bits = p->magic_q ? (uint32_t)p->emin_b << 23 : 0;
+    p->magic_add = ((uint32_t)p->base_shift << 23) + 0x400000u;
+    p->flush_bits = p->nosub ? p->min_normal_bits : 0;
+    return true;
+}
+
+/* floor(log2(x)) for finite x > 0, exactly. */
+static int ilog2(double x)
+{
+    int e;
+    frexp(x, &e);
+    return e - 1;
+}
+
+/* Whether amax / 2^e, carrying sign `neg`, rounds (as the elements do)
+ * beyond the element maximum. Stochastic rounding counts as rounding away
+ * from zero, its worst case, so the block maximum is never clipped. */
+static bool max_rounds_above(const struct qc_format *elem, double amax, int e, bool neg,
+                             const struct qc_round *r)
+{
+    struct qc_format el = *elem;
+    struct qc_round rr;
+    struct qc_xval x;
+    unsigned ev = 0;
+
+    el.flags &= ~QC_FMTF_SAT;
+    qc_round_init(&rr, r ? r->mode : QC_ROUND_RNE);
+    if (rr.mode == QC_ROUND_SR)
+        rr.mode = neg ? QC_ROUND_RDN : QC_ROUND_RUP;
+    qc__x_from_double(&x, neg ? -amax : amax);
+    x.exp -= e;
+    double v = qc__round_x(&el, &x, &rr, 0, &ev);
+    /* A format without inf saturates instead: its overflow event says it. */
+    return !(fabs(v) <= el.max_finite) || (ev & QC_EV_OVERFLOW);
+}
+
+/* The rule's exponent e for values of largest magnitude amax > 0, carried
+ * by values of sign + (`pos`) and/or - (`neg`), scaled into scalar format
+ * `el` whose top binade is [2^top, 2^(top+1)). Not clamped. */
+static int rule_exp(const struct qc_format *el, int top, double amax, bool pos, bool neg,
+                    enum qc_scale_rule rule, const struct qc_round *r)
+{
+    int e = ilog2(amax) - top;
+
+    switch (rule) {
+    case QC_SCALE_FLOOR:
+        break;
+    case QC_SCALE_CEIL:
+        if (amax > ldexp(el->max_finite, e))
+            e++;
+        break;
+    case QC_SCALE_ROUND:
+        if ((pos && max_rounds_above(el, amax, e, false, r)) ||
+            (neg && max_rounds_above(el, amax, e, true, r)))
+            e++;
+        break;
+    }
+    return e;
+}
+
+/* The scale exponent for a block whose largest magnitude amax is carried
+ * by elements of sign + (`pos`) and/or - (`neg`). */
+static int scale_exp(const struct qc_format *f, double amax, bool pos, bool neg,
+                     enum qc_scale_rule rule, const struct qc_round *r)
+{
+    struct qc_format el;
+    int e;
+
+    if (!(amax > 0))
+        return SCALE_EXP_MIN;
+    qc_format_element(&el, f);
+    e = rule_exp(&el, f->elem_emax, amax, pos, neg, rule, r);
+    if (e < SCALE_EXP_MIN)
+        e = SCALE_EXP_MIN;
+    if (e > SCALE_EXP_MAX)
+        return INT32_MAX;
+    return e;
+}
+
+int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
+                       const struct qc_round *r)
+{
+    return scale_exp(f, amax, true, false, rule, r);
+}
+
+int qc__tensor_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
+                         const struct qc_round *r)
+{
+    if (!(amax > 0))
+        return 0;
+    /* The top binade is that of the largest finite value: emax for IEEE-style
+     * formats, one more under inf1/fn/finite readings, M-2 for qM.N. */
+    return rule_exp(f, ilog2(f->max_finite), amax, true, false, rule, r);
+}
+
+static int check_round(const struct qc_round *r, struct qc_err *err)
+{
+    if ((unsigned)r->mode > QC_ROUND_SR)
+        return qc_err_set(err, QC_EINVAL, "rounding", "invalid rounding mode %d", (int)r->mode);
+    if (r->mode == QC_ROUND_SR && (r->sr_bits < 1 || r->sr_bits > QC_SR_BITS_MAX))
+        return qc_err_set(err, QC_EINVAL, "rounding", "stochastic rounding bits %d outside 1..%d",
+                          r->sr_bits, QC_SR_BITS_MAX);
+    return QC_OK;
+}
+
+static int check_shape(int64_t rows, int64_t cols, struct qc_err *err)
+{
+    if (rows < 0 || cols < 0 || (cols > 0 && rows > INT64_MAX / cols))
+        return qc_err_set(err, QC_EINVAL, "", "bad array shape %lld x %lld", (long long)rows,
+                          (long long)cols);
+    return QC_OK;
+}
+
+int qc__block_exp(const struct qc_format *f, const double *in, int64_t len, enum qc_scale_rule rule,
+                  const struct qc_round *r)
+{
+    double amax = 0.0;
+    bool pos = false, neg = false;
+
+    for (int64_t i = 0; i < len; i++) {
+        if (!isfinite(in[i]))
+            return INT32_MAX; /* NaN or inf in the block: NaN scale (OCP MX) */
+        if (fabs(in[i]) > amax)
+            amax = fabs(in[i]);
+    }
+    for (int64_t i = 0; i < len; i++) {
+        pos = pos || in[i] == amax;
+        neg = neg || in[i] == -amax;
+    }
+    return scale_exp(f, amax, pos, neg, rule, r);
+}
+
+double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
+                      uint64_t index, struct qc_round_stats *st)
+{
+    struct qc_xval xv;
+    unsigned ev = 0;
+
+    /* Scale by moving the exponent of the exact value: never inexact. */
+    qc__x_from_double(&xv, x);
+    xv.exp -= e;
+    double v = qc__round_x(el, &xv, r, index, &ev);
+    qc__count(st, ev);
+    return v;
+}
+
+/* Quantizes one block of `len` doubles (in -> out) of block format f. */
+static void quantize_block(double *out, const double *in, int64_t len, const struct qc_format *f,
+                           const struct qc_format *el, const struct qc_round *r,
+                           enum qc_scale_rule rule, uint64_t index, struct qc_round_stats *st)
+{
+    const int e = qc__block_exp(f, in, len, rule, r);
+
+    const double top = ldexp(el->max_finite, 127); /* the largest MX value */
+    for (int64_t i = 0; i < len; i++) {
+        if (e == INT32_MAX) {
+            /* NaN scale: a finite value beyond the format's range overflowed. */
+            out[i] = NAN;
+            if (st) {
+                st->ops++;
+                st->overflow += isfinite(in[i]) && fabs(in[i]) > top;
+            }
+            continue;
+        }
+        out[i] = ldexp(qc__block_elem(el, in[i], e, r, index + (uint64_t)i, st), e);
+    }
+}
+
+static void quantize_blocks_f64(double *out, const double *in, int64_t rows, int64_t cols,
+                                const struct qc_format *f, const struct qc_round *r,
+                                enum qc_scale_rule rule, uint64_t first, struct qc_round_stats *st)
+{
+    struct qc_format el;
+
+    qc_format_element(&el, f);
+    for (int64_t row = 0; row < rows; row++) {
+        for (int64_t c = 0; c < cols; c += f->block) {
+            int64_t len = cols - c < f->block ? cols - c : f->block;
+            int64_t at = row * cols + c;
+            quantize_block(out + at, in + at, len, f, &el, r, rule, first + (uint64_t)at, st);
+        }
+    }
+}
+
+int qc_quantize_f64(double *out, const double *in, int64_t rows, int64_t cols,
+                    const struct qc_format *f, const struct qc_round *r, enum qc_scale_rule rule,
+                    uint64_t first_index, struct qc_round_stats *st, struct qc_err *err)
+{
+    int rc;
+
+    if ((rc = check_round(r, err)) || (rc = check_shape(rows, cols, err)))
+        return rc;
+    if (!qc_format_is_scalar(f)) {
+        quantize_blocks_f64(out, in, rows, cols, f, r, rule, first_index, st);
+        return QC_OK;
+    }
+    const int64_t n = rows * cols;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = qc_round_value(f, in[i], r, first_index + (uint64_t)i, st);
+    return QC_OK;
+}
+
+/* Rows of a block format go through an f64 row buffer and the f64 path. */
+static int quantize_blocks_f32(float *out, const float *in, int64_t rows, int64_t cols,
+                               const struct qc_format *f, const struct qc_round *r,
+                               enum qc_scale_rule rule, uint64_t first, struct qc_round_stats *st,
+                               struct qc_err *err)
+{
+    double *x = malloc((size_t)(cols + 1) * sizeof(double));
+
+    if (!x)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for a row of %lld values",
+                          (long long)cols);
+    for (int64_t row = 0; row < rows; row++) {
+        const int64_t at = row * cols;
+        for (int64_t i = 0; i < cols; i++)
+            x[i] = in[at + i];
+        quantize_blocks_f64(x, x, 1, cols, f, r, rule, first + (uint64_t)at, st);
+        for (int64_t i = 0; i < cols; i++)
+            out[at + i] = (float)x[i]; /* exact: see qc_format_fits_f32 */
+    }
+    free(x);
+    return QC_OK;
+}
+
+int qc__quantize_f32_kern(float *out, const float *in, int64_t rows, int64_t cols,
+                          const struct qc_format *f, const struct qc_round *r,
+                          enum qc_scale_rule rule, uint64_t first_index, struct qc_round_stats *st,
+                          const struct qc__kern *kern, struct qc_err *err)
+{
+    struct qc__f32_plan plan;
+    int rc;
+
+    if ((rc = check_round(r, err)) || (rc = check_shape(rows, cols, err)))
+        return rc;
+    if (!qc_format_fits_f32(f))
+        return qc_err_set(err, QC_EINVAL, "format",
+                          "%s: values do not all fit fp32 output exactly; use fp64 output",
+                          f->name);
+    if (!qc_format_is_scalar(f))
+        return quantize_blocks_f32(out, in, rows, cols, f, r, rule, first_index, st, err);
+    const int64_t n = rows * cols;
+    if (kern && qc__f32_plan_init(&plan, f, r)) {
+        kern->quantize_f32(out, in, n, &plan, st);
+        return QC_OK;
+    }
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)qc_round_value(f, in[i], r, first_index + (uint64_t)i, st);
+    return QC_OK;
+}
+
+int qc_quantize_f32(float *out, const float *in, int64_t rows, int64_t cols,
+                    const struct qc_format *f, const struct qc_round *r, enum qc_scale_rule rule,
+                    uint64_t first_index, struct qc_round_stats *st, struct qc_err *err)
+{
+    return qc__quantize_f32_kern(out, in, rows, cols, f, r, rule, first_index, st,
+                                 qc__kern_get(NULL), err);
+}
+
+int qc_quantize_f32_isa(float *out, const float *in, int64_t rows, int64_t cols,
+                        const struct qc_format *f, const struct qc_round *r,
+                        enum qc_scale_rule rule, uint64_t first_index, struct qc_round_stats *st,
+                        const char *isa, struct qc_err *err)
+{
+    const struct qc__kern *kern = qc__kern_get(isa);
+
+    if (!kern && strcmp(isa, "scalar") != 0)
+        return qc_err_set(err, QC_EUNSUPP, "isa", "instruction set '%s' is not available here",
+                          isa);
+    return qc__quantize_f32_kern(out, in, rows, cols, f, r, rule, first_index, st, kern, err);
+}
