@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qcore/format.h"
 #include "qcore/sweep.h"
 
 #define SCHEMA "schema/sweep.schema.json"
@@ -390,6 +391,174 @@ Test(sweep, set_path_creates_the_objects_on_the_way)
     json_decref(doc);
 }
 
+/* ---- typed axes ------------------------------------------------------------ */
+
+/* The axes of `text` (must succeed; caller decrefs). */
+static json_t *axes_ok(const char *text)
+{
+    struct qc_err err;
+    json_t *axes = NULL, *doc = doc_of(text);
+    qc_err_clear(&err);
+    int rc = qc_sweep_axes(&axes, doc, &err);
+    json_decref(doc);
+    cr_assert_eq(rc, QC_OK, "%s: %s\n%s", err.field, err.msg, text);
+    return axes;
+}
+
+/* The string values of array `a`, joined by spaces, into buf. */
+static const char *joined(char *buf, size_t len, const json_t *a)
+{
+    size_t i, used = 0;
+    const json_t *v;
+    buf[0] = '\0';
+    json_array_foreach(a, i, v)
+    {
+        char one[64];
+        if (json_is_string(v))
+            snprintf(one, sizeof one, "%s", json_string_value(v));
+        else
+            snprintf(one, sizeof one, "%lld", (long long)json_integer_value(v));
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "", one);
+        cr_assert_lt(used, len);
+    }
+    return buf;
+}
+
+#define SWEEP_WITH(param) "{\"name\": \"s\", \"base\": " BASE ", \"parameters\": {" param "}}"
+
+Test(sweep, float_family_expands_every_split_ordered_by_bits)
+{
+    const char *text = SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"eXmY\", "
+                                  "\"exp\": [5, 4], \"man\": [3, 2], \"mods\": [\"\", \"nosub\"]}");
+    char buf[512];
+    json_t *axes = axes_ok(text);
+    const json_t *a = json_object_get(axes, "arith.forward.mac.acc");
+    cr_expect_str_eq(joined(buf, sizeof buf, json_object_get(a, "values")),
+                     "e4m2 e4m2:nosub e4m3 e4m3:nosub e5m2 e5m2:nosub e5m3 e5m3:nosub");
+    cr_expect_str_eq(joined(buf, sizeof buf, json_object_get(a, "bits")), "7 7 8 8 8 8 9 9");
+
+    /* The runs get the members in that order, each canonical. */
+    struct qc_sweep_info info;
+    json_t *specs = expand_ok(text, &info);
+    cr_assert_eq(info.runs, 8);
+    for (size_t i = 0; i < 8; i++) {
+        struct qc_format f;
+        const char *member = json_string_value(json_array_get(json_object_get(a, "values"), i));
+        cr_assert_eq(qc_format_parse(&f, member, NULL), QC_OK, "%s", member);
+        cr_expect_str_eq(json_string_value(at(json_array_get(specs, i), "arith.forward.mac.acc")),
+                         f.name, "run %zu", i);
+    }
+    json_decref(specs);
+    json_decref(axes);
+}
+
+Test(sweep, fixed_mx_and_bfp_families_and_integer_sequences)
+{
+    char buf[512];
+    json_t *axes = axes_ok(SWEEP_WITH(
+        "\"arith.forward.mac.acc\": {\"family\": \"qM.N\", \"bits\": [20, 16], \"int\": [8, 6]}, "
+        "\"arith.forward.weights\": {\"family\": \"mx\", \"elem\": [\"fp8_e4m3\", \"fp4_e2m1\"], "
+        "\"block\": [32, 16]}, "
+        "\"arith.backward.errors\": {\"family\": \"bfp\", \"bits\": [8, 4]}, "
+        "\"arith.forward.mac.cfg\": {\"from\": 1, \"to\": 6, \"step\": 2}"));
+    const json_t *acc = json_object_get(axes, "arith.forward.mac.acc");
+    cr_expect_str_eq(joined(buf, sizeof buf, json_object_get(acc, "values")),
+                     "q6.10 q8.8 q6.14 q8.12");
+    cr_expect_str_eq(joined(buf, sizeof buf, json_object_get(acc, "bits")), "16 16 20 20");
+    const json_t *w = json_object_get(axes, "arith.forward.weights");
+    cr_expect_str_eq(joined(buf, sizeof buf, json_object_get(w, "values")),
+                     "mxfp4_e2m1@16 mxfp4_e2m1@32 mxfp8_e4m3@16 mxfp8_e4m3@32");
+    cr_expect_str_eq(joined(buf, sizeof buf, json_object_get(w, "bits")), "4 4 8 8",
+                     "an element's bits for block formats");
+    cr_expect_str_eq(
+        joined(buf, sizeof buf,
+               json_object_get(json_object_get(axes, "arith.backward.errors"), "values")),
+        "bfp4@32 bfp8@32", "block 32 by default");
+    const json_t *cfg = json_object_get(axes, "arith.forward.mac.cfg");
+    cr_expect_str_eq(joined(buf, sizeof buf, json_object_get(cfg, "values")), "1 3 5");
+    cr_expect_null(json_object_get(cfg, "bits"), "integers are no formats");
+    json_decref(axes);
+
+    struct qc_sweep_info info;
+    json_t *specs =
+        expand_ok(SWEEP_WITH("\"arith.forward.mac.cfg\": {\"from\": 1, \"to\": 6}"), &info);
+    cr_assert_eq(info.runs, 6);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq(json_integer_value(at(json_array_get(specs, i), "arith.forward.mac.cfg")),
+                     (json_int_t)i + 1);
+    json_decref(specs);
+}
+
+Test(sweep, random_sweeps_draw_from_typed_axes)
+{
+    struct qc_sweep_info info;
+    json_t *specs = expand_ok("{\"name\": \"s\", \"base\": " BASE ", \"method\": \"random\", "
+                              "\"samples\": 40, \"parameters\": {\"arith.forward.mac.acc\": "
+                              "{\"family\": \"eXmY\", \"exp\": [5, 6], \"man\": [5]}}}",
+                              &info);
+    int seen[2] = {0, 0};
+    for (size_t i = 0; i < 40; i++) {
+        const char *acc = json_string_value(at(json_array_get(specs, i), "arith.forward.mac.acc"));
+        cr_assert(acc && (!strcmp(acc, "e5m5") || !strcmp(acc, "e6m5")), "%s", acc ? acc : "?");
+        seen[!strcmp(acc, "e6m5")]++;
+    }
+    cr_expect(seen[0] > 0 && seen[1] > 0, "both members drawn: %d %d", seen[0], seen[1]);
+    json_decref(specs);
+}
+
+Test(sweep, typed_axis_errors_point_into_the_axis)
+{
+    const int64_t cap = QC_SWEEP_DEFAULT_CAP;
+    const char *p = "/parameters/arith.forward.mac.acc";
+    char field[128];
+    expand_fails(SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"eXmY\", \"exp\": [4, 12], "
+                            "\"man\": [2]}"),
+                 cap, QC_EINVAL, (snprintf(field, sizeof field, "%s/exp/1", p), field));
+    expand_fails(SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"eXmY\", \"exp\": [4]}"), cap,
+                 QC_EINVAL, p);
+    expand_fails(SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"posit\"}"), cap, QC_EINVAL,
+                 (snprintf(field, sizeof field, "%s/family", p), field));
+    expand_fails(SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"eXmY\", \"exp\": [4], "
+                            "\"man\": [2], \"bias\": [3]}"),
+                 cap, QC_EINVAL, (snprintf(field, sizeof field, "%s/bias", p), field));
+    expand_fails(SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"qM.N\", \"bits\": [8], "
+                            "\"int\": [9]}"),
+                 cap, QC_EINVAL, p);
+    expand_fails(SWEEP_WITH("\"arith.forward.mac.cfg\": {\"from\": 6, \"to\": 1}"), cap, QC_EINVAL,
+                 "/parameters/arith.forward.mac.cfg");
+    expand_fails(SWEEP_WITH("\"train.seed\": {\"from\": 0, \"to\": 100000}"), cap, QC_EINVAL,
+                 "/parameters/train.seed");
+    expand_fails(SWEEP_WITH("\"arith.forward.mac.cfg\": {\"from\": 1, \"to\": 6, \"step\": 0}"),
+                 cap, QC_EINVAL, "/parameters/arith.forward.mac.cfg/step");
+
+    /* A member the format parser refuses is named in the message. */
+    struct qc_err err;
+    json_t *specs = NULL,
+           *doc = doc_of(SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"eXmY\", "
+                                    "\"exp\": [4], \"man\": [2], \"mods\": [\"\", \"bogus\"]}"));
+    cr_expect_eq(qc_sweep_expand(&specs, NULL, doc, cap, &err), QC_EINVAL);
+    cr_expect_str_eq(err.field, p);
+    cr_expect(strstr(err.msg, "member 'e4m2:bogus'"), "%s", err.msg);
+    json_decref(doc);
+
+    /* Twice the same member is refused. */
+    doc = doc_of(SWEEP_WITH("\"arith.forward.mac.acc\": {\"family\": \"eXmY\", "
+                            "\"exp\": [4, 4], \"man\": [2]}"));
+    cr_expect_eq(qc_sweep_expand(&specs, NULL, doc, cap, &err), QC_EINVAL);
+    cr_expect(strstr(err.msg, "twice"), "%s", err.msg);
+    json_decref(doc);
+
+    /* A member that parses but does not fit where it goes: the spec's
+     * error, with the member named and the pointer at the axis. */
+    doc = doc_of(SWEEP_WITH("\"arith.forward.mac.acc_rounding\": {\"family\": \"eXmY\", "
+                            "\"exp\": [4], \"man\": [2]}"));
+    cr_expect_eq(qc_sweep_expand(&specs, NULL, doc, cap, &err), QC_EINVAL);
+    cr_expect_str_eq(err.field, "/parameters/arith.forward.mac.acc_rounding");
+    cr_expect(strstr(err.msg, "member e4m2: "), "%s", err.msg);
+    json_decref(doc);
+    cr_expect_null(specs);
+}
+
 /* ---- the schema and the parser agree --------------------------------------- */
 
 /* Whether the parser calls a key unknown at `field` in `doc`. */
@@ -445,17 +614,35 @@ Test(sweep, schema_and_parser_accept_the_same_keys)
     check_keys(at(top, "early_stop.properties"),
                "{\"name\": \"s\", \"base\": " BASE ", \"parameters\": {}, \"early_stop\": {}}",
                "early_stop", "/early_stop");
-    /* A parameter is one of two shapes; their keys together. The parameter
-     * sits under a key without dots so that `at` can reach it. */
+    /* A parameter has several shapes: each shape's keys are accepted with
+     * that shape's discriminator ("family") in place. The parameter sits
+     * under a key without dots so that `at` can reach it. */
     const json_t *shapes = at(schema, "$defs.parameter.oneOf");
-    cr_assert_eq(json_array_size(shapes), 2);
-    json_t *keys = json_object();
-    for (size_t i = 0; i < 2; i++)
-        json_object_update(keys, json_object_get(json_array_get(shapes, i), "properties"));
-    check_keys(keys,
-               "{\"name\": \"s\", \"base\": " BASE ", \"method\": \"random\", \"samples\": 1, "
-               "\"parameters\": {\"name\": {}}}",
-               "parameters.name", "/parameters/name");
-    json_decref(keys);
+    cr_assert_geq(json_array_size(shapes), 7);
+    size_t i;
+    const json_t *shape;
+    json_array_foreach(shapes, i, shape)
+    {
+        const json_t *props = json_object_get(shape, "properties");
+        const json_t *fam = json_object_get(props, "family");
+        char text[1024], family[64] = "";
+        if (fam) {
+            const json_t *c = json_object_get(fam, "const");
+            const char *name =
+                c ? json_string_value(c)
+                  : json_string_value(json_array_get(json_object_get(fam, "enum"), 0));
+            cr_assert_not_null(name, "shape %zu: family needs a const or an enum", i);
+            snprintf(family, sizeof family, "\"family\": \"%s\"", name);
+        }
+        snprintf(text, sizeof text,
+                 "{\"name\": \"s\", \"base\": " BASE ", \"method\": \"random\", "
+                 "\"samples\": 1, \"parameters\": {\"name\": {%s}}}",
+                 family);
+        json_t *keys = json_deep_copy(props);
+        json_object_del(keys, "family");
+        if (json_object_size(keys) > 0)
+            check_keys(keys, text, "parameters.name", "/parameters/name");
+        json_decref(keys);
+    }
     json_decref(schema);
 }

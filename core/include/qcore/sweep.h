@@ -10,6 +10,14 @@
  *    "early_stop": {"metric": "val_acc", "mode": "max", "grace_epochs": 1, "min_runs": 3},
  *    "priority": 0, "max_attempts": 3}
  *
+ * A parameter may also be a typed axis (docs/sweeps.md): a family of formats,
+ *   {"family": "eXmY", "exp": [4, 5], "man": [2, 3], "mods": ["", "nosub"]},
+ *   {"family": "qM.N", "bits": [16, 20], "int": [8]},
+ *   {"family": "mx", "elem": ["fp8_e4m3", "fp4_e2m1"], "block": [16, 32]},
+ *   {"family": "bfp", "bits": [4, 8], "block": [16]},
+ * expanded member by member (each checked by the format parser) and ordered
+ * by bit width, or an integer sequence {"from": 1, "to": 6, "step": 1}.
+ *
  * Grid runs are the cartesian product, the last parameter varying fastest.
  * Random runs draw each parameter independently from its values (uniformly)
  * or its [min, max] range (uniform, or log-uniform with "log"; rounded with
@@ -61,6 +69,15 @@ struct qc_sweep_info {
  * with the field's JSON pointer. `info` may be NULL. */
 int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t *sweep,
                     int64_t cap, struct qc_err *err);
+
+/* The axes of the sweep document `sweep` (borrowed), for plots and tables:
+ * a new object (caller decrefs) in *out with one key per parameter path, in
+ * document order, each {"values": [...]} as the runs get them (typed axes
+ * expanded and ordered), plus "bits": [...] (storage bits of each value, an
+ * element's for block formats) when every value is a format string; a range
+ * of a random sweep is {"min", "max", "log", "integer"}. Errors as for
+ * qc_sweep_expand; no run cap applies. */
+int qc_sweep_axes(json_t **out, const json_t *sweep, struct qc_err *err);
 
 /* Sets the value at dotted `path` ("train.seed") in `doc`, creating missing
  * objects on the way. Steals nothing: `value` is copied. QC_EINVAL when a

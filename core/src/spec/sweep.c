@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qcore/format.h"
 #include "qcore/round.h"
 #include "qcore/spec.h"
+#include "sweep_impl.h"
 
 /* The generator streams: one per parameter, the run index as the counter. */
 #define STREAM_BASE 0x5357454550ull /* "SWEEP" */
@@ -15,6 +17,7 @@
 struct param {
     const char *path;     /* the dotted path, borrowed from the document */
     const json_t *values; /* array, or NULL for a range */
+    json_t *owned;        /* a typed axis's expanded values (== values), or NULL */
     double min, max;
     bool log, integer;
     int64_t n; /* values, or 0 for a range */
@@ -28,51 +31,6 @@ struct sweep {
     int nparams;
 };
 
-/* JSON pointer segment escaping (RFC 6901): '~' -> "~0", '/' -> "~1". */
-static void escape_segment(char *out, size_t len, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 3 < len; s++) {
-        if (*s == '~' || *s == '/') {
-            out[o++] = '~';
-            out[o++] = *s == '~' ? '0' : '1';
-        } else {
-            out[o++] = *s;
-        }
-    }
-    out[o] = '\0';
-}
-
-/* qc_err_set with the field "<where>/<segment>". */
-static int fail_at(struct qc_err *err, const char *where, const char *segment, const char *msg)
-{
-    char seg[128];
-    escape_segment(seg, sizeof seg, segment);
-    qc_err_set(err, QC_EINVAL, "", "%s", msg);
-    if (err)
-        snprintf(err->field, sizeof err->field, "%.127s/%.120s", where, seg);
-    return QC_EINVAL;
-}
-
-static int check_keys(const json_t *o, const char *where, const char *const *keys,
-                      struct qc_err *err)
-{
-    const char *k;
-    const json_t *v;
-    json_object_foreach((json_t *)o, k, v)
-    {
-        bool known = false;
-        for (const char *const *p = keys; *p; p++)
-            known = known || strcmp(*p, k) == 0;
-        if (!known) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown key '%.100s'", k);
-            return fail_at(err, where, k, msg);
-        }
-    }
-    return QC_OK;
-}
-
 static int get_int(int64_t *out, const json_t *o, const char *key, int64_t lo, int64_t hi,
                    const char *where, struct qc_err *err)
 {
@@ -83,7 +41,7 @@ static int get_int(int64_t *out, const json_t *o, const char *key, int64_t lo, i
         char msg[160];
         snprintf(msg, sizeof msg, "%s must be an integer in %lld..%lld", key, (long long)lo,
                  (long long)hi);
-        return fail_at(err, where, key, msg);
+        return qc__sweep_fail_at(err, where, key, msg);
     }
     *out = json_integer_value(v);
     return QC_OK;
@@ -96,7 +54,7 @@ static int parse_early_stop(struct qc_sweep_early_stop *es, const json_t *o, str
 
     if (!json_is_object(o))
         return qc_err_set(err, QC_EINVAL, "/early_stop", "early_stop must be an object");
-    if ((rc = check_keys(o, "/early_stop", keys, err)) < 0)
+    if ((rc = qc__sweep_check_keys(o, "/early_stop", keys, err)) < 0)
         return rc;
     es->enabled = true;
     es->maximize = true;
@@ -132,10 +90,11 @@ static int parse_param(struct param *p, const char *path, const json_t *o,
                        enum qc_sweep_method method, struct qc_err *err)
 {
     static const char *const keys[] = {"values", "min", "max", "log", "integer", NULL};
+    json_t *axis;
     char where[160], seg[128];
     int rc;
 
-    escape_segment(seg, sizeof seg, path);
+    qc__sweep_escape(seg, sizeof seg, path);
     snprintf(where, sizeof where, "/parameters/%s", seg);
     if (strlen(path) == 0 || strlen(path) > 120 || path[0] == '.' ||
         path[strlen(path) - 1] == '.' || strstr(path, ".."))
@@ -143,19 +102,28 @@ static int parse_param(struct param *p, const char *path, const json_t *o,
                           "'%.100s' is not a dotted path into the experiment", path);
     if (!json_is_object(o))
         return qc_err_set(err, QC_EINVAL, where,
-                          "a parameter must be an object with \"values\" "
-                          "(or, for random sweeps, \"min\" and \"max\")");
-    if ((rc = check_keys(o, where, keys, err)) < 0)
-        return rc;
+                          "a parameter must be an object with \"values\", a \"family\" of "
+                          "formats, \"from\"/\"to\" integers or, for random sweeps, "
+                          "\"min\" and \"max\"");
     memset(p, 0, sizeof *p);
     p->path = path;
+    if ((rc = qc__sweep_axis(&axis, o, where, err)) < 0)
+        return rc;
+    if (rc == 1) {
+        p->values = p->owned = axis;
+        p->n = (int64_t)json_array_size(axis);
+        return QC_OK;
+    }
+    if ((rc = qc__sweep_check_keys(o, where, keys, err)) < 0)
+        return rc;
     p->values = json_object_get(o, "values");
     if (p->values) {
         if (json_object_size(o) != 1)
             return qc_err_set(err, QC_EINVAL, where, "\"values\" cannot be combined with a range");
         size_t n = json_array_size(p->values);
         if (!json_is_array(p->values) || n == 0 || n > QC_SWEEP_VALUES_MAX)
-            return fail_at(err, where, "values", "values must be an array of 1..1000 values");
+            return qc__sweep_fail_at(err, where, "values",
+                                     "values must be an array of 1..1000 values");
         p->n = (int64_t)n;
         return QC_OK;
     }
@@ -187,7 +155,7 @@ static int parse(struct sweep *sw, const json_t *doc, int64_t cap, struct qc_err
     memset(sw, 0, sizeof *sw);
     if (!json_is_object(doc))
         return qc_err_set(err, QC_EINVAL, "", "a sweep must be a JSON object");
-    if ((rc = check_keys(doc, "", keys, err)) < 0)
+    if ((rc = qc__sweep_check_keys(doc, "", keys, err)) < 0)
         return rc;
     const char *name = json_string_value(json_object_get(doc, "name"));
     if (!name || !name[0] || strlen(name) > 128)
@@ -231,9 +199,10 @@ static int parse(struct sweep *sw, const json_t *doc, int64_t cap, struct qc_err
     const json_t *pv;
     json_object_foreach((json_t *)params, path, pv)
     {
-        if ((rc = parse_param(&sw->params[sw->nparams], path, pv, sw->info.method, err)) < 0)
+        rc = parse_param(&sw->params[sw->nparams], path, pv, sw->info.method, err);
+        sw->nparams++; /* counted even on failure: sweep_free releases what it holds */
+        if (rc < 0)
             return rc;
-        sw->nparams++;
     }
 
     /* The count first, so a huge grid is refused before anything is built. */
@@ -369,8 +338,17 @@ static void refile_error(struct qc_err *err, const struct sweep *sw, int64_t r)
         if (strncmp(err->field, ptr, pl) == 0 &&
             (err->field[pl] == '\0' || err->field[pl] == '/')) {
             int64_t index;
-            json_decref(value_of(sw, i, r, &index));
-            escape_segment(seg, sizeof seg, sw->params[i].path);
+            json_t *v = value_of(sw, i, r, &index);
+            qc__sweep_escape(seg, sizeof seg, sw->params[i].path);
+            if (sw->params[i].owned) {
+                /* A typed axis has no "values" to point into: name the member. */
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                snprintf(err->msg, sizeof err->msg, "member %.60s: %.300s",
+                         json_is_string(v) ? json_string_value(v) : "?", msg);
+                index = -1;
+            }
+            json_decref(v);
             if (index >= 0)
                 snprintf(err->field, sizeof err->field, "/parameters/%s/values/%lld", seg,
                          (long long)index);
@@ -380,6 +358,13 @@ static void refile_error(struct qc_err *err, const struct sweep *sw, int64_t r)
         }
     }
     qc_err_prefix_field(err, "/base");
+}
+
+static void sweep_free(struct sweep *sw)
+{
+    for (int i = 0; i < sw->nparams; i++)
+        json_decref(sw->params[i].owned);
+    sw->nparams = 0;
 }
 
 int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t *doc, int64_t cap,
@@ -393,11 +378,13 @@ int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t
     if (specs_out)
         *specs_out = NULL;
     if ((rc = parse(&sw, doc, cap, err)) < 0)
-        return rc;
+        goto fail;
     if (info)
         *info = sw.info;
-    if (!specs_out)
+    if (!specs_out) {
+        sweep_free(&sw);
         return QC_OK;
+    }
 
     spec = malloc(sizeof *spec); /* ~80 KB: not on the stack */
     out = json_array();
@@ -423,7 +410,7 @@ int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t
             json_decref(v);
             if (rc < 0) {
                 char seg[128];
-                escape_segment(seg, sizeof seg, sw.params[i].path);
+                qc__sweep_escape(seg, sizeof seg, sw.params[i].path);
                 if (err)
                     snprintf(err->field, sizeof err->field, "/parameters/%s", seg);
                 goto fail;
@@ -444,11 +431,73 @@ int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t
         run = NULL;
     }
     free(spec);
+    sweep_free(&sw);
     *specs_out = out;
     return QC_OK;
 fail:
     json_decref(run);
     json_decref(out);
     free(spec);
+    sweep_free(&sw);
+    return rc;
+}
+
+/* "bits" for an axis whose values are all format strings, else NULL. */
+static json_t *axis_bits(const json_t *values)
+{
+    json_t *bits = json_array();
+    size_t i;
+    const json_t *v;
+
+    json_array_foreach(values, i, v)
+    {
+        struct qc_format f;
+        if (!bits || !json_is_string(v) || qc_format_parse(&f, json_string_value(v), NULL) < 0 ||
+            json_array_append_new(bits, json_integer(f.bits)) < 0) {
+            json_decref(bits);
+            return NULL;
+        }
+    }
+    return bits;
+}
+
+int qc_sweep_axes(json_t **out, const json_t *doc, struct qc_err *err)
+{
+    struct sweep sw;
+    json_t *axes = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = parse(&sw, doc, INT64_MAX, err)) < 0)
+        goto out;
+    axes = json_object();
+    for (int i = 0; axes && i < sw.nparams; i++) {
+        const struct param *p = &sw.params[i];
+        json_t *a = json_object();
+        if (!a || json_object_set_new(axes, p->path, a) < 0) {
+            json_decref(axes);
+            axes = NULL;
+            break;
+        }
+        if (p->values) {
+            json_object_set_new(a, "values", json_deep_copy(p->values));
+            json_t *bits = axis_bits(p->values);
+            if (bits)
+                json_object_set_new(a, "bits", bits);
+        } else {
+            json_object_set_new(a, "min", json_real(p->min));
+            json_object_set_new(a, "max", json_real(p->max));
+            json_object_set_new(a, "log", json_boolean(p->log));
+            json_object_set_new(a, "integer", json_boolean(p->integer));
+        }
+    }
+    if (!axes) {
+        rc = qc_err_set(err, QC_ENOMEM, "", "out of memory");
+        goto out;
+    }
+    *out = axes;
+    rc = QC_OK;
+out:
+    sweep_free(&sw);
     return rc;
 }
