@@ -145,8 +145,8 @@ static int family_float(struct member *m, int *n, const json_t *o, const char *w
                 char base[32], text[QC_FORMAT_NAME_MAX], what[96];
                 snprintf(base, sizeof base, "e%dm%d", (int)e.v[i], (int)man.v[j]);
                 with_mod(text, sizeof text, base, mods[k]);
-                snprintf(what, sizeof what, "exp %d, man %d, mods '%s'", (int)e.v[i],
-                         (int)man.v[j], mods[k]);
+                snprintf(what, sizeof what, "exp %d, man %d, mods '%s'", (int)e.v[i], (int)man.v[j],
+                         mods[k]);
                 if ((rc = add_member(m, n, text, (int)e.v[i], k, what, where, err)) < 0)
                     return rc;
             }
@@ -218,8 +218,7 @@ static int family_block(struct member *m, int *n, const json_t *o, bool mx, cons
                 snprintf(what, sizeof what, "elem '%s', block %d", elem[i], (int)block.v[j]);
             } else {
                 snprintf(text, sizeof text, "bfp%d@%d", (int)bits.v[i], (int)block.v[j]);
-                snprintf(what, sizeof what, "bits %d, block %d", (int)bits.v[i],
-                         (int)block.v[j]);
+                snprintf(what, sizeof what, "bits %d, block %d", (int)bits.v[i], (int)block.v[j]);
             }
             if ((rc = add_member(m, n, text, (int)block.v[j], i, what, where, err)) < 0)
                 return rc;

@@ -30,7 +30,7 @@ int qc__sweep_fail_at(struct qc_err *err, const char *where, const char *segment
 }
 
 int qc__sweep_check_keys(const json_t *o, const char *where, const char *const *keys,
-                      struct qc_err *err)
+                         struct qc_err *err)
 {
     const char *k;
     const json_t *v;
