@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "qcore/data.h"
 #include "qcore/spec.h"
+#include "qcore/sweep.h"
 #include "qcore/train.h"
 
 #define THREADS_MAX 4096
@@ -29,11 +30,13 @@ static const char train_usage[] =
     "  -q, --quiet              no progress on stderr\n";
 
 static const char validate_usage[] =
-    "usage: qlab validate SPEC.json [--json]\n\n"
-    "Checks a spec without running it: the schema, every format string, the MAC\n"
-    "configurations, and that the model builds for the dataset's shape with\n"
-    "every per-layer override naming one of its layers. Prints the canonical\n"
-    "spec (every default filled in) with --json.\n";
+    "usage: qlab validate FILE.json [--json]\n\n"
+    "Checks an experiment spec or a sweep without running it: the schema, every\n"
+    "format string, the MAC configurations, and that the model builds for the\n"
+    "dataset's shape with every per-layer override naming one of its layers. A\n"
+    "sweep (a document with \"base\") is expanded (docs/sweeps.md) and every run's\n"
+    "spec is checked so. With --json, prints the canonical spec (every default\n"
+    "filled in), or for a sweep {\"runs\", \"axes\", \"specs\"}.\n";
 
 /* The spec, its canonical text, and the training configuration. */
 struct loaded {
@@ -42,13 +45,16 @@ struct loaded {
     struct qc_train_cfg cfg;
 };
 
-static int load(struct loaded *l, const char *cmd, const char *path)
+/* Fills `l` from the spec document `doc` (borrowed) or, when NULL, from the
+ * file `path`. */
+static int load_from(struct loaded *l, const char *cmd, const char *path, const json_t *doc)
 {
     struct qc_err err;
     int rc;
 
     qc_err_clear(&err);
-    if ((rc = qc_spec_load(&l->spec, path, &err)))
+    rc = doc ? qc_spec_from_json(&l->spec, doc, &err) : qc_spec_load(&l->spec, path, &err);
+    if (rc)
         return cli_fail_err(cmd, path, &err);
     json_t *j = qc_spec_to_json(&l->spec);
     l->canonical = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -58,6 +64,11 @@ static int load(struct loaded *l, const char *cmd, const char *path)
     if ((rc = qc_train_cfg_from_spec(&l->cfg, &l->spec, l->canonical, strlen(l->canonical), &err)))
         return cli_fail_err(cmd, path, &err);
     return 0;
+}
+
+static int load(struct loaded *l, const char *cmd, const char *path)
+{
+    return load_from(l, cmd, path, NULL);
 }
 
 /* The model must build for the dataset's shape, and overrides must name
@@ -89,6 +100,58 @@ static int check_model(const struct loaded *l, const char *cmd, const char *path
     return rc;
 }
 
+/* A sweep: expanded, then every run's spec loaded and its model built. */
+static int validate_sweep(const json_t *doc, const char *path, bool json)
+{
+    struct qc_sweep_info info;
+    struct qc_err err;
+    json_t *specs = NULL, *axes = NULL;
+    struct loaded *l = NULL;
+    int rc;
+
+    qc_err_clear(&err);
+    if ((rc = qc_sweep_expand(&specs, &info, doc, QC_SWEEP_DEFAULT_CAP, &err)) ||
+        (rc = qc_sweep_axes(&axes, doc, &err))) {
+        rc = cli_fail_err("validate", path, &err);
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(specs); i++) {
+        char what[1200];
+        const json_t *spec = json_array_get(specs, i);
+        snprintf(what, sizeof what, "%s: run %zu (%s)", path, i,
+                 json_string_value(json_object_get(spec, "name")));
+        free(l ? l->canonical : NULL);
+        free(l);
+        if (!(l = calloc(1, sizeof *l))) {
+            rc = cli_fail("validate", QC_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = load_from(l, "validate", what, spec)) || (rc = check_model(l, "validate", what)))
+            goto out;
+    }
+    if (json) {
+        json_t *o = json_pack("{s:I, s:O, s:O}", "runs", (json_int_t)info.runs, "axes", axes,
+                              "specs", specs);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!text) {
+            rc = cli_fail("validate", QC_ENOMEM, "out of memory");
+            goto out;
+        }
+        printf("%s\n", text);
+        free(text);
+    } else {
+        fprintf(stderr, "%s: valid sweep of %lld runs\n", path, (long long)info.runs);
+    }
+out:
+    if (l)
+        free(l->canonical);
+    free(l);
+    json_decref(axes);
+    json_decref(specs);
+    return rc;
+}
+
 int cli_cmd_validate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -107,7 +170,17 @@ int cli_cmd_validate(int argc, char **argv)
             return cli_fail_opt("validate", c, argv);
     }
     if (optind != argc - 1)
-        return cli_fail("validate", QC_EINVAL, "expects one spec file");
+        return cli_fail("validate", QC_EINVAL, "expects one spec or sweep file");
+    /* A document with "base" is a sweep, as for qlab submit; anything else
+     * (unreadable files included) goes to the spec loader and its errors. */
+    json_error_t je;
+    json_t *doc = json_load_file(argv[optind], JSON_REJECT_DUPLICATES, &je);
+    if (doc && json_is_object(doc) && json_object_get(doc, "base")) {
+        rc = validate_sweep(doc, argv[optind], json);
+        json_decref(doc);
+        return rc;
+    }
+    json_decref(doc);
     struct loaded *l = calloc(1, sizeof *l);
     if (!l)
         return cli_fail("validate", QC_ENOMEM, "out of memory");

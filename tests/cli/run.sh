@@ -536,6 +536,36 @@ q validate "$T/scaled.json"
 if [[ $RC -eq 0 ]] && grep -q valid "$T/err"; then ok "validate: a scale policy"; else not_ok "validate: a scale policy"; fi
 q validate "$(dirname "$0")/../unit/specs/design.json"
 if [[ $RC -eq 0 ]] && grep -q valid "$T/err"; then ok "validate: DESIGN's example spec (delay_update block scales)"; else not_ok "validate: DESIGN's example spec (delay_update block scales)"; fi
+# Sweeps: expanded, every run's spec checked; the study presets all validate.
+cat >"$T/sweep.json" <<'EOF'
+{"name": "s", "base": {"name": "b", "model": {"arch": "lenet5"},
+                       "dataset": {"name": "fashion-mnist"}},
+ "parameters": {"arith.forward.mac.acc": {"family": "eXmY", "exp": [5, 4], "man": [3, 2]},
+                "train.seed": {"values": [1, 2]}}}
+EOF
+q validate "$T/sweep.json"
+if [[ $RC -eq 0 ]] && grep -q 'valid sweep of 8 runs' "$T/err"; then ok "validate: a sweep with a format family"; else not_ok "validate: a sweep with a format family"; fi
+q validate --json "$T/sweep.json"
+check "validate --json: a sweep's runs, ordered axes and specs" py jsonline "$T/out" "d['runs'] == 8 and d['axes']['arith.forward.mac.acc']['values'] == ['e4m2', 'e4m3', 'e5m2', 'e5m3'] and d['axes']['arith.forward.mac.acc']['bits'] == [7, 8, 8, 9] and len(d['specs']) == 8"
+cat >"$T/sweep-bad.json" <<'EOF'
+{"name": "s", "base": {"name": "b", "model": {"arch": "lenet5"},
+                       "dataset": {"name": "fashion-mnist"},
+                       "arith": {"layers": {"nope": {"forward": {"weights": "e5m2"}}}}},
+ "parameters": {"train.seed": {"values": [1, 2]}}}
+EOF
+q validate "$T/sweep-bad.json"
+expect_error 2 "validate: a sweep whose model lacks an overridden layer names the run" "run 0 (s seed=1)" "nope"
+cat >"$T/sweep-bad2.json" <<'EOF'
+{"name": "s", "base": {"name": "b", "model": {"arch": "lenet5"}, "dataset": {"name": "fashion-mnist"}},
+ "parameters": {"arith.forward.mac.acc": {"family": "eXmY", "exp": [4, 12], "man": [2]}}}
+EOF
+q validate "$T/sweep-bad2.json"
+expect_error 2 "validate: a bad family entry points into the sweep" "/parameters/arith.forward.mac.acc/exp/1"
+for study in "$(dirname "$0")"/../../examples/studies/*.json; do
+    q validate "$study"
+    if [[ $RC -eq 0 ]] && grep -q 'valid sweep of' "$T/err"; then ok "validate: study preset $(basename "$study")"; else not_ok "validate: study preset $(basename "$study")"; fi
+done
+
 q train "$T/spec.json" --threads 2 --quiet
 cp "$T/out" "$T/straight.jsonl"
 check "train: two epoch lines" test "$(grep -c '"kind":"epoch"' "$T/straight.jsonl")" -eq 2

@@ -559,6 +559,37 @@ Test(sweep, typed_axis_errors_point_into_the_axis)
     cr_expect_null(specs);
 }
 
+Test(sweep, comma_separated_paths_get_the_same_value)
+{
+    struct qc_sweep_info info;
+    json_t *specs = expand_ok(
+        SWEEP_WITH("\"arith.forward.weights,arith.forward.activations\": {\"family\": \"mx\", "
+                   "\"elem\": [\"fp8_e4m3\", \"fp4_e2m1\"]}, \"train.seed\": {\"values\": [1, 2]}"),
+        &info);
+    cr_assert_eq(info.runs, 4);
+    for (size_t i = 0; i < 4; i++) {
+        const json_t *run = json_array_get(specs, i);
+        const char *w = json_string_value(at(run, "arith.forward.weights"));
+        const char *a = json_string_value(at(run, "arith.forward.activations"));
+        cr_assert(w && a);
+        cr_expect_str_eq(w, a, "run %zu: tied paths differ", i);
+        struct qc_format f;
+        cr_assert_eq(qc_format_parse(&f, i < 2 ? "mxfp4_e2m1@32" : "mxfp8_e4m3@32", NULL), QC_OK);
+        cr_expect_str_eq(w, f.name, "run %zu: %s", i, w);
+        cr_expect(strstr(json_string_value(json_object_get(run, "name")), " weights="),
+                  "named by the first path: %s", json_string_value(json_object_get(run, "name")));
+    }
+    json_decref(specs);
+    const int64_t cap = QC_SWEEP_DEFAULT_CAP;
+    expand_fails(SWEEP_WITH("\"train.seed,\": {\"values\": [1]}"), cap, QC_EINVAL,
+                 "/parameters/train.seed,");
+    expand_fails(SWEEP_WITH("\"train.seed,,train.epochs\": {\"values\": [1]}"), cap, QC_EINVAL,
+                 "/parameters/train.seed,,train.epochs");
+    /* An error under the second path points at the parameter. */
+    expand_fails(SWEEP_WITH("\"train.seed,train.epochs\": {\"values\": [1, -1]}"), cap, QC_EINVAL,
+                 "/parameters/train.seed,train.epochs/values/1");
+}
+
 /* ---- the schema and the parser agree --------------------------------------- */
 
 /* Whether the parser calls a key unknown at `field` in `doc`. */

@@ -18,6 +18,7 @@ struct param {
     const char *path;     /* the dotted path, borrowed from the document */
     const json_t *values; /* array, or NULL for a range */
     json_t *owned;        /* a typed axis's expanded values (== values), or NULL */
+    char first[121];      /* the first of the comma-separated paths (run names use it) */
     double min, max;
     bool log, integer;
     int64_t n; /* values, or 0 for a range */
@@ -86,6 +87,21 @@ static int parse_early_stop(struct qc_sweep_early_stop *es, const json_t *o, str
     return QC_OK;
 }
 
+/* One or more dotted paths separated by commas ("a.b,c.d"): no empty
+ * path, no empty segment, 120 characters in all. */
+static bool paths_ok(const char *path)
+{
+    size_t n = strlen(path);
+    if (n == 0 || n > 120)
+        return false;
+    for (const char *c = path; *c; c++) {
+        bool starts = c == path || c[-1] == ',' || c[-1] == '.';
+        if ((*c == '.' || *c == ',') && (starts || c[1] == '\0'))
+            return false;
+    }
+    return true;
+}
+
 static int parse_param(struct param *p, const char *path, const json_t *o,
                        enum qc_sweep_method method, struct qc_err *err)
 {
@@ -96,10 +112,11 @@ static int parse_param(struct param *p, const char *path, const json_t *o,
 
     qc__sweep_escape(seg, sizeof seg, path);
     snprintf(where, sizeof where, "/parameters/%s", seg);
-    if (strlen(path) == 0 || strlen(path) > 120 || path[0] == '.' ||
-        path[strlen(path) - 1] == '.' || strstr(path, ".."))
+    if (!paths_ok(path))
         return qc_err_set(err, QC_EINVAL, where,
-                          "'%.100s' is not a dotted path into the experiment", path);
+                          "'%.100s' is not a dotted path into the experiment "
+                          "(or several, separated by commas)",
+                          path);
     if (!json_is_object(o))
         return qc_err_set(err, QC_EINVAL, where,
                           "a parameter must be an object with \"values\", a \"family\" of "
@@ -107,6 +124,7 @@ static int parse_param(struct param *p, const char *path, const json_t *o,
                           "\"min\" and \"max\"");
     memset(p, 0, sizeof *p);
     p->path = path;
+    snprintf(p->first, sizeof p->first, "%.*s", (int)strcspn(path, ","), path);
     if ((rc = qc__sweep_axis(&axis, o, where, err)) < 0)
         return rc;
     if (rc == 1) {
@@ -280,18 +298,18 @@ int qc_sweep_set_path(json_t *doc, const char *path, const json_t *value, struct
     }
 }
 
-/* The shortest dotted suffix of parameter i's path that no other
+/* The shortest dotted suffix of parameter i's (first) path that no other
  * parameter's path ends with: "acc" alone, or "forward.mac.acc" beside
  * "backward.mac.acc". */
 static const char *short_key(const struct sweep *sw, int i)
 {
-    const char *path = sw->params[i].path, *key = path + strlen(path);
+    const char *path = sw->params[i].first, *key = path + strlen(path);
     for (;;) {
         while (key > path && key[-1] != '.')
             key--;
         bool unique = true;
         for (int j = 0; j < sw->nparams && unique; j++) {
-            const char *other = sw->params[j].path;
+            const char *other = sw->params[j].first;
             size_t ol = strlen(other), kl = strlen(key);
             unique = j == i || ol < kl || strcmp(other + ol - kl, key) != 0 ||
                      (ol > kl && other[ol - kl - 1] != '.');
@@ -322,21 +340,33 @@ static void name_append(char *name, size_t len, const char *key, const json_t *v
         snprintf(name + used, len - used, " %s=%s", key, val);
 }
 
+/* Whether JSON pointer `field` lies at or under one of the comma-separated
+ * dotted `paths`. */
+static bool under_param(const char *field, const char *paths)
+{
+    for (const char *p = paths; *p;) {
+        char ptr[160];
+        size_t n = 0;
+        ptr[n++] = '/';
+        for (; *p && *p != ',' && n + 1 < sizeof ptr; p++)
+            ptr[n++] = *p == '.' ? '/' : *p;
+        ptr[n] = '\0';
+        if (*p == ',')
+            p++;
+        if (strncmp(field, ptr, n) == 0 && (field[n] == '\0' || field[n] == '/'))
+            return true;
+    }
+    return false;
+}
+
 /* Maps an error inside run `r`'s spec to the sweep document. */
 static void refile_error(struct qc_err *err, const struct sweep *sw, int64_t r)
 {
     if (!err)
         return;
     for (int i = 0; i < sw->nparams; i++) {
-        char ptr[160], seg[128];
-        size_t n = 0;
-        ptr[n++] = '/';
-        for (const char *c = sw->params[i].path; *c && n + 1 < sizeof ptr; c++)
-            ptr[n++] = *c == '.' ? '/' : *c;
-        ptr[n] = '\0';
-        size_t pl = strlen(ptr);
-        if (strncmp(err->field, ptr, pl) == 0 &&
-            (err->field[pl] == '\0' || err->field[pl] == '/')) {
+        if (under_param(err->field, sw->params[i].path)) {
+            char seg[128];
             int64_t index;
             json_t *v = value_of(sw, i, r, &index);
             qc__sweep_escape(seg, sizeof seg, sw->params[i].path);
@@ -358,6 +388,21 @@ static void refile_error(struct qc_err *err, const struct sweep *sw, int64_t r)
         }
     }
     qc_err_prefix_field(err, "/base");
+}
+
+/* qc_sweep_set_path for each of the comma-separated paths. */
+static int set_paths(json_t *run, const char *paths, const json_t *v, struct qc_err *err)
+{
+    char one[121];
+    for (const char *p = paths; *p;) {
+        size_t n = strcspn(p, ",");
+        snprintf(one, sizeof one, "%.*s", (int)n, p);
+        int rc = qc_sweep_set_path(run, one, v, err);
+        if (rc < 0)
+            return rc;
+        p += n + (p[n] == ',');
+    }
+    return QC_OK;
 }
 
 static void sweep_free(struct sweep *sw)
@@ -403,7 +448,7 @@ int qc_sweep_expand(json_t **specs_out, struct qc_sweep_info *info, const json_t
         for (int i = 0; i < sw.nparams; i++) {
             int64_t index;
             json_t *v = value_of(&sw, i, r, &index);
-            rc = v ? qc_sweep_set_path(run, sw.params[i].path, v, err)
+            rc = v ? set_paths(run, sw.params[i].path, v, err)
                    : qc_err_set(err, QC_ENOMEM, "", "out of memory");
             if (v)
                 name_append(name, sizeof name, short_key(&sw, i), v);
