@@ -36,7 +36,8 @@ static const char validate_usage[] =
     "dataset's shape with every per-layer override naming one of its layers. A\n"
     "sweep (a document with \"base\") is expanded (docs/sweeps.md) and every run's\n"
     "spec is checked so. With --json, prints the canonical spec (every default\n"
-    "filled in), or for a sweep {\"runs\", \"axes\", \"specs\"}.\n";
+    "filled in), or for a sweep {\"runs\", \"axes\", \"specs\"}. Every error is\n"
+    "reported, one line each, each with its JSON pointer.\n";
 
 /* The spec, its canonical text, and the training configuration. */
 struct loaded {
@@ -100,6 +101,36 @@ static int check_model(const struct loaded *l, const char *cmd, const char *path
     return rc;
 }
 
+/* Every error of document `doc` at once (qc_spec_check_all or, for a sweep,
+ * qc_sweep_check_all), one line each; the exit code of the first. */
+static int fail_all(const json_t *doc, bool sweep, const char *path)
+{
+    struct qc_err first, e;
+    json_t *errors = NULL;
+    size_t i;
+    const json_t *x;
+
+    int rc = sweep ? qc_sweep_check_all(&errors, doc, QC_SWEEP_DEFAULT_CAP, 64, &first)
+                   : qc_spec_check_all(&errors, doc, 64, &first);
+    if (rc == QC_OK || json_array_size(errors) == 0) {
+        json_decref(errors);
+        return rc == QC_OK ? 0 : cli_fail_err("validate", path, &first);
+    }
+    rc = 0;
+    json_array_foreach(errors, i, x)
+    {
+        qc_err_clear(&e);
+        e.code = i == 0 ? first.code : QC_EINVAL;
+        snprintf(e.field, sizeof e.field, "%s", json_string_value(json_object_get(x, "field")));
+        snprintf(e.msg, sizeof e.msg, "%s", json_string_value(json_object_get(x, "message")));
+        int r = cli_fail_err("validate", path, &e);
+        if (i == 0)
+            rc = r;
+    }
+    json_decref(errors);
+    return rc;
+}
+
 /* A sweep: expanded, then every run's spec loaded and its model built. */
 static int validate_sweep(const json_t *doc, const char *path, bool json)
 {
@@ -110,8 +141,11 @@ static int validate_sweep(const json_t *doc, const char *path, bool json)
     int rc;
 
     qc_err_clear(&err);
-    if ((rc = qc_sweep_expand(&specs, &info, doc, QC_SWEEP_DEFAULT_CAP, &err)) ||
-        (rc = qc_sweep_axes(&axes, doc, &err))) {
+    if ((rc = qc_sweep_expand(&specs, &info, doc, QC_SWEEP_DEFAULT_CAP, &err))) {
+        rc = fail_all(doc, true, path);
+        goto out;
+    }
+    if ((rc = qc_sweep_axes(&axes, doc, &err))) {
         rc = cli_fail_err("validate", path, &err);
         goto out;
     }
@@ -179,6 +213,18 @@ int cli_cmd_validate(int argc, char **argv)
         rc = validate_sweep(doc, argv[optind], json);
         json_decref(doc);
         return rc;
+    }
+    if (doc) {
+        /* A JSON document: every error of the spec at once. */
+        struct qc_spec *spec = malloc(sizeof *spec);
+        struct qc_err err;
+        rc = spec ? qc_spec_from_json(spec, doc, &err) : QC_ENOMEM;
+        free(spec);
+        if (rc) {
+            rc = fail_all(doc, false, argv[optind]);
+            json_decref(doc);
+            return rc;
+        }
     }
     json_decref(doc);
     struct loaded *l = calloc(1, sizeof *l);

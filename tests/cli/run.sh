@@ -532,6 +532,16 @@ printf '{"name": ' >"$T/bad3.json"
 q validate "$T/bad3.json"
 expect_error 2 "validate: a syntax error names the file" "bad3.json"
 sed 's/"seed": 5}/"seed": 5}, "scaling": {"blocks": {"type": "delay_update"}}/' "$T/spec.json" >"$T/scaled.json"
+cat >"$T/bad4.json" <<'EOF'
+{"name": "x", "model": {"arch": "lenet5", "color": 3}, "dataset": {"name": "fashion-mnist"},
+ "train": {"epochs": 0}, "arith": {"forward": {"weights": "e9m99"}}}
+EOF
+q validate "$T/bad4.json"
+if [[ $RC -eq 2 && $(wc -l <"$T/err") -eq 3 ]] && grep -q '/model/color' "$T/err" && grep -q '/train/epochs' "$T/err" && grep -q '/arith/forward/weights' "$T/err"; then
+    ok "validate: every error at once, one line each"
+else
+    not_ok "validate: every error at once, one line each"
+fi
 q validate "$T/scaled.json"
 if [[ $RC -eq 0 ]] && grep -q valid "$T/err"; then ok "validate: a scale policy"; else not_ok "validate: a scale policy"; fi
 q validate "$(dirname "$0")/../unit/specs/design.json"

@@ -861,3 +861,68 @@ Test(spec, enum_names_match_the_json)
         cr_assert_eq(s1.arith.scale_rule, (enum qc_scale_rule)r);
     }
 }
+
+/* The fields of an error list, joined by spaces. */
+static void error_fields(char *buf, size_t len, const json_t *errors)
+{
+    size_t i, used = 0;
+    const json_t *e;
+    buf[0] = '\0';
+    json_array_foreach(errors, i, e)
+    {
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "",
+                                 json_string_value(json_object_get(e, "field")));
+        cr_assert_lt(used, len);
+        cr_expect_str_eq(json_string_value(json_object_get(e, "code")), "EINVAL");
+        cr_expect(strlen(json_string_value(json_object_get(e, "message"))) > 0);
+    }
+}
+
+Test(spec, check_all_reports_every_error_at_once)
+{
+    json_error_t je;
+    json_t *doc =
+        json_loads("{\"name\": \"x\", \"model\": {\"arch\": \"lenet5\", \"color\": 3},"
+                   " \"dataset\": {\"name\": \"fashion-mnist\", \"train_limit\": -5},"
+                   " \"train\": {\"epochs\": 0, \"optimizer\": {\"type\": \"sgd\", \"lr\": -1}},"
+                   " \"arith\": {\"forward\": {\"weights\": \"e9m99\", \"mac\": {\"cfg\": 9}},"
+                   "             \"backward\": {\"errors\": \"zz\"}}}",
+                   0, &je);
+    cr_assert_not_null(doc, "%s", je.text);
+    json_t *errors = NULL;
+    struct qc_err first;
+    char buf[1024];
+    cr_expect_eq(qc_spec_check_all(&errors, doc, 64, &first), QC_EINVAL);
+    cr_expect_str_eq(first.field, "/model/color", "the first error is the parser's own");
+    error_fields(buf, sizeof buf, errors);
+    cr_expect_str_eq(buf, "/model/color /dataset/train_limit /train/epochs /train/optimizer/lr "
+                          "/arith/forward/weights /arith/forward/mac/cfg /arith/backward/errors");
+    json_decref(errors);
+
+    /* At most `max`. */
+    cr_expect_eq(qc_spec_check_all(&errors, doc, 2, NULL), QC_EINVAL);
+    cr_expect_eq(json_array_size(errors), 2);
+    json_decref(errors);
+
+    /* The document itself is untouched. */
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(doc, "model"), "color")), 3);
+    json_decref(doc);
+
+    /* A valid spec: an empty list and QC_OK. */
+    doc = json_loads("{\"name\": \"x\", \"model\": {\"arch\": \"lenet5\"}, \"dataset\": {\"name\": "
+                     "\"synthetic\"}}",
+                     0, &je);
+    cr_expect_eq(qc_spec_check_all(&errors, doc, 64, &first), QC_OK);
+    cr_expect_eq(json_array_size(errors), 0);
+    json_decref(errors);
+    json_decref(doc);
+
+    /* A missing required key cannot be removed: the list ends there. */
+    doc = json_loads("{\"name\": \"x\", \"dataset\": {\"name\": \"mnist\", \"val_limit\": -1}}", 0,
+                     &je);
+    cr_expect_eq(qc_spec_check_all(&errors, doc, 64, &first), QC_EINVAL);
+    error_fields(buf, sizeof buf, errors);
+    cr_expect_str_eq(buf, "/model");
+    json_decref(errors);
+    json_decref(doc);
+}

@@ -590,6 +590,29 @@ Test(sweep, comma_separated_paths_get_the_same_value)
                  "/parameters/train.seed,train.epochs/values/1");
 }
 
+Test(sweep, check_all_reports_every_error_and_points_into_the_sweep)
+{
+    json_t *doc = doc_of(
+        "{\"name\": \"s\", \"base\": {\"name\": \"b\", \"model\": {\"arch\": \"lenet5\"}, "
+        "\"dataset\": {\"name\": \"synthetic\"}, \"train\": {\"epochs\": 0}}, \"parameters\": {"
+        "\"arith.forward.mac.acc\": {\"family\": \"eXmY\", \"exp\": [4, 12], \"man\": [2]}, "
+        "\"train.seed\": {\"values\": [1, -3]}, "
+        "\"arith.forward.mac.cfg\": {\"from\": 3, \"to\": 1}}}");
+    json_t *errors = NULL;
+    struct qc_err first;
+    cr_expect_eq(qc_sweep_check_all(&errors, doc, QC_SWEEP_DEFAULT_CAP, 64, &first), QC_EINVAL);
+    cr_expect_str_eq(first.field, "/parameters/arith.forward.mac.acc/exp/1");
+    cr_assert_eq(json_array_size(errors), 4, "%zu errors", json_array_size(errors));
+    const char *want[] = {"/parameters/arith.forward.mac.acc/exp/1",
+                          "/parameters/arith.forward.mac.cfg", "/base/train/epochs",
+                          "/parameters/train.seed/values/1"};
+    for (size_t i = 0; i < 4; i++)
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(errors, i), "field")),
+                         want[i], "error %zu", i);
+    json_decref(errors);
+    json_decref(doc);
+}
+
 /* ---- the schema and the parser agree --------------------------------------- */
 
 /* Whether the parser calls a key unknown at `field` in `doc`. */

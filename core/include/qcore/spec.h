@@ -244,4 +244,14 @@ void qc_spec_model_desc(struct qc_model_desc *out, const struct qc_spec *s);
  * drives the unknown-key check, so this list is what the parser accepts. */
 const char *qc_spec_known_path(char *buf, size_t len, int i);
 
+/* Every error of the spec document `doc` (borrowed) at once, at most `max`:
+ * *errors receives a new array (caller decrefs) of {"code", "field",
+ * "message"}, empty when the spec is valid; `first` (may be NULL) the first
+ * error, as qc_spec_from_json reports it. Later errors are found by removing
+ * the member each error points at and parsing again, so a default stands in
+ * for it; an error that points at nothing removable (a missing required key,
+ * a rule across sections) ends the list. Returns the first error's code, or
+ * QC_OK. */
+int qc_spec_check_all(json_t **errors, const json_t *doc, int max, struct qc_err *first);
+
 #endif

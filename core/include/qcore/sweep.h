@@ -84,4 +84,10 @@ int qc_sweep_axes(json_t **out, const json_t *sweep, struct qc_err *err);
  * segment on the way is not an object. */
 int qc_sweep_set_path(json_t *doc, const char *path, const json_t *value, struct qc_err *err);
 
+/* qc_spec_check_all for a sweep document: every error of the sweep and of
+ * its runs' specs (expanded, at most `cap` runs), each pointing into the
+ * sweep document. */
+int qc_sweep_check_all(json_t **errors, const json_t *sweep, int64_t cap, int max,
+                       struct qc_err *first);
+
 #endif
