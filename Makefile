@@ -65,14 +65,20 @@ LIBQSRV   := $(BUILD)/lib/libqserver.a
 SRV_LIBS  := -lmicrohttpd -lsqlite3 -lpthread
 SRVT_SRC  := $(wildcard tests/server/*.c)
 SRVT_OBJ  := $(SRVT_SRC:%.c=$(OBJ)/%.o)
-WRK_SRC   := $(wildcard worker/*.c)
+# The worker is a library too (everything but main.c): its unit tests
+# (tests/worker_unit/) link the same code as qlab-worker.
+WRK_SRC   := $(filter-out worker/main.c,$(wildcard worker/*.c))
 WRK_OBJ   := $(WRK_SRC:%.c=$(OBJ)/%.o)
+LIBQWRK   := $(BUILD)/lib/libqworker.a
 WRK_LIBS  := -luv -lcurl -lpthread
+WRKT_SRC  := $(wildcard tests/worker_unit/*.c)
+WRKT_OBJ  := $(WRKT_SRC:%.c=$(OBJ)/%.o)
 
-.PHONY: all deps test test-unit test-cli test-server test-worker test-asan tour bench demo clean \
+.PHONY: all deps test test-unit test-cli test-server test-worker test-worker-unit test-asan tour bench \
+        demo clean \
         format check-format check-layers help
 
-all: $(BIN)/qlab $(if $(wildcard server/main.c),$(BIN)/qlab-server) $(if $(WRK_SRC),$(BIN)/qlab-worker)
+all: $(BIN)/qlab $(if $(wildcard server/main.c),$(BIN)/qlab-server) $(if $(wildcard worker/main.c),$(BIN)/qlab-worker)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +90,8 @@ $(OBJ)/core/%.o: CFLAGS_Q += -Icore/src
 
 # The server and its tests include their headers as "server/x.h".
 $(OBJ)/server/%.o $(OBJ)/tests/server/%.o $(OBJ)/bench/bench_server.o: CFLAGS_Q += -I.
+# The worker's unit tests include its headers as "worker/x.h".
+$(OBJ)/tests/worker_unit/%.o: CFLAGS_Q += -I.
 
 $(OBJ)/core/src/simd/kern_%.o: $(SIMD_SRC)
 	@mkdir -p $(dir $@)
@@ -117,9 +125,20 @@ $(BIN)/qlab-server-tests: $(SRVT_OBJ) $(LIBQSRV) $(LIBQCORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcriterion -lcurl $(SRV_LIBS) $(LDLIBS_Q)
 
-$(BIN)/qlab-worker: $(WRK_OBJ) $(LIBQCORE)
+$(LIBQWRK): $(WRK_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/qlab-worker: $(OBJ)/worker/main.o $(LIBQWRK) $(LIBQCORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(WRK_LIBS) $(LDLIBS_Q)
+
+# The tests watch the library's fsync, fdatasync and rename calls through
+# wrappers that record each call and make the real one (tests/worker_unit/wut.c).
+$(BIN)/qlab-worker-tests: $(WRKT_OBJ) $(LIBQWRK) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -Wl,--wrap=fsync,--wrap=fdatasync,--wrap=rename -lcriterion $(WRK_LIBS) \
+	  $(LDLIBS_Q)
 
 $(BIN)/qlab-tests: $(TEST_OBJ) $(LIBQCORE)
 	@mkdir -p $(dir $@)
@@ -155,7 +174,7 @@ tests/web/node_modules/.package-lock.json: tests/web/package.json tests/web/pack
 # Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
 CRITERION_ARGS ?= --jobs 2
 TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
-               $(if $(wildcard tests/worker/run.sh),test-worker)
+               $(if $(WRKT_SRC),test-worker-unit) $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
 	$(MAKE) check-layers $(TEST_SUITES) test-web
@@ -172,6 +191,11 @@ test-cli: $(BIN)/qlab $(BIN)/qlab-server
 # qlab-server binary on port 0 with a temporary database.
 test-server: $(BIN)/qlab-server-tests $(BIN)/qlab-server
 	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-server-tests $(CRITERION_ARGS)
+
+# Unit tests of the worker's parts, no server: the journal, metric naming,
+# back-off, configuration (tests/worker_unit/).
+test-worker-unit: $(BIN)/qlab-worker-tests
+	$(BIN)/qlab-worker-tests $(CRITERION_ARGS)
 
 # Real qlab-server and qlab-worker processes on loopback (tests/worker/).
 test-worker: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
@@ -225,7 +249,7 @@ help:
 	@echo '  all           build qlab, qlab-server and qlab-worker into $(BUILD)/bin'
 	@echo '  bench         the benchmarks, as ratios against baselines measured in the same run'
 	@echo '  tour          the numerics core through the qlab CLI, no server'
-	@echo '  test-unit test-cli test-server test-worker test-web'
+	@echo '  test-unit test-cli test-server test-worker-unit test-worker test-web'
 	@echo '                one suite each (SAN=1 BUILD=build/asan for the sanitizer build)'
 	@echo '  check-layers  the layer and include rules, and the checker'"'"'s own tests'
 	@echo '  check-format  clang-format in dry-run mode over every tracked C file'
@@ -236,4 +260,5 @@ clean:
 	rm -rf build
 
 -include $(wildcard $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
-                     $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d))
+                     $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d) \
+                     $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d))

@@ -2,7 +2,6 @@
 #include "qw_metrics.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +25,9 @@ static bool name_ok(const char *s)
     return true;
 }
 
+/* jansson parses only finite numbers (it refuses 1e400), so `v` is one. */
 static void add(struct acc *a, const char *name, double v)
 {
-    if (!isfinite(v)) {
-        a->nonfinite++;
-        return;
-    }
     const size_t len = strlen(name);
     if (len >= QW_METRIC_NAME_MAX || !name_ok(name))
         return; /* not a name the server could key on; the core never writes one */
@@ -68,6 +64,8 @@ static void walk(struct acc *a, const json_t *obj, const char *prefix, int depth
         snprintf(name, sizeof name, "%s%s", prefix, k);
         if (json_is_number(v))
             add(a, name, json_number_value(v));
+        else if (json_is_null(v))
+            a->nonfinite++; /* the core writes NaN and infinity as null */
         else if (json_is_object(v) && depth < 3) {
             char sub[2 * QW_METRIC_NAME_MAX + 2];
             snprintf(sub, sizeof sub, "%s_", name);

@@ -29,7 +29,8 @@ struct qw_point {
 
 /* Parses one line. On success *out is a malloc'ed array of *n points
  * (the caller frees it; NULL when *n is 0) and *nonfinite counts the
- * numeric fields left out because JSON cannot carry NaN or infinity.
+ * null fields left out: JSON cannot carry NaN or infinity, so the core
+ * writes such a value as null.
  * QC_EINVAL for a line that is not a JSON object with an integer "step". */
 int qw_metrics_from_line(struct qw_point **out, int *n, int *nonfinite, const char *line,
                          struct qc_err *err);
