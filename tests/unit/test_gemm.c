@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qcore/cpu.h"
 #include "qcore/gemm.h"
 #include "qcore/quantize.h"
 #include "qcore/gemm_cpu.h"
@@ -698,4 +699,58 @@ Test(gemm, ref_rejects_bad_descriptions)
     cr_expect_eq(qc_gemm_ref(c, a, b, &d, &mac, NULL, &err), 0);
     cr_expect_eq(c[0], 7.0f);
     cr_expect_eq(c[3], 22.0f);
+}
+
+/* The tests above loop over the kernel variants and step over one this CPU
+ * cannot run (QC_EUNSUPP). These make that visible in the report, one test
+ * per variant: a variant that runs here gives the reference's bits on a
+ * small GEMM and quantization; one that cannot run is reported skipped. */
+static void kernel_variant_runs(const char *isa)
+{
+    const struct qc_mac mac = mac_of("cfg=1,a=e4m3,b=e4m3,acc=fp16");
+    const struct qc_format f = th_format("bf16");
+    const struct qc_round r = th_round("rne", 0);
+    const float a[6] = {1.5f, -2, 0.375f, 3, 0.25f, -1}, b[6] = {2, -0.5f, 1, 1.75f, -3, 0.125f};
+    const float in[4] = {1.00390625f, -3.3f, 0.1f, 1e30f};
+    float c[4], cref[4], q[4], qref[4];
+    struct qc_gemm_desc d;
+    struct qc_err err;
+
+    qc_gemm_desc_init(&d, 2, 2, 3);
+    const int grc = qc_gemm_cpu_isa(c, a, b, &d, &mac, 1, isa, NULL, &err);
+    const int qrc = qc_quantize_f32_isa(q, in, 1, 4, &f, &r, QC_SCALE_FLOOR, 0, NULL, isa, &err);
+    if (!qc_cpu_isa_available(isa)) {
+        cr_assert_eq(grc, QC_EUNSUPP, "gemm on %s: %d", isa, grc);
+        cr_assert_eq(qrc, QC_EUNSUPP, "quantize on %s: %d", isa, qrc);
+        cr_skip_test("this CPU cannot run the %s kernels: the GEMM and quantize tests left "
+                     "them out",
+                     isa);
+    }
+    cr_assert_eq(grc, 0, "gemm on %s: %s", isa, err.msg);
+    cr_assert_eq(qrc, 0, "quantize on %s: %s", isa, err.msg);
+    cr_assert_eq(qc_gemm_ref(cref, a, b, &d, &mac, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(
+        qc_quantize_f32_isa(qref, in, 1, 4, &f, &r, QC_SCALE_FLOOR, 0, NULL, "scalar", &err), 0,
+        "%s", err.msg);
+    for (int i = 0; i < 4; i++) {
+        cr_expect(th_same_f(c[i], cref[i]), "%s: C[%d] %a, reference %a", isa, i, (double)c[i],
+                  (double)cref[i]);
+        cr_expect(th_same_f(q[i], qref[i]), "%s: q[%d] %a, reference %a", isa, i, (double)q[i],
+                  (double)qref[i]);
+    }
+}
+
+Test(gemm, the_generic_kernels_run_here)
+{
+    kernel_variant_runs("generic");
+}
+
+Test(gemm, the_avx2_kernels_run_here_or_are_reported_skipped)
+{
+    kernel_variant_runs("avx2");
+}
+
+Test(gemm, the_avx512_kernels_run_here_or_are_reported_skipped)
+{
+    kernel_variant_runs("avx512");
 }
