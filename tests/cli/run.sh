@@ -545,7 +545,7 @@ fi
 q validate "$T/scaled.json"
 if [[ $RC -eq 0 ]] && grep -q valid "$T/err"; then ok "validate: a scale policy"; else not_ok "validate: a scale policy"; fi
 q validate "$(dirname "$0")/../unit/specs/design.json"
-if [[ $RC -eq 0 ]] && grep -q valid "$T/err"; then ok "validate: DESIGN's example spec (delay_update block scales)"; else not_ok "validate: DESIGN's example spec (delay_update block scales)"; fi
+if [[ $RC -eq 0 ]] && grep -q valid "$T/err"; then ok "validate: the example spec of docs/design.md (delay_update block scales)"; else not_ok "validate: the example spec of docs/design.md (delay_update block scales)"; fi
 # Sweeps: expanded, every run's spec checked; the study presets all validate.
 cat >"$T/sweep.json" <<'EOF'
 {"name": "s", "base": {"name": "b", "model": {"arch": "lenet5"},

@@ -1,4 +1,4 @@
-/* Tests of the format language (format.c): every string family of DESIGN.md
+/* Tests of the format language (format.c): every string family of docs/formats.md
  * with its modifiers and aliases, the traits each yields, the exact error
  * messages, canonical names, and code <-> value round trips of every code of
  * every narrow format. */
@@ -78,7 +78,7 @@ Test(format, traits_of_every_family)
     }
 }
 
-/* fp64 is one of DESIGN's "usual formats"; every double is its value. */
+/* fp64 is one of the "usual formats" of docs/formats.md; every double is its value. */
 Test(format, fp64_parses)
 {
     struct qc_format f;

@@ -1,4 +1,4 @@
-/* The experiment spec: the DESIGN.md example and the defaults parse to the
+/* The experiment spec: the example of docs/design.md and the defaults parse to the
  * right values, the canonical JSON round-trips to an identical struct, every
  * class of error names the exact JSON pointer, the parser's keys and
  * schema/experiment.schema.json's can never drift apart, and per-layer

@@ -252,7 +252,7 @@ Test(train, scale_policy_state_resumes_exactly)
     rmdir(dir);
 }
 
-/* DESIGN's example (e5m2, CFG-5, e6m5 accumulators, delay_update block
+/* The example of docs/design.md (e5m2, CFG-5, e6m5 accumulators, delay_update block
  * scales) is accepted and runs; here on synthetic data of its shape. */
 Test(train, design_example_trains)
 {

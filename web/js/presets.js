@@ -1,4 +1,4 @@
-// Starting points for the configurations studied with qlab (DESIGN.md):
+// Starting points for the configurations studied with qlab (docs/design.md):
 // the fp32 baseline, e5m2 inputs under CFG-1..6 with an e6m5 accumulator,
 // a q8.13 fixed-point accumulator, a 12-bit e4m7 accumulator with bias 10
 // and truncation, and OCP Microscaling MXFP8/MXFP4. The browser tests

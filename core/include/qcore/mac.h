@@ -2,7 +2,7 @@
  *
  * A configuration names the input formats, the multiplier CFG (1..6), the
  * product format, the accumulator format with its rounding, the chunk size
- * and fused mode. Semantics (docs/mac.md, DESIGN "MAC semantics"):
+ * and fused mode. Semantics (docs/mac.md):
  *
  *   total = 0
  *   for each chunk of `chunk` products (0: one chunk), in order:

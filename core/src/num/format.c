@@ -20,8 +20,8 @@
 #define FIXED_MAX_BITS 53
 
 /* A modifier that keeps the top exponent code for normals but reserves
- * nothing in it: OCP FP6/FP4 elements. Not in DESIGN's list, spelled out so
- * every alias stays expressible as a string. */
+ * nothing in it: OCP FP6/FP4 elements. It exists so that every alias
+ * (mxfp6_e3m2's elements, ...) stays expressible as a string. */
 #define MOD_FINITE "finite"
 
 struct alias {
