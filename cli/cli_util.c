@@ -1,6 +1,6 @@
 /* Shared plumbing of the qlab commands (see cli_util.h): error lines and exit
  * statuses, the output buffer, JSON text, number parsing and bounded reads.
- * Kept apart from the commands so the REST client can reuse it later. */
+ * Kept apart from the commands, which all share it (the REST client too). */
 #include "cli_util.h"
 
 #include <errno.h>

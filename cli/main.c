@@ -1,6 +1,7 @@
 /* The qlab program: a dispatcher over a table of commands (name, entry
- * point, one-line help). Each command lives in its own cmd_*.c file, so the
- * REST client commands slot in later as rows of the same table. */
+ * point, one-line help). Each command lives in its own cmd_*.c file; the
+ * local ones (formats, quantize, gemm, train) and the REST client's (submit,
+ * runs, metrics, watch) are rows of the same table. */
 #include <stdio.h>
 #include <string.h>
 

@@ -63,20 +63,13 @@ static int probe_fpga(struct qw_devices *out, const struct qw_config *cfg, struc
     return 0;
 }
 
-static const struct {
-    const char *name;
-    probe_fn probe;
-} probes[] = {
-    {"cpu", probe_cpu},
-    {"cuda", probe_cuda},
-    {"fpga", probe_fpga},
-};
+static const probe_fn probes[] = {probe_cpu, probe_cuda, probe_fpga};
 
 int qw_devices_discover(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-        int rc = probes[i].probe(out, cfg, err);
+        int rc = probes[i](out, cfg, err);
         if (rc) {
             qw_devices_free(out);
             return rc;

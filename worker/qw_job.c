@@ -647,6 +647,20 @@ void qw_job_deliver(struct qw_job *j, struct qw_event *ev)
 
 /* ---- control ------------------------------------------------------------------ */
 
+/* Tells the training thread to stop after its current step. A run still
+ * downloading its checkpoint has no thread yet: the download is dropped and
+ * the run goes straight to reporting. */
+static void stop_training(struct qw_job *j)
+{
+    atomic_store(&j->stop, 1);
+    if (j->phase == PH_DOWNLOAD) {
+        cancel_req(j);
+        uv_timer_stop(j->timer);
+        j->retry_wait = false;
+        pump(j);
+    }
+}
+
 void qw_job_action(struct qw_job *j, const char *action)
 {
     if (!strcmp(action, "continue") || j->phase == PH_RECOVERED || j->phase == PH_OVER ||
@@ -668,13 +682,7 @@ void qw_job_action(struct qw_job *j, const char *action)
     qw_log_info("run %" PRId64 ": %s requested; stopping after the current step", j->run,
                 r == R_CANCEL ? "cancel" : "early stop");
     j->reason = r;
-    atomic_store(&j->stop, 1);
-    if (j->phase == PH_DOWNLOAD) {
-        cancel_req(j);
-        uv_timer_stop(j->timer);
-        j->retry_wait = false;
-        pump(j);
-    }
+    stop_training(j);
 }
 
 void qw_job_shutdown(struct qw_job *j)
@@ -692,13 +700,7 @@ void qw_job_shutdown(struct qw_job *j)
         return; /* nothing trains: finish reporting as planned */
     if (j->reason == R_NONE)
         j->reason = R_SHUTDOWN;
-    atomic_store(&j->stop, 1);
-    if (j->phase == PH_DOWNLOAD) {
-        cancel_req(j);
-        uv_timer_stop(j->timer);
-        j->retry_wait = false;
-        pump(j);
-    }
+    stop_training(j);
 }
 
 void qw_job_abort(struct qw_job *j)

@@ -1,7 +1,7 @@
 /* Sweeps: one base experiment and a set of parameters to vary, expanded into
  * the fully written experiment spec of every run. The server expands sweeps
  * when they are submitted and the CLI checks them before submitting, with
- * this one implementation (schema/sweep.schema.json, docs/spec.md).
+ * this one implementation (schema/sweep.schema.json, docs/design.md).
  *
  *   {"name": "acc-study", "base": {...experiment...},
  *    "method": "grid" | "random", "samples": N, "seed": S,
@@ -42,7 +42,7 @@
 
 enum qc_sweep_method { QC_SWEEP_GRID = 0, QC_SWEEP_RANDOM };
 
-/* The median stopping rule (docs/api.md): after `grace_epochs` epochs, a run
+/* The median stopping rule (docs/server.md): after `grace_epochs` epochs, a run
  * whose best `metric` so far is worse than the median of the other runs'
  * best at the same epoch count is stopped; needs `min_runs` runs there. */
 struct qc_sweep_early_stop {

@@ -112,11 +112,10 @@ double qc_softmax_xent(float *grad, const float *logits, const int32_t *labels, 
     for (int64_t i = 0; i < nb; i++) {
         const float *z = logits + i * classes;
         int64_t best = 0;
-        double zmax = z[0];
         for (int64_t j = 1; j < classes; j++)
             if (z[j] > z[best])
                 best = j;
-        zmax = z[best];
+        const double zmax = z[best];
         double sum = 0.0;
         for (int64_t j = 0; j < classes; j++)
             sum += exp((double)z[j] - zmax);

@@ -393,7 +393,7 @@ static void make_name(struct qc_format *f, const char *base)
         if (at)
             *at = '\0';
         n = (int)strlen(p);
-        n += snprintf(p + n, left - (size_t)n, "@%d", f->block);
+        snprintf(p + n, left - (size_t)n, "@%d", f->block);
         return;
     }
     if (f->flags & QC_FMTF_BIAS)

@@ -59,8 +59,10 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s, co
     cfg->optim.update = a->weight_update;
     cfg->optim.quant_momentum = a->has_momentum;
     cfg->optim.moment = a->momentum;
+    /* Every override of a spec fits the configuration's table. */
+    _Static_assert(QC_SPEC_LAYERS_MAX <= QC_TRAIN_MAX_OVERRIDES, "a spec holds more overrides");
     for (int i = 0; i < a->nlayers; i++) {
-        if (strlen(a->layers[i].name) >= QC_NN_NAME_MAX || i >= QC_TRAIN_MAX_OVERRIDES)
+        if (strlen(a->layers[i].name) >= QC_NN_NAME_MAX)
             return qc_err_set(err, QC_EINVAL, "/arith/layers",
                               "layer '%s': no model has a layer of that name", a->layers[i].name);
         struct qc_layer_override *o = &cfg->overrides[cfg->noverrides++];
