@@ -1,7 +1,7 @@
 /* Sweeps: one base experiment and a set of parameters to vary, expanded into
  * the fully written experiment spec of every run. The server expands sweeps
  * when they are submitted and the CLI checks them before submitting, with
- * this one implementation (schema/sweep.schema.json, docs/design.md).
+ * this one implementation (schema/sweep.schema.json, docs/sweeps.md).
  *
  *   {"name": "acc-study", "base": {...experiment...},
  *    "method": "grid" | "random", "samples": N, "seed": S,
