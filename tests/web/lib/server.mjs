@@ -13,7 +13,11 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 export async function startServer({ bin = process.env.QLAB_SERVER_BIN || join(REPO, 'build/bin/qlab-server'), args = [] } = {}) {
   if (!existsSync(bin)) throw new Error(`${bin} does not exist: run make first`);
   const dir = mkdtempSync(join(tmpdir(), 'qlab-web-'));
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--db', join(dir, 'q.db'), '--web', join(REPO, 'web'), ...args],
+  // The tests lease runs as a fake worker that never sends heartbeats: a
+  // lease long enough that a slow machine cannot expire it mid-test (args
+  // given later override it).
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--db', join(dir, 'q.db'), '--web', join(REPO, 'web'),
+    '--lease-ttl', '600', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
