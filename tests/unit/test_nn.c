@@ -181,3 +181,56 @@ Test(nn, models_have_the_expected_shapes)
     cr_assert(strstr(err.msg, "alexnet"), "%s", err.msg);
     qc_backend_destroy(be);
 }
+
+/* A NaN (an overflow in a format without inf, fp8_e4m3) must survive ReLU
+ * and max pooling as IEEE max with NaN propagation gives it, forward and
+ * backward, so that it reaches the loss and the loss scaler. */
+Test(nn, relu_and_maxpool_propagate_nan)
+{
+    struct qc_net net;
+    struct qc_err err;
+    struct qc_backend *be = cpu();
+    const float nan = NAN;
+    /* 1 x 4 x 4, pooled 2x2: windows {0,1,4,5} {2,3,6,7} {8,9,12,13} {10,11,14,15}. */
+    const float x[16] = {5, nan, -1, -2, 1, 2, -3, -4, -5, -6, 7, 8, -7, -INFINITY, nan, 9};
+
+    cr_assert_eq(qc_net_init(&net, 1, 4, 4, 1, be), QC_OK);
+    /* A 1x1 average pool first (an identity), so that ReLU's backward runs:
+     * the net skips gradients into the input itself. */
+    int id = qc_net_add_simple(&net, QC_LAYER_AVGPOOL, "id", 0, 1, 1, &err);
+    cr_assert_geq(id, 0, "%s", err.msg);
+    int relu = qc_net_add_simple(&net, QC_LAYER_RELU, "relu", id, 0, 0, &err);
+    cr_assert_geq(relu, 0, "%s", err.msg);
+    int pool = qc_net_add_simple(&net, QC_LAYER_MAXPOOL, "pool", relu, 2, 2, &err);
+    cr_assert_geq(pool, 0, "%s", err.msg);
+    cr_assert_eq(qc_net_finalize(&net, &err), QC_OK, "%s", err.msg);
+    exact_arith(&net);
+    cr_assert_eq(qc_net_forward(&net, x, 1, true, NULL, &err), QC_OK, "%s", err.msg);
+
+    const float *r = net.layers[relu].out;
+    for (int i = 0; i < 16; i++) {
+        float want = isnan(x[i]) ? nan : x[i] > 0 ? x[i] : 0.0f;
+        cr_expect(th_same_f(r[i], want), "relu(%g) = %g, want %g", (double)x[i], (double)r[i],
+                  (double)want);
+    }
+    const float *p = net.layers[pool].out;
+    cr_expect(isnan(p[0]), "a window holding NaN (after a larger 5) pools to NaN, got %g",
+              (double)p[0]);
+    cr_expect(th_same_f(p[1], 0.0f), "%g", (double)p[1]);
+    cr_expect(th_same_f(p[2], 0.0f), "%g", (double)p[2]);
+    cr_expect(isnan(p[3]), "a NaN before a larger 9 still wins, got %g", (double)p[3]);
+    cr_expect_eq(net.layers[pool].argmax[0], 1, "the gradient goes to the NaN");
+    cr_expect_eq(net.layers[pool].argmax[3], 14);
+
+    /* Backward: the NaN positions get NaN gradients, the others the usual. */
+    for (int i = 0; i < 4; i++)
+        net.layers[pool].grad[i] = 1.0f;
+    cr_assert_eq(qc_net_backward(&net, 1, NULL, &err), QC_OK, "%s", err.msg);
+    const float *g = net.layers[id].grad;
+    cr_expect(isnan(g[1]) && isnan(g[14]), "relu' at NaN is NaN: %g %g", (double)g[1],
+              (double)g[14]);
+    cr_expect(th_same_f(g[0], 0.0f) && th_same_f(g[15], 0.0f), "%g %g", (double)g[0],
+              (double)g[15]);
+    qc_net_free(&net);
+    qc_backend_destroy(be);
+}

@@ -297,3 +297,40 @@ Test(train, design_example_trains)
     }
     qc_net_free(&net);
 }
+
+/* An overflow in the forward pass of a format without inf (fp8_e4m3 style:
+ * `fn`, overflow gives NaN) must reach the loss and the dynamic loss
+ * scaler, which skips the step and halves the scale (docs/training.md).
+ * conv1 accumulates in e4m3:fn with its range shifted down (bias 15: max
+ * 448 / 2^8 = 1.75), so its sums overflow from the first step on; ReLU
+ * and max pooling used to turn those NaNs into zeros, and the step went
+ * ahead with finite gradients. */
+Test(train, e4m3_forward_overflow_is_skipped_by_dynamic_loss_scaling)
+{
+    struct qc_train_cfg c;
+    struct qc_train_opts o = {0};
+    struct sink s = {0};
+    struct qc_net net;
+    struct qc_err err;
+
+    small_cfg(&c, "acc=fp32");
+    c.epochs = 1;
+    c.log_interval = 2;
+    c.loss.kind = QC_LOSS_SCALE_DYNAMIC;
+    c.loss.scale = 1024;
+    c.loss.growth_interval = 1000;
+    o.max_steps = 4;
+    snprintf(c.overrides[0].layer, sizeof c.overrides[0].layer, "conv1");
+    c.overrides[0].arith = c.arith;
+    cr_assert_eq(qc_mac_parse(&c.overrides[0].arith.mac[QC_GEMM_FWD], "acc=e4m3:fn:bias=15", &err),
+                 QC_OK, "%s", err.msg);
+    c.noverrides = 1;
+
+    run(&c, &o, &s, &net, QC_ECONFLICT);
+    /* Every step overflowed: every one skipped, the scale halved each time,
+     * and the loss written as null (not finite). */
+    cr_assert(strstr(s.text, "\"skipped\":2"), "the first interval skips both steps:\n%s", s.text);
+    cr_assert(strstr(s.text, "\"loss_scale\":64"), "1024 halved four times:\n%s", s.text);
+    cr_assert(strstr(s.text, "\"train_loss\":null"), "the loss is not finite:\n%s", s.text);
+    qc_net_free(&net);
+}

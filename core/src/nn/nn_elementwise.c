@@ -1,5 +1,7 @@
 /* The layers without arithmetic of note: ReLU, residual add, flatten (the
  * CNHW -> batch x features permutation) and the input permutation. */
+#include <math.h>
+
 #include "nn_impl.h"
 
 void qc__relu_forward(struct qc_net *net, struct qc_layer *l, int64_t nb)
@@ -7,8 +9,11 @@ void qc__relu_forward(struct qc_net *net, struct qc_layer *l, int64_t nb)
     const float *x = net->layers[l->in[0]].out;
     const int64_t n = nb * l->c * l->h * l->w;
 
+    /* NaN passes through, as IEEE max(x, 0) with NaN propagation gives it:
+     * an overflow to NaN (formats without inf) must reach the loss and the
+     * loss scaler, never become a quiet zero. */
     for (int64_t i = 0; i < n; i++)
-        l->out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        l->out[i] = x[i] > 0.0f || isnan(x[i]) ? x[i] : 0.0f;
 }
 
 void qc__relu_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc)
@@ -16,8 +21,9 @@ void qc__relu_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool 
     float *dx = net->layers[l->in[0]].grad;
     const int64_t n = nb * l->c * l->h * l->w;
 
+    /* The derivative at a NaN input is NaN: the gradient says so too. */
     for (int64_t i = 0; i < n; i++)
-        qc__put(&dx[i], l->out[i] > 0.0f ? l->grad[i] : 0.0f, acc);
+        qc__put(&dx[i], l->out[i] > 0.0f ? l->grad[i] : isnan(l->out[i]) ? l->out[i] : 0.0f, acc);
 }
 
 void qc__add_forward(struct qc_net *net, struct qc_layer *l, int64_t nb)

@@ -23,7 +23,10 @@ void qc__pool_forward(struct qc_net *net, struct qc_layer *l, int64_t nb)
                     for (int64_t i = 0; i < k; i++)
                         for (int64_t j = 0; j < k; j++) {
                             const int64_t p = (y * s + i) * w + xx * s + j;
-                            if (x[p] > best) { /* the first maximum wins a tie */
+                            /* The first maximum wins a tie; the first NaN
+                             * wins over everything (IEEE maximum propagates
+                             * NaN, so an overflow is not pooled away). */
+                            if (x[p] > best || (isnan(x[p]) && !isnan(best))) {
                                 best = x[p];
                                 at = (int32_t)p;
                             }
