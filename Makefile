@@ -164,11 +164,14 @@ deps:
 
 # npm packages from the committed lock files; web/'s postinstall copies uPlot
 # into web/vendor/ (the server serves only web/, and there is no CDN).
-WEB_DEPS := web/vendor/uPlot.esm.js tests/web/node_modules/.package-lock.json
+WEB_DEPS := web/vendor/uPlot.esm.js tests/web/node_modules/.package-lock.json \
+            tests/openapi/node_modules/.package-lock.json
 web/vendor/uPlot.esm.js: web/package.json web/package-lock.json web/scripts/vendor.mjs
 	cd web && npm ci --prefer-offline --no-audit --no-fund
 tests/web/node_modules/.package-lock.json: tests/web/package.json tests/web/package-lock.json
 	cd tests/web && npm ci --prefer-offline --no-audit --no-fund
+tests/openapi/node_modules/.package-lock.json: tests/openapi/package.json tests/openapi/package-lock.json
+	cd tests/openapi && npm ci --prefer-offline --no-audit --no-fund
 
 # ---- tests ------------------------------------------------------------------
 # Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
@@ -177,7 +180,7 @@ TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(WRKT_SRC),test-worker-unit) $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
-	$(MAKE) check-layers $(TEST_SUITES) test-web
+	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
@@ -231,6 +234,12 @@ tour: $(BIN)/qlab
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# schema/openapi.yaml through Redocly's linter (tests/openapi/lint.mjs): the
+# document against the OpenAPI 3.0 schema plus the `recommended` rules.
+.PHONY: check-openapi
+check-openapi: tests/openapi/node_modules/.package-lock.json
+	node tests/openapi/lint.mjs schema/openapi.yaml
+
 # The formatting of every tracked C file, checked without changing it (CI).
 check-format:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
@@ -252,6 +261,7 @@ help:
 	@echo '  test-unit test-cli test-server test-worker-unit test-worker test-web'
 	@echo '                one suite each (SAN=1 BUILD=build/asan for the sanitizer build)'
 	@echo '  check-layers  the layer and include rules, and the checker'"'"'s own tests'
+	@echo '  check-openapi lint schema/openapi.yaml (Redocly, offline after make deps)'
 	@echo '  check-format  clang-format in dry-run mode over every tracked C file'
 	@echo '  format        reformat every tracked C file in place'
 	@echo '  clean         remove $(BUILD)'

@@ -232,6 +232,57 @@ static int authenticate(struct srv_req *r)
     return QC_OK;
 }
 
+/* ---- query parameters --------------------------------------------------- */
+
+struct query_check {
+    struct srv_req *r;
+    int rc;
+};
+
+/* Whether `key` is one of the comma-separated names of `list`. */
+static bool in_list(const char *list, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, key, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+static enum MHD_Result query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct query_check *q = cls;
+    const struct srv_route *rt = q->r->route;
+    (void)kind;
+    (void)value;
+    if (in_list(rt->query, key) || (strcmp(key, "token") == 0 && strcmp(rt->method, "GET") == 0))
+        return MHD_YES;
+    /* GET /runs: spec-field and metric filters; the handler checks them. */
+    if ((rt->flags & SRV_QUERY_FILTERS) && (strchr(key, '.') || isalpha((unsigned char)key[0])))
+        return MHD_YES;
+    char field[140];
+    snprintf(field, sizeof field, "?%.130s", key);
+    q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", field,
+                     "unknown query parameter '%.100s' for %s %s (it takes: %s)", key, rt->method,
+                     rt->pattern, rt->query && rt->query[0] ? rt->query : "none");
+    return MHD_NO;
+}
+
+/* Every query parameter must be one the route declares: a misspelt
+ * `?dry_run=1` must not quietly queue a real run. */
+static int check_query(struct srv_req *r)
+{
+    struct query_check q = {.r = r, .rc = QC_OK};
+    if (r->route->flags & SRV_QUERY_ANY)
+        return QC_OK;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_key, &q);
+    return q.rc;
+}
+
 /* ---- the access handler ------------------------------------------------- */
 
 static int body_begin(struct srv_req *r)
@@ -349,6 +400,8 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
         r->t0 = srv_mono();
         *con_cls = r;
         int rc = authenticate(r);
+        if (rc == 0)
+            rc = check_query(r);
         if (rc == 0)
             rc = body_begin(r);
         if (rc < 0)

@@ -121,6 +121,35 @@ static bool dotted_path_ok(const char *p)
     return true;
 }
 
+/* Whether the dotted path names a key the spec parser accepts (a layer
+ * name under arith.layers matches the table's "*"). */
+static bool spec_path_known(const char *dotted)
+{
+    char want[160], known[256];
+    snprintf(want, sizeof want, "/%s", dotted);
+    for (char *c = want; *c; c++)
+        if (*c == '.')
+            *c = '/';
+    for (int i = 0; qc_spec_known_path(known, sizeof known, i); i++) {
+        const char *k = known, *w = want;
+        while (*k && *w) {
+            if (k[0] == '*' && (k[1] == '/' || !k[1])) { /* any one segment */
+                k++;
+                while (*w && *w != '/')
+                    w++;
+                continue;
+            }
+            if (*k != *w)
+                break;
+            k++;
+            w++;
+        }
+        if (!*k && !*w)
+            return true;
+    }
+    return false;
+}
+
 static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)
 {
@@ -208,11 +237,14 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
                strcmp(key, "spec") == 0 || strcmp(key, "token") == 0) {
         /* handled by the caller */
     } else {
-        if (!dotted_path_ok(key) || q->npaths >= FILTERS_MAX) {
+        if (!dotted_path_ok(key) || q->npaths >= FILTERS_MAX || !spec_path_known(key)) {
             char field[140];
             snprintf(field, sizeof field, "?%.130s", key);
             q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", field,
-                             "unknown filter '%.100s' (a spec field is a dotted path)", key);
+                             "unknown query parameter '%.100s': not sweep, state, worker, spec, "
+                             "limit, cursor, metric.NAME.OP, nor a spec field's dotted path "
+                             "(schema/experiment.schema.json)",
+                             key);
             return MHD_NO;
         }
         snprintf(q->paths[q->npaths], sizeof q->paths[0], "$.%s", key);

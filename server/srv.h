@@ -92,9 +92,11 @@ enum {
     SRV_AUTH_WORKER = 4, /* the worker named by {id}, or admin */
     SRV_AUTH_LEASE = 5,  /* a worker token (the handler checks the lease), admin */
     SRV_AUTH_MASK = 7,
-    SRV_BODY_JSON = 1 << 4,    /* application/json body, parsed by the handler */
-    SRV_BODY_FILE = 1 << 5,    /* raw body streamed to a temporary file */
-    SRV_READ_OR_LEASE = 1 << 6 /* SRV_AUTH_LEASE also open to read tokens */
+    SRV_BODY_JSON = 1 << 4,     /* application/json body, parsed by the handler */
+    SRV_BODY_FILE = 1 << 5,     /* raw body streamed to a temporary file */
+    SRV_READ_OR_LEASE = 1 << 6, /* SRV_AUTH_LEASE also open to read tokens */
+    SRV_QUERY_FILTERS = 1 << 7, /* the handler also takes open-ended filters (GET /runs) */
+    SRV_QUERY_ANY = 1 << 8      /* any query parameter (the dashboard's static files) */
 };
 
 struct srv_route {
@@ -102,6 +104,11 @@ struct srv_route {
     const char *pattern; /* "/api/v1/runs/{id}/cancel" */
     srv_handler handler;
     unsigned flags;
+    /* The query parameters it takes, comma-separated ("limit,cursor"); NULL
+     * or "" for none. Any other is 400 bad_param naming it (GET routes also
+     * take `token`, the EventSource's way to authenticate). schema/
+     * openapi.yaml declares the same names (tests/server/test_openapi.c). */
+    const char *query;
 };
 
 extern const struct srv_route srv_routes[];

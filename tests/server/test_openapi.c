@@ -18,7 +18,15 @@ struct op {
     char method[8]; /* upper case, as in srv_routes */
     char path[160];
     bool has_id_param; /* the operation's block refers to the Id parameter */
+    char query[512];   /* its query parameters, ",a,b," (components resolved) */
 };
+
+/* components/parameters: name -> the query parameter it declares ("" when
+ * it is a path or header parameter). */
+static struct {
+    char key[64], name[64];
+} comps[32];
+static int ncomps;
 
 static struct op ops[OPS_MAX];
 static int nops;
@@ -31,6 +39,44 @@ static int indent_of(const char *line)
     return n;
 }
 
+/* The reusable parameters under components/parameters that are in: query. */
+static void read_components(FILE *f)
+{
+    char line[512], key[64] = "", name[64] = "";
+    bool in_comp = false, in_params = false;
+    ncomps = 0;
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        int ind = indent_of(line);
+        const char *t = line + ind;
+        if (!*t || *t == '#')
+            continue;
+        if (ind == 0)
+            in_comp = strcmp(t, "components:") == 0;
+        else if (in_comp && ind == 2)
+            in_params = strcmp(t, "parameters:") == 0;
+        else if (in_comp && in_params && ind == 4) {
+            snprintf(key, sizeof key, "%.*s", (int)strcspn(t, ":"), t);
+            name[0] = '\0';
+        } else if (in_comp && in_params && ind == 6 && strncmp(t, "name: ", 6) == 0)
+            snprintf(name, sizeof name, "%s", t + 6);
+        else if (in_comp && in_params && ind == 6 && strcmp(t, "in: query") == 0 && name[0]) {
+            cr_assert_lt(ncomps, 32);
+            snprintf(comps[ncomps].key, sizeof comps[0].key, "%s", key);
+            snprintf(comps[ncomps].name, sizeof comps[0].name, "%s", name);
+            ncomps++;
+        }
+    }
+    rewind(f);
+}
+
+static void add_query(struct op *o, const char *name)
+{
+    size_t n = strlen(o->query);
+    snprintf(o->query + n, sizeof o->query - n, "%s%s,", n ? "" : ",", name);
+}
+
 static void read_openapi(void)
 {
     static const char *const methods[] = {"get",   "put",  "post",    "delete",
@@ -39,7 +85,9 @@ static void read_openapi(void)
     bool in_paths = false, seen_paths = false;
     FILE *f = fopen(OPENAPI, "r");
     cr_assert_not_null(f, "cannot open %s (run from the repository root)", OPENAPI);
+    read_components(f);
     nops = 0;
+    char pending[64] = ""; /* "- name: x" seen, waiting for its "in:" */
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
         int ind = indent_of(line);
@@ -77,10 +125,29 @@ static void read_openapi(void)
                 o->method[i] = (char)toupper((unsigned char)key[i]);
             snprintf(o->path, sizeof o->path, "%s", path);
             o->has_id_param = false;
+            o->query[0] = '\0';
+            pending[0] = '\0';
             continue;
         }
         if (ind >= 6 && nops > 0 && strstr(t, "#/components/parameters/Id\""))
             ops[nops - 1].has_id_param = true;
+        if (ind >= 6 && nops > 0 && strncmp(t, "- name: ", 8) == 0)
+            snprintf(pending, sizeof pending, "%s", t + 8);
+        else if (ind >= 6 && nops > 0 && pending[0] && strncmp(t, "in: ", 4) == 0) {
+            if (strcmp(t, "in: query") == 0)
+                add_query(&ops[nops - 1], pending);
+            pending[0] = '\0';
+        }
+        static const char refp[] = "- $ref: \"#/components/parameters/";
+        const char *ref = strstr(t, refp);
+        if (ind >= 6 && nops > 0 && ref) {
+            char key[64];
+            ref += sizeof refp - 1;
+            snprintf(key, sizeof key, "%.*s", (int)strcspn(ref, "\""), ref);
+            for (int i = 0; i < ncomps; i++)
+                if (strcmp(comps[i].key, key) == 0)
+                    add_query(&ops[nops - 1], comps[i].name);
+        }
     }
     fclose(f);
     cr_assert(seen_paths, "%s has no top-level 'paths:' section", OPENAPI);
@@ -145,4 +212,46 @@ Test(openapi, paths_with_an_id_declare_the_id_parameter)
                       "%s %s takes {id} but does not declare "
                       "#/components/parameters/Id",
                       ops[i].method, ops[i].path);
+}
+
+/* The query parameters each route takes (srv_routes' `query`) are exactly
+ * the ones its operation declares: the server refuses any other with 400
+ * bad_param, so the contract must list every one it accepts. */
+Test(openapi, query_parameters_match_the_routes)
+{
+    read_openapi();
+    for (int i = 0; i < nops; i++) {
+        const struct srv_route *rt = NULL;
+        for (int j = 0; j < srv_nroutes; j++)
+            if (strcmp(srv_routes[j].method, ops[i].method) == 0 &&
+                strcmp(srv_routes[j].pattern, ops[i].path) == 0)
+                rt = &srv_routes[j];
+        if (!rt)
+            continue; /* reported by every_contract_operation_is_routed */
+        char routed[512] = "";
+        const char *q = rt->query ? rt->query : "";
+        for (const char *p = q; *p;) {
+            size_t len = strcspn(p, ",");
+            size_t n = strlen(routed);
+            snprintf(routed + n, sizeof routed - n, "%s%.*s,", n ? "" : ",", (int)len, p);
+            p += len + (p[len] == ',');
+        }
+        /* Same set: each side's names are in the other. */
+        for (const char *p = routed; *p && p[1];) {
+            size_t len = strcspn(p + 1, ",");
+            char name[80];
+            snprintf(name, sizeof name, ",%.*s,", (int)len, p + 1);
+            cr_expect(strstr(ops[i].query, name), "%s %s takes ?%.*s but %s does not list it",
+                      ops[i].method, ops[i].path, (int)len, p + 1, OPENAPI);
+            p += len + 1;
+        }
+        for (const char *p = ops[i].query; *p && p[1];) {
+            size_t len = strcspn(p + 1, ",");
+            char name[80];
+            snprintf(name, sizeof name, ",%.*s,", (int)len, p + 1);
+            cr_expect(strstr(routed, name), "%s lists ?%.*s for %s %s, which refuses it", OPENAPI,
+                      (int)len, p + 1, ops[i].method, ops[i].path);
+            p += len + 1;
+        }
+    }
 }
