@@ -22,7 +22,9 @@ const char srv_config_usage[] =
     "  --max-checkpoint BYTES largest checkpoint upload (default 268435456)\n"
     "  --max-sweep-runs N     largest sweep (default 10000)\n"
     "  --max-attempts N       default attempts per run (default 3)\n"
-    "  --durable              fsync every commit (survives power loss, not just kill -9)\n";
+    "  --durable              fsync every commit (survives power loss, not just kill -9)\n"
+    "  --busy-timeout MS      wait this long for another process's database lock, then\n"
+    "                         answer 503 with Retry-After (default 5000)\n";
 
 void srv_config_init(struct srv_config *c)
 {
@@ -39,6 +41,7 @@ void srv_config_init(struct srv_config *c)
     c->max_sweep_runs = 10000;
     c->max_attempts = 3;
     c->max_wait = 30;
+    c->busy_ms = 5000;
 }
 
 static int set_path(char *dst, const char *v, const char *flag, struct qc_err *err)
@@ -134,6 +137,11 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
     }
     if (strcmp(flag, "--max-sweep-runs") == 0)
         return set_int(&c->max_sweep_runs, v, 1, 1000000, flag, err);
+    if (strcmp(flag, "--busy-timeout") == 0) {
+        if ((rc = set_int(&i, v, 1, 600000, flag, err)) == 0)
+            c->busy_ms = (int)i;
+        return rc;
+    }
     if (strcmp(flag, "--max-attempts") == 0) {
         if ((rc = set_int(&i, v, 1, 100, flag, err)) == 0)
             c->max_attempts = (int)i;

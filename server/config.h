@@ -27,6 +27,7 @@ struct srv_config {
     int max_attempts; /* default attempts of a run */
     double max_wait;  /* longest lease long-poll, seconds */
     bool durable;     /* synchronous=FULL */
+    int busy_ms;      /* how long a write waits for another process's lock */
 };
 
 void srv_config_init(struct srv_config *c);

@@ -32,7 +32,7 @@ static int exec(struct srv_conn *c, const char *sql, struct qc_err *err)
     return QC_OK;
 }
 
-static int conn_open(struct srv_conn *c, const char *path, bool writer, bool durable,
+static int conn_open(struct srv_conn *c, const char *path, bool writer, bool durable, int busy_ms,
                      struct qc_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -45,7 +45,7 @@ static int conn_open(struct srv_conn *c, const char *path, bool writer, bool dur
         c->db = NULL;
         return QC_EIO;
     }
-    sqlite3_busy_timeout(c->db, 5000);
+    sqlite3_busy_timeout(c->db, busy_ms);
     sqlite3_extended_result_codes(c->db, 1);
     if (writer)
         return exec(c,
@@ -137,7 +137,8 @@ int srv_db_open(struct srv_db *d, const char *path, bool durable, struct qc_err 
     if (strlen(path) >= sizeof d->path)
         return qc_err_set(err, QC_EINVAL, "--db", "database path is too long");
     snprintf(d->path, sizeof d->path, "%s", path);
-    if ((rc = conn_open(&d->writer, path, true, durable, err)) < 0)
+    d->busy_ms = 5000;
+    if ((rc = conn_open(&d->writer, path, true, durable, d->busy_ms, err)) < 0)
         return rc;
     if ((rc = migrate(&d->writer, err)) < 0) {
         conn_close(&d->writer);
@@ -165,12 +166,34 @@ void srv_db_close(struct srv_db *d)
     }
 }
 
-struct srv_conn *srv_db_write_begin(struct srv_db *d)
+void srv_db_set_busy_timeout(struct srv_db *d, int ms)
+{
+    d->busy_ms = ms;
+    if (d->writer.db)
+        sqlite3_busy_timeout(d->writer.db, ms);
+}
+
+/* QC_EUNAVAIL for a lock held elsewhere (503 with Retry-After: the client
+ * may try again), QC_EIO for anything else. */
+static int write_fail(struct srv_db *d, int src, const char *what, struct qc_err *err)
+{
+    bool busy = (src & 0xff) == SQLITE_BUSY || (src & 0xff) == SQLITE_LOCKED;
+    return qc_err_set(err, busy ? QC_EUNAVAIL : QC_EIO, "",
+                      busy ? "database: %s: the database is locked by another process; nothing "
+                             "was written, try again"
+                           : "database: %s: %s; nothing was written",
+                      what, busy ? "" : sqlite3_errmsg(d->writer.db));
+}
+
+struct srv_conn *srv_db_write_begin(struct srv_db *d, struct qc_err *err)
 {
     pthread_mutex_lock(&d->wmu);
-    /* A failed BEGIN means a broken database: the caller's first statement
-     * fails too and the request answers 500, so nothing is checked here. */
-    exec(&d->writer, "BEGIN IMMEDIATE;", NULL);
+    int src = sqlite3_exec(d->writer.db, "BEGIN IMMEDIATE;", NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        write_fail(d, src, "begin", err);
+        pthread_mutex_unlock(&d->wmu);
+        return NULL;
+    }
     return &d->writer;
 }
 
@@ -178,9 +201,11 @@ int srv_db_write_end(struct srv_db *d, bool ok, struct qc_err *err)
 {
     int rc = QC_OK;
     if (ok) {
-        rc = exec(&d->writer, "COMMIT;", err);
-        if (rc < 0)
+        int src = sqlite3_exec(d->writer.db, "COMMIT;", NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            rc = write_fail(d, src, "commit", err);
             exec(&d->writer, "ROLLBACK;", NULL);
+        }
     } else {
         exec(&d->writer, "ROLLBACK;", NULL);
     }
@@ -194,7 +219,7 @@ struct srv_conn *srv_db_reader(struct srv_db *d)
     if (c)
         return c;
     c = calloc(1, sizeof *c);
-    if (!c || conn_open(c, d->path, false, false, NULL) < 0) {
+    if (!c || conn_open(c, d->path, false, false, d->busy_ms, NULL) < 0) {
         free(c);
         return NULL;
     }

@@ -35,18 +35,27 @@ struct srv_db {
     pthread_key_t reader_key;
     pthread_mutex_t rmu; /* guards `readers` */
     struct srv_conn *readers;
+    int busy_ms; /* sqlite3_busy_timeout of every connection */
 };
 
 /* Opens (creating if needed) and migrates the database at `path`.
  * QC_EIO with SQLite's message when it cannot; QC_ECORRUPT when the file's
  * schema is newer than this binary. */
 int srv_db_open(struct srv_db *d, const char *path, bool durable, struct qc_err *err);
+/* How long a statement waits for another process's lock (default 5000 ms;
+ * --busy-timeout). Applies to the writer and to readers opened later. */
+void srv_db_set_busy_timeout(struct srv_db *d, int ms);
 void srv_db_close(struct srv_db *d);
 
 /* The writer, locked: call srv_db_write_end when done. BEGIN IMMEDIATE is
  * issued here and committed (or rolled back when `ok` is false) at the end,
- * so every caller's writes are one transaction. */
-struct srv_conn *srv_db_write_begin(struct srv_db *d);
+ * so every caller's writes are one transaction. When BEGIN fails (another
+ * process holds the write lock past the busy timeout: QC_EUNAVAIL; else
+ * QC_EIO) it returns NULL with err set and the writer unlocked: nothing may
+ * run, since statements would run in autocommit, one by one. */
+struct srv_conn *srv_db_write_begin(struct srv_db *d, struct qc_err *err);
+/* Commits (or rolls back). A failed COMMIT rolls back and returns
+ * QC_EUNAVAIL when the database was busy, QC_EIO otherwise. */
 int srv_db_write_end(struct srv_db *d, bool ok, struct qc_err *err);
 
 /* This thread's reader connection (opened on first use; NULL when it cannot

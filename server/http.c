@@ -137,6 +137,9 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow && allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    /* A busy database, a full list pool, shutting down: worth a retry soon. */
+    if (status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -53,7 +53,9 @@ int srv_route_run_start(struct srv_req *r)
     static const char sql[] = "UPDATE runs SET state = 'running', started = coalesce(started, ?) "
                               "WHERE id = ? AND state = 'leased'";
     char state[16];
-    struct srv_conn *c = srv_tx_begin(r->srv);
+    struct srv_conn *c = srv_tx_begin(r->srv, &r->err);
+    if (!c)
+        return r->err.code;
     int rc = srv_lease_check(c, r->id, lease_header(r), holder(r), state, &r->err);
     if (rc >= 0 && strcmp(state, "leased") == 0) {
         rc = exec_run(r, c, sql, srv_now());
@@ -72,7 +74,9 @@ int srv_route_run_release(struct srv_req *r)
         "lease_deadline = NULL, attempt = max(attempt - 1, 0), queued_at = min(queued_at, ?) "
         "WHERE id = ?";
     char state[16];
-    struct srv_conn *c = srv_tx_begin(r->srv);
+    struct srv_conn *c = srv_tx_begin(r->srv, &r->err);
+    if (!c)
+        return r->err.code;
     int rc = srv_lease_check(c, r->id, lease_header(r), holder(r), state, &r->err);
     if (rc >= 0)
         rc = exec_run(r, c, sql, srv_now());
@@ -121,7 +125,11 @@ int srv_route_run_complete(struct srv_req *r)
         json_decref(doc);
         return rc;
     }
-    struct srv_conn *c = srv_tx_begin(r->srv);
+    struct srv_conn *c = srv_tx_begin(r->srv, &r->err);
+    if (!c) {
+        json_decref(doc);
+        return r->err.code;
+    }
     rc = srv_lease_check(c, r->id, lease_header(r), holder(r), state, &r->err);
     sqlite3_stmt *st = rc >= 0 ? srv_stmt(c, sql, &r->err) : NULL;
     if (rc >= 0 && !st)
@@ -193,7 +201,9 @@ int srv_route_checkpoint_put(struct srv_req *r)
     snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, name);
     snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)r->body_crc);
 
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c)
+        return r->err.code;
     rc = srv_lease_check(c, r->id, lease_header(r), holder(r), state, &r->err);
     sqlite3_stmt *st = rc >= 0 ? srv_stmt(c, old_sql, &r->err) : NULL;
     if (rc >= 0 && !st)

@@ -203,7 +203,11 @@ int srv_route_run_metrics_post(struct srv_req *r)
             last_step = json_integer_value(step);
     }
 
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c) {
+        rc = r->err.code;
+        goto out;
+    }
     rc = srv_lease_check(c, r->id,
                          MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Qlab-Lease"),
                          r->role == SRV_ROLE_WORKER ? r->worker_id : 0, state, &r->err);

@@ -42,7 +42,11 @@ int srv_route_experiment_create(struct srv_req *r)
     json_decref(doc);
     if (!spec)
         return r->err.code;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c) {
+        json_decref(spec);
+        return r->err.code;
+    }
     rc = srv_run_insert(s, c, &id, 0, spec, priority, max_attempts, &r->err);
     json_t *run = NULL;
     if (rc >= 0)
@@ -414,7 +418,9 @@ int srv_route_run_cancel(struct srv_req *r)
     struct srv_server *s = r->srv;
     bool changed;
     json_t *run = NULL;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c)
+        return r->err.code;
     int rc = srv_run_cancel_tx(s, c, r->id, &changed, &r->err);
     if (rc >= 0)
         rc = srv_run_load(c, r->id, false, &run, &r->err);
@@ -431,7 +437,9 @@ int srv_route_run_retry(struct srv_req *r)
         "'canceled')";
     struct srv_server *s = r->srv;
     json_t *run = NULL;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c)
+        return r->err.code;
     int rc = srv_run_load(c, r->id, false, &run, &r->err);
     sqlite3_stmt *st = rc >= 0 ? srv_stmt(c, sql, &r->err) : NULL;
     if (rc >= 0 && !st)

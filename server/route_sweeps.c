@@ -91,7 +91,14 @@ int srv_route_sweep_create(struct srv_req *r)
     char *text = json_dumps(doc, JSON_COMPACT);
     json_t *es = json_object_get(doc, "early_stop");
     char *es_text = es ? json_dumps(es, JSON_COMPACT) : NULL;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c) {
+        free(text);
+        free(es_text);
+        json_decref(specs);
+        json_decref(doc);
+        return r->err.code;
+    }
     sqlite3_stmt *st = srv_stmt(c, sql, &r->err);
     rc = st && text ? QC_OK : QC_EIO;
     if (st && text) {
@@ -198,7 +205,9 @@ int srv_route_sweep_cancel(struct srv_req *r)
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
     int64_t canceled = 0;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c)
+        return r->err.code;
     int rc = sweep_load(c, r->id, false, &sw, &r->err);
     json_decref(sw);
     sw = NULL;

@@ -157,7 +157,13 @@ int srv_route_worker_register(struct srv_req *r)
     }
     char *devs = json_dumps(json_object_get(doc, "devices"), JSON_COMPACT);
     char *tagt = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c) {
+        free(devs);
+        free(tagt);
+        rc = r->err.code;
+        goto out;
+    }
     sqlite3_stmt *st = srv_stmt(c, sql, &r->err);
     int64_t id = 0;
     rc = st ? QC_OK : QC_EIO;
@@ -283,7 +289,12 @@ int srv_route_worker_heartbeat(struct srv_req *r)
         return srv_fail(r, QC_EINVAL, "invalid_request", "/runs", "runs must be an array");
     }
     json_t *actions = json_array();
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c) {
+        json_decref(actions);
+        json_decref(doc);
+        return r->err.code;
+    }
     rc = touch_worker(c, r->id, devs, &r->err);
     for (size_t i = 0; rc >= 0 && i < json_array_size(runs); i++) {
         const json_t *e = json_array_get(runs, i);
@@ -438,7 +449,9 @@ static int lease_try(struct srv_req *r, struct lease_state *ls, json_t **out)
     *out = NULL;
     if (srv_token_random(token, sizeof token, 32) < 0)
         return srv_fail(r, QC_EIO, NULL, "", "cannot read /dev/urandom");
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &r->err);
+    if (!c)
+        return r->err.code;
     rc = touch_worker(c, r->id, NULL, &r->err);
     sqlite3_stmt *st = rc >= 0 ? srv_stmt(c, find, &r->err) : NULL;
     for (int i = 0; st && i < ls->ndev; i++) {

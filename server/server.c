@@ -75,6 +75,7 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
     if ((rc = make_dirs(cfg->data_dir, err)) < 0 ||
         (rc = srv_db_open(&s->db, cfg->db_path, cfg->durable, err)) < 0)
         goto fail;
+    srv_db_set_busy_timeout(&s->db, cfg->busy_ms);
     if ((rc = srv_hub_start(&s->hub, last_event_id(&s->db), tick, s,
                             cfg->lease_ttl / 4 < 1 ? cfg->lease_ttl / 4 : 1)) < 0) {
         rc = qc_err_set(err, QC_EINTERNAL, "", "cannot start the hub thread");

@@ -226,9 +226,11 @@ int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t w
     return QC_OK;
 }
 
-struct srv_conn *srv_tx_begin(struct srv_server *s)
+struct srv_conn *srv_tx_begin(struct srv_server *s, struct qc_err *err)
 {
-    struct srv_conn *c = srv_db_write_begin(&s->db);
+    struct srv_conn *c = srv_db_write_begin(&s->db, err);
+    if (!c)
+        return NULL;
     s->tx_event = 0;
     s->tx_queued = false;
     return c;
@@ -285,7 +287,11 @@ void srv_expire_leases(struct srv_server *s)
         "lease_deadline = NULL, finished = ?, error = ? WHERE id = ?";
     struct qc_err err;
     int rc = QC_OK;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &err);
+    if (!c) { /* busy: the next tick tries again */
+        fprintf(stderr, "qlab-server: lease expiry: %s\n", err.msg);
+        return;
+    }
     sqlite3_stmt *st = srv_stmt(c, find, &err);
     int64_t ids[100], attempts[100], maxes[100];
     int n = 0;
@@ -337,8 +343,10 @@ int srv_leases_grace(struct srv_server *s, struct qc_err *err)
 {
     static const char sql[] = "UPDATE runs SET lease_deadline = ? WHERE state IN ('leased', "
                               "'running') AND lease_deadline < ?";
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, err);
     int rc = QC_OK;
+    if (!c)
+        return err->code;
     sqlite3_stmt *st = srv_stmt(c, sql, err);
     if (!st) {
         rc = QC_EIO;

@@ -64,7 +64,7 @@ int srv_leases_grace(struct srv_server *s, struct qc_err *err);
  * handler's result (commit when rc >= 0, else roll back). After a commit
  * the events it added are published to the hub. Returns rc, or the commit
  * error. */
-struct srv_conn *srv_tx_begin(struct srv_server *s);
+struct srv_conn *srv_tx_begin(struct srv_server *s, struct qc_err *err); /* NULL: err set */
 int srv_tx_end(struct srv_server *s, int rc, struct qc_err *err);
 
 /* The metric name's id, creating it (inside the transaction). */

@@ -134,11 +134,13 @@ Test(storage, failed_transaction_leaves_nothing, .init = dir_make, .fini = dir_r
     static struct srv_db d;
     struct qc_err err;
     cr_assert_eq(srv_db_open(&d, path, false, &err), QC_OK, "%s", err.msg);
-    struct srv_conn *c = srv_db_write_begin(&d);
+    struct srv_conn *c = srv_db_write_begin(&d, &err);
+    cr_assert_not_null(c, "%s", err.msg);
     exec_ok(c->db, "INSERT INTO sweeps (name, method, doc, created) VALUES ('a', 'grid', '{}', 1)");
     cr_expect_eq(srv_db_write_end(&d, false, &err), QC_OK);
     cr_expect_eq(query_int(d.writer.db, "SELECT count(*) FROM sweeps"), 0);
-    c = srv_db_write_begin(&d);
+    c = srv_db_write_begin(&d, &err);
+    cr_assert_not_null(c, "%s", err.msg);
     exec_ok(c->db, "INSERT INTO sweeps (name, method, doc, created) VALUES ('b', 'grid', '{}', 1)");
     cr_expect_eq(srv_db_write_end(&d, true, &err), QC_OK, "%s", err.msg);
     /* A reader sees the commit. */
@@ -219,7 +221,8 @@ static int64_t add_run(const char *name, int64_t max_attempts)
     struct qc_err err;
     int64_t id = 0;
     json_t *spec = json_pack("{s:s,s:{s:s}}", "name", name, "device", "kind", "any");
-    struct srv_conn *c = srv_tx_begin(srv);
+    struct srv_conn *c = srv_tx_begin(srv, &err);
+    cr_assert_not_null(c, "%s", err.msg);
     int rc = srv_run_insert(srv, c, &id, 0, spec, 0, max_attempts, &err);
     rc = srv_tx_end(srv, rc, &err);
     json_decref(spec);
