@@ -353,8 +353,8 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
     sqlite3_bind_int64(st, 3, since);
     int64_t buckets = max_points / 2 > 0 ? max_points / 2 : 1;
     /* Steps are distinct, so a range no wider than max_points holds at most
-     * max_points points. */
-    int64_t width = smax - smin + 1;
+     * max_points points. In 128 bits: steps span all of 0..2^63-1. */
+    __int128 width = (__int128)smax - smin + 1;
     bool thin = max_points > 0 && width > max_points;
     int64_t bucket = -1, nread = 0;
     size_t emitted0 = json_array_size(steps);
@@ -374,7 +374,7 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
             EMIT(s, v, isnull);
             continue;
         }
-        int64_t b = (int64_t)((__int128)(s - smin) * buckets / width);
+        int64_t b = (int64_t)(((__int128)s - smin) * buckets / width);
         nread++;
         if (b != bucket) {
             if (have) {
@@ -450,9 +450,13 @@ int srv_route_run_metrics_get(struct srv_req *r)
         rc = QC_EIO;
         goto out;
     }
-    int64_t ids[NAMES_MAX];
-    char names[NAMES_MAX][NAME_LEN];
-    int n = 0;
+    /* Every series of the run, however many (a fixed array used to stop
+     * at 256 without saying so). */
+    struct series_name {
+        int64_t id;
+        char name[NAME_LEN];
+    } *sel = NULL;
+    size_t n = 0, cap = 0;
     sqlite3_stmt *mx = srv_stmt(c, max_sql, &r->err);
     if (!mx) {
         sqlite3_reset(st);
@@ -461,7 +465,7 @@ int srv_route_run_metrics_get(struct srv_req *r)
     }
     int64_t last = -1; /* over every series of the run, whatever `names` selects */
     sqlite3_bind_int64(st, 1, r->id);
-    while (n < NAMES_MAX && sqlite3_step(st) == SQLITE_ROW) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
         const char *nm = (const char *)sqlite3_column_text(st, 1);
         sqlite3_reset(mx);
         sqlite3_bind_int64(mx, 1, r->id);
@@ -479,20 +483,30 @@ int srv_route_run_metrics_get(struct srv_req *r)
             if (!hit)
                 continue;
         }
-        ids[n] = sqlite3_column_int64(st, 0);
-        snprintf(names[n], NAME_LEN, "%s", nm);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct series_name *p = realloc(sel, cap * sizeof *p);
+            if (!p) {
+                rc = srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
+                break;
+            }
+            sel = p;
+        }
+        sel[n].id = sqlite3_column_int64(st, 0);
+        snprintf(sel[n].name, NAME_LEN, "%s", nm);
         n++;
     }
     sqlite3_reset(st);
     sqlite3_reset(mx);
     json_t *series = json_object();
     bool down = false;
-    for (int i = 0; i < n && rc >= 0; i++) {
+    for (size_t i = 0; i < n && rc >= 0; i++) {
         json_t *steps = json_array(), *values = json_array();
-        rc = read_series(c, r->id, ids[i], since, max_points, steps, values, &down, &r->err);
-        json_object_set_new(series, names[i],
+        rc = read_series(c, r->id, sel[i].id, since, max_points, steps, values, &down, &r->err);
+        json_object_set_new(series, sel[i].name,
                             json_pack("{s:o,s:o}", "step", steps, "value", values));
     }
+    free(sel);
     if (rc < 0) {
         json_decref(series);
         goto out;
