@@ -4,6 +4,7 @@
 #include "server/http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,11 @@ static int body_begin(struct srv_req *r)
             return r->status = 415, srv_fail(r, QC_EINVAL, "unsupported_media_type", "Content-Type",
                                              "expected application/json, got '%.80s'", ct);
     }
+    if (r->route->handler == srv_route_checkpoint_put) {
+        int rc = srv_checkpoint_put_begin(r);
+        if (rc < 0)
+            return rc;
+    }
     if (r->route->flags & SRV_BODY_FILE) {
         snprintf(r->body_path, sizeof r->body_path, "%s/upload-XXXXXX", cfg->data_dir);
         int fd = mkstemp(r->body_path);
@@ -324,13 +330,22 @@ static void body_append(struct srv_req *r, const char *data, size_t n)
 {
     const struct srv_config *cfg = &r->srv->cfg;
     size_t limit = (r->route->flags & SRV_BODY_FILE) ? cfg->max_checkpoint : cfg->max_body;
-    if (r->too_big || r->body_len + n > limit) {
-        r->too_big = true; /* keep reading (and dropping) so the 413 arrives */
+    if (r->too_big || r->body_errno || r->body_len + n > limit) {
+        if (!r->body_errno)
+            r->too_big = true; /* keep reading (and dropping) so the 413 arrives */
         return;
     }
     if (r->body_file) {
-        if (fwrite(data, 1, n, r->body_file) != n)
-            r->too_big = true; /* disk full: reported as an I/O error below */
+        errno = 0;
+        if (fwrite(data, 1, n, r->body_file) != n) {
+            r->body_errno = errno ? errno : EIO; /* disk full: 507, not 413 */
+            /* Give the space back at once; the rest of the body is dropped. */
+            fclose(r->body_file);
+            r->body_file = NULL;
+            unlink(r->body_path);
+            r->body_path[0] = '\0';
+            return;
+        }
         r->body_crc = (uint32_t)crc32(r->body_crc, (const Bytef *)data, (uInt)n);
         r->body_len += n;
         return;
@@ -341,7 +356,7 @@ static void body_append(struct srv_req *r, const char *data, size_t n)
             cap *= 2;
         char *b = realloc(r->body, cap);
         if (!b) {
-            r->too_big = true;
+            r->body_errno = ENOMEM;
             return;
         }
         r->body = b;
@@ -418,6 +433,8 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->body_errno || (r->body_file && fflush(r->body_file) != 0 && (r->body_errno = errno)))
+        return finish(r, srv_fail_storage(r, r->body_errno));
     if (r->too_big) {
         size_t limit = (r->route->flags & SRV_BODY_FILE) ? s->cfg.max_checkpoint : s->cfg.max_body;
         return finish(r, srv_fail(r, QC_ETOOBIG, NULL, "",
@@ -425,8 +442,6 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
                                   "of %zu bytes",
                                   limit));
     }
-    if (r->body_file && fflush(r->body_file) != 0)
-        return finish(r, srv_fail(r, QC_EIO, NULL, "", "cannot write the upload"));
     int rc = r->route->handler(r);
     if (rc == SRV_SUSPENDED) {
         r->suspended_once = true;

@@ -32,6 +32,9 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A write past a file-size limit fails with EFBIG (an upload answers
+     * 507) instead of killing the server. */
+    signal(SIGXFSZ, SIG_IGN);
 
     if (srv_server_start(&srv, &cfg, &err) < 0) {
         fprintf(stderr, "qlab-server: %s%s%s\n", err.field[0] ? err.field : "",

@@ -2,6 +2,7 @@
  * parameters, and the reply or error it leaves for the access handler
  * (http.c) to send. Apart from http.c so that handlers call down into it
  * and http.c calls down into the handlers, never in a circle. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,18 @@ int srv_fail(struct srv_req *r, int code, const char *err_code, const char *fiel
     qc_err_set(&r->err, code, field ? field : "", "%s", msg);
     snprintf(r->err_code, sizeof r->err_code, "%s", err_code ? err_code : "");
     return code;
+}
+
+int srv_fail_storage(struct srv_req *r, int e)
+{
+    if (e == ENOSPC || e == EDQUOT || e == EFBIG) {
+        r->status = 507;
+        return srv_fail(r, QC_EIO, "insufficient_storage", "",
+                        "the server cannot store the upload (%s); nothing was kept, retry later",
+                        strerror(e));
+    }
+    return srv_fail(r, e == ENOMEM ? QC_ENOMEM : QC_EIO, NULL, "",
+                    "the server could not keep the body (%s); nothing was kept", strerror(e));
 }
 
 json_t *srv_body_json(struct srv_req *r)

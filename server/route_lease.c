@@ -3,6 +3,7 @@
  * X-Qlab-Lease header; a lease that is no longer the run's current one gets
  * 409 stale_lease, so a worker back from a partition cannot overwrite a run
  * that moved on. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,40 @@ static int fsync_path(const char *path, bool dir)
     return rc;
 }
 
+/* The headers of a checkpoint upload, checked before its body is read. */
+static int ckpt_headers(struct srv_req *r, long long *step, unsigned long *crc)
+{
+    const char *crc_h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Qlab-Crc32");
+    const char *step_h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Qlab-Step");
+    char *end;
+    *step = step_h ? strtoll(step_h, &end, 10) : -1;
+    if (!step_h || !step_h[0] || *end || *step < 0)
+        return srv_fail(r, QC_EINVAL, "invalid_request", "X-Qlab-Step",
+                        "X-Qlab-Step must be the checkpoint's step (an integer >= 0)");
+    *crc = crc_h ? strtoul(crc_h, &end, 16) : 0;
+    if (!crc_h || !crc_h[0] || *end || strlen(crc_h) > 8)
+        return srv_fail(r, QC_EINVAL, "invalid_request", "X-Qlab-Crc32",
+                        "X-Qlab-Crc32 must be the body's CRC-32 in hex");
+    return QC_OK;
+}
+
+int srv_checkpoint_put_begin(struct srv_req *r)
+{
+    long long step;
+    unsigned long crc;
+    char state[16];
+    int rc = ckpt_headers(r, &step, &crc);
+    if (rc < 0)
+        return rc;
+    /* The lease is checked again in the handler's transaction: it may move
+     * on while the body arrives. This check only spares the disk a body
+     * nobody may store. */
+    struct srv_conn *c = srv_db_reader(&r->srv->db);
+    if (!c)
+        return srv_fail(r, QC_EIO, NULL, "", "database: cannot open a reader");
+    return srv_lease_check(c, r->id, lease_header(r), holder(r), state, &r->err);
+}
+
 int srv_route_checkpoint_put(struct srv_req *r)
 {
     static const char old_sql[] = "SELECT path FROM checkpoints WHERE run_id = ?";
@@ -174,29 +209,22 @@ int srv_route_checkpoint_put(struct srv_req *r)
         "ON CONFLICT (run_id) DO UPDATE SET path = excluded.path, size = excluded.size, crc32 = "
         "excluded.crc32, step = excluded.step, t = excluded.t";
     struct srv_server *s = r->srv;
-    const char *crc_h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Qlab-Crc32");
-    const char *step_h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Qlab-Step");
-    char *end;
     char state[16], name[96], path[1200], old[1200] = "", crc_hex[16];
+    long long step;
+    unsigned long want;
     int rc;
 
-    long long step = step_h ? strtoll(step_h, &end, 10) : -1;
-    if (!step_h || !step_h[0] || *end || step < 0)
-        return srv_fail(r, QC_EINVAL, "invalid_request", "X-Qlab-Step",
-                        "X-Qlab-Step must be the checkpoint's step (an integer >= 0)");
-    unsigned long want = crc_h ? strtoul(crc_h, &end, 16) : 0;
-    if (!crc_h || !crc_h[0] || *end || strlen(crc_h) > 8)
-        return srv_fail(r, QC_EINVAL, "invalid_request", "X-Qlab-Crc32",
-                        "X-Qlab-Crc32 must be the body's CRC-32 in hex");
+    if ((rc = ckpt_headers(r, &step, &want)) < 0)
+        return rc;
     if (want != r->body_crc)
         return srv_fail(r, QC_EINVAL, "invalid_request", "X-Qlab-Crc32",
-                        "the body's CRC-32 is %08x, not %s: the upload was damaged",
-                        (unsigned)r->body_crc, crc_h);
+                        "the body's CRC-32 is %08x, not %08lx: the upload was damaged",
+                        (unsigned)r->body_crc, want);
     if (r->body_len == 0)
         return srv_fail(r, QC_EINVAL, "invalid_request", "", "the checkpoint is empty");
     /* On disk before the database says it exists. */
     if (fflush(r->body_file) != 0 || fsync(fileno(r->body_file)) != 0)
-        return srv_fail(r, QC_EIO, NULL, "", "cannot write the checkpoint to disk");
+        return srv_fail_storage(r, errno);
     snprintf(name, sizeof name, "run-%lld-step-%lld.ckpt", (long long)r->id, step);
     snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, name);
     snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)r->body_crc);

@@ -66,6 +66,7 @@ struct srv_req {
     char body_path[1200];
     uint32_t body_crc;
     bool too_big;
+    int body_errno; /* a write or allocation of the body failed (ENOSPC, ENOMEM...) */
 
     /* The answer. */
     int status;                /* 200 unless set */
@@ -120,6 +121,11 @@ int srv_reply(struct srv_req *r, int status, json_t *body);
 int srv_fail(struct srv_req *r, int code, const char *err_code, const char *field, const char *fmt,
              ...) __attribute__((format(printf, 5, 6)));
 
+/* A body that could not be kept (errno `e`): out of storage is 507
+ * insufficient_storage (ENOSPC, EDQUOT, EFBIG), anything else 500. Never
+ * 413: the body was within its limit, and a worker takes 413 as final. */
+int srv_fail_storage(struct srv_req *r, int e);
+
 /* The body parsed as a JSON object (new reference), or NULL with the 400
  * bad_json / invalid_request error set. */
 json_t *srv_body_json(struct srv_req *r);
@@ -158,6 +164,9 @@ int srv_route_run_start(struct srv_req *r);
 int srv_route_run_complete(struct srv_req *r);
 int srv_route_run_release(struct srv_req *r);
 int srv_route_checkpoint_put(struct srv_req *r);
+/* Checks a checkpoint upload's headers and lease when they arrive, before
+ * any of its body is read or written (http.c). */
+int srv_checkpoint_put_begin(struct srv_req *r);
 int srv_route_checkpoint_get(struct srv_req *r);
 int srv_route_worker_register(struct srv_req *r);
 int srv_route_worker_list(struct srv_req *r);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -80,14 +81,20 @@ static const char *server_bin(void)
     return bin;
 }
 
-/* fork + exec of the server with stdout to `out_fd` and stderr to `err_fd`. */
-static pid_t spawn(const char *const *argv, int out_fd, int err_fd)
+/* fork + exec of the server with stdout to `out_fd` and stderr to `err_fd`;
+ * `fsize` > 0 limits the size of the files it may write (RLIMIT_FSIZE). */
+static pid_t spawn(const char *const *argv, int out_fd, int err_fd, long long fsize)
 {
     pid_t pid = fork();
     cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
     if (pid == 0) {
         /* The server must not outlive a crashed or killed test. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (fsize > 0) {
+            struct rlimit rl = {.rlim_cur = (rlim_t)fsize, .rlim_max = (rlim_t)fsize};
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+                _exit(126);
+        }
         dup2(out_fd, 1);
         dup2(err_fd, 2);
         execv(argv[0], (char *const *)argv);
@@ -136,7 +143,7 @@ void srvt_start(struct srvt_server *s, const char *dir, const char *const *args)
     cr_assert_eq(pipe(pfd), 0);
     int err = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     cr_assert_geq(err, 0, "cannot open %s", s->log);
-    s->pid = spawn(argv, pfd[1], err);
+    s->pid = spawn(argv, pfd[1], err, s->fsize_limit);
     close(pfd[1]);
     close(err);
 
@@ -196,7 +203,7 @@ int srvt_run_fail(const char *const *args, char *err_out, size_t err_len)
     int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
     int devnull = open("/dev/null", O_WRONLY);
-    pid_t pid = spawn(argv, devnull, fd);
+    pid_t pid = spawn(argv, devnull, fd, 0);
     close(devnull);
     double deadline = srvt_now() + 10;
     pid_t r;

@@ -30,6 +30,7 @@ struct srvt_server {
     char db[SRVT_PATH + 16];
     char log[SRVT_PATH + 16]; /* its stderr */
     char token[160];          /* bearer token sent by srvt_json when not "" */
+    long long fsize_limit;    /* set before srvt_start: RLIMIT_FSIZE of the process (0: none) */
 };
 
 /* Starts the binary with --listen 127.0.0.1:0 --db <dir>/q.db and the extra
