@@ -10,7 +10,7 @@ SAN      ?= 0
 CC       ?= cc
 OPT      ?= -O2
 
-DEB_PKGS := build-essential pkg-config python3 clang-format libcriterion-dev libopenblas-dev libmpfr-dev \
+DEB_PKGS := build-essential pkg-config python3 clang-format openssl libcriterion-dev libopenblas-dev libmpfr-dev \
             libgmp-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libuv1-dev \
             libcurl4-openssl-dev zlib1g-dev dataset-fashion-mnist
 # The dashboard (web/) and its browser tests (tests/web/): Node >= 20 with npm,

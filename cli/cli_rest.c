@@ -11,17 +11,20 @@
 const char cli_rest_opts_help[] =
     "      --server URL   the qlab-server (default $QLAB_SERVER or http://127.0.0.1:8080)\n"
     "      --token T      bearer token (default $QLAB_TOKEN)\n"
+    "      --cacert FILE  verify an https:// server with this PEM CA file (default\n"
+    "                     $QLAB_CACERT, else the system's CA store)\n"
     "      --json         the server's JSON instead of a table\n";
 
 void cli_rest_init(struct cli_rest *r)
 {
-    const char *s = getenv("QLAB_SERVER"), *t = getenv("QLAB_TOKEN");
+    const char *s = getenv("QLAB_SERVER"), *t = getenv("QLAB_TOKEN"), *ca = getenv("QLAB_CACERT");
     memset(r, 0, sizeof *r);
     snprintf(r->base, sizeof r->base, "%s", s && s[0] ? s : "http://127.0.0.1:8080");
     size_t n = strlen(r->base);
     while (n > 0 && r->base[n - 1] == '/')
         r->base[--n] = '\0';
     snprintf(r->token, sizeof r->token, "%s", t ? t : "");
+    snprintf(r->cacert, sizeof r->cacert, "%s", ca ? ca : "");
     r->timeout_s = 60;
 }
 
@@ -32,22 +35,23 @@ int cli_rest_take_opts(struct cli_rest *r, int *argc, char **argv, struct qc_err
         const char *a = argv[i];
         bool server = strcmp(a, "--server") == 0 || strncmp(a, "--server=", 9) == 0;
         bool token = strcmp(a, "--token") == 0 || strncmp(a, "--token=", 8) == 0;
+        bool cacert = strcmp(a, "--cacert") == 0 || strncmp(a, "--cacert=", 9) == 0;
         if (strcmp(a, "--") == 0) { /* the rest belongs to the command */
             while (i < *argc)
                 argv[out++] = argv[i++];
             break;
         }
-        if (!server && !token) {
+        if (!server && !token && !cacert) {
             argv[out++] = argv[i];
             continue;
         }
         const char *eq = strchr(a, '=');
         const char *v = eq ? eq + 1 : (i + 1 < *argc ? argv[++i] : NULL);
-        const char *flag = server ? "--server" : "--token";
+        const char *flag = server ? "--server" : token ? "--token" : "--cacert";
         if (!v || !v[0])
             return qc_err_set(err, QC_EINVAL, flag, "%s needs a value", flag);
-        char *dst = server ? r->base : r->token;
-        size_t cap = server ? sizeof r->base : sizeof r->token;
+        char *dst = server ? r->base : token ? r->token : r->cacert;
+        size_t cap = server ? sizeof r->base : token ? sizeof r->token : sizeof r->cacert;
         if (strlen(v) >= cap)
             return qc_err_set(err, QC_EINVAL, flag, "%s is too long", flag);
         snprintf(dst, cap, "%s", v);
@@ -128,6 +132,8 @@ int cli_rest_call(const struct cli_rest *r, const char *method, const char *path
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (r->cacert[0]) /* verification stays on: the peer and its name */
+        curl_easy_setopt(c, CURLOPT_CAINFO, r->cacert);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     if (r->timeout_s > 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(r->timeout_s * 1000));
@@ -245,6 +251,8 @@ int cli_rest_sse(const struct cli_rest *r, const char *path,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &p);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (r->cacert[0]) /* verification stays on: the peer and its name */
+        curl_easy_setopt(c, CURLOPT_CAINFO, r->cacert);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     CURLcode cc = curl_easy_perform(c);

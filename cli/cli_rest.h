@@ -1,5 +1,5 @@
-/* The qlab REST client's transport: which server and token (flags, then
- * QLAB_SERVER and QLAB_TOKEN), one blocking request with libcurl, and the
+/* The qlab REST client's transport: which server, token and CA file (flags,
+ * then QLAB_SERVER, QLAB_TOKEN and QLAB_CACERT), one blocking request with libcurl, and the
  * server's JSON error shape turned into a one-line message. Exit statuses
  * follow the CLI contract: 2 usage, 1 server or network error. */
 #ifndef CLI_REST_H
@@ -14,16 +14,17 @@
 #define CLI_REST_MAX_RESPONSE (256u << 20)
 
 struct cli_rest {
-    char base[512];   /* "http://127.0.0.1:8080", no trailing slash */
-    char token[256];  /* "" = none */
-    double timeout_s; /* whole request; 0 = none (streams) */
+    char base[512];    /* "http://127.0.0.1:8080", no trailing slash */
+    char token[256];   /* "" = none */
+    char cacert[1024]; /* PEM CA file verifying an https:// server; "" = the system store */
+    double timeout_s;  /* whole request; 0 = none (streams) */
 };
 
 /* Fills from the environment (QLAB_SERVER, default http://127.0.0.1:8080;
- * QLAB_TOKEN). */
+ * QLAB_TOKEN; QLAB_CACERT). */
 void cli_rest_init(struct cli_rest *r);
 
-/* Applies the shared options --server URL and --token T found in argv, and
+/* Applies the shared options --server URL, --token T and --cacert FILE found in argv, and
  * removes them from argv (so each command parses only its own). QC_EINVAL
  * when one lacks its value. */
 int cli_rest_take_opts(struct cli_rest *r, int *argc, char **argv, struct qc_err *err);

@@ -2,6 +2,7 @@
 #include "server/config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,10 @@ const char srv_config_usage[] =
     "  --data DIR             checkpoint storage (default: beside the database; env QLAB_DATA)\n"
     "  --token-file FILE      bearer tokens, 'ROLE TOKEN' per line (env QLAB_TOKEN_FILE);\n"
     "                         required unless listening on loopback\n"
+    "  --tls-cert FILE        serve HTTPS with this PEM certificate (env QLAB_TLS_CERT)\n"
+    "  --tls-key FILE         ... and this PEM private key (env QLAB_TLS_KEY)\n"
+    "  --insecure-http        allow tokens over plain HTTP on a non-loopback address\n"
+    "                         (only behind a TLS-terminating proxy)\n"
     "  --threads N            HTTP thread pool size (default 8)\n"
     "  --lease-ttl S          seconds a lease survives without a heartbeat (default 30)\n"
     "  --heartbeat S          heartbeat interval given to workers (default 5)\n"
@@ -116,6 +121,10 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
         return set_path(c->data_dir, v, flag, err);
     if (strcmp(flag, "--token-file") == 0)
         return set_path(c->token_file, v, flag, err);
+    if (strcmp(flag, "--tls-cert") == 0)
+        return set_path(c->tls_cert, v, flag, err);
+    if (strcmp(flag, "--tls-key") == 0)
+        return set_path(c->tls_key, v, flag, err);
     if (strcmp(flag, "--lease-ttl") == 0)
         return set_num(&c->lease_ttl, v, 0.2, 86400, flag, err);
     if (strcmp(flag, "--heartbeat") == 0)
@@ -158,7 +167,9 @@ int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, st
                 {"QLAB_DB", "--db"},
                 {"QLAB_WEB", "--web"},
                 {"QLAB_DATA", "--data"},
-                {"QLAB_TOKEN_FILE", "--token-file"}};
+                {"QLAB_TOKEN_FILE", "--token-file"},
+                {"QLAB_TLS_CERT", "--tls-cert"},
+                {"QLAB_TLS_KEY", "--tls-key"}};
     int rc;
 
     *help = false;
@@ -179,6 +190,10 @@ int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, st
             c->durable = true;
             continue;
         }
+        if (strcmp(a, "--insecure-http") == 0) {
+            c->insecure_http = true;
+            continue;
+        }
         const char *eq = strchr(a, '=');
         char flag[64];
         const char *v;
@@ -196,6 +211,9 @@ int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, st
         if ((rc = apply(c, flag, v, err)) < 0)
             return rc;
     }
+    if (!c->tls_cert[0] != !c->tls_key[0])
+        return qc_err_set(err, QC_EINVAL, c->tls_cert[0] ? "--tls-key" : "--tls-cert",
+                          "--tls-cert and --tls-key go together");
     if (!c->data_dir[0]) { /* beside the database */
         const char *slash = strrchr(c->db_path, '/');
         int n = slash ? (int)(slash - c->db_path) : 1;
@@ -204,8 +222,13 @@ int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, st
     return QC_OK;
 }
 
-bool srv_config_loopback(const struct srv_config *c)
+bool srv_addr_loopback(const struct sockaddr *sa)
 {
-    return strcmp(c->host, "localhost") == 0 || strncmp(c->host, "127.", 4) == 0 ||
-           strcmp(c->host, "::1") == 0;
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
 }

@@ -11,6 +11,8 @@
 
 #define SRV_PATH_MAX 1024
 
+struct sockaddr;
+
 struct srv_config {
     char host[256]; /* listen address (numeric IPv4/IPv6 or localhost) */
     int port;       /* 0 = any free port (printed at start) */
@@ -18,11 +20,14 @@ struct srv_config {
     char web_dir[SRV_PATH_MAX];  /* "" = no dashboard */
     char data_dir[SRV_PATH_MAX]; /* checkpoints */
     char token_file[SRV_PATH_MAX];
-    size_t max_body;       /* bytes of a JSON body */
-    size_t max_checkpoint; /* bytes of a checkpoint upload */
-    int threads;           /* libmicrohttpd thread pool */
-    double lease_ttl;      /* seconds a lease lives without a heartbeat */
-    double heartbeat;      /* the interval workers are told to use */
+    char tls_cert[SRV_PATH_MAX]; /* PEM certificate (chain); "" = plain HTTP */
+    char tls_key[SRV_PATH_MAX];  /* its PEM private key */
+    bool insecure_http;          /* tokens over plain HTTP off loopback (behind a TLS proxy) */
+    size_t max_body;             /* bytes of a JSON body */
+    size_t max_checkpoint;       /* bytes of a checkpoint upload */
+    int threads;                 /* libmicrohttpd thread pool */
+    double lease_ttl;            /* seconds a lease lives without a heartbeat */
+    double heartbeat;            /* the interval workers are told to use */
     int64_t max_sweep_runs;
     int max_attempts; /* default attempts of a run */
     double max_wait;  /* longest lease long-poll, seconds */
@@ -34,8 +39,11 @@ void srv_config_init(struct srv_config *c);
 /* Applies the environment then argv. QC_EINVAL naming the flag on a bad
  * value; `*help` set for --help. */
 int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, struct qc_err *err);
-/* Whether the listen address is a loopback one. */
-bool srv_config_loopback(const struct srv_config *c);
+/* Whether a socket address is a loopback one (127/8, ::1, ::ffff:127/104).
+ * The server asks this of the address it resolved and of the one it bound,
+ * never of the host string (a name may start with "127." and resolve
+ * anywhere). */
+bool srv_addr_loopback(const struct sockaddr *sa);
 extern const char srv_config_usage[];
 
 #endif

@@ -42,8 +42,8 @@ int main(int argc, char **argv)
         return 1;
     }
     const bool v6 = strchr(cfg.host, ':') != NULL;
-    printf("listening on http://%s%s%s:%u\n", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
-           (unsigned)srv.port);
+    printf("listening on %s://%s%s%s:%u\n", srv.tls ? "https" : "http", v6 ? "[" : "", cfg.host,
+           v6 ? "]" : "", (unsigned)srv.port);
     fflush(stdout);
     fprintf(stderr, "qlab-server: database %s, data %s, %s\n", cfg.db_path, cfg.data_dir,
             srv.auth.enabled ? "tokens required" : "open (loopback, no token file)");

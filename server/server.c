@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "server/http.h"
@@ -26,6 +28,46 @@ static int make_dirs(const char *path, struct qc_err *err)
     if (mkdir(p, 0755) != 0 && errno != EEXIST)
         return qc_err_set(err, QC_EIO, "", "cannot create directory '%s': %s", p, strerror(errno));
     return QC_OK;
+}
+
+/* A PEM file's text (malloc'd, NUL-terminated), or NULL with err naming
+ * the flag. */
+static char *read_pem(const char *path, const char *flag, struct qc_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (1L << 20) &&
+        fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1)) &&
+        fread(text, 1, (size_t)n, f) == (size_t)n) {
+        text[n] = '\0';
+        fclose(f);
+        if (strstr(text, "-----BEGIN "))
+            return text;
+        qc_err_set(err, QC_EINVAL, flag, "%s is not a PEM file", path);
+        free(text);
+        return NULL;
+    }
+    qc_err_set(err, QC_EIO, flag, "cannot read %s: %s", path,
+               !f                ? strerror(errno)
+               : n >= (1L << 20) ? "larger than 1 MiB"
+                                 : "read error");
+    if (f)
+        fclose(f);
+    free(text);
+    return NULL;
+}
+
+/* The listening socket's own address is loopback (what was bound, not
+ * what was asked for). */
+static bool bound_loopback(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!info || getsockname(info->listen_fd, (struct sockaddr *)&ss, &len) != 0)
+        return false;
+    return srv_addr_loopback((const struct sockaddr *)&ss);
 }
 
 static void tick(void *ctx)
@@ -57,15 +99,35 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
     s->stats.started = srv_mono();
     if ((rc = srv_auth_load(&s->auth, cfg->token_file, err)) < 0)
         return rc;
-    if (!s->auth.enabled && !srv_config_loopback(cfg))
-        return qc_err_set(err, QC_EINVAL, "--token-file",
-                          "listening on %s needs --token-file: without tokens anyone could "
-                          "submit and lease runs (only loopback may run open)",
-                          cfg->host);
     snprintf(port, sizeof port, "%d", cfg->port);
     if (getaddrinfo(cfg->host, port, &hints, &ai) != 0 || !ai)
         return qc_err_set(err, QC_EINVAL, "--listen", "cannot resolve listen address '%s'",
                           cfg->host);
+    /* Judged by the address the name resolves to, never by the name. */
+    const bool loopback = srv_addr_loopback(ai->ai_addr);
+    char where[INET6_ADDRSTRLEN + 8] = "?";
+    getnameinfo(ai->ai_addr, ai->ai_addrlen, where, sizeof where, NULL, 0, NI_NUMERICHOST);
+    if (!s->auth.enabled && !loopback) {
+        freeaddrinfo(ai);
+        return qc_err_set(err, QC_EINVAL, "--token-file",
+                          "listening on %s (%s) needs --token-file: without tokens anyone could "
+                          "submit and lease runs (only loopback may run open)",
+                          cfg->host, where);
+    }
+    s->tls = cfg->tls_cert[0] != '\0';
+    if (!loopback && !s->tls && !cfg->insecure_http) {
+        freeaddrinfo(ai);
+        return qc_err_set(err, QC_EINVAL, "--tls-cert",
+                          "listening on %s (%s) without TLS would send every token in clear: "
+                          "give --tls-cert and --tls-key, or --insecure-http when a "
+                          "TLS-terminating proxy is in front",
+                          cfg->host, where);
+    }
+    if (s->tls && (!(s->tls_cert = read_pem(cfg->tls_cert, "--tls-cert", err)) ||
+                   !(s->tls_key = read_pem(cfg->tls_key, "--tls-key", err)))) {
+        rc = err->code;
+        goto fail;
+    }
     const char *slash = strrchr(cfg->db_path, '/');
     if (slash && slash != cfg->db_path) {
         snprintf(dbdir, sizeof dbdir, "%.*s", (int)(slash - cfg->db_path), cfg->db_path);
@@ -84,17 +146,34 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
     if ((rc = srv_leases_grace(s, err)) < 0)
         goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                     (s->tls ? MHD_USE_TLS : 0);
+    /* The TLS options are only given with MHD_USE_TLS (MHD_OPTION_END
+     * stops the list early otherwise). TLS 1.2 and 1.3 only. */
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, srv_http_access, s, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
         MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+        s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+        MHD_OPTION_END);
     if (!s->daemon) {
-        rc = qc_err_set(err, QC_EIO, "--listen",
-                        "cannot listen on %s:%d (in use, or not an "
-                        "address of this machine)",
-                        cfg->host, cfg->port);
+        rc = s->tls ? qc_err_set(err, QC_EIO, "--tls-cert",
+                                 "cannot serve HTTPS on %s:%d with %s and %s (a certificate and "
+                                 "key that do not match? the address in use?)",
+                                 cfg->host, cfg->port, cfg->tls_cert, cfg->tls_key)
+                    : qc_err_set(err, QC_EIO, "--listen",
+                                 "cannot listen on %s:%d (in use, or not an address of this "
+                                 "machine)",
+                                 cfg->host, cfg->port);
+        goto fail;
+    }
+    if (!s->auth.enabled && !bound_loopback(s->daemon)) {
+        rc = qc_err_set(err, QC_EINVAL, "--token-file",
+                        "the socket bound for %s is not a loopback address: without tokens "
+                        "only loopback may run open",
+                        cfg->host);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -103,8 +182,14 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
     return QC_OK;
 fail:
     freeaddrinfo(ai);
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
     srv_hub_stop(&s->hub);
     srv_db_close(&s->db);
+    free(s->tls_cert);
+    free(s->tls_key);
+    s->tls_cert = s->tls_key = NULL;
     return rc;
 }
 
@@ -118,4 +203,7 @@ void srv_server_stop(struct srv_server *s)
         MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     srv_db_close(&s->db);
+    free(s->tls_cert);
+    free(s->tls_key);
+    s->tls_cert = s->tls_key = NULL;
 }

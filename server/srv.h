@@ -38,6 +38,8 @@ struct srv_server {
     struct srv_stats stats;
     struct MHD_Daemon *daemon;
     uint16_t port;
+    bool tls;                 /* serving HTTPS */
+    char *tls_cert, *tls_key; /* the PEM files' text, alive as long as the daemon */
     /* The open writer transaction's effects, published after its commit;
      * guarded by the writer mutex (store.c: srv_tx_begin/srv_tx_end). */
     int64_t tx_event;

@@ -19,6 +19,8 @@ const char qw_config_usage[] =
     "streams their metrics and checkpoints back (docs/worker.md).\n\n"
     "  --server URL            server base URL (env QLAB_SERVER; default http://127.0.0.1:8080)\n"
     "  --token T               join token for registration (env QLAB_TOKEN)\n"
+    "  --cacert FILE           verify an https:// server with this PEM CA file\n"
+    "                          (env QLAB_CACERT; default: the system's CA store)\n"
     "  --name N                worker name (default: the host name)\n"
     "  --tags a,b              tags sent at registration\n"
     "  --slots N               concurrent runs on the CPU (default 1)\n"
@@ -56,6 +58,7 @@ struct opt {
 static const struct opt table[] = {
     O("server", T_STR, server, 0, 0),
     O("token", T_STR, token, 0, 0),
+    O("cacert", T_STR, cacert, 0, 0),
     O("name", T_STR, name, 0, 0),
     O("tags", T_STR, tags, 0, 0),
     O("state-dir", T_STR, state_dir, 0, 0),
@@ -240,6 +243,9 @@ int qw_config_load(struct qw_config *c, int argc, char **argv, struct qc_err *er
     if ((env = getenv("QLAB_TOKEN")) && *env &&
         (rc = set(c, find("token"), env, "QLAB_TOKEN", err)))
         return rc;
+    if ((env = getenv("QLAB_CACERT")) && *env &&
+        (rc = set(c, find("cacert"), env, "QLAB_CACERT", err)))
+        return rc;
     optind = 1;
     while ((rc = getopt_long(argc, argv, ":h", lopts, &idx)) != -1) {
         if (rc >= 1000 && (rc = set(c, &table[rc - 1000], optarg ? optarg : "true", "flag", err)))
@@ -253,6 +259,8 @@ int qw_config_load(struct qw_config *c, int argc, char **argv, struct qc_err *er
                           c->server);
     if (!c->state_dir[0])
         return qc_err_set(err, QC_EINVAL, "state-dir", "state-dir is empty");
+    if (c->cacert[0] && access(c->cacert, R_OK) != 0)
+        return qc_err_set(err, QC_EINVAL, "cacert", "cannot read the CA file '%s'", c->cacert);
     c->journal_max_bytes <<= 20;
     return 0;
 }

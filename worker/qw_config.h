@@ -20,6 +20,7 @@
 struct qw_config {
     char server[QW_URL_MAX];          /* base URL, no trailing slash: http://host:port */
     char token[QW_TOKEN_MAX];         /* join token for registration ("" = none) */
+    char cacert[QW_PATH_MAX];         /* PEM CA file for https:// ("" = the system store) */
     char name[QW_NAME_MAX];           /* worker name; default: the host name */
     char tags[QW_NAME_MAX];           /* comma-separated tags sent at registration */
     char state_dir[QW_STATE_DIR_MAX]; /* journals and checkpoints live here */

@@ -50,6 +50,9 @@ struct qw_http_opts {
 };
 
 int qw_http_create(struct qw_http **out, uv_loop_t *loop, struct qc_err *err);
+/* Verifies https:// servers against the PEM CA file `path` (copied; NULL or
+ * "" = the system's CA store) for every request sent after the call. */
+int qw_http_set_cacert(struct qw_http *h, const char *path, struct qc_err *err);
 /* Aborts every pending request without calling its callback, and closes
  * the client's handles (freed by the loop's close callbacks). NULL: no-op. */
 void qw_http_destroy(struct qw_http *h);

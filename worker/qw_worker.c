@@ -567,6 +567,7 @@ int qw_worker_create(struct qw_worker **out, uv_loop_t *loop, const struct qw_co
     snprintf(sub, sizeof sub, "%s/runs", cfg->state_dir);
     if ((rc = qw_fs_mkdirs(sub, err)) || (rc = qw_devices_discover(&w->devs, cfg, err)) ||
         (rc = qw_http_create(&w->http, loop, err)) ||
+        (rc = qw_http_set_cacert(w->http, cfg->cacert, err)) ||
         (rc = qw_mailbox_init(&w->mb, loop, deliver, w, err)))
         goto fail;
     w->api.http = w->http;

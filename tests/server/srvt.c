@@ -163,7 +163,9 @@ void srvt_start(struct srvt_server *s, const char *dir, const char *const *args)
     close(pfd[0]);
     line[got] = '\0';
     const char *colon = strrchr(line, ':');
-    s->port = colon && strncmp(line, "listening on http://", 20) == 0 ? atoi(colon + 1) : 0;
+    s->tls = strncmp(line, "listening on https://", 21) == 0;
+    s->port =
+        colon && (s->tls || strncmp(line, "listening on http://", 20) == 0) ? atoi(colon + 1) : 0;
     if (s->port <= 0) {
         srvt_stop(s, SIGKILL);
         cr_assert_fail("qlab-server did not start: stdout '%s', stderr: %s", line, srvt_log(s));
@@ -270,8 +272,10 @@ void srvt_do(struct srvt_resp *out, const struct srvt_server *s, const struct sr
     memset(out, 0, sizeof *out);
     CURL *c = curl_easy_init();
     cr_assert_not_null(c);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, rq->path);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", s->tls ? "https" : "http", s->port, rq->path);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    if (s->cacert[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms ? rq->timeout_ms : 10000L);
@@ -521,7 +525,9 @@ void srvt_sse_open(struct srvt_sse *e, const struct srvt_server *s, const char *
     e->multi = curl_multi_init();
     e->easy = curl_easy_init();
     cr_assert(e->multi && e->easy);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", s->tls ? "https" : "http", s->port, path);
+    if (s->cacert[0])
+        curl_easy_setopt(e->easy, CURLOPT_CAINFO, s->cacert);
     curl_easy_setopt(e->easy, CURLOPT_URL, url);
     curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, on_sse);

@@ -28,9 +28,11 @@ struct srvt_server {
     int port;
     char dir[SRVT_PATH]; /* its temporary directory (database, data, logs) */
     char db[SRVT_PATH + 16];
-    char log[SRVT_PATH + 16]; /* its stderr */
-    char token[160];          /* bearer token sent by srvt_json when not "" */
-    long long fsize_limit;    /* set before srvt_start: RLIMIT_FSIZE of the process (0: none) */
+    char log[SRVT_PATH + 16];    /* its stderr */
+    char token[160];             /* bearer token sent by srvt_json when not "" */
+    long long fsize_limit;       /* set before srvt_start: RLIMIT_FSIZE of the process (0: none) */
+    bool tls;                    /* it printed https:// (started with --tls-cert) */
+    char cacert[SRVT_PATH + 16]; /* set before srvt_do: the CA file libcurl verifies with */
 };
 
 /* Starts the binary with --listen 127.0.0.1:0 --db <dir>/q.db and the extra

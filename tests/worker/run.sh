@@ -16,4 +16,8 @@ if ! command -v python3 >/dev/null; then
     exit 1
 fi
 export BIN
-exec python3 "$(dirname "$0")/test_worker.py" "$@"
+# test_tls.py: the same over HTTPS with tokens (certificates made by openssl).
+python3 "$(dirname "$0")/test_worker.py" "$@"
+if [[ $# -eq 0 ]]; then
+    python3 "$(dirname "$0")/test_tls.py"
+fi
