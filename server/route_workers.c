@@ -1,8 +1,10 @@
 /* Workers: registration, the list, heartbeats (which renew leases and carry
  * cancel and early-stop decisions back), and the lease long-poll that
  * matches a queued run to a free device of the kind its spec asks for. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <ctype.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,6 +531,20 @@ static int lease_try(struct srv_req *r, struct lease_state *ls, json_t **out)
     return rc;
 }
 
+/* Whether the client of a parked long-poll has gone away (closed or reset
+ * its connection while it waited): a run leased to it would sit leased to
+ * nobody until the lease expires. POLLRDHUP sees the peer's FIN even with
+ * unread bytes before it (a TLS close_notify). */
+static bool client_gone(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 int srv_route_worker_lease(struct srv_req *r)
 {
     struct srv_server *s = r->srv;
@@ -546,6 +562,8 @@ int srv_route_worker_lease(struct srv_req *r)
     for (;;) {
         uint64_t gen = srv_hub_queue_gen(&s->hub);
         json_t *lease = NULL;
+        if (client_gone(r->conn))
+            return srv_fail(r, QC_EUNAVAIL, NULL, "", "the worker closed its connection");
         if ((rc = lease_try(r, ls, &lease)) < 0)
             return rc;
         if (lease)

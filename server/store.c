@@ -277,11 +277,15 @@ int srv_metric_name_id(struct srv_conn *c, const char *name, int64_t *id, struct
 
 void srv_expire_leases(struct srv_server *s)
 {
-    static const char find[] = "SELECT id, attempt, max_attempts FROM runs WHERE state IN "
-                               "('leased', 'running') AND lease_deadline < ? LIMIT 100";
+    static const char find[] = "SELECT id, attempt, max_attempts, state = 'running' FROM runs "
+                               "WHERE state IN ('leased', 'running') AND lease_deadline < ? "
+                               "LIMIT 100";
+    /* A lease that never started (its worker vanished before /start, or
+     * never got the answer) gives its attempt back: only training counts. */
     static const char requeue[] =
         "UPDATE runs SET state = 'queued', worker_id = NULL, device = NULL, lease_token = NULL, "
-        "lease_deadline = NULL, queued_at = ? WHERE id = ?";
+        "lease_deadline = NULL, queued_at = ?, attempt = attempt - (state = 'leased') "
+        "WHERE id = ?";
     static const char fail[] =
         "UPDATE runs SET state = 'failed', worker_id = NULL, device = NULL, lease_token = NULL, "
         "lease_deadline = NULL, finished = ?, error = ? WHERE id = ?";
@@ -294,6 +298,7 @@ void srv_expire_leases(struct srv_server *s)
     }
     sqlite3_stmt *st = srv_stmt(c, find, &err);
     int64_t ids[100], attempts[100], maxes[100];
+    bool started[100];
     int n = 0;
     if (!st) {
         srv_tx_end(s, QC_EIO, &err);
@@ -304,14 +309,18 @@ void srv_expire_leases(struct srv_server *s)
         ids[n] = sqlite3_column_int64(st, 0);
         attempts[n] = sqlite3_column_int64(st, 1);
         maxes[n] = sqlite3_column_int64(st, 2);
+        started[n] = sqlite3_column_int(st, 3) != 0;
         n++;
     }
     sqlite3_reset(st);
     for (int i = 0; i < n && rc >= 0; i++) {
-        bool give_up = attempts[i] >= maxes[i];
+        bool give_up = started[i] && attempts[i] >= maxes[i];
         char msg[128];
-        snprintf(msg, sizeof msg, "lease expired on attempt %lld of %lld", (long long)attempts[i],
-                 (long long)maxes[i]);
+        if (started[i])
+            snprintf(msg, sizeof msg, "lease expired on attempt %lld of %lld",
+                     (long long)attempts[i], (long long)maxes[i]);
+        else
+            snprintf(msg, sizeof msg, "lease expired before the run started (not counted)");
         st = srv_stmt(c, give_up ? fail : requeue, &err);
         if (!st) {
             rc = QC_EIO;

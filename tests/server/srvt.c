@@ -2,8 +2,11 @@
  * HTTP through libcurl, SSE streams with deadlines. */
 #include "srvt.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -501,6 +504,63 @@ void srvt_lease(struct srvt_lease *l, const struct srvt_server *s, const struct 
     snprintf(l->lease, sizeof l->lease, "%s", lease);
     snprintf(l->device, sizeof l->device, "%s", dev);
     json_decref(j);
+}
+
+/* ---- raw sockets ---------------------------------------------------------- */
+
+int srvt_raw_connect(const struct srvt_server *s, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    if (src) {
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        cr_assert_eq(inet_pton(AF_INET, src, &a.sin_addr), 1);
+        cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0, "bind %s: %s", src,
+                     strerror(errno));
+    }
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    if (connect(fd, (struct sockaddr *)&to, sizeof to) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool srvt_raw_send(int fd, const char *data, size_t len)
+{
+    if (!len)
+        len = strlen(data);
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+char *srvt_raw_read(int fd, double timeout_s, bool *closed)
+{
+    struct buf b = {0};
+    double end = srvt_now() + timeout_s;
+    *closed = false;
+    buf_put(&b, "", 0);
+    for (;;) {
+        int left = (int)((end - srvt_now()) * 1000);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        char chunk[4096];
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0) {
+            *closed = true;
+            break;
+        }
+        buf_put(&b, chunk, (size_t)n);
+    }
+    return b.p;
 }
 
 /* ---- SSE ------------------------------------------------------------------ */

@@ -112,6 +112,17 @@ struct srvt_lease {
 };
 void srvt_lease(struct srvt_lease *l, const struct srvt_server *s, const struct srvt_worker *w);
 
+/* Raw TCP to the server, for what libcurl will not send (malformed
+ * requests, half-sent ones, idle sockets). `src` binds the client side to
+ * a local address ("127.0.0.2": another client address on loopback) or is
+ * NULL. Returns the socket, or -1 when the connection is refused. */
+int srvt_raw_connect(const struct srvt_server *s, const char *src);
+/* Sends all of `data` (len 0: strlen); false when the peer is gone. */
+bool srvt_raw_send(int fd, const char *data, size_t len);
+/* Reads what arrives within `timeout_s` or until the peer closes (*closed
+ * tells which); returns a NUL-terminated malloc'd buffer. */
+char *srvt_raw_read(int fd, double timeout_s, bool *closed);
+
 /* A Server-Sent Events stream, read through a libcurl multi handle. */
 struct srvt_sse {
     CURLM *multi;

@@ -91,7 +91,8 @@ Test(listen, a_name_that_starts_with_127_but_resolves_elsewhere_is_not_loopback)
     }
     int status = 0;
     pid_t r = 0;
-    for (double end = srvt_now() + 15; (r = waitpid(pid, &status, WNOHANG)) == 0 && srvt_now() < end;)
+    for (double end = srvt_now() + 15;
+         (r = waitpid(pid, &status, WNOHANG)) == 0 && srvt_now() < end;)
         srvt_sleep(0.02);
     if (r == 0) {
         kill(pid, SIGKILL);
@@ -104,8 +105,8 @@ Test(listen, a_name_that_starts_with_127_but_resolves_elsewhere_is_not_loopback)
         cr_skip_test("cannot replace /etc/hosts in a private mount namespace here");
     cr_assert_neq(r, 0, "the server started open on 127.attack.example (%s): %s", ip, out);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0, "exit status %d", status);
-    cr_expect(strstr(out, "--token-file") && strstr(out, ip), "the refusal names the flag and %s: %s",
-              ip, out);
+    cr_expect(strstr(out, "--token-file") && strstr(out, ip),
+              "the refusal names the flag and %s: %s", ip, out);
 }
 
 Test(listen, tokens_off_loopback_need_tls_or_insecure_http)
@@ -117,9 +118,9 @@ Test(listen, tokens_off_loopback_need_tls_or_insecure_http)
     cr_expect_neq(status, 0);
     cr_expect(strstr(err, "--tls-cert") && strstr(err, "--insecure-http"), "%s", err);
     /* Behind a TLS-terminating proxy: allowed, said out loud. */
-    srvt_start(&srv, dir,
-               (const char *[]){"--listen", "0.0.0.0:0", "--token-file", tokens, "--insecure-http",
-                                NULL});
+    srvt_start(
+        &srv, dir,
+        (const char *[]){"--listen", "0.0.0.0:0", "--token-file", tokens, "--insecure-http", NULL});
     snprintf(srv.token, sizeof srv.token, "%s", ADMIN);
     json_decref(srvt_json(&srv, "GET", "/api/v1/runs", NULL, 200));
 }
@@ -204,7 +205,10 @@ Test(listen, a_key_that_does_not_match_is_refused)
     char other[SRVT_PATH + 16], cmd[3 * SRVT_PATH], err[4096];
     make_cert();
     snprintf(other, sizeof other, "%s/other.pem", dir);
-    snprintf(cmd, sizeof cmd, "openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 -out %s 2>/dev/null", other);
+    snprintf(
+        cmd, sizeof cmd,
+        "openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 -out %s 2>/dev/null",
+        other);
     cr_assert_eq(system(cmd), 0);
     int status = srvt_run_fail((const char *[]){"--listen", "127.0.0.1:0", "--db", db, "--tls-cert",
                                                 cert, "--tls-key", other, NULL},

@@ -242,17 +242,23 @@ static int64_t add_worker(const char *token)
 }
 
 /* Leases run `id` to `worker` as lease_try does, with the deadline `dt`
- * seconds from now. */
-static void lease_run(int64_t id, int64_t worker, const char *token, double dt)
+ * seconds from now, and (`started`) starts it as /start does. */
+static void lease_run_as(int64_t id, int64_t worker, const char *token, double dt, bool started)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
-             "UPDATE runs SET state = 'leased', worker_id = %lld, device = 'cpu0', lease_token = "
+             "UPDATE runs SET state = '%s', worker_id = %lld, device = 'cpu0', lease_token = "
              "'%s', lease_deadline = %.6f, attempt = attempt + 1 WHERE id = %lld; "
              "INSERT INTO leases (run_id, worker_id, device, attempt, started) SELECT id, "
              "worker_id, device, attempt, 1 FROM runs WHERE id = %lld;",
-             (long long)worker, token, srv_now() + dt, (long long)id, (long long)id);
+             started ? "running" : "leased", (long long)worker, token, srv_now() + dt,
+             (long long)id, (long long)id);
     exec_ok(srv->db.writer.db, sql);
+}
+
+static void lease_run(int64_t id, int64_t worker, const char *token, double dt)
+{
+    lease_run_as(id, worker, token, dt, false);
 }
 
 static json_t *load_run(int64_t id)
@@ -272,7 +278,7 @@ Test(lease, expired_lease_requeues_the_run, .init = srv_make, .fini = srv_free)
 {
     int64_t w = add_worker("worker-token-aaaaaaaaaaaa");
     int64_t id = add_run("r", 3);
-    lease_run(id, w, "lease-1", -1.0);
+    lease_run_as(id, w, "lease-1", -1.0, true);
     uint64_t gen = srv_hub_queue_gen(&srv->hub);
     int64_t ev = srv_hub_last_event(&srv->hub);
 
@@ -304,12 +310,12 @@ Test(lease, expired_lease_past_the_last_attempt_fails_the_run, .init = srv_make,
 {
     int64_t w = add_worker("worker-token-aaaaaaaaaaaa");
     int64_t id = add_run("r", 2);
-    lease_run(id, w, "lease-1", -1.0);
+    lease_run_as(id, w, "lease-1", -1.0, true);
     srv_expire_leases(srv);
     json_t *run = load_run(id);
     cr_assert_str_eq(run_state(run), "queued");
     json_decref(run);
-    lease_run(id, w, "lease-2", -1.0);
+    lease_run_as(id, w, "lease-2", -1.0, true);
     srv_expire_leases(srv);
     run = load_run(id);
     cr_expect_str_eq(run_state(run), "failed");
@@ -320,6 +326,35 @@ Test(lease, expired_lease_past_the_last_attempt_fails_the_run, .init = srv_make,
     json_decref(run);
     cr_expect_eq(
         query_int(srv->db.writer.db, "SELECT count(*) FROM leases WHERE outcome = 'expired'"), 2);
+}
+
+/* Defect 1: a lease whose run never started (its worker vanished before
+ * /start, or never received the lease) gives its attempt back when it
+ * expires, so a run with one attempt is not failed without ever running. */
+Test(lease, an_expired_lease_that_never_started_is_not_counted, .init = srv_make, .fini = srv_free)
+{
+    int64_t w = add_worker("worker-token-aaaaaaaaaaaa");
+    int64_t id = add_run("r", 1);
+    for (int i = 0; i < 3; i++) {
+        char tok[32];
+        snprintf(tok, sizeof tok, "lease-%d", i);
+        lease_run_as(id, w, tok, -1.0, false);
+        srv_expire_leases(srv);
+        json_t *run = load_run(id);
+        cr_expect_str_eq(run_state(run), "queued", "expiry %d", i);
+        cr_expect_eq(json_integer_value(json_object_get(run, "attempt")), 0);
+        json_decref(run);
+    }
+    char data[512];
+    query_text(srv->db.writer.db, "SELECT data FROM events ORDER BY id DESC LIMIT 1", data,
+               sizeof data);
+    cr_expect(strstr(data, "before the run started"), "%s", data);
+    /* Started, the same expiry counts and the run fails on its one attempt. */
+    lease_run_as(id, w, "lease-run", -1.0, true);
+    srv_expire_leases(srv);
+    json_t *run = load_run(id);
+    cr_expect_str_eq(run_state(run), "failed");
+    json_decref(run);
 }
 
 Test(lease, live_leases_are_left_alone, .init = srv_make, .fini = srv_free)

@@ -394,6 +394,7 @@ Test(worker, lost_worker_runs_are_requeued_then_failed, .init = mkdir_only, .fin
     int64_t id = srvt_submit(&srv, "unlucky");
     srvt_register(&w, &srv, "w", 1);
     srvt_lease(&first, &srv, &w);
+    run_call(&first, "start", NULL, 200); /* only a started attempt counts */
     /* No heartbeat: the lease expires within a tick or two. */
     double deadline = srvt_now() + 5;
     json_t *j = NULL;
@@ -413,10 +414,11 @@ Test(worker, lost_worker_runs_are_requeued_then_failed, .init = mkdir_only, .fin
 
     srvt_lease(&second, &srv, &w);
     cr_assert_eq(second.run, id);
+    run_call(&second, "start", NULL, 200);
     deadline = srvt_now() + 5;
     for (;;) {
         j = run_get(id);
-        if (strcmp(srvt_str(j, "run.state"), "leased") != 0 || srvt_now() > deadline)
+        if (strcmp(srvt_str(j, "run.state"), "running") != 0 || srvt_now() > deadline)
             break;
         json_decref(j);
         srvt_sleep(0.05);
