@@ -29,7 +29,11 @@ const char srv_config_usage[] =
     "  --max-attempts N       default attempts per run (default 3)\n"
     "  --durable              fsync every commit (survives power loss, not just kill -9)\n"
     "  --busy-timeout MS      wait this long for another process's database lock, then\n"
-    "                         answer 503 with Retry-After (default 5000)\n";
+    "                         answer 503 with Retry-After (default 5000)\n"
+    "  --max-conn-per-ip N    connections one client address may hold (default 64;\n"
+    "                         0 = no limit; raise it behind a proxy)\n"
+    "  --header-timeout S     close a connection whose request headers are not complete\n"
+    "                         within S seconds, and an idle keep-alive one (default 10)\n";
 
 void srv_config_init(struct srv_config *c)
 {
@@ -47,6 +51,8 @@ void srv_config_init(struct srv_config *c)
     c->max_attempts = 3;
     c->max_wait = 30;
     c->busy_ms = 5000;
+    c->max_conn_per_ip = 64;
+    c->header_timeout_s = 10;
 }
 
 static int set_path(char *dst, const char *v, const char *flag, struct qc_err *err)
@@ -146,6 +152,16 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
     }
     if (strcmp(flag, "--max-sweep-runs") == 0)
         return set_int(&c->max_sweep_runs, v, 1, 1000000, flag, err);
+    if (strcmp(flag, "--max-conn-per-ip") == 0) {
+        if ((rc = set_int(&i, v, 0, 100000, flag, err)) == 0)
+            c->max_conn_per_ip = (int)i;
+        return rc;
+    }
+    if (strcmp(flag, "--header-timeout") == 0) {
+        if ((rc = set_int(&i, v, 1, 600, flag, err)) == 0)
+            c->header_timeout_s = (int)i;
+        return rc;
+    }
     if (strcmp(flag, "--busy-timeout") == 0) {
         if ((rc = set_int(&i, v, 1, 600000, flag, err)) == 0)
             c->busy_ms = (int)i;

@@ -406,6 +406,8 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
                 return queue_error(conn, 400, "bad_param", "", "malformed id in the path", NULL);
             return queue_error(conn, 404, "not_found", "", "no such route", NULL);
         }
+        /* The headers are complete: the short header timeout ends here. */
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, SRV_IDLE_TIMEOUT_S);
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
@@ -455,8 +457,11 @@ void srv_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct srv_server *s = cls;
     struct srv_req *r = *con_cls;
-    (void)conn;
     (void)toe;
+    /* Waiting for the next request on a keep-alive connection: the short
+     * timeout again, so idle sockets cannot pile up. */
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)s->cfg.header_timeout_s);
     if (!r)
         return;
     /* Streams and long-polls would swamp the histogram: only plain requests. */

@@ -149,15 +149,20 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
                      MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
                      (s->tls ? MHD_USE_TLS : 0);
     /* The TLS options are only given with MHD_USE_TLS (MHD_OPTION_END
-     * stops the list early otherwise). TLS 1.2 and 1.3 only. */
+     * stops the list early otherwise). TLS 1.2 and 1.3 only. A new
+     * connection has --header-timeout to send a request's headers (no
+     * slowloris); the access handler then gives it SRV_IDLE_TIMEOUT_S, and
+     * the completion callback takes it back to the short one while the
+     * connection waits for its next request. */
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, srv_http_access, s, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-        MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
-        s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->header_timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_conn_per_ip, MHD_OPTION_CONNECTION_LIMIT, 2000u,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+        s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
     if (!s->daemon) {
         rc = s->tls ? qc_err_set(err, QC_EIO, "--tls-cert",
                                  "cannot serve HTTPS on %s:%d with %s and %s (a certificate and "

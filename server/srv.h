@@ -19,6 +19,11 @@
 #include "server/db.h"
 #include "server/hub.h"
 
+/* A connection's inactivity limit while a request is under way (its body
+ * arriving, its answer leaving), in seconds; between requests and before
+ * the headers are complete it is --header-timeout. */
+#define SRV_IDLE_TIMEOUT_S 120u
+
 /* Latency histogram buckets of /metrics, in seconds. */
 #define SRV_LAT_BUCKETS 10
 
