@@ -24,23 +24,35 @@ static void unlink_waiter(struct srv_hub *h, struct srv_waiter *w)
     w->linked = false;
 }
 
+static bool event_pending(const struct srv_hub *h, const struct srv_waiter *w)
+{
+    return w->kind == SRV_WAIT_EVENT && h->last_event > w->after;
+}
+
 static bool ready(const struct srv_hub *h, const struct srv_waiter *w, double now)
 {
     if (h->stopping || now >= w->deadline)
         return true;
-    return w->kind == SRV_WAIT_EVENT ? h->last_event > w->after : h->queue_gen != w->gen;
+    if (w->kind == SRV_WAIT_EVENT)
+        return event_pending(h, w) && now >= h->event_release;
+    return h->queue_gen != w->gen;
 }
 
-/* With the lock held: resumes every ready waiter. */
+/* With the lock held: resumes every ready waiter. Waking event streams
+ * opens the next coalescing window. */
 static void resume_ready(struct srv_hub *h, double now)
 {
+    bool woke_events = false;
     for (struct srv_waiter *w = h->head, *next; w; w = next) {
         next = w->next;
         if (ready(h, w, now)) {
+            woke_events = woke_events || event_pending(h, w);
             unlink_waiter(h, w);
             MHD_resume_connection(w->conn);
         }
     }
+    if (woke_events)
+        h->event_release = now + SRV_EVENT_COALESCE_S;
 }
 
 static void *hub_main(void *arg)
@@ -52,7 +64,8 @@ static void *hub_main(void *arg)
     while (!h->stopping) {
         double wake = next_tick;
         for (struct srv_waiter *w = h->head; w; w = w->next)
-            wake = fmin(wake, w->deadline);
+            wake =
+                fmin(wake, event_pending(h, w) ? fmin(w->deadline, h->event_release) : w->deadline);
         /* The condition variable runs on CLOCK_MONOTONIC (see start). */
         struct timespec ts;
         double whole = floor(wake);
@@ -81,6 +94,7 @@ int srv_hub_start(struct srv_hub *h, int64_t last_event, void (*tick)(void *), v
     h->head = NULL;
     h->stopping = false;
     h->last_event = last_event;
+    h->event_release = 0;
     h->queue_gen = 1;
     h->tick = tick;
     h->tick_ctx = ctx;
@@ -138,6 +152,9 @@ void srv_hub_publish(struct srv_hub *h, int64_t event_id, bool queued)
     if (queued)
         h->queue_gen++;
     resume_ready(h, srv_mono());
+    /* Streams held back by the coalescing window: the hub thread wakes
+     * them when it closes. */
+    pthread_cond_signal(&h->cv);
     pthread_mutex_unlock(&h->mu);
 }
 

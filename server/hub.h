@@ -28,13 +28,19 @@ struct srv_waiter {
     struct srv_waiter *prev, *next;
 };
 
+/* Event streams are woken at most once per this many seconds: a burst of
+ * metric batches (one event each) costs each stream one database read,
+ * not one per batch. The first event after a quiet spell goes at once. */
+#define SRV_EVENT_COALESCE_S 0.25
+
 struct srv_hub {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
     bool running, stopping;
-    int64_t last_event; /* highest committed event id */
-    uint64_t queue_gen; /* bumped whenever a run becomes queued */
+    int64_t last_event;   /* highest committed event id */
+    double event_release; /* monotonic: event waiters may not be woken before this */
+    uint64_t queue_gen;   /* bumped whenever a run becomes queued */
     struct srv_waiter *head;
     void (*tick)(void *ctx);
     void *tick_ctx;

@@ -48,6 +48,7 @@ static void fill(struct sse *e, int64_t upto)
     sqlite3_stmt *st = c ? srv_stmt(c, sql, NULL) : NULL;
     if (!st)
         return;
+    atomic_fetch_add(&e->srv->stats.stream_reads, 1);
     sqlite3_bind_int64(st, 1, e->cursor);
     sqlite3_bind_int64(st, 2, upto);
     sqlite3_bind_int64(st, 3, e->run);

@@ -100,6 +100,11 @@ int srv_route_prometheus(struct srv_req *r)
             "qlab_metric_points_total %lld\n",
             (long long)atomic_load(&s->stats.points));
     tprintf(&t,
+            "# HELP qlab_event_stream_reads_total Reads of the event log by open event streams "
+            "(coalesced: at most one per stream per 0.25 s).\n"
+            "# TYPE qlab_event_stream_reads_total counter\nqlab_event_stream_reads_total %lld\n",
+            (long long)atomic_load(&s->stats.stream_reads));
+    tprintf(&t,
             "# HELP qlab_http_requests_total Requests received.\n"
             "# TYPE qlab_http_requests_total counter\nqlab_http_requests_total %lld\n",
             (long long)atomic_load(&s->stats.requests));

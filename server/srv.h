@@ -30,6 +30,7 @@
 struct srv_stats {
     atomic_llong requests;
     atomic_llong points;                         /* metric points accepted */
+    atomic_llong stream_reads;                   /* event-log reads by SSE streams */
     atomic_llong lat_count[SRV_LAT_BUCKETS + 1]; /* the last is +Inf */
     atomic_llong lat_sum_us;
     double started; /* monotonic */

@@ -49,8 +49,7 @@ Test(limits, one_address_cannot_take_every_connection)
         free(srvt_raw_read(fds[i], 0.01, &closed));
         open_after += !closed;
     }
-    cr_expect_leq(open_after, 8, "%d of %d sockets from one address stay open", open_after,
-                  ATTACK);
+    cr_expect_leq(open_after, 8, "%d of %d sockets from one address stay open", open_after, ATTACK);
     /* Another client is served meanwhile. */
     json_decref(srvt_json(&srv, "GET", "/healthz", NULL, 200));
 
@@ -67,7 +66,8 @@ Test(limits, one_address_cannot_take_every_connection)
     /* The address may connect again once its sockets are gone. */
     int fd = srvt_raw_connect(&srv, "127.0.0.2");
     cr_assert_geq(fd, 0);
-    cr_assert(srvt_raw_send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0));
+    cr_assert(
+        srvt_raw_send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0));
     bool closed;
     char *got = srvt_raw_read(fd, 5.0, &closed);
     cr_expect(strstr(got, "200 OK") && strstr(got, "\"ok\":true"), "%s", got);
