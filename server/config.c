@@ -33,7 +33,9 @@ const char srv_config_usage[] =
     "  --max-conn-per-ip N    connections one client address may hold (default 64;\n"
     "                         0 = no limit; raise it behind a proxy)\n"
     "  --header-timeout S     close a connection whose request headers are not complete\n"
-    "                         within S seconds, and an idle keep-alive one (default 10)\n";
+    "                         within S seconds, and an idle keep-alive one (default 10)\n"
+    "  --query-timeout S      longest run-list query; past it 503 query_timeout (default 2)\n"
+    "  --heavy-lists N        metric-filtered run lists at once (default: threads / 4)\n";
 
 void srv_config_init(struct srv_config *c)
 {
@@ -53,6 +55,8 @@ void srv_config_init(struct srv_config *c)
     c->busy_ms = 5000;
     c->max_conn_per_ip = 64;
     c->header_timeout_s = 10;
+    c->query_timeout = 2;
+    c->heavy_lists = 0; /* threads / 4, at least 1 (set after parsing) */
 }
 
 static int set_path(char *dst, const char *v, const char *flag, struct qc_err *err)
@@ -157,6 +161,13 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
             c->max_conn_per_ip = (int)i;
         return rc;
     }
+    if (strcmp(flag, "--query-timeout") == 0)
+        return set_num(&c->query_timeout, v, 1e-6, 600, flag, err);
+    if (strcmp(flag, "--heavy-lists") == 0) {
+        if ((rc = set_int(&i, v, 1, 256, flag, err)) == 0)
+            c->heavy_lists = (int)i;
+        return rc;
+    }
     if (strcmp(flag, "--header-timeout") == 0) {
         if ((rc = set_int(&i, v, 1, 600, flag, err)) == 0)
             c->header_timeout_s = (int)i;
@@ -227,6 +238,8 @@ int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, st
         if ((rc = apply(c, flag, v, err)) < 0)
             return rc;
     }
+    if (c->heavy_lists == 0)
+        c->heavy_lists = c->threads / 4 > 0 ? c->threads / 4 : 1;
     if (!c->tls_cert[0] != !c->tls_key[0])
         return qc_err_set(err, QC_EINVAL, c->tls_cert[0] ? "--tls-key" : "--tls-cert",
                           "--tls-cert and --tls-key go together");

@@ -35,6 +35,8 @@ struct srv_config {
     int busy_ms;          /* how long a write waits for another process's lock */
     int max_conn_per_ip;  /* connections one client address may hold (0 = no limit) */
     int header_timeout_s; /* a connection must complete a request's headers within this */
+    double query_timeout; /* seconds a run list's query may take */
+    int heavy_lists;      /* metric-filtered run lists at once */
 };
 
 void srv_config_init(struct srv_config *c);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "qcore/spec.h"
+#include "server/run_query.h"
 #include "server/srv.h"
 #include "server/store.h"
 
@@ -60,254 +61,78 @@ int srv_route_experiment_create(struct srv_req *r)
     return srv_reply(r, 201, json_pack("{s:o}", "run", run));
 }
 
-/* ---- GET /runs: filters built from fixed SQL fragments, values bound ---- */
+/* ---- GET /runs: the SQL from run_query.c ----------------------------------- */
 
-#define FILTERS_MAX 32
-
-struct bind {
-    enum { B_INT, B_REAL, B_TEXT } type;
-    int64_t i;
-    double d;
-    const char *t; /* borrowed from the query string */
-};
-
-struct list_query {
-    char sql[4096];
-    struct bind binds[FILTERS_MAX * 2 + 8]; /* two per filter, then the states */
-    int nbinds;
-    char paths[FILTERS_MAX][160]; /* json paths "$.a.b" bound as text */
-    int npaths;
-    bool states[6]; /* ?state, collected over every occurrence */
-    bool any_state;
+struct list_args {
+    struct srv_run_query q;
     struct srv_req *r;
     int rc;
 };
 
-static const char *const run_states[] = {"queued",    "leased", "running",
-                                         "succeeded", "failed", "canceled"};
-
-static void add_sql(struct list_query *q, const char *frag)
-{
-    size_t n = strlen(q->sql);
-    snprintf(q->sql + n, sizeof q->sql - n, "%s", frag);
-}
-
-static void bind_text(struct list_query *q, const char *t)
-{
-    q->binds[q->nbinds++] = (struct bind){.type = B_TEXT, .t = t};
-}
-
-/* The spec value as the JSON value written: numbers and booleans compare as
- * numbers (json_extract returns them so), anything else as text. */
-static void bind_value(struct list_query *q, const char *v)
-{
-    char *end;
-    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
-        q->binds[q->nbinds++] = (struct bind){.type = B_INT, .i = v[0] == 't'};
-        return;
-    }
-    double d = strtod(v, &end);
-    if (v[0] && !*end && isfinite(d)) {
-        q->binds[q->nbinds++] = (struct bind){.type = B_REAL, .d = d};
-        return;
-    }
-    bind_text(q, v);
-}
-
-static bool dotted_path_ok(const char *p)
-{
-    size_t n = strlen(p);
-    if (n == 0 || n > 120 || p[0] == '.' || p[n - 1] == '.' || strstr(p, ".."))
-        return false;
-    for (const char *c = p; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.')
-            return false;
-    return true;
-}
-
-/* Whether the dotted path names a key the spec parser accepts (a layer
- * name under arith.layers matches the table's "*"). */
-static bool spec_path_known(const char *dotted)
-{
-    char want[160], known[256];
-    snprintf(want, sizeof want, "/%s", dotted);
-    for (char *c = want; *c; c++)
-        if (*c == '.')
-            *c = '/';
-    for (int i = 0; qc_spec_known_path(known, sizeof known, i); i++) {
-        const char *k = known, *w = want;
-        while (*k && *w) {
-            if (k[0] == '*' && (k[1] == '/' || !k[1])) { /* any one segment */
-                k++;
-                while (*w && *w != '/')
-                    w++;
-                continue;
-            }
-            if (*k != *w)
-                break;
-            k++;
-            w++;
-        }
-        if (!*k && !*w)
-            return true;
-    }
-    return false;
-}
-
 static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)
 {
-    struct list_query *q = cls;
+    struct list_args *a = cls;
     (void)kind;
-    if (q->rc < 0)
+    if (a->rc < 0)
         return MHD_NO;
-    if (!value)
-        value = "";
-    if (q->nbinds + 2 > FILTERS_MAX * 2) {
-        char field[140];
-        snprintf(field, sizeof field, "?%.130s", key);
-        q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", field, "too many filters");
-        return MHD_NO;
-    }
-    if (strcmp(key, "sweep") == 0 || strcmp(key, "worker") == 0) {
-        char *end;
-        long long v = strtoll(value, &end, 10);
-        if (!value[0] || *end || v <= 0) {
-            q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", key[0] == 's' ? "?sweep" : "?worker",
-                             "%s must be a positive id", key);
-            return MHD_NO;
-        }
-        add_sql(q, key[0] == 's' ? " AND sweep_id = ?" : " AND worker_id = ?");
-        q->binds[q->nbinds++] = (struct bind){.type = B_INT, .i = v};
-    } else if (strcmp(key, "state") == 0) {
-        /* A comma list, and repeatable: every state named is an alternative
-         * (one IN clause, added after the other filters). */
-        const char *p = value;
-        int n = 0;
-        while (*p) {
-            size_t len = strcspn(p, ",");
-            int found = -1;
-            for (int i = 0; i < 6; i++)
-                if (strlen(run_states[i]) == len && strncmp(run_states[i], p, len) == 0)
-                    found = i;
-            if (found < 0) {
-                q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", "?state",
-                                 "state '%.*s' is not one of queued, leased, running, succeeded, "
-                                 "failed, canceled",
-                                 (int)(len > 40 ? 40 : len), p);
-                return MHD_NO;
-            }
-            q->states[found] = true;
-            n++;
-            p += len + (p[len] == ',');
-        }
-        if (n == 0) {
-            q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", "?state", "state is empty");
-            return MHD_NO;
-        }
-        q->any_state = true;
-    } else if (strncmp(key, "metric.", 7) == 0) {
-        static const struct {
-            const char *suffix, *sql;
-        } ops[] = {{".gte", " AND json_extract(summary, ?) >= ?"},
-                   {".gt", " AND json_extract(summary, ?) > ?"},
-                   {".lte", " AND json_extract(summary, ?) <= ?"},
-                   {".lt", " AND json_extract(summary, ?) < ?"}};
-        const char *name = key + 7;
-        size_t n = strlen(name);
-        int op = -1;
-        for (int i = 0; i < 4 && op < 0; i++) {
-            size_t sl = strlen(ops[i].suffix);
-            if (n > sl && strcmp(name + n - sl, ops[i].suffix) == 0) {
-                op = i;
-                n -= sl;
-            }
-        }
-        char *end;
-        double v = strtod(value, &end);
-        char metric[96];
-        snprintf(metric, sizeof metric, "%.*s", (int)(n < 90 ? n : 90), name);
-        if (op < 0 || n >= 90 || !dotted_path_ok(metric) || strchr(metric, '.') || !value[0] ||
-            *end || !isfinite(v) || q->npaths >= FILTERS_MAX) {
-            q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", "?metric",
-                             "'%.100s' is not a metric filter like metric.val_acc.gte=0.8", key);
-            return MHD_NO;
-        }
-        snprintf(q->paths[q->npaths], sizeof q->paths[0], "$.\"%s\"", metric);
-        add_sql(q, ops[op].sql);
-        bind_text(q, q->paths[q->npaths++]);
-        q->binds[q->nbinds++] = (struct bind){.type = B_REAL, .d = v};
-    } else if (strcmp(key, "limit") == 0 || strcmp(key, "cursor") == 0 ||
-               strcmp(key, "spec") == 0 || strcmp(key, "token") == 0) {
-        /* handled by the caller */
-    } else {
-        if (!dotted_path_ok(key) || q->npaths >= FILTERS_MAX || !spec_path_known(key)) {
-            char field[140];
-            snprintf(field, sizeof field, "?%.130s", key);
-            q->rc = srv_fail(q->r, QC_EINVAL, "bad_param", field,
-                             "unknown query parameter '%.100s': not sweep, state, worker, spec, "
-                             "limit, cursor, metric.NAME.OP, nor a spec field's dotted path "
-                             "(schema/experiment.schema.json)",
-                             key);
-            return MHD_NO;
-        }
-        snprintf(q->paths[q->npaths], sizeof q->paths[0], "$.%s", key);
-        add_sql(q, " AND json_extract(spec, ?) = ?");
-        bind_text(q, q->paths[q->npaths++]);
-        bind_value(q, value);
-    }
-    return MHD_YES;
+    a->rc = srv_run_query_add(&a->q, key, value, &a->r->err);
+    if (a->rc < 0)
+        snprintf(a->r->err_code, sizeof a->r->err_code, "bad_param");
+    return a->rc < 0 ? MHD_NO : MHD_YES;
+}
+
+/* Interrupts a list query past its deadline (sqlite3_progress_handler). */
+static int past_deadline(void *deadline)
+{
+    return srv_mono() > *(const double *)deadline;
 }
 
 int srv_route_run_list(struct srv_req *r)
 {
+    struct srv_server *s = r->srv;
     int64_t limit, cursor;
     int rc;
-    struct list_query *q = calloc(1, sizeof *q);
-    if (!q)
+    bool heavy = false;
+    struct list_args *a = calloc(1, sizeof *a);
+    if (!a)
         return srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
-    q->r = r;
+    a->r = r;
+    srv_run_query_init(&a->q);
     if ((rc = srv_query_int(r, "limit", 1, 1000, 100, &limit)) < 0 ||
         (rc = srv_query_int(r, "cursor", 0, INT64_MAX, 0, &cursor)) < 0)
         goto out;
     bool with_spec = srv_query(r, "spec") && strcmp(srv_query(r, "spec"), "1") == 0;
-    snprintf(q->sql, sizeof q->sql, "SELECT " SRV_RUN_COLS " FROM runs WHERE id > ?");
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, q);
-    if ((rc = q->rc) < 0)
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, a);
+    if ((rc = a->rc) < 0)
         goto out;
-    if (q->any_state) {
-        add_sql(q, " AND state IN (");
-        for (int i = 0, n = 0; i < 6; i++)
-            if (q->states[i]) {
-                add_sql(q, n++ ? ", ?" : "?");
-                bind_text(q, run_states[i]);
-            }
-        add_sql(q, ")");
+    /* A metric threshold reads the summary of every candidate run: at most
+     * --heavy-lists of those at once, so they cannot take the thread pool. */
+    if (a->q.scans) {
+        if (atomic_fetch_add(&s->heavy_lists, 1) >= s->cfg.heavy_lists) {
+            atomic_fetch_sub(&s->heavy_lists, 1);
+            rc = srv_fail(r, QC_EUNAVAIL, NULL, "",
+                          "too many metric-filtered run lists at once (--heavy-lists %d); "
+                          "retry, or narrow the list with sweep= or a spec field",
+                          s->cfg.heavy_lists);
+            goto out;
+        }
+        heavy = true;
     }
-    add_sql(q, " ORDER BY id LIMIT ?");
 
-    struct srv_conn *c = srv_db_reader(&r->srv->db);
+    struct srv_conn *c = srv_db_reader(&s->db);
     if (!c) {
         rc = srv_fail(r, QC_EIO, NULL, "", "database: cannot open a reader");
         goto out;
     }
-    sqlite3_stmt *st = srv_stmt_once(c, q->sql, &r->err);
+    sqlite3_stmt *st = srv_run_query_prepare(&a->q, c, cursor, limit, &r->err);
     if (!st) {
         rc = QC_EIO;
         goto out;
     }
-    int k = 1;
-    sqlite3_bind_int64(st, k++, cursor);
-    for (int i = 0; i < q->nbinds; i++, k++) {
-        const struct bind *b = &q->binds[i];
-        if (b->type == B_INT)
-            sqlite3_bind_int64(st, k, b->i);
-        else if (b->type == B_REAL)
-            sqlite3_bind_double(st, k, b->d);
-        else
-            sqlite3_bind_text(st, k, b->t, -1, SQLITE_TRANSIENT);
-    }
-    sqlite3_bind_int64(st, k, limit + 1);
+    /* Every list query has a deadline (--query-timeout). */
+    double deadline = srv_mono() + s->cfg.query_timeout;
+    sqlite3_progress_handler(c->db, 1000, past_deadline, &deadline);
     json_t *runs = json_array();
     int64_t last = 0, n = 0;
     bool more = false;
@@ -320,13 +145,21 @@ int srv_route_run_list(struct srv_req *r)
         json_array_append_new(runs, srv_run_json(st, with_spec));
         n++;
     }
+    sqlite3_progress_handler(c->db, 0, NULL, NULL);
     bool failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
-    if (failed)
+    if (failed && rc == SQLITE_INTERRUPT) {
+        r->status = 503;
+        srv_fail(r, QC_EUNAVAIL, "query_timeout", "",
+                 "the run list ran past --query-timeout (%g s); narrow it with sweep=, state= "
+                 "or a spec field",
+                 s->cfg.query_timeout);
+    } else if (failed) {
         srv_db_fail(c, &r->err, "list runs");
+    }
     sqlite3_finalize(st);
     if (failed) {
         json_decref(runs);
-        rc = QC_EIO;
+        rc = r->err.code;
         goto out;
     }
     char next[32];
@@ -335,7 +168,9 @@ int srv_route_run_list(struct srv_req *r)
                    json_pack("{s:o,s:o}", "runs", runs, "next_cursor",
                              more ? json_string(next) : json_null()));
 out:
-    free(q);
+    if (heavy)
+        atomic_fetch_sub(&s->heavy_lists, 1);
+    free(a);
     return rc;
 }
 

@@ -50,6 +50,7 @@ struct srv_server {
      * guarded by the writer mutex (store.c: srv_tx_begin/srv_tx_end). */
     int64_t tx_event;
     bool tx_queued;
+    atomic_int heavy_lists; /* metric-filtered run lists under way */
 };
 
 /* The return of a handler that parked its connection (srv_hub_wait): the

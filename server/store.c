@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/run_query.h"
 #include "server/srv.h"
 
 static json_t *col_json_text(sqlite3_stmt *st, int i)
@@ -159,7 +160,7 @@ int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_
         sqlite3_bind_int64(st, 1, sweep_id);
     sqlite3_bind_text(st, 2, json_string_value(json_object_get(spec, "name")), -1,
                       SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, text, -1, free);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, kind ? kind : "any", -1, SQLITE_TRANSIENT);
     if (board && board[0])
         sqlite3_bind_text(st, 5, board, -1, SQLITE_TRANSIENT);
@@ -169,9 +170,15 @@ int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_
     sqlite3_bind_double(st, 9, now);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        free(text);
         return srv_db_fail(c, err, "insert run");
+    }
     *id = sqlite3_last_insert_rowid(c->db);
+    rc = srv_run_fields_insert(c, *id, text, err);
+    free(text);
+    if (rc < 0)
+        return rc;
     s->tx_queued = true;
     return srv_run_event(s, c, *id, NULL, err);
 }

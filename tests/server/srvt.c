@@ -299,8 +299,8 @@ void srvt_do(struct srvt_resp *out, const struct srvt_server *s, const struct sr
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     }
-    /* No "Expect: 100-continue" round trip for larger bodies. */
-    h = curl_slist_append(h, "Expect:");
+    /* No "Expect: 100-continue" round trip for larger bodies, unless asked. */
+    h = curl_slist_append(h, rq->expect_continue ? "Expect: 100-continue" : "Expect:");
     if (rq->token && rq->token[0]) {
         snprintf(line, sizeof line, "Authorization: Bearer %s", rq->token);
         h = curl_slist_append(h, line);

@@ -59,6 +59,7 @@ struct srvt_req {
     const char *content_type; /* default application/json when a body is given */
     const char *headers[8];   /* extra "Name: value" lines, NULL-terminated */
     long timeout_ms;          /* default 10 s */
+    bool expect_continue;     /* send "Expect: 100-continue" (curl waits for 100 before the body) */
 };
 
 struct srvt_resp {

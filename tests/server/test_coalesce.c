@@ -62,8 +62,8 @@ Test(coalesce, a_burst_of_batches_wakes_each_stream_a_few_times_not_per_batch)
     char path[96], body[128];
     snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics", (long long)l.run);
     for (int b = 0; b < BATCHES; b++) {
-        snprintf(body, sizeof body, "{\"points\": [{\"step\": %d, \"name\": \"loss\", \"value\": 1}]}",
-                 b);
+        snprintf(body, sizeof body,
+                 "{\"points\": [{\"step\": %d, \"name\": \"loss\", \"value\": 1}]}", b);
         json_decref(srvt_call(&srv, w.token, l.lease, "POST", path, body, 200));
     }
     double dt = srvt_now() - t0;

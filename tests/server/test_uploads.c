@@ -44,7 +44,9 @@ static void up_limited(void)
 
 TestSuite(uploads, .init = up, .fini = down);
 
-static void put(struct srvt_resp *r, const char *lease, size_t len, bool good_crc)
+/* `expect`: send Expect: 100-continue, as a client sending a large body
+ * should, so a refusal from the headers arrives before any of it. */
+static void put_as(struct srvt_resp *r, const char *lease, size_t len, bool good_crc, bool expect)
 {
     char *body = malloc(len);
     char path[96], crc[48], step[32], lh[128];
@@ -63,9 +65,15 @@ static void put(struct srvt_resp *r, const char *lease, size_t len, bool good_cr
                           .body = body,
                           .body_len = len,
                           .content_type = "application/octet-stream",
-                          .headers = {crc, step, lease ? lh : NULL}};
+                          .headers = {crc, step, lease ? lh : NULL},
+                          .expect_continue = expect};
     srvt_do(r, &srv, &rq);
     free(body);
+}
+
+static void put(struct srvt_resp *r, const char *lease, size_t len, bool good_crc)
+{
+    put_as(r, lease, len, good_crc, false);
 }
 
 /* No upload-* file is left in the data directory. */
@@ -98,10 +106,10 @@ Test(uploads, the_lease_is_checked_before_the_body)
 {
     struct srvt_resp r;
     /* A wrong lease and a damaged body: the lease answers, from the headers. */
-    put(&r, "not-the-lease", 3u << 20, false);
+    put_as(&r, "not-the-lease", 3u << 20, false, true);
     srvt_expect_error(&r, 409, "stale_lease", "X-Qlab-Lease");
     srvt_resp_free(&r);
-    put(&r, NULL, 3u << 20, false);
+    put_as(&r, NULL, 3u << 20, false, true);
     srvt_expect_error(&r, 400, "invalid_request", "X-Qlab-Lease");
     srvt_resp_free(&r);
     expect_no_uploads();
