@@ -35,7 +35,8 @@ const char srv_config_usage[] =
     "  --header-timeout S     close a connection whose request headers are not complete\n"
     "                         within S seconds, and an idle keep-alive one (default 10)\n"
     "  --query-timeout S      longest run-list query; past it 503 query_timeout (default 2)\n"
-    "  --heavy-lists N        metric-filtered run lists at once (default: threads / 4)\n";
+    "  --heavy-lists N        metric-filtered run lists at once (default: threads / 4)\n"
+    "  --register-rate N      worker registrations per minute per join token (default 10)\n";
 
 void srv_config_init(struct srv_config *c)
 {
@@ -56,6 +57,7 @@ void srv_config_init(struct srv_config *c)
     c->max_conn_per_ip = 64;
     c->header_timeout_s = 10;
     c->query_timeout = 2;
+    c->register_per_min = 10;
     c->heavy_lists = 0; /* threads / 4, at least 1 (set after parsing) */
 }
 
@@ -161,6 +163,8 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
             c->max_conn_per_ip = (int)i;
         return rc;
     }
+    if (strcmp(flag, "--register-rate") == 0)
+        return set_num(&c->register_per_min, v, 1, 100000, flag, err);
     if (strcmp(flag, "--query-timeout") == 0)
         return set_num(&c->query_timeout, v, 1e-6, 600, flag, err);
     if (strcmp(flag, "--heavy-lists") == 0) {

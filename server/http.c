@@ -122,7 +122,7 @@ static const char *default_code(int code)
 }
 
 static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_t *body,
-                                  const char *allow)
+                                  const char *allow, int retry_after)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     size_t len = text ? strlen(text) : 0;
@@ -138,20 +138,25 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow && allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    /* A busy database, a full list pool, shutting down: worth a retry soon. */
-    if (status == 503)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* A busy database, a full list pool, shutting down, a rate limit:
+     * worth a retry, and when. */
+    if (status == 503 || status == 429) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry_after > 0 ? retry_after : 1);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
 
 static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, const char *code,
-                                   const char *field, const char *msg, const char *allow)
+                                   const char *field, const char *msg, const char *allow,
+                                   int retry_after)
 {
     json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", msg, "field",
                           field ? field : "");
-    enum MHD_Result ret = queue_json(conn, status, e, allow);
+    enum MHD_Result ret = queue_json(conn, status, e, allow, retry_after);
     json_decref(e);
     return ret;
 }
@@ -165,7 +170,8 @@ static enum MHD_Result finish(struct srv_req *r, int rc)
         if (r->status >= 400)
             status = r->status; /* a handler's more precise status (415) */
         return queue_error(r->conn, status, r->err_code[0] ? r->err_code : default_code(rc),
-                           r->err.field, r->err.msg[0] ? r->err.msg : qc_strerror(rc), NULL);
+                           r->err.field, r->err.msg[0] ? r->err.msg : qc_strerror(rc), NULL,
+                           r->retry_after);
     }
     if (r->resp) {
         enum MHD_Result ret =
@@ -174,7 +180,7 @@ static enum MHD_Result finish(struct srv_req *r, int rc)
         r->resp = NULL;
         return ret;
     }
-    return queue_json(r->conn, r->status ? r->status : 200, r->reply, NULL);
+    return queue_json(r->conn, r->status ? r->status : 200, r->reply, NULL, 0);
 }
 
 /* ---- authentication ----------------------------------------------------- */
@@ -200,7 +206,7 @@ static int authenticate(struct srv_req *r)
         tok = srv_query(r, "token");
     if (!tok || !tok[0] || strlen(tok) > SRV_TOKEN_MAX)
         return srv_fail(r, QC_EUNAUTH, NULL, "Authorization", "a bearer token is required");
-    r->role = srv_auth_lookup(&s->auth, tok);
+    r->role = srv_auth_find(&s->auth, tok, &r->token_index);
     if (r->role == SRV_ROLE_NONE) {
         int64_t wid = srv_worker_by_token(s, tok);
         if (wid > 0) {
@@ -401,10 +407,10 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
              * still gets a completion callback with *con_cls == NULL. */
             if (status == 405)
                 return queue_error(conn, 405, "method_not_allowed", "",
-                                   "this path does not take that method", allow);
+                                   "this path does not take that method", allow, 0);
             if (status == 400)
-                return queue_error(conn, 400, "bad_param", "", "malformed id in the path", NULL);
-            return queue_error(conn, 404, "not_found", "", "no such route", NULL);
+                return queue_error(conn, 400, "bad_param", "", "malformed id in the path", NULL, 0);
+            return queue_error(conn, 404, "not_found", "", "no such route", NULL, 0);
         }
         /* The headers are complete: the short header timeout ends here. */
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, SRV_IDLE_TIMEOUT_S);
@@ -417,6 +423,7 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
         r->method = method;
         r->url = url;
         r->id = id;
+        r->token_index = -1;
         r->t0 = srv_mono();
         *con_cls = r;
         int rc = authenticate(r);

@@ -117,6 +117,19 @@ int srv_route_worker_register(struct srv_req *r)
     struct srv_server *s = r->srv;
     char token[65];
     int rc;
+    /* Each join token may register --register-rate workers a minute: a
+     * leaked join token cannot flood the worker table. */
+    double wait_s = 0;
+    if (r->role == SRV_ROLE_JOIN && !srv_auth_admit(&s->auth, r->token_index, &wait_s)) {
+        char ra[32];
+        r->status = 429;
+        snprintf(ra, sizeof ra, "%.0f", wait_s < 1 ? 1 : wait_s + 0.5);
+        r->retry_after = atoi(ra);
+        return srv_fail(r, QC_EUNAVAIL, "rate_limited", "Authorization",
+                        "this join token registered %.0f workers in the last minute; retry in "
+                        "%s s",
+                        s->cfg.register_per_min, ra);
+    }
     json_t *doc = srv_body_json(r);
     if (!doc)
         return QC_EINVAL;
@@ -173,7 +186,9 @@ int srv_route_worker_register(struct srv_req *r)
         double now = srv_now();
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, host ? host : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, token, -1, SQLITE_TRANSIENT);
+        char hash[SRV_TOKEN_HASH_LEN + 1];
+        srv_token_hash(hash, token); /* the database keeps the hash only */
+        sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, devs, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 5, tagt ? tagt : "[]", -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 6, version ? version : "", -1, SQLITE_TRANSIENT);

@@ -57,7 +57,6 @@ bool srv_spec_path_known(const char *dotted);
 
 /* Indexes run `run_id`'s spec (`spec` is its JSON text) into run_fields,
  * inside the writer's open transaction. */
-int srv_run_fields_insert(struct srv_conn *c, int64_t run_id, const char *spec,
-                          struct qc_err *err);
+int srv_run_fields_insert(struct srv_conn *c, int64_t run_id, const char *spec, struct qc_err *err);
 
 #endif

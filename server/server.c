@@ -143,8 +143,10 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
         rc = qc_err_set(err, QC_EINTERNAL, "", "cannot start the hub thread");
         goto fail;
     }
-    if ((rc = srv_leases_grace(s, err)) < 0)
+    if ((rc = srv_leases_grace(s, err)) < 0 || (rc = srv_worker_tokens_hash(s, err)) < 0)
         goto fail;
+    s->auth.register_per_s = cfg->register_per_min / 60.0;
+    s->auth.register_burst = cfg->register_per_min;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
                      (s->tls ? MHD_USE_TLS : 0);

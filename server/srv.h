@@ -67,6 +67,7 @@ struct srv_req {
     /* The caller, from the Authorization header. */
     enum srv_role role;
     int64_t worker_id; /* SRV_ROLE_WORKER: the token's worker */
+    int token_index;   /* the token file entry used, -1 for none */
 
     /* The body: in memory (JSON routes) or in a temporary file (uploads). */
     char *body;
@@ -79,6 +80,7 @@ struct srv_req {
 
     /* The answer. */
     int status;                /* 200 unless set */
+    int retry_after;           /* seconds for a 429/503's Retry-After (0: 1) */
     json_t *reply;             /* JSON body, owned */
     struct MHD_Response *resp; /* or a ready response (files, SSE), owned */
     char err_code[32];         /* error code override ("bad_json") */

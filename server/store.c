@@ -355,6 +355,33 @@ void srv_expire_leases(struct srv_server *s)
         fprintf(stderr, "qlab-server: lease expiry: %s\n", err.msg);
 }
 
+int srv_worker_tokens_hash(struct srv_server *s, struct qc_err *err)
+{
+    static const char find[] = "SELECT id, token FROM workers WHERE token NOT LIKE 'sha256:%'";
+    static const char set[] = "UPDATE workers SET token = ? WHERE id = ?";
+    struct srv_conn *c = srv_tx_begin(s, err);
+    if (!c)
+        return err->code;
+    int rc = QC_OK;
+    sqlite3_stmt *st = srv_stmt(c, find, err), *up = st ? srv_stmt(c, set, err) : NULL;
+    if (!up)
+        rc = QC_EIO;
+    while (rc >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+        char hash[SRV_TOKEN_HASH_LEN + 1];
+        srv_token_hash(hash, (const char *)sqlite3_column_text(st, 1));
+        sqlite3_reset(up);
+        sqlite3_bind_text(up, 1, hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(up, 2, sqlite3_column_int64(st, 0));
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = srv_db_fail(c, err, "hash worker token");
+    }
+    if (st)
+        sqlite3_reset(st);
+    if (up)
+        sqlite3_reset(up);
+    return srv_tx_end(s, rc, err);
+}
+
 int srv_leases_grace(struct srv_server *s, struct qc_err *err)
 {
     static const char sql[] = "UPDATE runs SET lease_deadline = ? WHERE state IN ('leased', "
@@ -380,6 +407,9 @@ int srv_leases_grace(struct srv_server *s, struct qc_err *err)
 int64_t srv_worker_by_token(struct srv_server *s, const char *token)
 {
     static const char sql[] = "SELECT id FROM workers WHERE token = ?";
+    char hash[SRV_TOKEN_HASH_LEN + 1];
+    srv_token_hash(hash, token);
+    token = hash; /* the database holds hashes only */
     struct srv_conn *c = srv_db_reader(&s->db);
     if (!c)
         return 0;

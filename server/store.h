@@ -70,8 +70,13 @@ int srv_tx_end(struct srv_server *s, int rc, struct qc_err *err);
 /* The metric name's id, creating it (inside the transaction). */
 int srv_metric_name_id(struct srv_conn *c, const char *name, int64_t *id, struct qc_err *err);
 
-/* The worker a worker token belongs to, 0 when none or on a database error
- * (the caller then answers 401, as for an unknown token). */
+/* Replaces any worker token the database still holds in clear (from a
+ * server before hashing) by its hash; at start-up. */
+int srv_worker_tokens_hash(struct srv_server *s, struct qc_err *err);
+
+/* The worker a worker token belongs to (looked up by its hash), 0 when
+ * none or on a database error (the caller then answers 401, as for an
+ * unknown token). */
 int64_t srv_worker_by_token(struct srv_server *s, const char *token);
 
 #endif

@@ -136,8 +136,8 @@ Test(run_list, a_list_past_its_deadline_is_503_query_timeout, .init = mkdir_only
     srvt_expect_error(&r, 503, "query_timeout", NULL);
     cr_expect_str_eq(srvt_header(&r, "Retry-After"), "1");
     srvt_resp_free(&r);
-    json_t *j = srvt_json(&srv, "GET", "/api/v1/runs?train.seed=3&arith.forward.mac.acc=e5m10",
-                          NULL, 200);
+    json_t *j =
+        srvt_json(&srv, "GET", "/api/v1/runs?train.seed=3&arith.forward.mac.acc=e5m10", NULL, 200);
     cr_expect_eq(srvt_int(j, "runs.0.id"), 103);
     json_decref(j);
     srvt_stop(&srv, SIGKILL);
@@ -179,8 +179,7 @@ Test(run_list, a_spec_filter_is_an_index_walk, .init = mkdir_only, .fini = rmdir
 }
 
 /* Migration 3 indexes the runs a version-2 database already holds. */
-Test(run_list, migration_backfills_the_runs_already_stored, .init = mkdir_only,
-     .fini = rmdir_only)
+Test(run_list, migration_backfills_the_runs_already_stored, .init = mkdir_only, .fini = rmdir_only)
 {
     char path[SRVT_PATH + 16];
     sqlite3 *db;
@@ -210,8 +209,9 @@ Test(run_list, migration_backfills_the_runs_already_stored, .init = mkdir_only,
     cr_expect_str_eq((const char *)sqlite3_column_text(st, 2), "old");
     sqlite3_finalize(st);
     /* Scalars only: no rows for objects, arrays, their elements or nulls. */
-    cr_assert_eq(sqlite3_prepare_v2(d.writer.db, "SELECT group_concat(p.path, ' ') FROM run_fields "
-                                                 "f JOIN spec_paths p ON p.id = f.path_id",
+    cr_assert_eq(sqlite3_prepare_v2(d.writer.db,
+                                    "SELECT group_concat(p.path, ' ') FROM run_fields "
+                                    "f JOIN spec_paths p ON p.id = f.path_id",
                                     -1, &st, NULL),
                  SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -219,8 +219,8 @@ Test(run_list, migration_backfills_the_runs_already_stored, .init = mkdir_only,
     cr_expect(strstr(paths, "$.train.seed") && strstr(paths, "$.train.optimizer.lr") &&
                   strstr(paths, "$.name"),
               "%s", paths);
-    cr_expect(!strstr(paths, "hidden") && !strstr(paths, "dir") && !strstr(paths, "$.train "),
-              "%s", paths);
+    cr_expect(!strstr(paths, "hidden") && !strstr(paths, "dir") && !strstr(paths, "$.train "), "%s",
+              paths);
     sqlite3_finalize(st);
     srv_db_close(&d);
 }
