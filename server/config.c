@@ -36,7 +36,8 @@ const char srv_config_usage[] =
     "                         within S seconds, and an idle keep-alive one (default 10)\n"
     "  --query-timeout S      longest run-list query; past it 503 query_timeout (default 2)\n"
     "  --heavy-lists N        metric-filtered run lists at once (default: threads / 4)\n"
-    "  --register-rate N      worker registrations per minute per join token (default 10)\n";
+    "  --register-rate N      worker registrations per minute per join token (default 10)\n"
+    "  --event-retention S    delete events older than S seconds (default 0: keep all)\n";
 
 void srv_config_init(struct srv_config *c)
 {
@@ -163,6 +164,8 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
             c->max_conn_per_ip = (int)i;
         return rc;
     }
+    if (strcmp(flag, "--event-retention") == 0)
+        return set_num(&c->event_retention, v, 0, 1e10, flag, err);
     if (strcmp(flag, "--register-rate") == 0)
         return set_num(&c->register_per_min, v, 1, 100000, flag, err);
     if (strcmp(flag, "--query-timeout") == 0)

@@ -38,6 +38,7 @@ struct srv_config {
     double query_timeout;    /* seconds a run list's query may take */
     int heavy_lists;         /* metric-filtered run lists at once */
     double register_per_min; /* worker registrations per minute per join token (and burst) */
+    double event_retention;  /* seconds events are kept (0 = forever) */
 };
 
 void srv_config_init(struct srv_config *c);

@@ -73,6 +73,7 @@ static bool bound_loopback(struct MHD_Daemon *d)
 static void tick(void *ctx)
 {
     srv_expire_leases(ctx);
+    srv_events_prune(ctx);
 }
 
 static int64_t last_event_id(struct srv_db *db)

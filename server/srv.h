@@ -183,6 +183,11 @@ int srv_route_worker_register(struct srv_req *r);
 int srv_route_worker_list(struct srv_req *r);
 int srv_route_worker_heartbeat(struct srv_req *r);
 int srv_route_worker_lease(struct srv_req *r);
+int srv_route_run_delete(struct srv_req *r);
+int srv_route_sweep_delete(struct srv_req *r);
+
+/* Deletes up to 5000 events older than --event-retention (hub tick). */
+void srv_events_prune(struct srv_server *s);
 
 /* Server lifecycle (server.c). */
 int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct qc_err *err);

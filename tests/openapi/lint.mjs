@@ -18,7 +18,13 @@ const config = await createConfig({
     'info-license-strict': 'off',
   },
 });
-const problems = await lint({ ref: file, config });
+let problems;
+try {
+  problems = await lint({ ref: file, config });
+} catch (e) {
+  console.error(`openapi lint: ${path.relative(process.cwd(), file)}: ${e.message}`);
+  process.exit(1);
+}
 if (problems.length) {
   formatProblems(problems, { format: 'codeframe', totals: { errors: problems.length, warnings: 0, ignored: 0 }, version: '' });
   console.error(`openapi lint: ${problems.length} problem(s) in ${path.relative(process.cwd(), file)}`);

@@ -12,10 +12,10 @@
 #include "server/auth.h"
 #include "srvt.h"
 
-#define ADMIN  "admin-token-aaaaaaaaaaaaaaaa"
-#define READ   "read-token-bbbbbbbbbbbbbbbbbb"
-#define JOIN   "join-token-cccccccccccccccccc"
-#define JOIN2  "join-token-dddddddddddddddddd"
+#define ADMIN "admin-token-aaaaaaaaaaaaaaaa"
+#define READ  "read-token-bbbbbbbbbbbbbbbbbb"
+#define JOIN  "join-token-cccccccccccccccccc"
+#define JOIN2 "join-token-dddddddddddddddddd"
 
 static char dir[SRVT_PATH], tokens[SRVT_PATH + 16];
 static struct srvt_server srv;
@@ -51,9 +51,10 @@ static long reg(const char *token, const char *name, char *worker_token, struct 
     snprintf(body, sizeof body,
              "{\"name\": \"%s\", \"devices\": [{\"id\": \"cpu0\", \"kind\": \"cpu\"}]}", name);
     struct srvt_resp r;
-    srvt_do(&r, &srv,
-            &(struct srvt_req){.method = "POST", .path = "/api/v1/workers/register",
-                               .token = token, .body = body});
+    srvt_do(
+        &r, &srv,
+        &(struct srvt_req){
+            .method = "POST", .path = "/api/v1/workers/register", .token = token, .body = body});
     long st = r.status;
     if (worker_token && st == 201)
         snprintf(worker_token, 80, "%s", srvt_str(r.json, "token"));
