@@ -17,6 +17,9 @@ DEB_PKGS := build-essential pkg-config python3 clang-format openssl libcriterion
 # and Debian's Chromium. NodeSource's nodejs bundles npm; ask Debian for npm
 # only where the command is missing.
 DEB_PKGS += chromium nodejs $(if $(shell command -v npm),,npm)
+# The fuzz targets (make fuzz, and make test's smoke pass): libFuzzer from
+# Debian's clang, with its OpenMP runtime for the core's kernels.
+DEB_PKGS += clang libclang-rt-dev libomp-dev
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
 # fp-contract=off: an FMA contraction would round once where the emulated
@@ -76,7 +79,7 @@ WRKT_OBJ  := $(WRKT_SRC:%.c=$(OBJ)/%.o)
 
 .PHONY: all deps test test-unit test-cli test-server test-worker test-worker-unit test-asan tour bench \
         demo clean \
-        format check-format check-layers help
+        format check-format check-layers help fuzz fuzz-smoke
 
 all: $(BIN)/qlab $(if $(wildcard server/main.c),$(BIN)/qlab-server) $(if $(wildcard worker/main.c),$(BIN)/qlab-worker)
 
@@ -180,7 +183,7 @@ TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(WRKT_SRC),test-worker-unit) $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
-	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web
+	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web fuzz-smoke
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
@@ -217,6 +220,72 @@ test-web: $(BIN)/qlab-server $(WEB_DEPS)
 	else \
 	  cd tests/web && QLAB_SERVER_BIN=$(abspath $(BIN)/qlab-server) node --test --test-concurrency=1 *.test.mjs; \
 	fi
+
+# ---- fuzzing -------------------------------------------------------------------
+# libFuzzer targets (tests/fuzz/fuzz_*.c) under ASan and UBSan, built with
+# clang into build/fuzz/ from the same sources. `make fuzz` runs each for
+# FUZZ_SECONDS, new inputs going to build/fuzz/corpus/TARGET and findings to
+# build/fuzz/artifacts/; `make fuzz-smoke` (part of make test) replays the
+# committed seeds of tests/fuzz/corpus/TARGET and mutates them for
+# FUZZ_SMOKE_SECONDS each. Reproduce a finding: build/fuzz/bin/fuzz_TARGET FILE.
+FUZZ_DIR      := build/fuzz
+FUZZ_TARGETS  := format spec sweep http checkpoint idx cifar
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 8
+FUZZ_CC       := clang
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   := -std=c11 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -ffp-contract=off \
+                 -fno-math-errno -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+                 -DSRV_SSE_KEEPALIVE_S=0.05 -Icore/include -MMD -MP -Wall -Wno-unknown-pragmas
+FUZZ_OBJ      := $(FUZZ_DIR)/obj
+# The SIMD kernels come from the plain build, uninstrumented: no input of a
+# fuzz target reaches them that the exact-reference tests (plain and ASan)
+# do not cover, and instrumenting them would triple the fuzz build's time.
+FUZZ_CORE_OBJ := $(CORE_SRC:%.c=$(FUZZ_OBJ)/%.o) $(SIMD_OBJ)
+FUZZ_SRV_OBJ  := $(SRV_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/gen/migrations.o
+FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
+
+$(FUZZ_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icore/src -I. -c $< -o $@
+
+$(FUZZ_OBJ)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I. -c $< -o $@
+
+$(FUZZ_DIR)/lib/libqcore.a: $(FUZZ_CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/lib/libqserver.a: $(FUZZ_SRV_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/bin/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/lib/libqserver.a $(FUZZ_DIR)/lib/libqcore.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp -o $@ $^ $(SRV_LIBS) -ljansson -lz \
+	  -lopenblas -lmpfr -lgmp -lm
+
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_DIR)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- \
+	    $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t 2>$(FUZZ_DIR)/$$t.log \
+	    || { tail -40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
+	  grep -E '^stat::(number_of_executed_units|new_units_added)' $(FUZZ_DIR)/$$t.log; \
+	done
+
+fuzz-smoke: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/smoke/$$t $(FUZZ_DIR)/artifacts; \
+	  $(FUZZ_DIR)/bin/fuzz_$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=20 \
+	    -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- \
+	    $(FUZZ_DIR)/smoke/$$t tests/fuzz/corpus/$$t 2>$(FUZZ_DIR)/$$t-smoke.log \
+	    || { echo "fuzz-smoke: $$t FAILED"; tail -40 $(FUZZ_DIR)/$$t-smoke.log; exit 1; }; \
+	  echo "fuzz-smoke: $$t ok ($$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$t-smoke.log) inputs)"; \
+	done
 
 bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-bench
@@ -271,4 +340,5 @@ clean:
 
 -include $(wildcard $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
                      $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d) \
-                     $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d))
+                     $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d) \
+                     $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d))
