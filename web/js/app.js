@@ -1,7 +1,9 @@
 // The dashboard shell: hash routing to one page module at a time, the token
 // dialog, and the error banner. Each page gets a context whose cleanups run
 // when the user navigates away, so event streams and timers never outlive
-// their page.
+// their page. A page left while it awaits finds ctx.alive false when it
+// resumes and must stop there (never draw into the next page); a cleanup it
+// registers after it was left runs at once.
 
 import { onUnauthorized, getToken, setToken, ApiError } from './api.js';
 import * as sweeps from './pages/sweeps.js';
@@ -52,7 +54,10 @@ async function route() {
   const ctx = {
     query,
     alive: true,
-    onCleanup: (fn) => cleanups.push(fn),
+    onCleanup(fn) {
+      if (ctx.alive) { cleanups.push(fn); return; }
+      try { fn(); } catch { /* page gone */ }
+    },
     cleanup() { ctx.alive = false; for (const fn of cleanups.splice(0)) { try { fn(); } catch { /* page gone */ } } },
     error: showError,
   };
@@ -65,6 +70,7 @@ async function route() {
   const [m, mod] = hit;
   try {
     await mod.render(page, m.slice(1), ctx);
+    if (!ctx.alive) return; // left while rendering: the next page owns #page
     page.dataset.page = hit[2];
     page.dataset.ready = path;
   } catch (err) {

@@ -28,6 +28,7 @@ export async function render(root, params, ctx) {
   }
 
   const runs = (await Promise.all(ids.map((i) => api(`/runs/${i}`)))).map((x) => x.run);
+  if (!ctx.alive) return;
   const metrics = new Map();
   const loadMetrics = async (r) => metrics.set(r.id, (await api(`/runs/${r.id}/metrics`, { query: { max_points: 1000 } })).series || {});
   await Promise.all(runs.map(loadMetrics));

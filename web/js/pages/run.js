@@ -68,7 +68,7 @@ export async function render(root, [idText], ctx) {
   async function act(what) {
     try {
       await api(`/runs/${id}/${what}`, { method: 'POST' });
-      reread();
+      if (ctx.alive) reread();
     } catch (e) { ctx.error(e); }
   }
 
@@ -85,6 +85,7 @@ export async function render(root, [idText], ctx) {
   }, ctx.error);
 
   const reread = throttle(async () => {
+    if (!ctx.alive) return;
     try {
       const r = (await api(`/runs/${id}`)).run;
       if (ctx.alive) { run = r; drawRun(); }
@@ -104,6 +105,7 @@ export async function render(root, [idText], ctx) {
     metrics: () => { live.poke(); reread(); },
   }));
   await live.load();
+  if (!ctx.alive) return;
   // Durations and "holding" leases age even without events.
   const tick = setInterval(() => { if (!FINISHED.has(run.state)) drawRun(); }, 10000);
   ctx.onCleanup(() => clearInterval(tick));

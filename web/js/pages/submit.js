@@ -76,12 +76,13 @@ export async function render(root, params, ctx) {
   async function submit(e) {
     e.preventDefault();
     await validate();
-    if (problems.length) return;
+    if (!ctx.alive || problems.length) return;
     submitBtn.disabled = true;
     status.textContent = 'submitting…';
     try {
       const path = kind === 'sweep' ? '/sweeps' : '/experiments';
       const res = await api(path, { method: 'POST', body: editor.value });
+      if (!ctx.alive) return; // the user went elsewhere meanwhile: leave them there
       location.hash = res.sweep ? `#/sweeps/${res.sweep.id}` : `#/runs/${res.run.id}`;
     } catch (err) {
       if (err instanceof ApiError && err.status === 400) {
@@ -109,6 +110,7 @@ export async function render(root, params, ctx) {
   const from = Number(ctx.query.get('run'));
   if (from > 0) {
     const { run } = await api(`/runs/${from}`);
+    if (!ctx.alive) return;
     load({ ...run.spec, name: `${run.spec.name} (copy)` }, `Copied from run ${from}; every default is written out.`);
   } else {
     const p = PRESETS.find((x) => x.id === ctx.query.get('preset')) || PRESETS[0];

@@ -22,6 +22,7 @@ function metricNames(runs) {
 export async function render(root, [idText], ctx) {
   const id = Number(idText);
   let sweep = (await api(`/sweeps/${id}`)).sweep;
+  if (!ctx.alive) return;
   let runs = await listAll('/runs', 'runs', { sweep: id, spec: 1 });
   if (!ctx.alive) return;
   const swept = Object.keys(sweep.sweep?.parameters || {});
@@ -44,7 +45,7 @@ export async function render(root, [idText], ctx) {
     class: 'ghost danger',
     onclick: async () => {
       if (!confirm(`Cancel every unfinished run of sweep ${id}?`)) return;
-      try { await api(`/sweeps/${id}/cancel`, { method: 'POST' }); refresh(); } catch (e) { ctx.error(e); }
+      try { await api(`/sweeps/${id}/cancel`, { method: 'POST' }); if (ctx.alive) refresh(); } catch (e) { ctx.error(e); }
     },
   }, 'Cancel sweep');
 

@@ -17,6 +17,7 @@ export async function render(root, params, ctx) {
     // A refresh re-reads as many sweeps as are shown, so "load more" survives it.
     const limit = append ? 100 : Math.min(1000, Math.max(100, sweeps.length));
     const page = await api('/sweeps', { query: { limit, cursor: append ? cursor : undefined } });
+    if (!ctx.alive) return;
     sweeps = append ? [...sweeps, ...page.sweeps] : page.sweeps;
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -35,6 +36,7 @@ export async function render(root, params, ctx) {
   }
 
   await load(false);
+  if (!ctx.alive) return;
   fill(root,
     h('div', { class: 'page-head' }, h('h1', {}, 'Sweeps'), h('span', { class: 'spacer' }),
       h('a', { class: 'button', href: '#/submit' }, 'New sweep')),

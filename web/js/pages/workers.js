@@ -32,11 +32,12 @@ export async function render(root, params, ctx) {
       h('tr', {}, h('td', { colspan: 8, class: 'muted empty' }, 'No worker has registered. Start one with qlab-worker --server URL.')));
   }
   await load();
+  if (!ctx.alive) return;
   fill(root, h('h1', {}, 'Workers'),
     h('table', { class: 'grid workers' },
       h('thead', {}, h('tr', {}, ['id', 'name', 'status', 'last heartbeat', 'devices (free slots)', 'current runs', 'version', 'registered'].map((t) => h('th', {}, t)))),
       body));
-  const refresh = throttle(() => load().catch(ctx.error), 1000);
+  const refresh = throttle(() => { if (ctx.alive) load().catch(ctx.error); }, 1000);
   ctx.onCleanup(subscribe('/events', { worker: refresh, run: refresh }));
   const timer = setInterval(refresh, 5000);
   ctx.onCleanup(() => clearInterval(timer));
