@@ -17,6 +17,7 @@
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/db.h"
+#include "server/gate.h"
 #include "server/hub.h"
 
 /* A connection's inactivity limit while a request is under way (its body
@@ -45,6 +46,8 @@ struct srv_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
     bool tls;                 /* serving HTTPS */
+    struct srv_gate gate; /* plain HTTP: the front door that checks framing */
+    bool gated;
     char *tls_cert, *tls_key; /* the PEM files' text, alive as long as the daemon */
     /* The open writer transaction's effects, published after its commit;
      * guarded by the writer mutex (store.c: srv_tx_begin/srv_tx_end). */

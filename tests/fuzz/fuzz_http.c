@@ -1,11 +1,11 @@
 /* libFuzzer target: the whole HTTP request path of qlab-server. One real
- * server (libmicrohttpd, the router, authentication, every handler, SQLite
- * in a temporary directory) runs in this process; each input is written as
- * raw client bytes into one end of a socketpair whose other end is handed
- * to libmicrohttpd (MHD_add_connection), so request lines, headers, query
- * strings, chunked and plain bodies all reach the real code without a TCP
- * port per input. The answer is read until the server closes or 300 ms
- * pass (event streams never end), then the connection is dropped.
+ * server (the gate that checks framing, libmicrohttpd, the router,
+ * authentication, every handler, SQLite in a temporary directory) runs in
+ * this process; each input is written as raw client bytes into one end of
+ * a socketpair whose other end the gate adopts as an accepted connection
+ * (srv_gate_adopt), so request lines, headers, query strings, chunked and
+ * plain bodies all reach the real code without a TCP port per input. The answer is read until the
+ * server closes or 300 ms pass (event streams never end), then the connection is dropped.
  *
  * The server runs open (no token file, as on loopback) so that every route
  * is reachable, with long-polls capped at 50 ms and, in this build
@@ -69,11 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         perror("socketpair");
         abort();
     }
-    /* libmicrohttpd owns sv[1] from here (it closes it). */
-    if (MHD_add_connection(srv.daemon, sv[1], (const struct sockaddr *)&peer, sizeof peer) !=
-        MHD_YES) {
+    /* The gate owns sv[1] from here (it closes it). */
+    if (srv_gate_adopt(&srv.gate, sv[1], (const struct sockaddr *)&peer, sizeof peer) != QC_OK) {
         close(sv[0]);
-        return 0; /* at the connection limit: drop this input */
+        return 0;
     }
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
     size_t sent = 0;
