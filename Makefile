@@ -11,7 +11,7 @@ CC       ?= cc
 OPT      ?= -O2
 
 DEB_PKGS := build-essential pkg-config python3 clang-format openssl libcriterion-dev libopenblas-dev libmpfr-dev \
-            libgmp-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev nettle-dev libuv1-dev \
+            libgmp-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev nettle-dev libuv1-dev \
             libcurl4-openssl-dev zlib1g-dev dataset-fashion-mnist
 # The dashboard (web/) and its browser tests (tests/web/): Node >= 20 with npm,
 # and Debian's Chromium. NodeSource's nodejs bundles npm; ask Debian for npm
@@ -65,7 +65,7 @@ SRV_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
 SRV_OBJ   := $(SRV_SRC:%.c=$(OBJ)/%.o) $(OBJ)/gen/migrations.o
 MIGRATIONS := $(sort $(wildcard schema/migrations/*.sql))
 LIBQSRV   := $(BUILD)/lib/libqserver.a
-SRV_LIBS  := -lmicrohttpd -lsqlite3 -lnettle -lpthread
+SRV_LIBS  := -lmicrohttpd -lgnutls -lsqlite3 -lnettle -lpthread
 SRVT_SRC  := $(wildcard tests/server/*.c)
 SRVT_OBJ  := $(SRVT_SRC:%.c=$(OBJ)/%.o)
 # The worker is a library too (everything but main.c): its unit tests

@@ -73,6 +73,7 @@ LIBS = [
     ("microhttpd.h", "libmicrohttpd", ["server/", "tests/server/", "tests/fuzz/", "bench/bench_server.c"]),
     ("sqlite3.h", "SQLite", ["server/", "tests/server/", "tests/fuzz/", "bench/bench_server.c"]),
     ("nettle/sha2.h", "nettle", ["server/", "tests/server/", "tests/fuzz/"]),
+    ("gnutls/gnutls.h", "GnuTLS", ["server/", "tests/server/", "tests/fuzz/"]),
     ("uv.h", "libuv", ["worker/", "tests/worker/", "tests/worker_unit/"]),
     ("curl/curl.h", "libcurl", ["worker/", "cli/", "tests/", "bench/"]),
 ]

@@ -330,6 +330,8 @@ struct gate_end {
 struct srv_gate_link {
     struct srv_gate_link *prev, *next;
     int cfd, mfd;
+    gnutls_session_t tls; /* NULL for plain HTTP */
+    bool handshaken;
     struct gate_end ce, me;
     uint32_t cev, mev; /* the epoll interest now registered */
     struct srv_frame frame;
@@ -344,6 +346,11 @@ struct srv_gate_link {
 
 static void link_free(struct srv_gate *g, struct srv_gate_link *l)
 {
+    if (l->tls) {
+        if (l->handshaken) /* best effort: a close_notify if the socket takes it now */
+            gnutls_bye(l->tls, GNUTLS_SHUT_WR);
+        gnutls_deinit(l->tls);
+    }
     if (l->prev)
         l->prev->next = l->next;
     else
@@ -368,6 +375,37 @@ static void set_interest(struct srv_gate *g, int fd, uint32_t *cur, uint32_t wan
 
 /* Moves what it can in both directions; returns false when the link is
  * finished and must be freed. */
+/* The client's bytes: plain, or decrypted. Like recv: > 0 bytes, 0 at the
+ * end (TCP FIN or TLS close_notify), -1 with errno (EAGAIN: nothing now). */
+static ssize_t client_recv(struct srv_gate_link *l, char *buf, size_t n)
+{
+    if (!l->tls)
+        return recv(l->cfd, buf, n, MSG_DONTWAIT);
+    ssize_t r = gnutls_record_recv(l->tls, buf, n);
+    if (r >= 0)
+        return r;
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (r == GNUTLS_E_PREMATURE_TERMINATION)
+        return 0;       /* a TCP close without close_notify: the end all the same */
+    errno = ECONNRESET; /* a TLS error: nothing more can be read */
+    return -1;
+}
+
+static ssize_t client_send(struct srv_gate_link *l, const char *buf, size_t n)
+{
+    if (!l->tls)
+        return send(l->cfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    /* After GNUTLS_E_AGAIN the same buffer is offered again (pump keeps it). */
+    ssize_t r = gnutls_record_send(l->tls, buf, n);
+    if (r >= 0)
+        return r;
+    errno = r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED ? EAGAIN : EPIPE;
+    return -1;
+}
+
 static void server_gone(struct srv_gate *g, struct srv_gate_link *l)
 {
     /* Closed rather than left in the epoll set: a hung-up socketpair end
@@ -383,11 +421,23 @@ static void server_gone(struct srv_gate *g, struct srv_gate_link *l)
 
 static bool pump(struct srv_gate *g, struct srv_gate_link *l)
 {
+    if (l->tls && !l->handshaken) {
+        int r = gnutls_handshake(l->tls);
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+            uint32_t want = gnutls_record_get_direction(l->tls) ? EPOLLOUT : EPOLLIN;
+            set_interest(g, l->cfd, &l->cev, want, &l->ce);
+            set_interest(g, l->mfd, &l->mev, EPOLLIN, &l->me);
+            return true;
+        }
+        if (r < 0)
+            return false; /* a failed handshake: nothing to answer in clear */
+        l->handshaken = true;
+    }
     for (bool moved = true; moved;) {
         moved = false;
         /* client -> gate */
         if (!l->c_eof && l->frame.state != SRV_F_BAD && l->in_len < IN_CAP) {
-            ssize_t n = recv(l->cfd, l->in + l->in_len, IN_CAP - l->in_len, MSG_DONTWAIT);
+            ssize_t n = client_recv(l, l->in + l->in_len, IN_CAP - l->in_len);
             if (n > 0) {
                 size_t ok = srv_frame_feed(&l->frame, l->in + l->in_len, (size_t)n);
                 l->in_len += (size_t)n;
@@ -467,7 +517,7 @@ static bool pump(struct srv_gate *g, struct srv_gate_link *l)
             avail = l->err_len - l->err_off;
         }
         if (avail) {
-            ssize_t n = send(l->cfd, src, avail, MSG_DONTWAIT | MSG_NOSIGNAL);
+            ssize_t n = client_send(l, src, avail);
             if (n > 0) {
                 if (src == l->err + l->err_off)
                     l->err_off += (size_t)n;
@@ -486,6 +536,8 @@ static bool pump(struct srv_gate *g, struct srv_gate_link *l)
     uint32_t cw = 0, mw = 0;
     if (!l->c_eof && l->frame.state != SRV_F_BAD && l->in_len < IN_CAP)
         cw |= EPOLLIN;
+    /* GnuTLS may hold decrypted bytes that no socket event will announce:
+     * they are read once `in` has room again (a server-side event). */
     if (l->out_off < l->out_len || (l->m_eof && l->err_off < l->err_len))
         cw |= EPOLLOUT;
     if (!l->m_eof && l->out_len < OUT_CAP)
@@ -516,6 +568,19 @@ static void link_open(struct srv_gate *g, int cfd, const struct sockaddr_storage
         free(l);
         return;
     }
+    if (g->tls &&
+        (gnutls_init(&l->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) != GNUTLS_E_SUCCESS ||
+         gnutls_priority_set(l->tls, g->prio) != GNUTLS_E_SUCCESS ||
+         gnutls_credentials_set(l->tls, GNUTLS_CRD_CERTIFICATE, g->cred) != GNUTLS_E_SUCCESS)) {
+        if (l->tls)
+            gnutls_deinit(l->tls);
+        close(sv[0]);
+        close(cfd);
+        free(l);
+        return;
+    }
+    if (l->tls)
+        gnutls_transport_set_int(l->tls, cfd);
     l->cfd = cfd;
     l->mfd = sv[0];
     l->ce = (struct gate_end){.l = l, .client = true};
@@ -530,6 +595,17 @@ static void link_open(struct srv_gate *g, int cfd, const struct sockaddr_storage
     if (g->links)
         g->links->prev = l;
     g->links = l;
+}
+
+void srv_gate_tls_free(struct srv_gate *g)
+{
+    if (g->prio)
+        gnutls_priority_deinit(g->prio);
+    if (g->cred)
+        gnutls_certificate_free_credentials(g->cred);
+    g->prio = NULL;
+    g->cred = NULL;
+    g->tls = false;
 }
 
 int srv_gate_adopt(struct srv_gate *g, int fd, const struct sockaddr *addr, socklen_t len)
@@ -650,11 +726,27 @@ static void *gate_main(void *arg)
 }
 
 int srv_gate_start(struct srv_gate *g, struct MHD_Daemon *daemon, const struct sockaddr *addr,
-                   socklen_t len, struct qc_err *err)
+                   socklen_t len, const char *cert_pem, const char *key_pem, struct qc_err *err)
 {
     int one = 1;
     memset(g, 0, sizeof *g);
     g->listen_fd = g->epoll_fd = g->wake_fd = g->adopt_fd = -1;
+    if (cert_pem && key_pem) {
+        gnutls_datum_t c = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)};
+        gnutls_datum_t k = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
+        int r;
+        g->tls = true;
+        if ((r = gnutls_certificate_allocate_credentials(&g->cred)) < 0 ||
+            (r = gnutls_certificate_set_x509_key_mem(g->cred, &c, &k, GNUTLS_X509_FMT_PEM)) < 0 ||
+            (r = gnutls_priority_init(&g->prio, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+                                      NULL)) < 0) {
+            srv_gate_tls_free(g);
+            return qc_err_set(err, QC_EINVAL, "--tls-cert",
+                              "GnuTLS refuses the certificate and key: %s (a key that does not "
+                              "match the certificate?)",
+                              gnutls_strerror(r));
+        }
+    }
     g->daemon = daemon;
     pthread_mutex_init(&g->mu, NULL);
     g->mu_init = true;
@@ -740,4 +832,5 @@ void srv_gate_stop(struct srv_gate *g)
     if (g->mu_init)
         pthread_mutex_destroy(&g->mu);
     g->mu_init = false;
+    srv_gate_tls_free(g);
 }

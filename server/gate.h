@@ -7,13 +7,16 @@
  * sees any: the gate forwards the requests before the bad one, lets their
  * answers out, then answers the bad one with the API's JSON error and
  * closes. Everything else (routing, limits, timeouts, responses) stays
- * libmicrohttpd's and the handlers'.
+ * libmicrohttpd's and the handlers'. With a certificate the gate is also
+ * the TLS endpoint (GnuTLS, TLS 1.2 and 1.3): it decrypts before it checks,
+ * so the same holds for HTTPS.
  *
  * Thread safety: srv_gate_start and srv_gate_stop from the main thread;
  * everything else runs on the gate's thread. */
 #ifndef SRV_GATE_H
 #define SRV_GATE_H
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -43,15 +46,20 @@ struct srv_gate {
     pthread_t thread;
     bool running, draining;
     bool paused; /* out of descriptors: accepting again soon */
+    bool tls;
+    gnutls_certificate_credentials_t cred;
+    gnutls_priority_t prio;
     struct MHD_Daemon *daemon;
     struct srv_gate_link *links; /* every open connection */
 };
 
 /* Listens on `addr` (backlog 512, SO_REUSEADDR) and starts the thread that
- * feeds `daemon` (started with MHD_USE_NO_LISTEN_SOCKET). QC_EIO naming the
- * address when it cannot. */
+ * feeds `daemon` (started with MHD_USE_NO_LISTEN_SOCKET). With `cert_pem`
+ * and `key_pem` (PEM text, copied; NULL for plain HTTP) every connection is
+ * TLS. QC_EIO naming the address, or QC_EINVAL naming --tls-cert for a
+ * certificate and key GnuTLS refuses. */
 int srv_gate_start(struct srv_gate *g, struct MHD_Daemon *daemon, const struct sockaddr *addr,
-                   socklen_t len, struct qc_err *err);
+                   socklen_t len, const char *cert_pem, const char *key_pem, struct qc_err *err);
 /* Takes a connected stream socket as if it had been accepted from `addr`
  * (the fuzzer feeds the gate through socketpairs this way). The gate owns
  * `fd` from the call on. Any thread. */
@@ -63,6 +71,7 @@ bool srv_gate_loopback(const struct srv_gate *g);
  * to a second, then ends. srv_gate_stop waits for that, then closes every
  * connection left. A gate never started is a no-op. */
 void srv_gate_drain(struct srv_gate *g);
+void srv_gate_tls_free(struct srv_gate *g); /* (srv_gate_stop calls it) */
 void srv_gate_stop(struct srv_gate *g);
 
 /* ---- the framing check, apart so that tests and the fuzzer drive it ---- */

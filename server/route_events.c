@@ -14,7 +14,7 @@
 #ifndef SRV_SSE_KEEPALIVE_S
 #define SRV_SSE_KEEPALIVE_S 15.0
 #endif
-#define KEEPALIVE_S SRV_SSE_KEEPALIVE_S
+#define KEEPALIVE_S     SRV_SSE_KEEPALIVE_S
 #define EVENTS_PER_READ 200
 
 struct sse {

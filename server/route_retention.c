@@ -60,8 +60,8 @@ static int del(struct srv_conn *c, const char *sql, int64_t id, int64_t *count, 
 
 /* Deletes run `id` and what it owns (open transaction). QC_ENOTFOUND, or
  * QC_ECONFLICT while a worker may hold it. */
-static int run_delete_tx(struct srv_server *s, struct srv_conn *c, int64_t id,
-                         struct reclaimed *z, struct qc_err *err)
+static int run_delete_tx(struct srv_server *s, struct srv_conn *c, int64_t id, struct reclaimed *z,
+                         struct qc_err *err)
 {
     static const char state_sql[] = "SELECT state FROM runs WHERE id = ?";
     static const char ckpt_sql[] = "SELECT path FROM checkpoints WHERE run_id = ?";
@@ -118,7 +118,8 @@ static int finish(struct srv_req *r, int rc, struct reclaimed *z, const char *wh
     rc = srv_tx_end(r->srv, rc, &r->err);
     if (rc >= 0)
         for (size_t i = 0; i < z->nfiles; i++)
-            unlink(z->files[i]); /* a crash before this leaves an orphan file, never a dangling row */
+            unlink(
+                z->files[i]); /* a crash before this leaves an orphan file, never a dangling row */
     reclaimed_free(z);
     if (rc < 0)
         return rc;

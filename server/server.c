@@ -58,18 +58,6 @@ static char *read_pem(const char *path, const char *flag, struct qc_err *err)
     return NULL;
 }
 
-/* The listening socket's own address is loopback (what was bound, not
- * what was asked for). */
-static bool bound_loopback(struct MHD_Daemon *d)
-{
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (!info || getsockname(info->listen_fd, (struct sockaddr *)&ss, &len) != 0)
-        return false;
-    return srv_addr_loopback((const struct sockaddr *)&ss);
-}
-
 static void tick(void *ctx)
 {
     srv_expire_leases(ctx);
@@ -150,56 +138,41 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
         goto fail;
     s->auth.register_per_s = cfg->register_per_min / 60.0;
     s->auth.register_burst = cfg->register_per_min;
-    /* Plain HTTP goes through the gate (gate.h), which owns the listening
-     * socket and hands libmicrohttpd checked connections; TLS connections
-     * are libmicrohttpd's own (it decrypts them). */
-    s->gated = !s->tls;
+    /* Every connection comes through the gate (gate.h): it owns the
+     * listening socket, is the TLS endpoint (GnuTLS) when there is a
+     * certificate, checks each request's framing and hands libmicrohttpd
+     * the checked plain bytes over a socketpair. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-                     (s->tls ? MHD_USE_TLS : 0) | (s->gated ? MHD_USE_NO_LISTEN_SOCKET : 0);
-    /* The TLS options are only given with MHD_USE_TLS (MHD_OPTION_END
-     * stops the list early otherwise). TLS 1.2 and 1.3 only. A new
-     * connection has --header-timeout to send a request's headers (no
-     * slowloris); the access handler then gives it SRV_IDLE_TIMEOUT_S, and
-     * the completion callback takes it back to the short one while the
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    /* A new connection has --header-timeout to send a request's headers
+     * (no slowloris); the access handler then gives it SRV_IDLE_TIMEOUT_S,
+     * and the completion callback takes it back to the short one while the
      * connection waits for its next request. */
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)(s->gated ? 0 : cfg->port), NULL, NULL, srv_http_access, s,
-        MHD_OPTION_SOCK_ADDR, s->gated ? NULL : ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->header_timeout_s,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conn_per_ip,
-        MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
-        s->tls_key, MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-        MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, srv_http_access, s, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->header_timeout_s,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conn_per_ip,
+                         MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_END);
     if (!s->daemon) {
-        rc = s->tls ? qc_err_set(err, QC_EIO, "--tls-cert",
-                                 "cannot serve HTTPS on %s:%d with %s and %s (a certificate and "
-                                 "key that do not match? the address in use?)",
-                                 cfg->host, cfg->port, cfg->tls_cert, cfg->tls_key)
-                    : qc_err_set(err, QC_EIO, "--listen",
-                                 "cannot listen on %s:%d (in use, or not an address of this "
-                                 "machine)",
-                                 cfg->host, cfg->port);
+        rc = qc_err_set(err, QC_EIO, "", "cannot start libmicrohttpd");
         goto fail;
     }
-    if (s->gated && (rc = srv_gate_start(&s->gate, s->daemon, ai->ai_addr,
-                                         (socklen_t)ai->ai_addrlen, err)) < 0) {
-        snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
-                 " (%s:%d: in use, or not an address of this machine?)", cfg->host, cfg->port);
+    if ((rc = srv_gate_start(&s->gate, s->daemon, ai->ai_addr, (socklen_t)ai->ai_addrlen,
+                             s->tls_cert, s->tls_key, err)) < 0) {
+        if (rc == QC_EIO)
+            snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
+                     " (%s:%d: in use, or not an address of this machine?)", cfg->host, cfg->port);
         goto fail;
     }
-    if (!s->auth.enabled && !(s->gated ? srv_gate_loopback(&s->gate) : bound_loopback(s->daemon))) {
+    if (!s->auth.enabled && !srv_gate_loopback(&s->gate)) {
         rc = qc_err_set(err, QC_EINVAL, "--token-file",
                         "the socket bound for %s is not a loopback address: without tokens "
                         "only loopback may run open",
                         cfg->host);
         goto fail;
     }
-    const union MHD_DaemonInfo *info =
-        s->gated ? NULL : MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = s->gated ? srv_gate_port(&s->gate) : info ? info->port : (uint16_t)cfg->port;
+    s->port = srv_gate_port(&s->gate);
     freeaddrinfo(ai);
     return QC_OK;
 fail:
@@ -220,8 +193,6 @@ void srv_server_stop(struct srv_server *s)
 {
     /* Parked connections first: libmicrohttpd cannot stop with any. */
     srv_gate_drain(&s->gate);
-    if (s->daemon && !s->gated)
-        MHD_quiesce_daemon(s->daemon);
     srv_hub_stop(&s->hub);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);

@@ -46,8 +46,7 @@ struct srv_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
     bool tls;                 /* serving HTTPS */
-    struct srv_gate gate; /* plain HTTP: the front door that checks framing */
-    bool gated;
+    struct srv_gate gate;     /* the front door: listening, TLS, framing */
     char *tls_cert, *tls_key; /* the PEM files' text, alive as long as the daemon */
     /* The open writer transaction's effects, published after its commit;
      * guarded by the writer mutex (store.c: srv_tx_begin/srv_tx_end). */

@@ -197,6 +197,20 @@ Test(listen, https_with_a_test_certificate)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", srv.port);
     cc = fetch(url, NULL, &status);
     cr_expect(cc != CURLE_OK || status != 200, "plain HTTP got %ld", status);
+    /* Malformed framing inside TLS gets the JSON error too (the gate is
+     * the TLS endpoint and checks the decrypted bytes). */
+    char cmd[3 * SRVT_PATH], out[4096] = "";
+    snprintf(cmd, sizeof cmd,
+             "printf 'GET /healthz HTTP/9.9\\r\\nHost: x\\r\\n\\r\\n' | timeout 10 openssl "
+             "s_client -quiet -CAfile %s -connect 127.0.0.1:%d 2>/dev/null",
+             cert, srv.port);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    pclose(p);
+    cr_expect(strstr(out, "HTTP/1.1 505") && strstr(out, "\"code\":\"http_version\""),
+              "over TLS: %s", out);
     srvt_stop_clean(&srv);
 }
 

@@ -94,7 +94,10 @@ static void work_on(const struct srvt_worker *w, struct srvt_lease *l, int n)
     snprintf(path, sizeof path, "/api/v1/runs/%lld/checkpoint", (long long)l->run);
     struct srvt_resp r;
     srvt_do(&r, &srv,
-            &(struct srvt_req){.method = "PUT", .path = path, .token = w->token, .body = data,
+            &(struct srvt_req){.method = "PUT",
+                               .path = path,
+                               .token = w->token,
+                               .body = data,
                                .content_type = "application/octet-stream",
                                .headers = {crc, step, lh}});
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -215,8 +218,7 @@ Test(retention, old_events_are_pruned, .init = mkdir_only, .fini = down)
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(srv.db, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
-    cr_assert_eq(sqlite3_exec(db, "UPDATE events SET t = t - 7200 WHERE id <= 3", NULL, NULL,
-                              NULL),
+    cr_assert_eq(sqlite3_exec(db, "UPDATE events SET t = t - 7200 WHERE id <= 3", NULL, NULL, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(db));
     sqlite3_close(db);
     double end = srvt_now() + 10;
