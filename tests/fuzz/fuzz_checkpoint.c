@@ -1,6 +1,8 @@
 /* libFuzzer target: the checkpoint reader (qc_checkpoint_load) against a
  * small built net (an MLP on 1x4x4 inputs, Adam, dynamic loss scaling).
- * Every input is written to a file and loaded; a refused file must leave
+ * Every input is written to a file and loaded. An input that ends in the
+ * trailer ("QEND" and a CRC-32) gets its CRC fixed first, so mutations get
+ * past the checksum into the sections. A refused file must leave
  * the net, the optimizer and the scaler unchanged (the reader's contract).
  * QLAB_FUZZ_SEED_OUT=FILE makes LLVMFuzzerInitialize write a valid
  * checkpoint of this net there (the seed in tests/fuzz/corpus/checkpoint). */
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "qcore/backend.h"
 #include "qcore/checkpoint.h"
@@ -59,12 +62,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct qc_ckpt_progress p;
     struct qc_err err;
     char extra[4];
+    uint8_t *copy = malloc(size ? size : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, data, size);
+    if (size >= 8 && memcmp(copy + size - 8, "QEND", 4) == 0) {
+        uint32_t crc = (uint32_t)crc32(0L, copy, (uInt)(size - 4));
+        memcpy(copy + size - 4, &crc, 4); /* the file's byte order: this machine's, as written */
+    }
     FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, size, f) != size) {
+    if (!f || fwrite(copy, 1, size, f) != size) {
         perror(path);
         abort();
     }
     fclose(f);
+    free(copy);
     float before = net.params[0], m0 = opt.m[0];
     double scale = scaler.scale;
     if (qc_checkpoint_load(path, &net, &opt, &scaler, &p, extra, sizeof extra, &err) != QC_OK &&
