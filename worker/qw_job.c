@@ -13,6 +13,7 @@
 #include "qw_exec.h"
 #include "qw_fsop.h"
 #include "qw_log.h"
+#include "qw_metrics.h"
 
 #define BATCH_MAX 5000 /* points per POST: far below the server's 100 000 */
 
@@ -351,6 +352,7 @@ static void send_metrics(struct qw_job *j)
 
     if (n > BATCH_MAX)
         n = BATCH_MAX;
+    n = qw_metrics_batch_len(j->pts, n, QW_BATCH_NAMES_MAX);
     for (int64_t i = 0; pts && i < n; i++) {
         const struct qw_point *p = &j->pts[i];
         json_array_append_new(pts, json_pack("{s:I, s:s, s:f}", "step", (json_int_t)p->step, "name",

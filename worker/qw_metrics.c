@@ -139,3 +139,32 @@ out:
     json_decref(root);
     return rc;
 }
+
+int64_t qw_metrics_batch_len(const struct qw_point *p, int64_t n, int max_names)
+{
+    /* Open addressing over indices into p: points of one line repeat the
+     * names of the line before, so most probes hit at once. */
+    enum { SLOTS = 2048 };
+    int64_t slot[SLOTS];
+    int distinct = 0;
+
+    if (max_names > SLOTS / 2)
+        max_names = SLOTS / 2;
+    for (int i = 0; i < SLOTS; i++)
+        slot[i] = -1;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *c = p[i].name; *c; c++)
+            h = (h ^ (unsigned char)*c) * 16777619u;
+        uint32_t k = h % SLOTS;
+        while (slot[k] >= 0 && strcmp(p[slot[k]].name, p[i].name) != 0)
+            k = (k + 1) % SLOTS;
+        if (slot[k] >= 0)
+            continue;
+        if (distinct == max_names)
+            return i;
+        slot[k] = i;
+        distinct++;
+    }
+    return n;
+}

@@ -20,6 +20,8 @@
 #include "qcore/error.h"
 
 #define QW_METRIC_NAME_MAX 64 /* bytes, NUL included */
+/* Distinct names the server takes in one metric batch (docs/api.md). */
+#define QW_BATCH_NAMES_MAX 256
 
 struct qw_point {
     int64_t step;
@@ -34,5 +36,11 @@ struct qw_point {
  * QC_EINVAL for a line that is not a JSON object with an integer "step". */
 int qw_metrics_from_line(struct qw_point **out, int *n, int *nonfinite, const char *line,
                          struct qc_err *err);
+
+/* How many of the first n points one batch may carry: all of them, or as
+ * many as hold at most max_names distinct names (a run of a deep model
+ * reports each layer's rates, hundreds of names a line). At least 1 when
+ * n > 0. */
+int64_t qw_metrics_batch_len(const struct qw_point *p, int64_t n, int max_names);
 
 #endif

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "qcore/model.h"
 #include "test_helpers.h"
@@ -233,4 +234,82 @@ Test(nn, relu_and_maxpool_propagate_nan)
               (double)g[15]);
     qc_net_free(&net);
     qc_backend_destroy(be);
+}
+}
+
+/* One training step of LeNet-5 with narrow arithmetic under a scale policy,
+ * counted with or without per-layer counts; returns the group sums. */
+static void counted_step(struct qc_nn_stats *st, struct qc_nn_stats *lay, int *nlayers)
+{
+    struct qc_backend *be = cpu();
+    struct qc_model_desc lenet = {.arch = "lenet5", .width = 1};
+    struct qc_scale_cfg sc;
+    struct qc_nn_arith a;
+    struct qc_net net;
+    struct qc_err err;
+    const int64_t nb = 4;
+    float x[4 * 28 * 28];
+    int32_t y[4];
+    uint64_t s = 7;
+
+    cr_assert_eq(qc_model_build(&net, &lenet, 1, 28, 28, 10, nb, be, &err), QC_OK, "%s", err.msg);
+    a.weights = th_format("e4m3");
+    a.activations = th_format("mxfp8_e4m3");
+    a.errors = th_format("e5m2");
+    for (int g = 0; g < QC_GEMM_GROUPS; g++)
+        cr_assert_eq(qc_mac_parse(&a.mac[g], "cfg=5,acc=e6m5,chunk=8", &err), QC_OK, "%s", err.msg);
+    cr_assert_eq(qc_net_set_arith(&net, &a, &err), QC_OK, "%s", err.msg);
+    qc_scale_cfg_init(&sc);
+    sc.policy = QC_SCALE_POLICY_DELAY_UPDATE;
+    cr_assert_eq(qc_net_set_scaling(&net, &sc, &err), QC_OK, "%s", err.msg);
+    qc_net_init_params(&net, 3);
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)th_spread(&s, -6, 3) * (th_next(&s) & 1 ? 1.0f : -1.0f);
+    for (int i = 0; i < nb; i++)
+        y[i] = (int32_t)(th_next(&s) % 10);
+    memset(st, 0, sizeof *st);
+    net.layer_stats = lay;
+    if (lay)
+        memset(lay, 0, (size_t)net.n * sizeof *lay);
+    cr_assert_eq(qc_net_forward(&net, x, nb, true, st, &err), QC_OK, "%s", err.msg);
+    struct qc_layer *top = &net.layers[net.n - 1];
+    qc_softmax_xent(top->grad, top->out, y, nb, 10, 1024.0f, NULL);
+    cr_assert_eq(qc_net_backward(&net, nb, st, &err), QC_OK, "%s", err.msg);
+    /* An evaluation pass without stats counts nowhere. */
+    cr_assert_eq(qc_net_forward(&net, x, nb, false, NULL, &err), QC_OK, "%s", err.msg);
+    *nlayers = net.n;
+    net.layer_stats = NULL;
+    qc_net_free(&net);
+    qc_backend_destroy(be);
+}
+
+Test(nn, per_layer_counts_add_up_to_the_group_sums)
+{
+    struct qc_nn_stats plain, st, sum, lay[QC_NN_MAX_LAYERS];
+    int n, gemm_layers = 0;
+
+    counted_step(&plain, NULL, &n);
+    counted_step(&st, lay, &n);
+    memset(&sum, 0, sizeof sum);
+    for (int i = 0; i < n; i++) {
+        bool any = false;
+        for (int g = 0; g < QC_GEMM_GROUPS; g++) {
+            qc_round_stats_add(&sum.gemm[g], &lay[i].gemm[g]);
+            qc_scale_stats_add(&sum.scale[g], &lay[i].scale[g]);
+            any = any || lay[i].gemm[g].ops > 0;
+        }
+        gemm_layers += any;
+    }
+    cr_assert_eq(gemm_layers, 5, "conv1, conv2, fc1..fc3 count; %d layers did", gemm_layers);
+    /* Counting per layer changes neither the arithmetic nor the sums. */
+    cr_assert_eq(memcmp(&plain, &st, sizeof st), 0, "the sums moved with per-layer counts");
+    for (int g = 0; g < QC_GEMM_GROUPS; g++) {
+        cr_assert(th_same_stats(&sum.gemm[g], &st.gemm[g]), "group %d: MAC events", g);
+        cr_assert_eq(memcmp(&sum.scale[g], &st.scale[g], sizeof sum.scale[g]), 0,
+                     "group %d: scale events", g);
+        cr_assert_gt(st.gemm[g].ops, 0);
+    }
+    cr_assert_gt(st.scale[QC_GEMM_FWD].elements, 0, "the policy scaled something");
+    cr_assert_gt(st.gemm[QC_GEMM_FWD].swamping + st.gemm[QC_GEMM_BWD].underflow, 0,
+                 "the narrow accumulator had events to count");
 }

@@ -334,3 +334,57 @@ Test(train, e4m3_forward_overflow_is_skipped_by_dynamic_loss_scaling)
     cr_assert(strstr(s.text, "\"train_loss\":null"), "the loss is not finite:\n%s", s.text);
     qc_net_free(&net);
 }
+
+/* Step lines carry the planned total of steps and each GEMM layer's rates
+ * per group (clip rates under a scale policy); epoch lines keep the sums. */
+Test(train, step_lines_carry_per_layer_rates_and_the_planned_steps)
+{
+    static const char *const layers[] = {"conv1", "conv2", "fc1", "fc2", "fc3"};
+    struct qc_train_cfg c;
+    struct sink s = {0};
+    struct qc_net net;
+    int steps = 0;
+
+    scaled_cfg(&c, QC_SCALE_POLICY_DELAY_UPDATE);
+    c.epochs = 1;
+    run(&c, NULL, &s, &net, QC_OK);
+    qc_net_free(&net);
+    char *save = NULL;
+    for (char *line = strtok_r(s.text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char full[sizeof s.text + 2];
+        json_error_t je;
+        snprintf(full, sizeof full, "%s%s", line, strstr(line, "\"kind\":\"step\"") ? "}" : "");
+        json_t *j = json_loads(full, 0, &je), *lay = json_object_get(j, "layers");
+        cr_assert_not_null(j, "%s: %s", je.text, full);
+        if (strcmp(json_string_value(json_object_get(j, "kind")), "epoch") == 0) {
+            cr_assert_null(lay, "epoch lines keep the sums only");
+            json_decref(j);
+            continue;
+        }
+        steps++;
+        /* 400 samples in batches of 32: 13 steps per epoch. */
+        cr_assert_eq(json_integer_value(json_object_get(j, "total_steps")), 13, "%s", full);
+        cr_assert_eq(json_object_size(lay), 5, "%s", full);
+        for (size_t i = 0; i < 5; i++) {
+            json_t *l = json_object_get(lay, layers[i]);
+            cr_assert_not_null(l, "no %s in %s", layers[i], full);
+            cr_assert_not_null(json_object_get(l, "fwd"));
+            cr_assert_not_null(json_object_get(l, "wgrad"));
+            const char *g;
+            json_t *rates;
+            json_object_foreach(l, g, rates)
+            {
+                static const char *const keys[] = {"overflow_rate", "underflow_rate",
+                                                   "swamping_rate", "clip_rate"};
+                cr_assert_eq(json_object_size(rates), 4, "%s.%s", layers[i], g);
+                for (size_t k = 0; k < 4; k++) {
+                    json_t *v = json_object_get(rates, keys[k]);
+                    cr_assert(json_is_number(v), "%s.%s.%s", layers[i], g, keys[k]);
+                    cr_assert(json_number_value(v) >= 0 && json_number_value(v) <= 1);
+                }
+            }
+        }
+        json_decref(j);
+    }
+    cr_assert_eq(steps, 4, "steps 4, 8, 12 and the epoch's last, 13");
+}

@@ -98,6 +98,10 @@ struct qc_net {
      * by the net (NULL under none and max, which keep no state). */
     struct qc_scale_slot *scale_slots;
     bool scale_record; /* the pass in progress records amaxes (training passes) */
+    /* Per-layer counts: NULL, or n entries (owned by the caller) to which
+     * every GEMM given a struct qc_nn_stats also adds its own events, at its
+     * layer's index; the sums in that struct are the same either way. */
+    struct qc_nn_stats *layer_stats;
 };
 
 /* Building. qc_net_init prepares an empty net with the input shape; the

@@ -8,7 +8,8 @@
 #include "qcore/nn.h"
 
 /* One GEMM of layer `l` in group `g` with the layer's resolved MAC; counts
- * into st->gemm[g] when st is non-NULL; advances the net's SR stream. */
+ * into st->gemm[g] (and net->layer_stats[layer], when set) when st is
+ * non-NULL; advances the net's SR stream. */
 int qc__nn_gemm(struct qc_net *net, const struct qc_layer *l, enum qc_gemm_group g, float *c,
                 const float *a, const float *b, struct qc_gemm_desc *d, struct qc_nn_stats *st,
                 struct qc_err *err);

@@ -352,11 +352,17 @@ int qc_checkpoint_load(const char *path, struct qc_net *net, struct qc_optim *o,
         goto out;
     }
     if (v.parm_n != (uint64_t)net->nparams * sizeof(float) ||
-        v.bnst_n != (uint64_t)net->nstate * sizeof(float) || v.optm_n != want_opt ||
-        v.user_n != extra_len) {
+        v.bnst_n != (uint64_t)net->nstate * sizeof(float) || v.optm_n != want_opt) {
         rc = qc_err_set(err, QC_ECORRUPT, "checkpoint",
                         "%s: holds %llu parameters, the model has %lld", path,
                         (unsigned long long)(v.parm_n / sizeof(float)), (long long)net->nparams);
+        goto out;
+    }
+    if (v.user_n != extra_len) {
+        rc = qc_err_set(err, QC_ECORRUPT, "checkpoint",
+                        "%s: holds %llu bytes of metric state, this build keeps %zu (written by "
+                        "another version of the training loop)",
+                        path, (unsigned long long)v.user_n, extra_len);
         goto out;
     }
     if ((rc = scales(net, v.scls, v.scls_n, false, path, err)))

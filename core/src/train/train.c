@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,69 @@ static int put_rates(char *p, size_t len, const struct qc_nn_stats *st, bool sca
     return n;
 }
 
+/* A growing metric line in a buffer sized for the net (setup): appends
+ * never write past the end, and a line that would not fit is cut short,
+ * which the sizing rules out. */
+struct line {
+    char *p;
+    size_t n, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct line *l, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (l->n + 1 >= l->cap)
+        return;
+    va_start(ap, fmt);
+    int k = vsnprintf(l->p + l->n, l->cap - l->n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        l->n = l->n + (size_t)k < l->cap ? l->n + (size_t)k : l->cap - 1;
+}
+
+/* Bytes one layer's entry in "layers" can take (three groups, four rates). */
+#define LAYER_JSON_MAX (QC_NN_NAME_MAX + 3 * 140)
+
+/* "layers":{"conv1":{"fwd":{"overflow_rate":r,"underflow_rate":r,
+ * "swamping_rate":r[,"clip_rate":r]},...},...}: the rates of each GEMM
+ * layer's groups that ran a MAC since the last line, so the hot layer is
+ * visible; the per-group sums stay where they were. */
+static void put_layers(struct line *l, const struct qc_net *net, const struct qc_nn_stats *lay,
+                       bool scaled)
+{
+    static const char *const names[QC_GEMM_GROUPS] = {"fwd", "bwd", "wgrad"};
+    bool first = true;
+
+    put(l, ",\"layers\":{");
+    for (int i = 0; i < net->n; i++) {
+        bool any = false;
+        for (int g = 0; g < QC_GEMM_GROUPS; g++) {
+            const struct qc_round_stats *s = &lay[i].gemm[g];
+            const struct qc_scale_stats *c = &lay[i].scale[g];
+            if (!s->ops)
+                continue;
+            if (!any)
+                put(l, "%s\"%s\":{", first ? "" : ",", net->layers[i].name);
+            put(l,
+                "%s\"%s\":{\"overflow_rate\":%.6g,\"underflow_rate\":%.6g,"
+                "\"swamping_rate\":%.6g",
+                any ? "," : "", names[g], (double)s->overflow / (double)s->ops,
+                (double)s->underflow / (double)s->ops, (double)s->swamping / (double)s->ops);
+            if (scaled)
+                put(l, ",\"clip_rate\":%.6g",
+                    (double)c->clipped / (c->elements ? (double)c->elements : 1.0));
+            put(l, "}");
+            any = true;
+        }
+        if (any) {
+            put(l, "}");
+            first = false;
+        }
+    }
+    put(l, "}");
+}
+
 /* A loss as a JSON number: NaN and inf (an overflowed forward pass) have no
  * JSON spelling, so they are written null rather than break the line. */
 static const char *loss_json(char *buf, size_t len, double v)
@@ -142,6 +206,8 @@ struct run {
     int64_t *vidx; /* validation batch indices */
     int64_t steps_per_epoch;
     double t_interval;
+    struct qc_nn_stats *lay; /* per-layer counts of the interval (net.n entries) */
+    struct line line;        /* the step line, sized for the net */
 };
 
 static int emit(struct run *r, const char *line)
@@ -153,25 +219,29 @@ static int emit(struct run *r, const char *line)
 
 static int emit_step(struct run *r, double lr)
 {
-    char line[4096];
+    struct line *l = &r->line;
     struct accum *a = &r->us.interval;
     const double dt = now_s() - r->t_interval;
     char lb[32];
 
     if (a->steps == 0)
         return 0;
-    int n = snprintf(line, sizeof line,
-                     "{\"kind\":\"step\",\"step\":%lld,\"epoch\":%lld,\"train_loss\":%s,"
-                     "\"train_acc\":%.9g,\"lr\":%.9g,\"loss_scale\":%.9g,\"skipped\":%lld",
-                     (long long)r->prog.step, (long long)r->prog.epoch,
-                     loss_json(lb, sizeof lb, a->loss / (double)a->seen),
-                     (double)a->correct / (double)a->seen, lr, r->scaler.scale,
-                     (long long)r->scaler.skipped);
-    n += put_rates(line + n, sizeof line - (size_t)n, &a->st,
-                   r->cfg->scaling.policy != QC_SCALE_POLICY_NONE);
-    snprintf(line + n, sizeof line - (size_t)n, ",\"images_per_s\":%.1f}",
-             dt > 0 ? (double)a->seen / dt : 0.0);
+    l->n = 0;
+    put(l,
+        "{\"kind\":\"step\",\"step\":%lld,\"total_steps\":%lld,\"epoch\":%lld,"
+        "\"train_loss\":%s,\"train_acc\":%.9g,\"lr\":%.9g,\"loss_scale\":%.9g,"
+        "\"skipped\":%lld",
+        (long long)r->prog.step, (long long)(r->steps_per_epoch * r->cfg->epochs),
+        (long long)r->prog.epoch, loss_json(lb, sizeof lb, a->loss / (double)a->seen),
+        (double)a->correct / (double)a->seen, lr, r->scaler.scale, (long long)r->scaler.skipped);
+    const bool scaled = r->cfg->scaling.policy != QC_SCALE_POLICY_NONE;
+    char rates[1024];
+    put_rates(rates, sizeof rates, &a->st, scaled);
+    put(l, "%s", rates);
+    put_layers(l, &r->net, r->lay, scaled);
+    put(l, ",\"images_per_s\":%.1f}", dt > 0 ? (double)a->seen / dt : 0.0);
     memset(a, 0, sizeof *a);
+    memset(r->lay, 0, (size_t)r->net.n * sizeof *r->lay);
     r->t_interval = now_s();
     if (r->hooks && r->hooks->progress) {
         char text[256];
@@ -181,7 +251,7 @@ static int emit_step(struct run *r, double lr)
                  r->scaler.scale);
         r->hooks->progress(r->hooks->ctx, text);
     }
-    return emit(r, line);
+    return emit(r, l->p);
 }
 
 static int validate(struct run *r, double *loss, double *acc, struct qc_err *err)
@@ -208,6 +278,14 @@ static int validate(struct run *r, double *loss, double *acc, struct qc_err *err
     return QC_OK;
 }
 
+/* The metric accumulators a checkpoint keeps: the sums, then the
+ * interval's per-layer counts (one entry per layer of the net). */
+static unsigned char *user_blob(const struct run *r, size_t *len)
+{
+    *len = sizeof r->us + (size_t)r->net.n * sizeof *r->lay;
+    return malloc(*len);
+}
+
 static int checkpoint(struct run *r, struct qc_err *err)
 {
     char path[QC_TRAIN_PATH_MAX + 32];
@@ -219,8 +297,14 @@ static int checkpoint(struct run *r, struct qc_err *err)
                           strerror(errno));
     qc_train_checkpoint_path(path, sizeof path, r->opts->checkpoint_dir);
     r->prog.sr_stream = r->net.sr_stream;
-    int rc =
-        qc_checkpoint_save(path, &r->net, &r->opt, &r->scaler, &r->prog, &r->us, sizeof r->us, err);
+    size_t len;
+    unsigned char *blob = user_blob(r, &len);
+    if (!blob)
+        return qc_err_set(err, QC_ENOMEM, "checkpoint", "out of memory");
+    memcpy(blob, &r->us, sizeof r->us);
+    memcpy(blob + sizeof r->us, r->lay, len - sizeof r->us);
+    int rc = qc_checkpoint_save(path, &r->net, &r->opt, &r->scaler, &r->prog, blob, len, err);
+    free(blob);
     if (!rc && r->hooks && r->hooks->checkpointed)
         r->hooks->checkpointed(r->hooks->ctx, path, r->prog.step);
     return rc;
@@ -253,6 +337,15 @@ static int setup(struct run *r, struct qc_err *err)
             return rc;
     if ((rc = qc_net_set_scaling(&r->net, &cfg->scaling, err)))
         return rc;
+    int ngemm = 0;
+    for (int i = 0; i < r->net.n; i++)
+        ngemm += r->net.layers[i].kind == QC_LAYER_CONV || r->net.layers[i].kind == QC_LAYER_LINEAR;
+    r->lay = calloc((size_t)r->net.n, sizeof *r->lay);
+    r->line.cap = 4096 + (size_t)ngemm * LAYER_JSON_MAX;
+    r->line.p = malloc(r->line.cap);
+    if (!r->lay || !r->line.p)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for metric lines");
+    r->net.layer_stats = r->lay;
     qc_net_init_params(&r->net, cfg->seed);
     r->steps_per_epoch = (r->train.n + cfg->batch - 1) / cfg->batch;
     struct qc_optim_cfg oc = cfg->optim;
@@ -279,8 +372,17 @@ static int setup(struct run *r, struct qc_err *err)
         struct stat sb;
         qc_train_checkpoint_path(path, sizeof path, r->opts->checkpoint_dir);
         if (stat(path, &sb) == 0) {
-            if ((rc = qc_checkpoint_load(path, &r->net, &r->opt, &r->scaler, &r->prog, &r->us,
-                                         sizeof r->us, err)))
+            size_t len;
+            unsigned char *blob = user_blob(r, &len);
+            if (!blob)
+                return qc_err_set(err, QC_ENOMEM, "", "out of memory");
+            rc = qc_checkpoint_load(path, &r->net, &r->opt, &r->scaler, &r->prog, blob, len, err);
+            if (!rc) {
+                memcpy(&r->us, blob, sizeof r->us);
+                memcpy(r->lay, blob + sizeof r->us, len - sizeof r->us);
+            }
+            free(blob);
+            if (rc)
                 return rc;
             r->net.sr_stream = r->prog.sr_stream;
         }
@@ -290,6 +392,9 @@ static int setup(struct run *r, struct qc_err *err)
 
 static void teardown(struct run *r, struct qc_net *net_out)
 {
+    r->net.layer_stats = NULL; /* r->lay dies here; a net handed out must not point at it */
+    free(r->lay);
+    free(r->line.p);
     if (net_out)
         *net_out = r->net;
     else
