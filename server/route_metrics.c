@@ -319,21 +319,22 @@ out:
 
 /* ---- reads -------------------------------------------------------------- */
 
-/* Streams one series into step/value arrays, keeping at most max_points:
+/* Streams one series into step/value/time arrays (time: when the server
+ * stored the point, seconds since the epoch), keeping at most max_points:
  * the series' step range is cut into max_points/2 equal buckets and each
  * bucket gives its minimum and its maximum, in step order, so spikes and
  * dips survive any zoom level. Bucketing by step (not by count) needs no
  * counting pass: the range comes from two index probes and the points are
  * read once. */
 static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t since,
-                       int64_t max_points, json_t *steps, json_t *values, bool *down,
+                       int64_t max_points, json_t *steps, json_t *values, json_t *times, bool *down,
                        struct qc_err *err)
 {
     static const char range_sql[] =
         "SELECT (SELECT min(step) FROM metrics WHERE run_id = ?1 AND name_id = ?2 AND step > ?3), "
         "(SELECT max(step) FROM metrics WHERE run_id = ?1 AND name_id = ?2 AND step > ?3)";
-    static const char sql[] = "SELECT step, value FROM metrics WHERE run_id = ? AND name_id = ? "
-                              "AND step > ? ORDER BY step";
+    static const char sql[] = "SELECT step, value, t FROM metrics WHERE run_id = ? AND "
+                              "name_id = ? AND step > ? ORDER BY step";
     sqlite3_stmt *st = srv_stmt(c, range_sql, err);
     if (!st)
         return QC_EIO;
@@ -359,19 +360,20 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
     int64_t bucket = -1, nread = 0;
     size_t emitted0 = json_array_size(steps);
     int64_t lo_s = 0, hi_s = 0;
-    double lo = 0, hi = 0;
+    double lo = 0, hi = 0, lo_t = 0, hi_t = 0;
     bool lo_null = false, hi_null = false, have = false;
-#define EMIT(s, v, isnull)                                                                         \
+#define EMIT(s, v, isnull, t)                                                                      \
     do {                                                                                           \
         json_array_append_new(steps, json_integer(s));                                             \
         json_array_append_new(values, (isnull) ? json_null() : json_real(v));                      \
+        json_array_append_new(times, json_real(t));                                                \
     } while (0)
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t s = sqlite3_column_int64(st, 0);
         bool isnull = sqlite3_column_type(st, 1) == SQLITE_NULL;
-        double v = isnull ? 0 : sqlite3_column_double(st, 1);
+        double v = isnull ? 0 : sqlite3_column_double(st, 1), t = sqlite3_column_double(st, 2);
         if (!thin) {
-            EMIT(s, v, isnull);
+            EMIT(s, v, isnull, t);
             continue;
         }
         int64_t b = (int64_t)(((__int128)s - smin) * buckets / width);
@@ -379,40 +381,43 @@ static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t
         if (b != bucket) {
             if (have) {
                 if (lo_s <= hi_s) {
-                    EMIT(lo_s, lo, lo_null);
+                    EMIT(lo_s, lo, lo_null, lo_t);
                     if (hi_s != lo_s)
-                        EMIT(hi_s, hi, hi_null);
+                        EMIT(hi_s, hi, hi_null, hi_t);
                 } else {
-                    EMIT(hi_s, hi, hi_null);
-                    EMIT(lo_s, lo, lo_null);
+                    EMIT(hi_s, hi, hi_null, hi_t);
+                    EMIT(lo_s, lo, lo_null, lo_t);
                 }
             }
             bucket = b;
             have = true;
             lo_s = hi_s = s;
             lo = hi = v;
+            lo_t = hi_t = t;
             lo_null = hi_null = isnull;
             continue;
         }
         if (!isnull && (lo_null || v < lo)) {
             lo = v;
             lo_s = s;
+            lo_t = t;
             lo_null = false;
         }
         if (!isnull && (hi_null || v > hi)) {
             hi = v;
             hi_s = s;
+            hi_t = t;
             hi_null = false;
         }
     }
     if (have) {
         if (lo_s <= hi_s) {
-            EMIT(lo_s, lo, lo_null);
+            EMIT(lo_s, lo, lo_null, lo_t);
             if (hi_s != lo_s)
-                EMIT(hi_s, hi, hi_null);
+                EMIT(hi_s, hi, hi_null, hi_t);
         } else {
-            EMIT(hi_s, hi, hi_null);
-            EMIT(lo_s, lo, lo_null);
+            EMIT(hi_s, hi, hi_null, hi_t);
+            EMIT(lo_s, lo, lo_null, lo_t);
         }
     }
 #undef EMIT
@@ -501,10 +506,12 @@ int srv_route_run_metrics_get(struct srv_req *r)
     json_t *series = json_object();
     bool down = false;
     for (size_t i = 0; i < n && rc >= 0; i++) {
-        json_t *steps = json_array(), *values = json_array();
-        rc = read_series(c, r->id, sel[i].id, since, max_points, steps, values, &down, &r->err);
-        json_object_set_new(series, sel[i].name,
-                            json_pack("{s:o,s:o}", "step", steps, "value", values));
+        json_t *steps = json_array(), *values = json_array(), *times = json_array();
+        rc = read_series(c, r->id, sel[i].id, since, max_points, steps, values, times, &down,
+                         &r->err);
+        json_object_set_new(
+            series, sel[i].name,
+            json_pack("{s:o,s:o,s:o}", "step", steps, "value", values, "time", times));
     }
     free(sel);
     if (rc < 0) {

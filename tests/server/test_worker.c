@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "srvt.h"
@@ -212,6 +213,7 @@ Test(worker, lease_start_metrics_heartbeat_complete, .init = up, .fini = down)
     expect_state(id, "running");
 
     /* Batches are idempotent on (run, step, name). */
+    const double t0 = (double)time(NULL);
     expect_batch(post_points(&l, "train_loss", 0, 100, 200), 100, 0, "continue");
     expect_batch(post_points(&l, "train_loss", 0, 100, 200), 0, 100, "continue");
     expect_batch(post_points(&l, "train_loss", 50, 100, 200), 50, 50, "continue");
@@ -231,6 +233,18 @@ Test(worker, lease_start_metrics_heartbeat_complete, .init = up, .fini = down)
         cr_expect_float_eq(json_number_value(json_array_get(vals, i)), value_of((int64_t)i), 0);
     }
     cr_expect_eq(json_array_size(srvt_at(j, "series.val_acc.step")), 10);
+    /* Each point carries when it was stored: during this test, and the
+     * later batch (steps 100..149) no earlier than the first. */
+    const json_t *times = srvt_at(j, "series.train_loss.time");
+    const double t1 = (double)time(NULL) + 1;
+    cr_assert_eq(json_array_size(times), 150);
+    for (size_t i = 0; i < 150; i++) {
+        double t = json_number_value(json_array_get(times, i));
+        cr_expect(t >= t0 && t <= t1, "point %zu stored at %.3f, not in [%.0f, %.0f]", i, t, t0,
+                  t1);
+        if (i >= 100)
+            cr_expect_geq(t, json_number_value(json_array_get(times, 99)));
+    }
     json_decref(j);
 
     snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics?since=99&names=train_loss",
