@@ -168,9 +168,9 @@ deps:
 
 # npm packages from the committed lock files; web/'s postinstall copies uPlot
 # into web/vendor/ (the server serves only web/, and there is no CDN).
-WEB_DEPS := web/vendor/uPlot.esm.js tests/web/node_modules/.package-lock.json \
+WEB_DEPS := web/vendor/versions.json tests/web/node_modules/.package-lock.json \
             tests/openapi/node_modules/.package-lock.json
-web/vendor/uPlot.esm.js: web/package.json web/package-lock.json web/scripts/vendor.mjs
+web/vendor/versions.json: web/package.json web/package-lock.json web/scripts/vendor.mjs
 	cd web && npm ci --prefer-offline --no-audit --no-fund
 tests/web/node_modules/.package-lock.json: tests/web/package.json tests/web/package-lock.json
 	cd tests/web && npm ci --prefer-offline --no-audit --no-fund

@@ -20,7 +20,8 @@ let browser;
 let context;
 
 before(async () => {
-  srv = await startServer();
+  // The fake worker never heartbeats: its leases must outlast the tests.
+  srv = await startServer({ args: ['--lease-ttl', '3600'] });
   api = client(srv.url);
   data = await seed(api);
   browser = await launch();

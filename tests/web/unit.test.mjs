@@ -1,7 +1,9 @@
 // Unit tests of the dashboard's pure modules (no browser): the Pareto
-// front, column filters and ordering, the pointer-aware JSON parser, the
-// grid view's aggregation, spec diffs, metric merging and the format fields
-// the submit page checks.
+// front and cost fields, column filters and ordering, the pointer-aware
+// JSON parser, the grid view's aggregation, spec diffs, metric merging,
+// families and progress, chart alignment, the per-layer heatmap, accuracy
+// against bits, CSV, the report template and the format fields the submit
+// page checks.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +12,14 @@ import { compile, compare } from '../../web/js/filter.js';
 import { parse, spanOf, JsonSyntaxError } from '../../web/js/jsonpos.js';
 import { gridOf } from '../../web/js/grid.js';
 import { diff, flatten, get } from '../../web/js/spec.js';
-import { appendSeries, groupOf } from '../../web/js/metrics.js';
+import { appendSeries, groupOf, parseLayerMetric, progressOf, seriesStyle } from '../../web/js/metrics.js';
+import { align, lastAt } from '../../web/js/chart.js';
+import { layerGrid, hottest } from '../../web/js/layer_heatmap.js';
+import { bitsData } from '../../web/js/bits_plot.js';
+import { ordered } from '../../web/js/axes.js';
+import { toCsv } from '../../web/js/csv.js';
+import { fillTemplate } from '../../web/js/report_link.js';
+import { costKeys } from '../../web/js/pareto.js';
 import { formatFields, sweepSize } from '../../web/js/validate.js';
 
 test('pareto front keeps the runs nothing beats on cost and accuracy', () => {
@@ -89,8 +98,115 @@ test('metrics: increments append only new steps; names map to charts', () => {
   assert.equal(groupOf('loss_scale'), 'scale');
   assert.equal(groupOf('val_acc'), 'acc');
   assert.equal(groupOf('lr'), 'lr');
-  assert.equal(groupOf('wgrad_swamping_rate'), 'rates');
+  assert.equal(groupOf('wgrad_swamping_rate'), 'swamping');
+  assert.equal(groupOf('epoch_fwd_overflow_rate'), 'overflow');
+  assert.equal(groupOf('fwd_scaling_clip_rate'), 'clip');
   assert.equal(groupOf('fwd_macs'), null);
+  assert.equal(groupOf('layers_conv2_fwd_swamping_rate'), null, 'per-layer counters go to the heatmap');
+  const t = { step: [1], value: [2], time: [100.5] };
+  appendSeries(t, { x: { step: [4], value: [1], time: [101] } });
+  assert.deepEqual(t.x, { step: [4], value: [1], time: [101] });
+});
+
+test('metrics: per-layer names, styles of sparse and grouped series', () => {
+  assert.deepEqual(parseLayerMetric('layers_s2b1_c1_wgrad_clip_rate'), { layer: 's2b1_c1', group: 'wgrad', counter: 'clip' });
+  assert.equal(parseLayerMetric('fwd_swamping_rate'), null);
+  assert.equal(seriesStyle('val_acc', 0).points, true);
+  assert.equal(seriesStyle('train_acc', 0).points, false);
+  assert.equal(seriesStyle('epoch_fwd_swamping_rate', 3).stroke, seriesStyle('fwd_swamping_rate', 0).stroke);
+  assert.notEqual(seriesStyle('bwd_swamping_rate', 1).stroke, seriesStyle('wgrad_swamping_rate', 2).stroke);
+});
+
+test('progress: step N of M, epoch, and an ETA from the stored times', () => {
+  const run = { state: 'running', summary: {}, spec: { train: { epochs: 10, batch_size: 100 } } };
+  // 10 steps every 2 s: 5 steps/s; 900 steps left -> 180 s, minus the 4 s since the last point.
+  const series = {
+    total_steps: { step: [10, 20, 30, 100], value: [1000, 1000, 1000, 1000], time: [0, 2, 4, 18] },
+    epoch: { step: [100], value: [0] },
+    images_per_s: { step: [100], value: [640] },
+  };
+  const p = progressOf(run, series, { now: 22 });
+  assert.equal(p.step, 100);
+  assert.equal(p.total, 1000);
+  assert.equal(p.epoch, 0);
+  assert.equal(p.epochs, 10);
+  assert.equal(p.stepsPerS, 5);
+  assert.equal(p.etaS, 176);
+  // Without times, images/s over the batch size.
+  const q = progressOf(run, { total_steps: { step: [100], value: [1000] }, images_per_s: { step: [100], value: [640] } });
+  assert.equal(q.stepsPerS, 6.4);
+  assert.equal(progressOf({ ...run, state: 'succeeded' }, series).etaS, null);
+  assert.equal(progressOf({ state: 'queued', summary: {} }, {}).step, null);
+});
+
+test('charts: series align on steps or on stored times; sparse values carry forward', () => {
+  const s = { a: { step: [1, 2, 3], value: [1, 2, 3], time: [10, 11, 12] }, b: { step: [2], value: [9], time: [11.5] } };
+  assert.deepEqual(align(['a', 'b'], s).data, [[1, 2, 3], [1, 2, 3], [null, 9, null]]);
+  const t = align(['a', 'b'], s, 'time');
+  assert.deepEqual(t.data[0], [10, 11, 12], 'each step at its earliest stored time');
+  assert.deepEqual(t.steps, [1, 2, 3]);
+  assert.equal(lastAt([null, 9, null], 2), 9);
+  assert.equal(lastAt([null, null], null), null);
+});
+
+test('layer heatmap: rows by layer and group, columns bucketed, the hottest row named', () => {
+  const series = {
+    layers_conv2_fwd_swamping_rate: { step: [10, 20, 30, 40], value: [0.1, 0.2, 0.1, 0.2] },
+    layers_conv1_wgrad_swamping_rate: { step: [10, 20, 30, 40], value: [0, 0.01, 0, 0.01] },
+    layers_conv10_fwd_swamping_rate: { step: [10, 20], value: [0.001, 0.001] },
+    layers_conv1_fwd_swamping_rate: { step: [10, 20, 30, 40], value: [0, 0, 0, 0] },
+    layers_conv1_fwd_overflow_rate: { step: [10], value: [1] },
+    fwd_swamping_rate: { step: [10], value: [0.5] },
+  };
+  const g = layerGrid(series, 'swamping', 2);
+  assert.deepEqual(g.rows.map((r) => r.key), ['conv1/fwd', 'conv1/wgrad', 'conv2/fwd', 'conv10/fwd']);
+  assert.deepEqual(g.steps, [20, 40], 'two columns of two steps');
+  assert.deepEqual(g.cells[2], [0.15000000000000002, 0.15000000000000002]);
+  assert.deepEqual(g.cells[3], [0.001, null]);
+  assert.equal(g.max, 0.15000000000000002);
+  assert.equal(g.minPositive, 0.001);
+  assert.equal(hottest(g).key, 'conv2/fwd');
+  assert.equal(hottest(layerGrid({ layers_a_fwd_clip_rate: { step: [1], value: [0] } }, 'clip')), null);
+});
+
+test('accuracy vs bits: values ordered by bits, means per point and line', () => {
+  const acc = { key: 'arith.forward.mac.acc', path: 'arith.forward.mac.acc', values: ['fp32', 'e6m5', 'q8.13', 'e4m7'], bits: [32, 12, 21, 12] };
+  const seed = { key: 'train.seed', path: 'train.seed', values: [1, 2], bits: null };
+  assert.deepEqual(ordered(acc).map((x) => x.value), ['e6m5', 'e4m7', 'q8.13', 'fp32']);
+  const run = (a, sd, v) => ({ spec: { arith: { forward: { mac: { acc: a } } }, train: { seed: sd } }, summary: { val_acc: v } });
+  const runs = [run('fp32', 1, 0.9), run('fp32', 2, 0.8), run('e6m5', 1, 0.7), run('e4m7', 2, 0.5), run('q8.13', 1, undefined)];
+  const d = bitsData(runs, acc, null, 'val_acc');
+  assert.deepEqual(d.xs, [0, 1, 2, 3]);
+  assert.deepEqual(d.labels, ['e6m5 (12 b)', 'e4m7 (12 b)', 'q8.13 (21 b)', 'fp32 (32 b)']);
+  assert.equal(d.lines.length, 1);
+  assert.deepEqual(d.lines[0].ys.map((y) => (y === null ? null : Math.round(y * 100) / 100)), [0.7, 0.5, null, 0.85]);
+  const perSeed = bitsData(runs, acc, seed, 'val_acc');
+  assert.deepEqual(perSeed.lines.map((l) => l.label), ['train.seed=1', 'train.seed=2']);
+  assert.deepEqual(perSeed.lines[1].ys, [null, 0.5, null, 0.8]);
+  const byBits = bitsData(runs, acc, null, 'val_acc', 'bits');
+  assert.deepEqual(byBits.xs, [12, 21, 32]);
+  assert.equal(byBits.lines[0].ys[0], 0.6, 'e6m5 and e4m7 share 12 bits');
+});
+
+test('csv: quoting, full precision, objects as JSON', () => {
+  const cols = [{ label: 'name', get: (r) => r.n }, { label: 'v', get: (r) => r.v }];
+  assert.equal(toCsv(cols, [{ n: 'a,"b"', v: 0.1 + 0.2 }, { n: 'x', v: { k: 1 } }, { n: null }]),
+    'name,v\r\n"a,""b""",0.30000000000000004\r\nx,"{""k"":1}"\r\n,\r\n');
+});
+
+test('report template: markers filled once, text inserted as is, no way out of the data script', () => {
+  const tpl = '<title><!--QLAB:TITLE--></title><style>/*QLAB:UPLOT_CSS*/</style><script>/*QLAB:UPLOT_JS*/</script>' +
+    '<script type="application/json">/*QLAB:DATA*/</script><script>/*QLAB:REPORT_JS*/</script>';
+  const out = fillTemplate(tpl, { title: 'a<b', css: 'c', uplot: 'var x="$&$1";', script: 's', data: { name: '</script><b>' } });
+  assert.match(out, /<title>a&lt;b<\/title>/);
+  assert.ok(out.includes('var x="$&$1";'), 'replacement patterns are not expanded');
+  assert.ok(!out.includes('</script><b>'));
+  assert.deepEqual(JSON.parse(out.match(/json">(.*?)<\/script>/)[1]), { name: '</script><b>' });
+  assert.throws(() => fillTemplate('nothing', { title: '', css: '', uplot: '', script: '', data: {} }), /no <!--QLAB:TITLE-->/);
+});
+
+test('cost: nested figures of any cost model are x-axis choices', () => {
+  assert.deepEqual(costKeys([{ cost: { luts: 3, fwd: { dsps: 1, note: 'x' } } }, { cost: null }]), ['luts', 'fwd.dsps']);
 });
 
 test('submit checks every format string, sweep parameter values included', () => {

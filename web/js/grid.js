@@ -8,9 +8,11 @@ const key = (v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : St
 
 /**
  * rows: items; getX/getY/getV: accessors. Returns {xs, ys, cells} where
- * cells[y][x] = {mean, n, min, max} or null, axes in natural order.
+ * cells[y][x] = {mean, n, min, max} or null, axes in natural order, or in
+ * the order of `xOrder`/`yOrder` (value lists, e.g. a sweep axis ordered by
+ * bits) for the values they hold.
  */
-export function gridOf(rows, getX, getY, getV) {
+export function gridOf(rows, getX, getY, getV, xOrder = null, yOrder = null) {
   const xs = new Map();
   const ys = new Map();
   const acc = new Map();
@@ -32,8 +34,18 @@ export function gridOf(rows, getX, getY, getV) {
     c.max = Math.max(c.max, v);
     acc.set(k, c);
   }
-  const xv = [...xs.values()].sort((a, b) => compare(a, b));
-  const yv = [...ys.values()].sort((a, b) => compare(a, b));
+  const by = (order) => {
+    const rank = new Map((order || []).map((v, i) => [key(v), i]));
+    return (a, b) => {
+      const ra = rank.get(key(a));
+      const rb = rank.get(key(b));
+      if (ra !== undefined && rb !== undefined) return ra - rb;
+      if (ra !== undefined || rb !== undefined) return ra !== undefined ? -1 : 1;
+      return compare(a, b);
+    };
+  };
+  const xv = [...xs.values()].sort(by(xOrder));
+  const yv = [...ys.values()].sort(by(yOrder));
   const cells = yv.map((y) => xv.map((x) => {
     const c = acc.get(key(x) + '\u0000' + key(y));
     return c ? { mean: c.sum / c.n, n: c.n, min: c.min, max: c.max } : null;

@@ -14,7 +14,7 @@ function select(options, value, onchange, name) {
     options.map(([v, label]) => h('option', { value: v, selected: v === value }, label)));
 }
 
-/** heatmap({paths, metrics}) -> {el, setRuns(runs, paths, metrics)} */
+/** heatmap() -> {el, setRuns(runs, paths, metrics, order)} */
 export function heatmap() {
   const el = h('section', { class: 'card heatmap' });
   let runs = [];
@@ -23,6 +23,7 @@ export function heatmap() {
   let x = null;
   let y = null;
   let metric = null;
+  let orderOf = () => null;
 
   function draw() {
     if (paths.length === 0) {
@@ -42,7 +43,7 @@ export function heatmap() {
       return;
     }
     const g = gridOf(runs, (r) => get(r.spec, x), (r) => (y === NONE ? '' : get(r.spec, y)),
-      (r) => r.summary?.[metric]);
+      (r) => r.summary?.[metric], orderOf(x), y === NONE ? null : orderOf(y));
     const vals = g.cells.flat().filter(Boolean).map((c) => c.mean);
     const lo = Math.min(...vals);
     const hi = Math.max(...vals);
@@ -64,8 +65,10 @@ export function heatmap() {
 
   return {
     el,
-    setRuns(next, nextPaths, nextMetrics) {
+    /** `order(path)`: the values of a swept path in axis order, or null. */
+    setRuns(next, nextPaths, nextMetrics, order) {
       runs = next;
+      if (order) orderOf = order;
       paths = nextPaths;
       metrics = nextMetrics;
       draw();

@@ -21,26 +21,36 @@ export function paretoFront(points) {
   return front;
 }
 
+/** A cost object's numeric fields by dotted path ({fwd: {luts: 3}} -> [["fwd.luts", 3]]). */
+export function costFields(cost, prefix = '', out = []) {
+  if (!cost || typeof cost !== 'object') return out;
+  for (const [k, v] of Object.entries(cost)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === 'number' && Number.isFinite(v)) out.push([p, v]);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) costFields(v, p, out);
+  }
+  return out;
+}
+
 /**
  * A run's cost as a number. `cost` is null until the server has a cost
- * model; when it is an object, `key` picks the field (the first numeric one
- * by default), so a future model with several figures still plots.
+ * model; when it is an object, `key` picks the field (a dotted path into
+ * nested objects; the first numeric one by default), so whatever figures a
+ * cost model gives (LUTs, FFs, DSPs, gates, per GEMM group) still plot.
  */
 export function costValue(cost, key) {
   if (typeof cost === 'number') return cost;
-  if (!cost || typeof cost !== 'object') return null;
-  if (key && typeof cost[key] === 'number') return cost[key];
-  for (const v of Object.values(cost)) if (typeof v === 'number') return v;
-  return null;
+  const fields = costFields(cost);
+  if (key) {
+    const hit = fields.find(([k]) => k === key);
+    if (hit) return hit[1];
+  }
+  return fields.length ? fields[0][1] : null;
 }
 
-/** The numeric keys found in any run's cost object (choices for the x axis). */
+/** The numeric fields found in any run's cost object (choices for the x axis). */
 export function costKeys(runs) {
   const keys = new Set();
-  for (const r of runs) {
-    if (r.cost && typeof r.cost === 'object') {
-      for (const [k, v] of Object.entries(r.cost)) if (typeof v === 'number') keys.add(k);
-    }
-  }
+  for (const r of runs) for (const [k] of costFields(r.cost)) keys.add(k);
   return [...keys];
 }

@@ -8,6 +8,8 @@ import { createTable } from './table.js';
 import { flatten, get, varying } from './spec.js';
 import { num, text } from './fmt.js';
 import { costValue } from './pareto.js';
+import { isLayerMetric } from './metrics.js';
+import { toCsv, download } from './csv.js';
 
 export function stateBadge(state) {
   return h('span', { class: `state state-${state}` }, state);
@@ -18,7 +20,8 @@ const FIRST_METRICS = ['val_acc', 'val_loss', 'train_acc', 'train_loss'];
 
 function metricNames(runs) {
   const names = new Set();
-  for (const r of runs) for (const k of Object.keys(r.summary || {})) names.add(k);
+  // Per-layer counters (dozens a run) have the run page's heatmap, not columns.
+  for (const r of runs) for (const k of Object.keys(r.summary || {})) if (!isLayerMetric(k)) names.add(k);
   const first = FIRST_METRICS.filter((n) => names.has(n));
   return [...first, ...[...names].filter((n) => !first.includes(n)).sort()];
 }
@@ -47,10 +50,12 @@ const costColumn = {
 };
 
 /**
- * runsTable({swept}) -> {el, setRuns(runs)}. `swept`: dotted paths shown as
- * columns first (a sweep's parameters); otherwise the paths that vary.
+ * runsTable({swept, csvName}) -> {el, setRuns(runs)}. `swept`: dotted paths
+ * shown as columns first (a sweep's parameters); otherwise the paths that
+ * vary. "Download CSV" saves the rows in view (filtered and sorted) with
+ * the columns shown, values unrounded.
  */
-export function runsTable({ swept = [], height } = {}) {
+export function runsTable({ swept = [], height, csvName = 'runs.csv' } = {}) {
   let runs = [];
   const extra = [];
   const compareLink = h('a', { class: 'button disabled', href: '#/compare' }, 'Compare selected');
@@ -73,8 +78,12 @@ export function runsTable({ swept = [], height } = {}) {
       e.target.value = '';
     },
   });
+  const csvButton = h('button', {
+    type: 'button', class: 'ghost csv',
+    onclick: () => download(csvName, toCsv(table.columns().map((c) => ({ label: c.title && c.key.startsWith('spec:') ? c.title : c.label, get: c.get })), table.view())),
+  }, 'Download CSV');
   const el = h('div', { class: 'runs-table' },
-    h('div', { class: 'toolbar' }, addInput, pathList, h('span', { class: 'spacer' }), compareLink),
+    h('div', { class: 'toolbar' }, addInput, pathList, h('span', { class: 'spacer' }), csvButton, compareLink),
     table.el);
 
   function columns() {

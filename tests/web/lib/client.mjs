@@ -51,30 +51,55 @@ export async function fakeWorker(api, { name = 'fake-worker', slots = 64 } = {})
   };
 }
 
+const LAYERS = [['conv1', ['fwd', 'wgrad']], ['conv2', ['fwd', 'bwd', 'wgrad']], ['fc1', ['fwd', 'bwd', 'wgrad']],
+  ['fc2', ['fwd', 'bwd', 'wgrad']], ['fc3', ['fwd', 'bwd', 'wgrad']]];
+
 /**
- * A plausible training record for `steps` steps: loss falling, accuracy
- * rising toward `acc`, a cosine learning rate, a loss scale that backs off
- * now and then, and small overflow/underflow/swamping rates.
+ * A plausible training record for `steps` steps of a `total`-step run with
+ * `perEpoch` steps an epoch, as the worker posts it: loss falling,
+ * accuracy rising toward `acc`, a cosine learning rate, a loss scale that
+ * backs off now and then, small overflow/underflow/swamping rates summed
+ * and per layer (conv2's forward swamps most), and at each epoch end the
+ * validation figures and the epoch-wide values.
  */
-export function curve({ steps = 400, every = 10, acc = 0.88, seed = 1, from = 0 }) {
+export function curve({ steps = 400, every = 10, acc = 0.88, seed = 1, from = 0, total = 1000, perEpoch = 100, layers = true }) {
   let s = seed * 9301 + 49297;
   const rnd = () => ((s = (s * 9301 + 49297) % 233280) / 233280);
   const pts = [];
   let scale = 65536;
   for (let step = from + every; step <= from + steps; step += every) {
-    const t = step / (from + steps);
+    const t = step / total;
     const noise = (rnd() - 0.5) * 0.06;
-    pts.push({ step, name: 'train_loss', value: 2.3 * Math.exp(-4 * t) + 0.3 + noise });
-    pts.push({ step, name: 'train_acc', value: acc * (1 - Math.exp(-5 * t)) + noise / 3 });
-    pts.push({ step, name: 'lr', value: 0.025 * (1 + Math.cos(Math.PI * t)) });
+    const p = (name, value) => pts.push({ step, name, value });
+    p('total_steps', total);
+    p('epoch', Math.floor((step - 1) / perEpoch));
+    p('train_loss', 2.3 * Math.exp(-4 * t) + 0.3 + noise);
+    p('train_acc', acc * (1 - Math.exp(-5 * t)) + noise / 3);
+    p('lr', 0.025 * (1 + Math.cos(Math.PI * t)));
     if (rnd() < 0.05) scale /= 2; else if (step % 200 === 0) scale *= 2;
-    pts.push({ step, name: 'loss_scale', value: scale });
-    pts.push({ step, name: 'fwd_overflow_rate', value: 1e-5 * rnd() });
-    pts.push({ step, name: 'fwd_underflow_rate', value: 0.01 + 0.005 * rnd() });
-    pts.push({ step, name: 'fwd_swamping_rate', value: 0.002 + 0.001 * rnd() });
-    if (step % 100 === 0) {
-      pts.push({ step, name: 'val_acc', value: acc * (1 - Math.exp(-5 * t)) - 0.01 + noise / 4 });
-      pts.push({ step, name: 'val_loss', value: 2.3 * Math.exp(-4 * t) + 0.35 + noise });
+    p('loss_scale', scale);
+    p('images_per_s', 690 + 40 * (rnd() - 0.5));
+    for (const g of ['fwd', 'bwd', 'wgrad']) {
+      p(`${g}_overflow_rate`, g === 'bwd' && rnd() < 0.2 ? 1e-5 * rnd() : 0);
+      p(`${g}_underflow_rate`, (g === 'fwd' ? 0.01 : 0.002) + 0.005 * rnd());
+      p(`${g}_swamping_rate`, (g === 'wgrad' ? 0.02 : 0.002) + 0.001 * rnd());
+    }
+    if (layers) {
+      for (const [layer, groups] of LAYERS) {
+        for (const g of groups) {
+          const hot = layer === 'conv2' && g === 'fwd';
+          p(`layers_${layer}_${g}_overflow_rate`, layer === 'fc3' && g === 'bwd' && rnd() < 0.3 ? 2e-5 * rnd() : 0);
+          p(`layers_${layer}_${g}_underflow_rate`, 0.001 + 0.004 * rnd());
+          p(`layers_${layer}_${g}_swamping_rate`, hot ? 0.08 + 0.02 * rnd() : 0.0005 + 0.003 * rnd());
+        }
+      }
+    }
+    if (step % perEpoch === 0) {
+      p('val_acc', acc * (1 - Math.exp(-5 * t)) - 0.01 + noise / 4);
+      p('val_loss', 2.3 * Math.exp(-4 * t) + 0.35 + noise);
+      p('epoch_train_loss', 2.3 * Math.exp(-4 * t) + 0.32);
+      p('epoch_train_acc', acc * (1 - Math.exp(-5 * t)));
+      p('epoch_fwd_swamping_rate', 0.0025);
     }
   }
   return pts;

@@ -4,7 +4,8 @@
 import { api } from '../api.js';
 import { h, fill, throttle } from '../dom.js';
 import { text } from '../fmt.js';
-import { lineChart } from '../chart.js';
+import { lineChart, PALETTE } from '../chart.js';
+import { isSparse } from '../metrics.js';
 import { diff } from '../spec.js';
 import { subscribe } from '../sse.js';
 
@@ -44,7 +45,11 @@ export async function render(root, params, ctx) {
 
   function drawCharts() {
     charts.forEach(({ c }) => c.destroy());
-    charts = [...chosen].map((m) => ({ m, c: lineChart({ title: m }) }));
+    charts = [...chosen].map((m) => ({
+      m,
+      // One colour per run; epoch metrics (val_acc) as points.
+      c: lineChart({ title: m, styleOf: (n, i) => ({ stroke: PALETTE[i % PALETTE.length], dash: null, points: isSparse(m) }) }),
+    }));
     fill(chartBox, charts.map(({ c }) => c.el));
     updateCharts();
   }
@@ -55,7 +60,7 @@ export async function render(root, params, ctx) {
         const s = metrics.get(r.id)[m];
         if (s) series[`#${r.id}`] = s;
       }
-      c.update(series, labels);
+      c.update(series, { labels });
     }
   }
 

@@ -1,32 +1,67 @@
 // Run detail: what the run is (spec), where it ran (timeline of leases),
-// how it is training (live charts) and what went wrong (error). Charts
-// follow the run's event stream; the header and timeline re-read the run
-// when its state changes.
+// how far it is (step N of M, epoch, images/s, ETA), how it is training
+// (one live chart per metric family, against steps or wall-clock time),
+// which layer's arithmetic misbehaves (the per-layer counter heatmap) and
+// what went wrong (error). Charts follow the run's event stream; the
+// header and timeline re-read the run when its state changes.
 
 import { api } from '../api.js';
 import { h, fill, throttle } from '../dom.js';
 import { time, duration, num } from '../fmt.js';
 import { lineChart } from '../chart.js';
-import { GROUPS, groupOf, pointCount } from '../metrics.js';
+import { GROUPS, groupOf, pointCount, isLayerMetric, progressOf } from '../metrics.js';
 import { liveMetrics } from '../live_metrics.js';
+import { layerHeatmap } from '../layer_heatmap.js';
 import { timeline } from '../timeline.js';
 import { stateBadge } from '../runs_table.js';
 import { subscribe } from '../sse.js';
 
 const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
+const X_KEY = 'qlab.run.x';
+
+function clock(t) {
+  const d = new Date(t * 1000);
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** The progress card: a bar and "step N of M · epoch E of F · R images/s · ETA". */
+function progressCard(run, p) {
+  const frac = p.step !== null && p.total ? Math.min(1, p.step / p.total) : null;
+  const parts = [];
+  if (p.step !== null) parts.push(p.total ? `step ${p.step} of ${p.total}` : `step ${p.step}`);
+  else parts.push(run.state === 'queued' || run.state === 'leased' ? 'not started' : 'no step logged yet');
+  if (p.epoch !== null) parts.push(p.epochs ? `epoch ${p.epoch + 1} of ${p.epochs}` : `epoch ${p.epoch + 1}`);
+  if (p.imagesPerS) parts.push(`${num(Math.round(p.imagesPerS))} images/s`);
+  let eta = null;
+  if (p.etaS !== null) eta = `ETA ${duration(p.etaS)} (about ${clock(Date.now() / 1000 + p.etaS)})`;
+  else if (p.done) eta = run.state === 'succeeded' ? 'finished' : `${run.state}`;
+  else if (run.state === 'running') eta = 'ETA: measuring';
+  return h('section', {
+    class: 'card run-progress',
+    dataset: { step: p.step ?? '', total: p.total ?? '', eta: p.etaS === null ? '' : String(Math.round(p.etaS)) },
+  },
+  h('div', { class: 'progress' },
+    h('div', { class: 'bar' }, frac === null ? null : h('span', { class: `seg state-${run.state}`, style: { width: `${100 * frac}%` } })),
+    h('span', { class: 'counts' }, frac === null ? '' : `${(100 * frac).toFixed(1)}%`)),
+  h('p', { class: 'progress-text' }, parts.join(' · '), eta ? h('strong', {}, ` · ${eta}`) : null));
+}
 
 export async function render(root, [idText], ctx) {
   const id = Number(idText);
   let run = (await api(`/runs/${id}`)).run;
   if (!ctx.alive) return;
 
+  let xMode = localStorage.getItem(X_KEY) === 'time' ? 'time' : 'step';
+  let lastState = null;
   const head = h('div');
   const facts = h('div');
+  const progress = h('div');
   const tl = h('div');
   const summary = h('div');
   const chartInfo = h('p', { class: 'muted chart-info' });
-  const charts = GROUPS.map((g) => ({ g, c: lineChart({ title: g.title, log: g.log }) }));
-  ctx.onCleanup(() => charts.forEach(({ c }) => c.destroy()));
+  const charts = GROUPS.map((g) => ({ g, c: lineChart({ title: g.title, scale: g.scale }) }));
+  const heat = layerHeatmap();
+  ctx.onCleanup(() => { charts.forEach(({ c }) => c.destroy()); heat.destroy(); });
 
   function drawRun() {
     const actions = [];
@@ -52,17 +87,25 @@ export async function render(root, [idText], ctx) {
       ['created', time(run.created)],
       ['started', time(run.started) || '—'],
       ['finished', time(run.finished) || '—'],
-      ['running for', dur === null ? '—' : duration(dur)],
+      [FINISHED.has(run.state) ? 'ran for' : 'running for', dur === null ? '—' : duration(dur)],
       ['lease deadline', time(run.lease_deadline) || '—'],
       ['cost', run.cost === null || run.cost === undefined ? 'no cost model yet' : JSON.stringify(run.cost)],
     ];
     fill(facts, h('dl', { class: 'facts card' }, kv.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
     fill(tl, timeline(run));
-    const names = Object.keys(run.summary || {}).sort();
+    const all = Object.keys(run.summary || {}).sort();
+    const names = all.filter((n) => !isLayerMetric(n));
+    const layers = all.length - names.length;
     fill(summary, h('section', { class: 'card' }, h('h3', {}, 'Last values'),
       names.length ? h('table', { class: 'grid compact summary' }, h('tbody', {},
         names.map((n) => h('tr', {}, h('th', {}, n), h('td', { class: 'num' }, num(run.summary[n]))))))
-        : h('p', { class: 'muted' }, 'No metric posted yet.')));
+        : h('p', { class: 'muted' }, 'No metric posted yet.'),
+      layers ? h('p', { class: 'muted small' }, `and ${layers} per-layer counters (see the heatmap below)`) : null));
+    drawProgress();
+  }
+
+  function drawProgress() {
+    fill(progress, progressCard(run, progressOf(run, live.state.series)));
   }
 
   async function act(what) {
@@ -72,31 +115,58 @@ export async function render(root, [idText], ctx) {
     } catch (e) { ctx.error(e); }
   }
 
-  const live = liveMetrics(id, (st) => {
-    if (!ctx.alive) return;
+  function drawCharts(st) {
     for (const { g, c } of charts) {
       const sub = {};
       for (const [n, s] of Object.entries(st.series)) if (groupOf(n) === g.id) sub[n] = s;
-      c.update(sub);
+      c.update(sub, { x: xMode });
+      // A family this run never reports takes no room.
+      c.el.hidden = Object.keys(sub).length === 0 && !['loss', 'acc'].includes(g.id);
     }
+    heat.update(st.series);
     chartInfo.textContent = `${pointCount(st.series)} points shown` +
       (st.lastStep !== null ? `, last step ${st.lastStep}` : '') +
       (st.downsampled ? ' (downsampled by the server: each bucket keeps its min and max)' : '');
+  }
+
+  const live = liveMetrics(id, (st) => {
+    if (!ctx.alive) return;
+    drawCharts(st);
+    drawProgress();
   }, ctx.error);
 
   const reread = throttle(async () => {
     if (!ctx.alive) return;
     try {
       const r = (await api(`/runs/${id}`)).run;
-      if (ctx.alive) { run = r; drawRun(); }
+      if (!ctx.alive) return;
+      run = r;
+      drawRun();
+      // The last points of a finished run may arrive with its final state.
+      if (FINISHED.has(r.state) && lastState !== r.state) live.poke();
+      lastState = r.state;
     } catch (e) { ctx.error(e); }
   }, 1000);
 
-  fill(root, head, h('div', { class: 'run-top' }, facts, summary),
-    h('h2', {}, 'Metrics'), chartInfo,
+  const xToggle = h('div', { class: 'toolbar x-toggle', role: 'group' }, 'x axis: ',
+    ['step', 'time'].map((m) => h('button', {
+      type: 'button', class: 'ghost' + (m === xMode ? ' active' : ''), dataset: { x: m },
+      onclick: (e) => {
+        xMode = m;
+        localStorage.setItem(X_KEY, m);
+        for (const b of xToggle.querySelectorAll('button')) b.classList.toggle('active', b === e.currentTarget);
+        drawCharts(live.state);
+      },
+    }, m === 'step' ? 'step' : 'wall-clock time')));
+
+  fill(root, head, progress, h('div', { class: 'run-top' }, facts, summary),
+    h('div', { class: 'page-head metrics-head' }, h('h2', {}, 'Metrics'), h('span', { class: 'spacer' }), xToggle),
+    chartInfo,
     h('div', { class: 'charts' }, charts.map(({ c }) => c.el)),
+    heat.el,
     tl,
     h('details', { class: 'card', open: true }, h('summary', {}, 'Spec'), h('pre', { class: 'json spec' }, JSON.stringify(run.spec, null, 2))));
+  lastState = run.state;
   drawRun();
   // Subscribe before the first read, so points posted while it is in flight
   // are read right after it instead of being missed.
@@ -106,7 +176,7 @@ export async function render(root, [idText], ctx) {
   }));
   await live.load();
   if (!ctx.alive) return;
-  // Durations and "holding" leases age even without events.
+  // Durations, "holding" leases and the ETA age even without events.
   const tick = setInterval(() => { if (!FINISHED.has(run.state)) drawRun(); }, 10000);
   ctx.onCleanup(() => clearInterval(tick));
 }

@@ -1,7 +1,8 @@
-// Sweep detail: progress, the runs table, the two-parameter grid and the
-// accuracy-vs-cost scatter. Runs are read once with their specs; live
-// updates re-read the list without specs (states and summaries change,
-// specs never do) at most every two seconds.
+// Sweep detail: progress, the runs table (CSV download), the grid of two
+// swept parameters, accuracy against bits, parallel coordinates and the
+// accuracy-vs-cost Pareto front; the HTML report. Runs are read once with
+// their specs; live updates re-read the list without specs (states and
+// summaries change, specs never do) at most every two seconds.
 
 import { api, listAll } from '../api.js';
 import { h, fill, throttle } from '../dom.js';
@@ -10,12 +11,17 @@ import { progressBar } from '../progress.js';
 import { runsTable } from '../runs_table.js';
 import { heatmap } from '../heatmap.js';
 import { scatter } from '../scatter.js';
+import { bitsPlot } from '../bits_plot.js';
+import { parCoords } from '../parcoords.js';
+import { axesFrom, withBits, ordered } from '../axes.js';
+import { isLayerMetric } from '../metrics.js';
 import { varying } from '../spec.js';
 import { subscribe } from '../sse.js';
+import { downloadReport } from '../report_link.js';
 
 function metricNames(runs) {
   const s = new Set();
-  for (const r of runs) for (const k of Object.keys(r.summary || {})) s.add(k);
+  for (const r of runs) for (const k of Object.keys(r.summary || {})) if (!isLayerMetric(k)) s.add(k);
   return [...s].sort();
 }
 
@@ -25,20 +31,30 @@ export async function render(root, [idText], ctx) {
   if (!ctx.alive) return;
   let runs = await listAll('/runs', 'runs', { sweep: id, spec: 1 });
   if (!ctx.alive) return;
-  const swept = Object.keys(sweep.sweep?.parameters || {});
+  const axes = await withBits(axesFrom(sweep, runs));
+  if (!ctx.alive) return;
+  const swept = axes.map((a) => a.path);
   const paths = () => [...swept, ...varying(runs.map((r) => r.spec)).filter((p) => !swept.includes(p))];
 
   const progress = h('div');
-  const table = runsTable({ swept });
+  const table = runsTable({ swept, csvName: `sweep-${id}-runs.csv` });
   const grid = heatmap();
   const sc = scatter();
+  const bits = bitsPlot();
+  const pc = parCoords();
+  ctx.onCleanup(() => bits.destroy());
 
   function draw() {
     fill(progress, progressBar(sweep.counts, sweep.runs));
     table.setRuns(runs);
     const metrics = metricNames(runs);
-    grid.setRuns(runs, paths(), metrics);
+    grid.setRuns(runs, paths(), metrics, (p) => {
+      const a = axes.find((x) => x.path === p);
+      return a ? ordered(a).map((it) => it.value) : null;
+    });
     sc.setRuns(runs, metrics);
+    bits.setRuns(runs, axes, metrics);
+    pc.setRuns(runs, axes, metrics);
   }
 
   const cancel = h('button', {
@@ -48,15 +64,30 @@ export async function render(root, [idText], ctx) {
       try { await api(`/sweeps/${id}/cancel`, { method: 'POST' }); if (ctx.alive) refresh(); } catch (e) { ctx.error(e); }
     },
   }, 'Cancel sweep');
+  const report = h('button', {
+    class: 'ghost report',
+    title: 'one self-contained HTML page: results, plots, the sweep and software versions (qlab report does the same)',
+    onclick: async (e) => {
+      const b = e.currentTarget;
+      b.disabled = true;
+      b.textContent = 'Building report…';
+      try { await downloadReport(id); } catch (err) { ctx.error(err); } finally {
+        b.disabled = false;
+        b.textContent = 'HTML report';
+      }
+    },
+  }, 'HTML report');
 
   fill(root,
     h('div', { class: 'page-head' }, h('h1', {}, sweep.name), h('span', { class: 'muted' }, `sweep ${id} · ${sweep.method} · ${sweep.runs} runs · created ${time(sweep.created)}`),
-      h('span', { class: 'spacer' }), cancel),
+      h('span', { class: 'spacer' }), report, cancel),
     progress,
     h('details', { class: 'card' }, h('summary', {}, 'Sweep document'), h('pre', { class: 'json' }, JSON.stringify(sweep.sweep, null, 2))),
     h('h2', {}, 'Runs'),
     table.el,
-    h('div', { class: 'two' }, grid.el, sc.el));
+    h('div', { class: 'two' }, grid.el, sc.el),
+    bits.el,
+    pc.el);
   draw();
 
   // Merge fresh states and summaries into the runs we have (they keep their specs).
