@@ -18,5 +18,6 @@ int cli_cmd_watch(int argc, char **argv);
 int cli_cmd_cancel(int argc, char **argv);
 int cli_cmd_workers(int argc, char **argv);
 int cli_cmd_metrics(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
 
 #endif

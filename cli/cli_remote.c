@@ -41,7 +41,7 @@ void cli_cell(char *out, size_t len, const json_t *v)
     else if (json_is_integer(v))
         snprintf(out, len, "%lld", (long long)json_integer_value(v));
     else if (json_is_real(v))
-        snprintf(out, len, "%.4g", json_real_value(v));
+        cli_fmt_human(out, len, json_real_value(v), 4);
     else if (json_is_boolean(v))
         snprintf(out, len, "%s", json_is_true(v) ? "yes" : "no");
     else

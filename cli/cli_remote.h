@@ -18,7 +18,9 @@ int cli_remote_begin(const char *cmd, const char *usage, struct cli_rest *rest, 
 /* Prints `j` indented on stdout. */
 void cli_print_json(const json_t *j);
 
-/* A table cell for a JSON value: numbers shortest, null as "-". */
+/* A table cell for a JSON value, for people: integers whole (65536, even
+ * when JSON holds 65536.0), other numbers to 4 significant digits (0.05,
+ * 0.8123), null as "-". */
 void cli_cell(char *out, size_t len, const json_t *v);
 
 /* A run id argument ("12"): QC_EINVAL naming it otherwise. */

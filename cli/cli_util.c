@@ -207,6 +207,20 @@ void cli_fmt_double(char *out, size_t len, double v)
     }
 }
 
+void cli_fmt_human(char *out, size_t len, double v, int digits)
+{
+    if (v > -1e15 && v < 1e15 && v == (double)(long long)v && (v != 0.0 || !signbit(v))) {
+        snprintf(out, len, "%lld", (long long)v);
+        return;
+    }
+    for (int prec = 1; prec <= digits; prec++) {
+        snprintf(out, len, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+    snprintf(out, len, "%.*g", digits, v);
+}
+
 void cli_buf_double(struct cli_buf *b, double v)
 {
     char tmp[40];

@@ -50,6 +50,11 @@ void cli_buf_json_str(struct cli_buf *b, const char *s);
 void cli_buf_double(struct cli_buf *b, double v);
 /* The shortest round-trip decimal of `v` into `out` (at least 32 bytes). */
 void cli_fmt_double(char *out, size_t len, double v);
+/* `v` for people: integers whole (65536), others the shortest decimal of
+ * at most `digits` significant digits that reads back as `v`, else `v`
+ * rounded to `digits` (0.05, not 0.050000000000000003; 0.8123 for
+ * 0.81234567 with 4). At least 32 bytes. */
+void cli_fmt_human(char *out, size_t len, double v, int digits);
 
 /* Writes all n bytes to fd, retrying short writes. QC_EIO on failure. */
 int cli_write_all(int fd, const void *p, size_t n, const char *name, struct qc_err *err);

@@ -11,13 +11,18 @@
 #include "qcore/format.h"
 
 static const char usage[] =
-    "usage: qlab formats [FMT...] [--json]\n\n"
+    "usage: qlab formats [FMT...] [--wide | --json]\n\n"
     "Prints the traits of each format string FMT (any spelling: e4m7:bias=10:nosub,\n"
     "q8.13, mxfp4_e2m1@16, ...) or, without FMT, of every named format.\n\n"
+    "  --wide     every trait (exponent range, fixed-point widths, inf/NaN,\n"
+    "             modifiers, description), numbers as the shortest decimals that\n"
+    "             read back exactly (about 240 columns)\n"
     "  --json     one JSON array of objects instead of the table; values that\n"
     "             do not apply to a format (bias of q8.13) are null\n"
     "  -h, --help this text\n\n"
-    "Numbers are printed as the shortest decimals that read back exactly.\n";
+    "The default table fits 100 columns: E/I and M/F are the exponent and\n"
+    "mantissa bits of a float, or the integer and fraction bits of fixed point;\n"
+    "the limits are rounded to 4 significant digits.\n";
 
 /* The ':' modifiers in canonical order, for the modifiers column. */
 static const struct {
@@ -154,6 +159,50 @@ static void fill_row(struct row *r, const struct qc_format *f)
     snprintf(r->cell[COL_DOC], CELL_MAX, "%s", doc ? doc : "");
 }
 
+/* The 100-column table's columns, in order, and where their cells come from. */
+static const int narrow_cols[] = {COL_NAME, COL_KIND, COL_BITS, COL_E,    COL_M,    COL_BIAS,
+                                  COL_EMAX, COL_MAX,  COL_MINN, COL_MINS, COL_BLOCK};
+#define N_NARROW ((int)(sizeof narrow_cols / sizeof narrow_cols[0]))
+
+static void write_narrow(struct cli_buf *b, const struct qc_format *fmts, int n)
+{
+    struct row *rows = calloc((size_t)n + 1, sizeof *rows);
+    size_t width[N_NARROW] = {0};
+
+    if (!rows) {
+        b->oom = true;
+        return;
+    }
+    for (int c = 0; c < N_NARROW; c++)
+        snprintf(rows[0].cell[c], CELL_MAX, "%s", col_titles[narrow_cols[c]]);
+    snprintf(rows[0].cell[3], CELL_MAX, "E/I");
+    snprintf(rows[0].cell[4], CELL_MAX, "M/F");
+    snprintf(rows[0].cell[9], CELL_MAX, "MIN_SUB");
+    for (int i = 0; i < n; i++) {
+        const struct qc_format *f = &fmts[i];
+        const bool fl = f->elem == QC_FMT_FLOAT;
+        struct row full;
+        fill_row(&full, f);
+        for (int c = 0; c < N_NARROW; c++)
+            snprintf(rows[i + 1].cell[c], CELL_MAX, "%s", full.cell[narrow_cols[c]]);
+        set_int(rows[i + 1].cell[3], true, fl ? f->ebits : f->ibits);
+        set_int(rows[i + 1].cell[4], true, fl ? f->mbits : f->fbits);
+        cli_fmt_human(rows[i + 1].cell[7], CELL_MAX, f->max_finite, 4);
+        cli_fmt_human(rows[i + 1].cell[8], CELL_MAX, f->min_normal, 4);
+        cli_fmt_human(rows[i + 1].cell[9], CELL_MAX, f->min_subnormal, 4);
+    }
+    for (int i = 0; i <= n; i++)
+        for (int c = 0; c < N_NARROW; c++)
+            if (strlen(rows[i].cell[c]) > width[c])
+                width[c] = strlen(rows[i].cell[c]);
+    for (int i = 0; i <= n; i++) {
+        for (int c = 0; c < N_NARROW; c++)
+            cli_buf_printf(b, c < 2 ? "%-*s%s" : "%*s%s", (int)width[c], rows[i].cell[c],
+                           c < N_NARROW - 1 ? "  " : "\n");
+    }
+    free(rows);
+}
+
 static void write_table(struct cli_buf *b, const struct qc_format *fmts, int n)
 {
     struct row *rows = calloc((size_t)n + 1, sizeof *rows);
@@ -252,10 +301,12 @@ int cli_cmd_formats(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"wide", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
+    bool wide = false;
     struct qc_format *fmts = NULL;
     struct cli_buf out;
     struct qc_err err;
@@ -269,6 +320,8 @@ int cli_cmd_formats(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
         if (c == 'j')
             json = true;
+        else if (c == 'w')
+            wide = true;
         else
             return cli_fail_opt(cmd, c, argv);
     }
@@ -291,10 +344,16 @@ int cli_cmd_formats(int argc, char **argv)
         }
         n++;
     }
+    if (json && wide) {
+        rc = cli_fail(cmd, QC_EINVAL, "--wide and --json: pick one");
+        goto out;
+    }
     if (json)
         write_json(&out, fmts, n);
-    else
+    else if (wide)
         write_table(&out, fmts, n);
+    else
+        write_narrow(&out, fmts, n);
     if (out.oom) {
         rc = cli_fail(cmd, QC_ENOMEM, "out of memory");
         goto out;

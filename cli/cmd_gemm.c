@@ -2,6 +2,8 @@
  * sum done as the --mac configuration says (qc_gemm_cpu, or the MPFR
  * reference qc_gemm_ref with --ref); C goes to stdout as raw f32. It is the
  * command-line way to see what an accumulator does to a dot product. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli_cmds.h"
+#include "cli_npy.h"
 #include "cli_util.h"
 #include "qcore/gemm.h"
 #include "qcore/gemm_cpu.h"
@@ -29,8 +32,8 @@ static const char usage[] =
     "row-major little-endian f32 files; C (m x n f32) goes to stdout.\n\n"
     "  -M, -N, -K N        dimensions, each 1..1048576, each matrix at most 2^28\n"
     "                      elements\n"
-    "      --a FILE        A, exactly m*k*4 bytes\n"
-    "      --b FILE        B, exactly k*n*4 bytes\n"
+    "      --a FILE        A, exactly m*k*4 bytes, or a .npy of float32, shape (m, k)\n"
+    "      --b FILE        B, exactly k*n*4 bytes, or a .npy of float32, shape (k, n)\n"
     "      --mac CFG       MAC configuration (docs/mac.md), e.g.\n"
     "                      'cfg=5,product=exact,acc=e6m5,acc_rounding=rne,chunk=32';\n"
     "                      default: fp32 inputs, products and accumulator\n"
@@ -114,6 +117,54 @@ static void print_stats(const struct qc_round_stats *st, const struct qc_mac *ma
 }
 
 enum { OPT_A = 256, OPT_B, OPT_AF, OPT_BF, OPT_MAC, OPT_REF, OPT_STATS };
+
+/* A rows x cols f32 matrix from `path`: raw (exactly rows*cols*4 bytes) or
+ * a .npy of that shape; decimal text is refused by name. */
+static int read_matrix(unsigned char **out, const char *path, int64_t rows, int64_t cols,
+                       const char *why, struct qc_err *err)
+{
+    unsigned char head[4096];
+    ssize_t got = 0;
+    int fd = open(path, O_RDONLY);
+
+    if (fd >= 0) {
+        got = read(fd, head, sizeof head);
+        close(fd);
+    }
+    if (got > 0 && cli_npy_is(head, (size_t)got)) {
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        struct cli_npy npy;
+        int rc;
+        if ((fd = open(path, O_RDONLY)) < 0)
+            return qc_err_set(err, QC_EIO, "", "cannot open '%s': %s", path, strerror(errno));
+        rc = cli_read_fd(&buf, &len, fd, path, (size_t)(rows * cols) * 4 + 65536 + 64, err);
+        close(fd);
+        if (!rc)
+            rc = cli_npy_parse(&npy, buf, len, true, path, err);
+        if (!rc && (npy.elem != 4 || npy.ndim != 2 || npy.shape[0] != rows || npy.shape[1] != cols))
+            rc = qc_err_set(err, QC_ECORRUPT, "",
+                            "'%s' is a .npy of %s with %d dimensions (%lld x %lld); expected "
+                            "float32 of shape (%lld, %lld)",
+                            path, npy.elem == 4 ? "float32" : "float64", npy.ndim,
+                            (long long)(npy.ndim > 0 ? npy.shape[0] : 0),
+                            (long long)(npy.ndim > 1 ? npy.shape[1] : 0), (long long)rows,
+                            (long long)cols);
+        if (rc) {
+            free(buf);
+            return rc;
+        }
+        memmove(buf, buf + npy.data_off, (size_t)(rows * cols) * 4);
+        *out = buf;
+        return QC_OK;
+    }
+    if (got > 0 && cli_looks_like_text(head, (size_t)got))
+        return qc_err_set(err, QC_EINVAL, "",
+                          "'%s' looks like decimal text, not raw f32 values: give raw "
+                          "little-endian f32 or a .npy file",
+                          path);
+    return cli_read_file_exact(out, path, (size_t)(rows * cols) * sizeof(float), why, err);
+}
 
 int cli_cmd_gemm(int argc, char **argv)
 {
@@ -237,12 +288,12 @@ int cli_cmd_gemm(int argc, char **argv)
         return cli_fail_err(cmd, NULL, &err);
 
     snprintf(why, sizeof why, "m*k = %lld x %lld f32 values", (long long)m, (long long)k);
-    if (cli_read_file_exact(&a, a_path, (size_t)(m * k) * sizeof(float), why, &err)) {
+    if (read_matrix(&a, a_path, m, k, why, &err)) {
         rc = cli_fail_err(cmd, "--a", &err);
         goto out;
     }
     snprintf(why, sizeof why, "k*n = %lld x %lld f32 values", (long long)k, (long long)n);
-    if (cli_read_file_exact(&b, b_path, (size_t)(k * n) * sizeof(float), why, &err)) {
+    if (read_matrix(&b, b_path, k, n, why, &err)) {
         rc = cli_fail_err(cmd, "--b", &err);
         goto out;
     }

@@ -1,8 +1,10 @@
-/* `qlab quantize`: raw little-endian f32/f64 values on stdin, the same values
- * rounded once to a format on stdout, through qc_quantize_f32/_f64. Scalar
- * formats read from a regular file are streamed in chunks (first_index keeps
- * stochastic rounding identical to one call); everything else is read whole
- * and written only once it has all succeeded. */
+/* `qlab quantize`: raw little-endian f32/f64 values on stdin (or a .npy
+ * file, or decimal text with --text), the same values rounded once to a
+ * format on stdout, in the same form, through qc_quantize_f32/_f64. Scalar
+ * formats read raw from a regular file are streamed in chunks (first_index
+ * keeps stochastic rounding identical to one call); everything else is read
+ * whole and written only once it has all succeeded. Text given where raw
+ * values are expected is refused: read as floats it would be nonsense. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli_cmds.h"
+#include "cli_npy.h"
 #include "cli_util.h"
 #include "qcore/quantize.h"
 
@@ -27,7 +30,12 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 static const char usage[] =
     "usage: qlab quantize --format FMT [OPTION...] < IN > OUT\n\n"
     "Reads raw little-endian values from stdin and writes each one rounded\n"
-    "(once, exactly) to FMT on stdout, in the output type.\n\n"
+    "(once, exactly) to FMT on stdout, in the output type. A .npy file (f4 or\n"
+    "f8, C order) is read as its dtype and shape (the last dimension is --cols)\n"
+    "and written back as a .npy of the output type. With --text, stdin holds\n"
+    "decimal numbers (separated by blanks, newlines or commas; read as the\n"
+    "nearest f64 unless --in f32) and stdout gets the results as decimals that\n"
+    "read back exactly, one per line (a row of --cols per line).\n\n"
     "  -f, --format FMT        number format (see 'qlab formats'); required\n"
     "  -r, --rounding R        rne (default), rna, rtz, rup, rdn, sr, sr:BITS\n"
     "  -s, --seed S            seed of stochastic rounding (decimal or 0x hex; 0)\n"
@@ -36,6 +44,7 @@ static const char usage[] =
     "                          cross rows (default: the whole input is one row)\n"
     "      --in f32|f64        input element type (default f32)\n"
     "      --out f32|f64       output element type (default: the input's)\n"
+    "      --text              decimal text in and out instead of raw values\n"
     "      --stats             print the rounding counters as one JSON line on stderr\n"
     "  -h, --help              this text\n\n"
     "Value i of the input draws stochastic-rounding bits for index i, so a\n"
@@ -48,6 +57,8 @@ struct qopts {
     enum qc_scale_rule rule;
     int64_t cols;             /* 0: not given */
     size_t in_size, out_size; /* 4 (f32) or 8 (f64) */
+    bool in_given, out_given; /* --in, --out were given */
+    bool text;                /* --text */
 };
 
 static int parse_type(size_t *out, const char *s)
@@ -155,52 +166,210 @@ out:
     return rc;
 }
 
-/* Everything else: read all of stdin, round all of it, then write. */
-static int run_whole(const struct qopts *o, struct qc_round_stats *st, struct qc_err *err)
+/* Rounds the n values in `in` (input type, modified) into *out (output
+ * type; `in` itself unless widening), row by row of o->cols. */
+static int quantize_all(unsigned char **out, unsigned char *in, int64_t n, const struct qopts *o,
+                        struct qc_round_stats *st, struct qc_err *err)
 {
-    unsigned char *in = NULL, *out = NULL;
+    int rc = QC_OK;
+
+    *out = in;
+    if (o->cols && n % o->cols)
+        return qc_err_set(err, QC_ECORRUPT, "", "stdin holds %lld values, not rows of --cols %lld",
+                          (long long)n, (long long)o->cols);
+    if (n == 0)
+        return QC_OK;
+    /* Only a widening needs a second buffer; the other cases work in place. */
+    if (o->out_size > o->in_size && !(*out = malloc((size_t)n * o->out_size)))
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for %lld output values", (long long)n);
+    if (qc_format_is_scalar(&o->fmt)) {
+        for (int64_t done = 0; done < n && !rc; done += CHUNK_VALUES) {
+            const int64_t c = n - done < CHUNK_VALUES ? n - done : CHUNK_VALUES;
+            rc = quantize(*out + (size_t)done * o->out_size, in + (size_t)done * o->in_size, c, 1,
+                          o, (uint64_t)done, st, err);
+        }
+    } else {
+        const int64_t cols = o->cols ? o->cols : n;
+        rc = quantize(*out, in, n / cols, cols, o, 0, st, err);
+    }
+    return rc;
+}
+
+/* Decimal text into n values of the input type (a new buffer). */
+static int parse_text(unsigned char **vals, int64_t *n, const char *text, size_t len,
+                      const struct qopts *o, struct qc_err *err)
+{
+    size_t cap = 1024;
+    int64_t k = 0;
+    unsigned char *v = malloc(cap * o->in_size);
+    const char *p = text, *end = text + len;
+
+    if (!v)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory");
+    while (p < end) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',') {
+            p++;
+            continue;
+        }
+        char tok[128];
+        size_t tl = strcspn(p, " \t\r\n,");
+        if (tl > (size_t)(end - p))
+            tl = (size_t)(end - p);
+        snprintf(tok, sizeof tok, "%.*s", (int)(tl < sizeof tok - 1 ? tl : sizeof tok - 1), p);
+        char *stop;
+        errno = 0;
+        double d = strtod(tok, &stop);
+        if (tl >= sizeof tok || stop == tok || *stop) {
+            free(v);
+            return qc_err_set(err, QC_EINVAL, "", "stdin: value %lld, '%.40s', is not a number",
+                              (long long)k + 1, tok);
+        }
+        if ((size_t)k == cap) {
+            unsigned char *w = realloc(v, 2 * cap * o->in_size);
+            if (!w) {
+                free(v);
+                return qc_err_set(err, QC_ENOMEM, "", "out of memory");
+            }
+            v = w;
+            cap *= 2;
+        }
+        if (o->in_size == 4) {
+            /* --in f32: the value is first the nearest f32, as a raw f32 file would hold. */
+            float f = (float)d;
+            memcpy(v + (size_t)k * 4, &f, 4);
+        } else {
+            memcpy(v + (size_t)k * 8, &d, 8);
+        }
+        k++;
+        p += tl;
+    }
+    *vals = v;
+    *n = k;
+    return QC_OK;
+}
+
+/* The shortest decimal that reads back as the f32 `f`. */
+static void fmt_float(char *out, size_t len, float f)
+{
+    if (f == (float)(long long)f && f > -0x1p53f && f < 0x1p53f && (f != 0 || !signbit(f))) {
+        snprintf(out, len, "%lld", (long long)f);
+        return;
+    }
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(out, len, "%.*g", prec, (double)f);
+        if (strtof(out, NULL) == f)
+            return;
+    }
+}
+
+static int write_text(const unsigned char *vals, int64_t n, const struct qopts *o,
+                      struct qc_err *err)
+{
+    struct cli_buf b;
+    char cell[64];
+    int rc;
+
+    cli_buf_init(&b);
+    for (int64_t i = 0; i < n; i++) {
+        if (o->out_size == 4) {
+            float f;
+            memcpy(&f, vals + (size_t)i * 4, 4);
+            fmt_float(cell, sizeof cell, f);
+        } else {
+            double d;
+            memcpy(&d, vals + (size_t)i * 8, 8);
+            cli_fmt_double(cell, sizeof cell, d);
+        }
+        const bool eol = !o->cols || (i + 1) % o->cols == 0;
+        cli_buf_printf(&b, "%s%c", cell, eol ? '\n' : ' ');
+    }
+    rc = b.oom ? qc_err_set(err, QC_ENOMEM, "", "out of memory")
+               : cli_write_all(STDOUT_FILENO, b.data, b.len, "stdout", err);
+    cli_buf_free(&b);
+    return rc;
+}
+
+/* Everything else: read all of stdin (raw, .npy or --text), round all of
+ * it, then write it in the form it came in. */
+static int run_whole(struct qopts *o, struct qc_round_stats *st, struct qc_err *err)
+{
+    unsigned char *in = NULL, *out = NULL, *vals = NULL;
     size_t bytes = 0;
+    int64_t n = 0;
+    struct cli_npy npy;
+    bool is_npy = false;
     int rc;
 
     if ((rc = cli_read_fd(&in, &bytes, STDIN_FILENO, "stdin", INPUT_LIMIT, err)))
         return rc;
-    const int64_t n = (int64_t)(bytes / o->in_size);
-    if (bytes % o->in_size) {
-        rc = qc_err_set(err, QC_ECORRUPT, "",
-                        "stdin holds %zu bytes, not a multiple of the %zu-byte %s element", bytes,
-                        o->in_size, o->in_size == 4 ? "f32" : "f64");
-        goto out;
-    }
-    if (o->cols && n % o->cols) {
-        rc = qc_err_set(err, QC_ECORRUPT, "", "stdin holds %lld values, not rows of --cols %lld",
-                        (long long)n, (long long)o->cols);
-        goto out;
-    }
-    if (n == 0)
-        goto out;
-    /* Only a widening needs a second buffer; the other cases work in place. */
-    out = o->out_size > o->in_size ? malloc((size_t)n * o->out_size) : in;
-    if (!out) {
-        rc = qc_err_set(err, QC_ENOMEM, "", "out of memory for %lld output values", (long long)n);
-        goto out;
-    }
-    if (qc_format_is_scalar(&o->fmt)) {
-        for (int64_t done = 0; done < n && !rc; done += CHUNK_VALUES) {
-            const int64_t c = n - done < CHUNK_VALUES ? n - done : CHUNK_VALUES;
-            rc = quantize((unsigned char *)out + (size_t)done * o->out_size,
-                          in + (size_t)done * o->in_size, c, 1, o, (uint64_t)done, st, err);
+    if (o->text) {
+        if ((rc = parse_text(&vals, &n, (const char *)in, bytes, o, err)))
+            goto out;
+    } else if (cli_npy_is(in, bytes)) {
+        if ((rc = cli_npy_parse(&npy, in, bytes, true, "stdin", err)))
+            goto out;
+        if (o->in_given && npy.elem != o->in_size) {
+            rc =
+                qc_err_set(err, QC_EINVAL, "--in", "stdin is a .npy of f%zu values; --in says f%zu",
+                           npy.elem * 8, o->in_size * 8);
+            goto out;
         }
+        o->in_size = npy.elem;
+        if (!o->out_given)
+            o->out_size = npy.elem;
+        if (!o->cols && npy.ndim >= 2)
+            o->cols = npy.shape[npy.ndim - 1];
+        is_npy = true;
+        n = npy.count;
+        vals = in + npy.data_off;
     } else {
-        const int64_t cols = o->cols ? o->cols : n;
-        rc = quantize(out, in, n / cols, cols, o, 0, st, err);
+        if (cli_looks_like_text(in, bytes < 4096 ? bytes : 4096)) {
+            rc = qc_err_set(err, QC_EINVAL, "",
+                            "stdin looks like decimal text ('%.20s...'), not raw %s values: use "
+                            "--text, or give raw little-endian values (or a .npy file)",
+                            (const char *)in, o->in_size == 4 ? "f32" : "f64");
+            goto out;
+        }
+        if (bytes % o->in_size) {
+            rc = qc_err_set(err, QC_ECORRUPT, "",
+                            "stdin holds %zu bytes, not a multiple of the %zu-byte %s element",
+                            bytes, o->in_size, o->in_size == 4 ? "f32" : "f64");
+            goto out;
+        }
+        n = (int64_t)(bytes / o->in_size);
+        vals = in;
     }
-    if (!rc)
+    if ((rc = quantize_all(&out, vals, n, o, st, err)))
+        goto out;
+    if (o->text) {
+        rc = write_text(out, n, o, err);
+    } else if (is_npy) {
+        struct cli_buf b;
+        cli_buf_init(&b);
+        cli_npy_header(&b, o->out_size, npy.shape, npy.ndim);
+        rc = b.oom ? qc_err_set(err, QC_ENOMEM, "", "out of memory")
+                   : cli_write_all(STDOUT_FILENO, b.data, b.len, "stdout", err);
+        cli_buf_free(&b);
+        if (!rc && n)
+            rc = cli_write_all(STDOUT_FILENO, out, (size_t)n * o->out_size, "stdout", err);
+    } else if (n) {
         rc = cli_write_all(STDOUT_FILENO, out, (size_t)n * o->out_size, "stdout", err);
+    }
 out:
-    if (out != in)
+    if (out != vals)
         free(out);
+    if (vals != in && !is_npy)
+        free(vals);
     free(in);
     return rc;
+}
+
+/* The first bytes of a regular stdin, left unread (pread). */
+static size_t peek(unsigned char *buf, size_t len)
+{
+    off_t pos = lseek(STDIN_FILENO, 0, SEEK_CUR);
+    ssize_t r = pos < 0 ? -1 : pread(STDIN_FILENO, buf, len, pos);
+    return r > 0 ? (size_t)r : 0;
 }
 
 /* True when stdin is a regular file; *bytes is what is left of it. */
@@ -239,7 +408,7 @@ static void print_stats(const struct qopts *o, const struct qc_round_stats *st)
     cli_buf_free(&b);
 }
 
-enum { OPT_SCALE = 256, OPT_COLS, OPT_IN, OPT_OUT, OPT_STATS };
+enum { OPT_SCALE = 256, OPT_COLS, OPT_IN, OPT_OUT, OPT_STATS, OPT_TEXT };
 
 int cli_cmd_quantize(int argc, char **argv)
 {
@@ -252,16 +421,17 @@ int cli_cmd_quantize(int argc, char **argv)
         {"in", required_argument, NULL, OPT_IN},
         {"out", required_argument, NULL, OPT_OUT},
         {"stats", no_argument, NULL, OPT_STATS},
+        {"text", no_argument, NULL, OPT_TEXT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
     const char *fmt_s = NULL, *rnd_s = "rne", *rule_s = "floor", *seed_s = NULL;
-    const char *in_s = "f32", *out_s = NULL, *cols_s = NULL;
+    const char *in_s = NULL, *out_s = NULL, *cols_s = NULL;
     struct qc_round_stats st = {0};
     struct qopts o;
     struct qc_err err;
-    bool stats = false;
+    bool stats = false, text = false;
     size_t bytes = 0;
     uint64_t seed = 0;
     int c, rc;
@@ -296,6 +466,9 @@ int cli_cmd_quantize(int argc, char **argv)
         case OPT_STATS:
             stats = true;
             break;
+        case OPT_TEXT:
+            text = true;
+            break;
         default:
             return cli_fail_opt(cmd, c, argv);
         }
@@ -322,6 +495,11 @@ int cli_cmd_quantize(int argc, char **argv)
     if (cols_s && !cli_parse_i64(cols_s, 1, (int64_t)(INPUT_LIMIT / 4), &o.cols))
         return cli_fail(cmd, QC_EINVAL, "--cols: '%s' is not an integer in 1..%zu", cols_s,
                         INPUT_LIMIT / 4);
+    o.text = text;
+    o.in_given = in_s != NULL;
+    o.out_given = out_s != NULL;
+    if (!in_s)
+        in_s = text ? "f64" : "f32"; /* text is read as the nearest double */
     if (parse_type(&o.in_size, in_s))
         return cli_fail(cmd, QC_EINVAL, "--in: '%s' is not f32 or f64", in_s);
     o.out_size = o.in_size;
@@ -335,7 +513,14 @@ int cli_cmd_quantize(int argc, char **argv)
                         "--out f32: %s has values that are not fp32 values; use --out f64",
                         o.fmt.name);
 
-    if (qc_format_is_scalar(&o.fmt) && stdin_regular(&bytes)) {
+    unsigned char head[4096];
+    size_t nhead = 0;
+    bool regular = stdin_regular(&bytes);
+    if (regular)
+        nhead = peek(head, sizeof head);
+    /* .npy files and text go the whole-input way, which reads them. */
+    if (!text && qc_format_is_scalar(&o.fmt) && regular && !cli_npy_is(head, nhead) &&
+        !cli_looks_like_text(head, nhead)) {
         if (bytes > INPUT_LIMIT)
             return cli_fail(cmd, QC_ERANGE, "stdin holds %zu bytes, more than the limit of %zu",
                             bytes, INPUT_LIMIT);

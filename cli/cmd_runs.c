@@ -21,22 +21,28 @@ static int call_print(const char *cmd, const struct cli_rest *rest, const char *
 }
 
 static const char runs_usage[] =
-    "usage: qlab runs [--sweep ID] [--state S[,S...]] [--limit N] [--json]\n\n"
+    "usage: qlab runs [--sweep ID] [--state S[,S...]] [--limit N] [--wide] [--json]\n\n"
     "Lists runs, oldest first: id, state, attempt, worker, validation accuracy,\n"
-    "training loss, name.\n";
+    "training loss, name. Lines fit 100 columns, long names cut short with\n"
+    "'...'; --wide prints them whole.\n";
+
+#define TABLE_COLS 100
 
 int cli_cmd_runs(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"sweep", required_argument, NULL, 's'}, {"state", required_argument, NULL, 't'},
-        {"limit", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"sweep", required_argument, NULL, 's'},
+                                         {"state", required_argument, NULL, 't'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"wide", no_argument, NULL, 'w'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct cli_rest rest;
     char path[512] = "/api/v1/runs?limit=";
     const char *state = NULL;
     long long sweep = 0;
     int64_t limit = 100;
-    bool as_json = false;
+    bool as_json = false, wide = false, cut = false;
     int c, rc = cli_remote_begin("runs", runs_usage, &rest, &argc, argv);
     if (rc >= 0)
         return rc;
@@ -53,6 +59,8 @@ int cli_cmd_runs(int argc, char **argv)
                 return cli_fail("runs", QC_EINVAL, "--limit wants 1..1000, got '%s'", optarg);
         } else if (c == 'j') {
             as_json = true;
+        } else if (c == 'w') {
+            wide = true;
         } else {
             return cli_fail_opt("runs", c, argv);
         }
@@ -82,14 +90,24 @@ int cli_cmd_runs(int argc, char **argv)
             cli_cell(wk, sizeof wk, json_object_get(r, "worker"));
             cli_cell(acc, sizeof acc, json_object_get(sum, "val_acc"));
             cli_cell(loss, sizeof loss, json_object_get(sum, "train_loss"));
-            printf("%6lld  %-9s  %3lld  %6s  %8s  %9s  %s\n",
-                   (long long)json_integer_value(json_object_get(r, "id")),
-                   json_string_value(json_object_get(r, "state")),
-                   (long long)json_integer_value(json_object_get(r, "attempt")), wk, acc, loss,
-                   json_string_value(json_object_get(r, "name")));
+            char name[1024];
+            int lead =
+                printf("%6lld  %-9s  %3lld  %6s  %8s  %9s  ",
+                       (long long)json_integer_value(json_object_get(r, "id")),
+                       json_string_value(json_object_get(r, "state")),
+                       (long long)json_integer_value(json_object_get(r, "attempt")), wk, acc, loss);
+            snprintf(name, sizeof name, "%s", json_string_value(json_object_get(r, "name")));
+            size_t room = lead < TABLE_COLS - 4 ? (size_t)(TABLE_COLS - lead) : 4;
+            if (!wide && strlen(name) > room) {
+                snprintf(name + room - 3, 4, "...");
+                cut = true;
+            }
+            printf("%s\n", name);
         }
         if (!json_is_null(json_object_get(out, "next_cursor")))
             printf("(more: raise --limit or filter)\n");
+        if (cut)
+            printf("(names cut to fit %d columns: --wide prints them whole)\n", TABLE_COLS);
     }
     json_decref(out);
     return 0;
@@ -148,12 +166,48 @@ int cli_cmd_show(int argc, char **argv)
     }
     const char *k;
     json_t *v;
+    /* Per-layer counters (dozens a run) are summed up by their hottest
+     * layer per counter; --json has them all. */
+    static const char *const counters[] = {"overflow", "underflow", "swamping", "clip"};
+    struct {
+        double v;
+        char name[64];
+    } hot[4] = {{-1, ""}, {-1, ""}, {-1, ""}, {-1, ""}};
+    int nlayer = 0;
     printf("summary\n");
     json_object_foreach(json_object_get(r, "summary"), k, v)
     {
         char cell[64];
+        if (strncmp(k, "layers_", 7) == 0) {
+            nlayer++;
+            for (int i = 0; i < 4; i++) {
+                char suffix[32];
+                snprintf(suffix, sizeof suffix, "_%s_rate", counters[i]);
+                size_t kl = strlen(k), sl = strlen(suffix);
+                if (kl > sl && strcmp(k + kl - sl, suffix) == 0 && json_is_number(v) &&
+                    json_number_value(v) > hot[i].v) {
+                    hot[i].v = json_number_value(v);
+                    snprintf(hot[i].name, sizeof hot[i].name, "%.*s", (int)(kl - sl - 7), k + 7);
+                    char *us = strrchr(hot[i].name, '_'); /* "conv2_fwd" -> "conv2 fwd" */
+                    if (us)
+                        *us = ' ';
+                }
+            }
+            continue;
+        }
         cli_cell(cell, sizeof cell, v);
         printf("  %-28s %s\n", k, cell);
+    }
+    if (nlayer) {
+        printf("  per-layer counters: %d series (--json lists them); highest last:\n", nlayer);
+        for (int i = 0; i < 4; i++) {
+            char cell[64];
+            if (hot[i].v < 0)
+                continue;
+            cli_fmt_human(cell, sizeof cell, hot[i].v, 4);
+            printf("    %-9s %s %s\n", counters[i], hot[i].v > 0 ? hot[i].name : "(all layers)",
+                   cell);
+        }
     }
     size_t i;
     printf("leases\n");
@@ -166,7 +220,8 @@ int cli_cmd_show(int argc, char **argv)
                (long long)json_integer_value(json_object_get(v, "worker")),
                json_string_value(json_object_get(v, "device")), out_);
     }
-    char *spec = json_dumps(json_object_get(r, "spec"), JSON_INDENT(2));
+    /* 15 digits: 0.05 rather than 0.050000000000000003 (--json keeps 17). */
+    char *spec = json_dumps(json_object_get(r, "spec"), JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     printf("spec\n%s\n", spec ? spec : "null");
     free(spec);
     json_decref(out);

@@ -1,11 +1,16 @@
 /* `qlab train` and `qlab validate`: run an experiment spec on this machine,
- * or check one without running it. Training prints progress on stderr and
- * its metrics as JSON lines (stdout or --metrics FILE). */
+ * or check one without running it. Training writes its metrics as JSON
+ * lines (--metrics FILE, or stdout unless stdout is a terminal) and its
+ * progress on stderr: one line kept current on a terminal, a line per
+ * metric line otherwise, both read from the very metric lines it writes. */
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli_cmds.h"
 #include "cli_util.h"
@@ -19,7 +24,10 @@
 static const char train_usage[] =
     "usage: qlab train SPEC.json [OPTION...]\n\n"
     "Trains the experiment SPEC.json describes (docs/spec.md) with every MAC\n"
-    "emulated, printing progress on stderr and metrics as JSON lines.\n\n"
+    "emulated. Metrics are JSON lines (docs/training.md) on stdout, or in FILE;\n"
+    "on a terminal stdout gets none (use --metrics or a pipe). Progress goes to\n"
+    "stderr: on a terminal one line kept current (step/total, epoch, loss,\n"
+    "accuracy, images/s, ETA) and a line per epoch, else one line per metric line.\n\n"
     "      --metrics FILE       write the metric lines to FILE instead of stdout\n"
     "      --checkpoint-dir DIR checkpoint there every --checkpoint-every steps and\n"
     "                           at every epoch end\n"
@@ -243,26 +251,105 @@ int cli_cmd_validate(int argc, char **argv)
 }
 
 struct host {
-    FILE *metrics;
-    bool quiet;
+    FILE *metrics;  /* NULL: the lines are not written (stdout is a terminal) */
+    bool quiet;     /* no progress at all */
+    bool tty;       /* stderr is a terminal: one line, rewritten */
+    bool line_open; /* a progress line is on screen without its newline */
     bool failed;
+    int64_t epochs;
+    double t0; /* when the first step line came, and its step */
+    int64_t step0;
 };
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* "1h 02m", "3m 04s", "12s". */
+static void fmt_duration(char *out, size_t len, double s)
+{
+    long v = s < 0 ? 0 : (long)(s + 0.5);
+    if (v >= 3600)
+        snprintf(out, len, "%ldh %02ldm", v / 3600, v / 60 % 60);
+    else if (v >= 60)
+        snprintf(out, len, "%ldm %02lds", v / 60, v % 60);
+    else
+        snprintf(out, len, "%lds", v);
+}
+
+static double num(const json_t *o, const char *k, double dflt)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+/* Prints one progress line: rewritten in place on a terminal. */
+static void say(struct host *h, const char *text, bool keep)
+{
+    if (h->tty) {
+        fprintf(stderr, "\r\033[K%s%s", text, keep ? "\n" : "");
+        h->line_open = !keep;
+    } else {
+        fprintf(stderr, "%s\n", text);
+    }
+    fflush(stderr);
+}
+
+/* The progress of a metric line, from the same figures the line holds. */
+static void progress(struct host *h, const char *line)
+{
+    char text[400], pct[32], eta[96] = "", ips[48] = "", tail[64];
+    json_t *j = json_loads(line, 0, NULL);
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    const double step = num(j, "step", 0), epoch = num(j, "epoch", 0);
+
+    if (!j || !kind) {
+        json_decref(j);
+        return;
+    }
+    if (strcmp(kind, "epoch") == 0) {
+        snprintf(text, sizeof text,
+                 "epoch %lld/%lld done: train loss %.4g, accuracy %.2f%%; val loss %.4g, "
+                 "accuracy %.2f%%",
+                 (long long)epoch + 1, (long long)h->epochs, num(j, "train_loss", NAN),
+                 100 * num(j, "train_acc", NAN), num(j, "val_loss", NAN),
+                 100 * num(j, "val_acc", NAN));
+        say(h, text, true);
+    } else if (strcmp(kind, "step") == 0) {
+        const double total = num(j, "total_steps", 0), t = now_s();
+        if (h->t0 == 0) {
+            h->t0 = t;
+            h->step0 = (int64_t)step;
+        } else if (step > (double)h->step0 && total > step) {
+            fmt_duration(tail, sizeof tail,
+                         (total - step) * (t - h->t0) / (step - (double)h->step0));
+            snprintf(eta, sizeof eta, ", ETA %s", tail);
+        }
+        snprintf(pct, sizeof pct, total > 0 ? " (%.1f%%)" : "",
+                 100 * step / (total > 0 ? total : 1));
+        if (json_is_number(json_object_get(j, "images_per_s")))
+            snprintf(ips, sizeof ips, ", %.0f img/s", num(j, "images_per_s", 0));
+        snprintf(text, sizeof text, "step %lld/%lld%s, epoch %lld/%lld, loss %.4g, acc %.2f%%%s%s",
+                 (long long)step, (long long)total, pct, (long long)epoch + 1, (long long)h->epochs,
+                 num(j, "train_loss", NAN), 100 * num(j, "train_acc", NAN), ips, eta);
+        say(h, text, false);
+    }
+    json_decref(j);
+}
 
 static int on_metric(void *ctx, const char *line)
 {
     struct host *h = ctx;
-    if (fprintf(h->metrics, "%s\n", line) < 0 || fflush(h->metrics) != 0) {
+    if (h->metrics && (fprintf(h->metrics, "%s\n", line) < 0 || fflush(h->metrics) != 0)) {
         h->failed = true;
         return 1;
     }
-    return 0;
-}
-
-static void on_progress(void *ctx, const char *text)
-{
-    struct host *h = ctx;
     if (!h->quiet)
-        fprintf(stderr, "%s\n", text);
+        progress(h, line);
+    return 0;
 }
 
 int cli_cmd_train(int argc, char **argv)
@@ -339,10 +426,20 @@ int cli_cmd_train(int argc, char **argv)
         rc = cli_fail("train", QC_EIO, "--metrics: cannot open %s", metrics_path);
         goto out;
     }
-    struct qc_train_hooks hooks = {.ctx = &host, .metric = on_metric, .progress = on_progress};
+    host.tty = isatty(STDERR_FILENO);
+    host.epochs = l->cfg.epochs;
+    if (!metrics_path && isatty(STDOUT_FILENO)) {
+        host.metrics = NULL;
+        if (!host.quiet)
+            fprintf(stderr, "qlab: train: metric lines are not written to a terminal; "
+                            "--metrics FILE (or a pipe) keeps them\n");
+    }
+    struct qc_train_hooks hooks = {.ctx = &host, .metric = on_metric};
     struct qc_err err;
     qc_err_clear(&err);
     int trc = qc_train_run(&l->cfg, &to, &hooks, NULL, &err);
+    if (host.line_open)
+        fputc('\n', stderr);
     if (host.failed)
         rc = cli_fail("train", QC_EIO, "cannot write the metrics");
     else if (trc == QC_ECONFLICT && to.max_steps > 0)

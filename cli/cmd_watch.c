@@ -1,5 +1,7 @@
 /* `qlab watch RUN | --sweep ID`: live progress from the server's event
- * stream until the run (or every run of the sweep) has finished. */
+ * stream until the run (or every run of the sweep) has finished: a run's
+ * real step of its planned total and an ETA (from its total_steps series),
+ * a sweep's runs by state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +12,19 @@
 #include "cli_util.h"
 
 static const char usage[] =
-    "usage: qlab watch RUN | qlab watch --sweep ID\n\n"
-    "Follows a run (state changes and its latest metrics) or a sweep (its runs\n"
-    "by state) live, and exits when everything has finished: 0 when all\n"
-    "succeeded, 1 otherwise.\n";
+    "usage: qlab watch RUN | qlab watch --sweep ID  [--json]\n\n"
+    "Follows a run (its state, step N of M, epoch, latest loss and accuracy,\n"
+    "and an ETA from the rate its steps arrive at) or a sweep (its runs by\n"
+    "state, leased and running apart) live, one line per change, and exits\n"
+    "when everything has finished: 0 when all succeeded, 1 otherwise. With\n"
+    "--json each line is one JSON object instead.\n";
 
 struct watch {
     const struct cli_rest *rest;
     long long run, sweep;
-    bool finished, all_ok, failed_call;
+    bool json, finished, all_ok, failed_call;
     struct qc_err err;
-    char last_line[512];
+    char last_line[1024];
 };
 
 static bool is_final(const char *state)
@@ -38,18 +42,73 @@ static void say(struct watch *w, const char *line)
     }
 }
 
+static int get(struct watch *w, const char *path, json_t **out)
+{
+    long status;
+    if (cli_rest_call(w->rest, "GET", path, NULL, &status, out, &w->err) < 0) {
+        w->failed_call = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* "1h 02m", "3m 04s", "12s". */
+static void fmt_duration(char *out, size_t len, double s)
+{
+    long v = s < 0 ? 0 : (long)(s + 0.5);
+    if (v >= 3600)
+        snprintf(out, len, "%ldh %02ldm", v / 3600, v / 60 % 60);
+    else if (v >= 60)
+        snprintf(out, len, "%ldm %02lds", v / 60, v % 60);
+    else
+        snprintf(out, len, "%lds", v);
+}
+
+/* Progress from the run's total_steps series (one point per step line,
+ * each with the time the server stored it): the last step, the planned
+ * total, and the step rate over the last ten lines. */
+struct progress {
+    long long step, total;
+    double steps_per_s; /* 0: unknown */
+};
+
+static int read_progress(struct watch *w, struct progress *p)
+{
+    char path[128];
+    json_t *m = NULL;
+
+    memset(p, 0, sizeof *p);
+    p->step = p->total = -1;
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics?names=total_steps", w->run);
+    if (get(w, path, &m))
+        return -1;
+    const json_t *s = json_object_get(json_object_get(m, "series"), "total_steps");
+    const json_t *steps = json_object_get(s, "step"), *vals = json_object_get(s, "value"),
+                 *times = json_object_get(s, "time");
+    size_t n = json_array_size(steps);
+    if (n > 0) {
+        p->step = (long long)json_integer_value(json_array_get(steps, n - 1));
+        p->total = (long long)json_number_value(json_array_get(vals, n - 1));
+        size_t k = n > 10 ? n - 10 : 0;
+        double dt = json_number_value(json_array_get(times, n - 1)) -
+                    json_number_value(json_array_get(times, k));
+        long long ds = p->step - (long long)json_integer_value(json_array_get(steps, k));
+        if (json_array_size(times) == n && dt > 0 && ds > 0)
+            p->steps_per_s = (double)ds / dt;
+    }
+    json_decref(m);
+    return 0;
+}
+
 /* Reads the current state and prints one line; sets `finished`. */
 static int refresh(struct watch *w)
 {
-    char path[64], line[512];
+    char path[64], line[1024];
     json_t *out = NULL;
-    long status;
     snprintf(path, sizeof path, w->sweep ? "/api/v1/sweeps/%lld" : "/api/v1/runs/%lld",
              w->sweep ? w->sweep : w->run);
-    if (cli_rest_call(w->rest, "GET", path, NULL, &status, &out, &w->err) < 0) {
-        w->failed_call = true;
+    if (get(w, path, &out))
         return 1;
-    }
     if (w->sweep) {
         json_t *s = json_object_get(out, "sweep"), *cnt = json_object_get(s, "counts");
         long long q = json_integer_value(json_object_get(cnt, "queued")),
@@ -58,28 +117,87 @@ static int refresh(struct watch *w)
                   ok = json_integer_value(json_object_get(cnt, "succeeded")),
                   f = json_integer_value(json_object_get(cnt, "failed")),
                   c = json_integer_value(json_object_get(cnt, "canceled"));
-        snprintf(line, sizeof line,
-                 "sweep %lld: %lld queued, %lld running, %lld succeeded, %lld failed, "
-                 "%lld canceled",
-                 w->sweep, q, l + r, ok, f, c);
         w->finished = q + l + r == 0;
         w->all_ok = f + c == 0;
+        if (w->json) {
+            json_t *o = json_pack("{s:I,s:s?,s:O?,s:b}", "sweep", (json_int_t)w->sweep, "name",
+                                  json_string_value(json_object_get(s, "name")), "counts", cnt,
+                                  "finished", w->finished);
+            char *t = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+            snprintf(line, sizeof line, "%s", t ? t : "{}");
+            free(t);
+            json_decref(o);
+        } else {
+            snprintf(line, sizeof line,
+                     "sweep %lld: %lld queued, %lld leased, %lld running, %lld succeeded, "
+                     "%lld failed, %lld canceled",
+                     w->sweep, q, l, r, ok, f, c);
+        }
     } else {
         json_t *r = json_object_get(out, "run"), *sum = json_object_get(r, "summary");
         const char *state = json_string_value(json_object_get(r, "state"));
-        char acc[32], loss[32], step[32], err[300] = "";
-        cli_cell(acc, sizeof acc, json_object_get(sum, "val_acc"));
-        cli_cell(loss, sizeof loss, json_object_get(sum, "train_loss"));
-        cli_cell(step, sizeof step, json_object_get(sum, "step"));
-        if (json_is_string(json_object_get(r, "error")))
-            snprintf(err, sizeof err, " error: %.250s",
-                     json_string_value(json_object_get(r, "error")));
-        snprintf(line, sizeof line,
-                 "run %lld: %s attempt %lld, step %s, train_loss %s, val_acc %s%s", w->run, state,
-                 (long long)json_integer_value(json_object_get(r, "attempt")), step, loss, acc,
-                 err);
+        const json_t *epochs =
+            json_object_get(json_object_get(json_object_get(r, "spec"), "train"), "epochs");
+        const json_t *epoch = json_object_get(sum, "epoch");
+        struct progress p;
+        if (read_progress(w, &p)) {
+            json_decref(out);
+            return 1;
+        }
         w->finished = is_final(state);
         w->all_ok = state && strcmp(state, "succeeded") == 0;
+        double eta = state && strcmp(state, "running") == 0 && p.steps_per_s > 0 && p.total > 0
+                         ? (double)(p.total - p.step) / p.steps_per_s
+                         : -1;
+        if (w->json) {
+            json_t *o = json_pack(
+                "{s:I,s:s?,s:I,s:O?,s:O?,s:O?,s:O?,s:O?}", "run", (json_int_t)w->run, "state",
+                state, "attempt", json_integer_value(json_object_get(r, "attempt")), "epochs",
+                epochs, "train_loss", json_object_get(sum, "train_loss"), "val_acc",
+                json_object_get(sum, "val_acc"), "error", json_object_get(r, "error"), "worker",
+                json_object_get(r, "worker"));
+            json_object_set_new(o, "epoch",
+                                json_is_number(epoch)
+                                    ? json_integer((json_int_t)json_number_value(epoch))
+                                    : json_null());
+            json_object_set_new(o, "step", p.step >= 0 ? json_integer(p.step) : json_null());
+            json_object_set_new(o, "total_steps",
+                                p.total > 0 ? json_integer(p.total) : json_null());
+            json_object_set_new(o, "eta_s", eta >= 0 ? json_real(eta) : json_null());
+            char *t = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+            snprintf(line, sizeof line, "%s", t ? t : "{}");
+            free(t);
+            json_decref(o);
+        } else {
+            char acc[32], loss[32], stepb[96] = "", epochb[64] = "", etab[64] = "", err[300] = "";
+            cli_cell(acc, sizeof acc, json_object_get(sum, "val_acc"));
+            cli_cell(loss, sizeof loss, json_object_get(sum, "train_loss"));
+            if (p.step >= 0 && p.total > 0)
+                snprintf(stepb, sizeof stepb, ", step %lld of %lld (%.1f%%)", p.step, p.total,
+                         100.0 * (double)p.step / (double)p.total);
+            else if (p.step >= 0)
+                snprintf(stepb, sizeof stepb, ", step %lld", p.step);
+            if (json_is_number(epoch) && json_is_integer(epochs))
+                snprintf(epochb, sizeof epochb, ", epoch %lld of %lld",
+                         (long long)json_number_value(epoch) + 1,
+                         (long long)json_integer_value(epochs));
+            else if (json_is_number(epoch))
+                snprintf(epochb, sizeof epochb, ", epoch %lld",
+                         (long long)json_number_value(epoch) + 1);
+            if (eta >= 0) {
+                char d[32];
+                fmt_duration(d, sizeof d, eta);
+                snprintf(etab, sizeof etab, ", ETA %s", d);
+            }
+            if (json_is_string(json_object_get(r, "error")))
+                snprintf(err, sizeof err, " error: %.250s",
+                         json_string_value(json_object_get(r, "error")));
+            snprintf(line, sizeof line,
+                     "run %lld: %s (attempt %lld)%s%s, train_loss %s, val_acc %s%s%s", w->run,
+                     state ? state : "?",
+                     (long long)json_integer_value(json_object_get(r, "attempt")), stepb, epochb,
+                     loss, acc, etab, err);
+        }
     }
     say(w, line);
     json_decref(out);
@@ -104,6 +222,7 @@ static int on_event(void *ctx, const char *id, const char *event, const char *da
 int cli_cmd_watch(int argc, char **argv)
 {
     static const struct option opts[] = {{"sweep", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct cli_rest rest;
@@ -117,6 +236,8 @@ int cli_cmd_watch(int argc, char **argv)
         if (c == 's') {
             if ((rc = cli_parse_id("watch", optarg, &w.sweep)))
                 return rc;
+        } else if (c == 'j') {
+            w.json = true;
         } else {
             return cli_fail_opt("watch", c, argv);
         }

@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"cancel", cli_cmd_cancel, "cancel a run or a sweep"},
     {"workers", cli_cmd_workers, "list the workers and their devices"},
     {"metrics", cli_cmd_metrics, "print a run's metric series (--csv, --json)"},
+    {"report", cli_cmd_report, "write a sweep's results and plots as one HTML page"},
     {"help", NULL, "show this help, or a command's: qlab help COMMAND"},
 };
 

@@ -130,6 +130,88 @@ expect 0 "watch a succeeded run exits 0" "$QLAB" watch 6
 expect 0 "runs --state succeeded --json" "$QLAB" runs --state succeeded --json
 json_check "the summary carries val_acc" "d['runs'][0]['summary']['val_acc'] == 0.75"
 
+# Progress and states: run 7 runs (its steps stored 0.3 s apart, so the step
+# rate and the ETA are known), sweep 2 has one run leased and one running.
+python3 - "$QLAB_SERVER" <<'PY'
+import json, sys, time, urllib.request
+base = sys.argv[1]
+def call(method, path, body=None, headers={}):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"null")
+name = "a-run-with-a-long-name-" + "x" * 80
+call("POST", "/api/v1/experiments",
+     {"name": name, "model": {"arch": "mlp", "hidden": [8]}, "dataset": {"name": "synthetic"},
+      "train": {"epochs": 10, "optimizer": {"type": "sgd", "lr": 0.05}}})
+w = call("POST", "/api/v1/workers/register", {"name": "w2", "devices": [{"id": "cpu0", "kind": "cpu", "slots": 4}]})
+wid = w["worker"]["id"]
+def lease():
+    l = call("POST", "/api/v1/workers/%d/lease" % wid, {"devices": ["cpu0"], "wait": 1})
+    return l["run"]["id"], {"X-Qlab-Lease": l["lease"]}
+rid, h = lease()
+call("POST", "/api/v1/runs/%d/start" % rid, None, h)
+for k, step in enumerate((10, 20, 30)):
+    if k:
+        time.sleep(0.3)
+    call("POST", "/api/v1/runs/%d/metrics" % rid, {"points": [
+        {"step": step, "name": "total_steps", "value": 1000}, {"step": step, "name": "epoch", "value": 0},
+        {"step": step, "name": "train_loss", "value": 1.0 / step}, {"step": step, "name": "loss_scale", "value": 65536}]}, h)
+call("POST", "/api/v1/sweeps", {"name": "states", "base": {"name": "b", "model": {"arch": "mlp", "hidden": [8]},
+     "dataset": {"name": "synthetic"}}, "parameters": {"arith.forward.mac.acc": {"values": ["e6m5", "fp32"]}}})
+lease()
+r2, h2 = lease()
+call("POST", "/api/v1/runs/%d/start" % r2, None, h2)
+PY
+expect 124 "watch --json of a running run follows it (stopped by timeout)" timeout 3 "$QLAB" watch --json 7
+head -1 "$T/out" >"$T/first"
+mv "$T/first" "$T/out"
+json_check "watch --json: the real step of the planned total, and an ETA" "d['state'] == 'running' and d['step'] == 30 and d['total_steps'] == 1000 and d['epoch'] == 0 and 10 < d['eta_s'] < 120"
+expect 124 "watch of a running run" timeout 3 "$QLAB" watch 7
+grep -Eq "^run 7: running \(attempt 1\), step 30 of 1000 \(3\.0%\), epoch 1 of 10, train_loss 0\.03333, val_acc -, ETA [0-9]+s$" "$T/out" \
+    && ok "watch: step N of M, epoch, numbers for people, ETA" || not_ok "watch: step N of M, epoch, numbers for people, ETA" "$(cat "$T/out")"
+expect 124 "watch --sweep of a sweep with a leased and a running run" timeout 3 "$QLAB" watch --sweep 2
+grep -q "^sweep 2: 0 queued, 1 leased, 1 running, 0 succeeded, 0 failed, 0 canceled$" "$T/out" \
+    && ok "watch --sweep tells leased and running apart" || not_ok "watch --sweep tells leased and running apart" "$(cat "$T/out")"
+expect 0 "show of the running run" "$QLAB" show 7
+grep -Eq '^  loss_scale +65536$' "$T/out" && grep -q '"lr": 0.05,' "$T/out" \
+    && ok "show prints 65536 and 0.05 for people" || not_ok "show prints 65536 and 0.05 for people" "$(grep -E 'loss_scale|"lr"' "$T/out")"
+expect 0 "runs with a long name" "$QLAB" runs
+if awk 'length($0) > 100 { bad = 1 } END { exit bad }' "$T/out" && grep -q -- "--wide" "$T/out"; then
+    ok "runs: lines fit 100 columns and say how to get the whole names"
+else
+    not_ok "runs: lines fit 100 columns and say how to get the whole names" "$(cat "$T/out")"
+fi
+expect 0 "runs --wide" "$QLAB" runs --wide
+grep -q "a-run-with-a-long-name-$(printf 'x%.0s' $(seq 80))$" "$T/out" \
+    && ok "runs --wide prints the whole name" || not_ok "runs --wide prints the whole name"
+
+# The HTML report: one self-contained file from the template in web/.
+if [[ -f $ROOT/web/vendor/uPlot.iife.min.js ]]; then
+    expect 0 "report SWEEP -o FILE" "$QLAB" report 2 -o "$T/report.html" --web "$ROOT/web"
+    grep -q "wrote $T/report.html (2 runs" "$T/err" && ok "report says what it wrote" || not_ok "report says what it wrote" "$(cat "$T/err")"
+    if python3 - "$T/report.html" <<'PY'
+import json, re, sys
+html = open(sys.argv[1]).read()
+assert "QLAB:" not in html, "a marker was left unfilled"
+assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html), "the page loads something"
+assert "uPlot" in html and "Accuracy vs bits" in html
+data = json.loads(re.search(r'<script id="qlab-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+assert data["sweep"]["name"] == "states" and len(data["runs"]) == 2, data["sweep"]
+assert data["axes"]["arith.forward.mac.acc"] == {"values": ["e6m5", "fp32"], "bits": [12, 32]}, data["axes"]
+assert data["versions"]["qlab"] and data["workers"], data["versions"]
+PY
+    then ok "report: inlined, no external loads, the sweep's runs and axes with bits"; else not_ok "report: inlined, no external loads, the sweep's runs and axes with bits"; fi
+    (cd "$T" && "$QLAB" report 2 >/dev/null 2>&1) && [[ -s $T/sweep-2-report.html ]] \
+        && ok "report: default file name, dashboard found beside the binary" || not_ok "report: default file name, dashboard found beside the binary"
+else
+    echo "ok - SKIP report: web/vendor/ is missing (make deps fetches uPlot)"
+fi
+expect 2 "report --web of a directory without the dashboard" "$QLAB" report 2 --web "$T"
+expect 1 "report of a missing sweep" "$QLAB" report 99 -o "$T/none.html" --web "$ROOT/web"
+[[ ! -e $T/none.html ]] && ok "a failed report writes nothing" || not_ok "a failed report writes nothing"
+
 expect 1 "an unreachable server is exit 1" "$QLAB" runs --server http://127.0.0.1:1
 expect 2 "--server needs a URL" "$QLAB" runs --server ftp://x
 expect 2 "--token without a value" "$QLAB" runs --token

@@ -114,6 +114,44 @@ elif cmd == "expect":        # expect TYPE FILE V...: bit-exact (any NaN matches
             continue
         if bits(ty, g) != bits(ty, w):
             sys.exit("value %d is %r, expected %r; all: %r" % (i, g, w, got))
+elif cmd == "npy":           # npy TYPE OUT SHAPE V...: a .npy file (SHAPE like 2x3)
+    ty, out, shape = args[0], args[1], [int(x) for x in args[2].split("x")]
+    d = "{'descr': '<%s', 'fortran_order': False, 'shape': (%s), }" % (
+        "f4" if ty == "f32" else "f8", ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
+    h = d + " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
+    with open(out, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode())
+        for v in vals(args[3:]):
+            f.write(bits(ty, v))
+elif cmd == "npyexpect":     # npyexpect TYPE FILE SHAPE V...: a .npy with that dtype, shape, values
+    ty, path, shape = args[0], args[1], tuple(int(x) for x in args[2].split("x"))
+    data = open(path, "rb").read()
+    if data[:6] != b"\x93NUMPY":
+        sys.exit("not a .npy file: %r" % data[:16])
+    hl = struct.unpack("<H", data[8:10])[0]
+    head = eval(data[10:10 + hl].decode())
+    if head != {"descr": "<f4" if ty == "f32" else "<f8", "fortran_order": False, "shape": shape}:
+        sys.exit("header %r" % head)
+    if (10 + hl) % 64:
+        sys.exit("data starts at %d, not a multiple of 64" % (10 + hl))
+    open(path + ".raw", "wb").write(data[10 + hl:])
+    got, want = read(ty, path + ".raw"), vals(args[3:])
+    if [bits(ty, g) for g in got] != [bits(ty, w) for w in want] and not all(
+            math.isnan(g) and math.isnan(w) or g == w for g, w in zip(got, want)):
+        sys.exit("values %r, expected %r" % (got, want))
+elif cmd == "json_vs_progress":  # json_vs_progress JSONL ERR: step lines' losses on stderr
+    steps = [json.loads(l) for l in open(args[0]) if '"kind":"step"' in l]
+    err = open(args[1]).read()
+    for d in steps:
+        want = "step %d/%d" % (d["step"], d["total_steps"])
+        m = re.search(re.escape(want) + r" \([0-9.]+%\), epoch \d+/\d+, loss ([0-9.e+-]+)", err)
+        if not m or abs(float(m.group(1)) - d["train_loss"]) > 5e-4 * abs(d["train_loss"]):
+            sys.exit("%s: loss %r in the metric line, progress %r" % (want, d["train_loss"], m and m.group(1)))
+elif cmd == "width":         # width FILE N: no line longer than N columns
+    n = int(args[1])
+    long = [l for l in open(args[0]).read().splitlines() if len(l) > n]
+    if long:
+        sys.exit("%d lines over %d columns, e.g. %r" % (len(long), n, long[0]))
 elif cmd == "rand":          # rand TYPE OUT N SEED [SCALE]: normal values
     ty, out, n, seed = args[0], args[1], int(args[2]), int(args[3])
     scale = float(args[4]) if len(args) > 4 else 1.0
@@ -593,6 +631,69 @@ q train "$T/spec.json" --threads x
 expect_error 2 "train: a bad --threads" "--threads"
 q train "$T/missing.json"
 expect_error 1 "train: a missing spec names the file" "missing.json"
+
+# ---- numbers for people: text, .npy, narrow tables ------------------------------
+# fp8_e4m3 by hand: 2.3 -> 2.25 (grid 1/4 in [2,4)); 448.5 -> 448 (below the
+# 464 tie); -0.1 -> -13/128 (grid 1/128 in [1/16, 1/8)); 1e9 -> NaN (no inf).
+printf '1.5\n2.3, 448.5\n-0.1 1e9\n' >"$T/v.txt"
+qin "$T/v.txt" quantize --format fp8_e4m3 --text
+expect_success "quantize --text runs"
+check "quantize --text: decimals that read back exactly, one per line" \
+    test "$(tr '\n' ' ' <"$T/out")" = "1.5 2.25 448 -0.1015625 nan "
+qin "$T/v.txt" quantize --format fp8_e4m3 --text --out f32 --cols 5
+check "quantize --text --cols: a row per line" test "$(cat "$T/out")" = "1.5 2.25 448 -0.1015625 nan"
+qin "$T/v.txt" quantize --format fp8_e4m3
+expect_error 2 "quantize: text where raw floats are expected is an error" "decimal text" "--text"
+qpipe "$T/v.txt" quantize --format fp8_e4m3
+expect_error 2 "quantize: text on a pipe too" "decimal text"
+printf '1.5 abc\n' >"$T/bad.txt"
+qin "$T/bad.txt" quantize --format e4m3 --text
+expect_error 2 "quantize --text: a word that is no number is named" "value 2" "abc"
+py npy f32 "$T/x.npy" 2x3 1.5 2.3 448.5 -0.1 1 3
+qin "$T/x.npy" quantize --format fp8_e4m3
+check "quantize: a .npy in, a .npy of the same shape out" py npyexpect f32 "$T/out" 2x3 1.5 2.25 448 -0.1015625 1 3
+qin "$T/x.npy" quantize --format mxfp4_e2m1@2
+# Row 2 is [-0.1, 1 | 3]: the block's scale 2^-2 (amax 1, e2m1 emax 2) puts
+# -0.1 at -0.4 of a step, which rounds to -0.5 x 2^-2.
+check "quantize: a .npy's last dimension is the row (blocks of 2 in rows of 3)" \
+    py npyexpect f32 "$T/out" 2x3 1.5 2 384 -0.125 1 3
+py npy f64 "$T/x8.npy" 4 1.5 2.3 448.5 -0.1
+qpipe "$T/x8.npy" quantize --format e5m2 --out f32
+check "quantize: a .npy of f8 from a pipe, --out f32" py npyexpect f32 "$T/out" 4 1.5 2.5 448 -0.09375
+qin "$T/x.npy" quantize --format e5m2 --in f64
+expect_error 2 "quantize: --in that contradicts the .npy" ".npy of f32" "--in"
+py npy f32 "$T/a23.npy" 2x3 1 2 3 4 5 6
+py pack f32 "$T/b32id.f32" 1 0 0 1 1 1
+q gemm -M 2 -N 2 -K 3 --a "$T/a23.npy" --b "$T/b32id.f32"
+check "gemm: A as .npy" py expect f32 "$T/out" 4 5 10 11
+q gemm -M 3 -N 2 -K 2 --a "$T/a23.npy" --b "$T/b32id.f32"
+expect_error 1 "gemm: a .npy of the wrong shape" "shape (3, 2)"
+q gemm -M 1 -N 1 -K 2 --a "$T/v.txt" --b "$T/b32id.f32"
+expect_error 2 "gemm: text as A is an error" "decimal text"
+q formats
+check "formats: the table fits 100 columns" py width "$T/out" 100
+check "formats: fp16 max 65504, min normal 6.104e-05 (4 digits)" grep -Eq '^fp16 +float +16 +5 +10 +15 +15 +65504 +6.104e-05 ' "$T/out"
+q formats --wide
+check "formats --wide: every trait, exact" grep -Eq '^fp16 .* 65504 +6.103515625e-05 +5.9604644775390625e-08 .*IEEE 754 binary16' "$T/out"
+q formats --wide --json
+expect_error 2 "formats: --wide and --json" "pick one"
+# Progress: from the very metric lines, on stderr; a terminal gets one line
+# kept current and no metric lines (script(1) gives it a terminal).
+q train "$T/spec.json" --threads 2
+check "train: progress lines off a terminal carry step/total, epoch, loss, img/s" \
+    grep -Eq '^step 8/16 \(50\.0%\), epoch 1/2, loss [0-9.]+, acc [0-9.]+%, [0-9]+ img/s' "$T/err"
+check "train: the progress loss is the metric line's" py json_vs_progress "$T/out" "$T/err"
+check "train: one line per epoch on stderr" test "$(grep -c '^epoch [12]/2 done' "$T/err")" -eq 2
+if command -v script >/dev/null; then
+    RC=0
+    script -qec "'$QLAB' train '$T/spec.json' --threads 2" /dev/null >"$T/tty" 2>&1 || RC=$?
+    check "train on a terminal: status 0" test "$RC" -eq 0
+    check "train on a terminal: no metric lines" bash -c "! grep -q '\"kind\"' '$T/tty'"
+    check "train on a terminal: the progress line is rewritten in place" grep -q $'\r\e\\[Kstep 12/16' "$T/tty"
+    check "train on a terminal: it says where metric lines go" grep -q -- '--metrics FILE' "$T/tty"
+else
+    echo "ok - SKIP train on a terminal: script(1) is missing"
+fi
 
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]
