@@ -44,8 +44,7 @@ int cli_npy_parse(struct cli_npy *out, const unsigned char *p, size_t n, bool wh
         hlen = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
         off = 12;
     } else {
-        return qc_err_set(err, QC_EUNSUPP, "", "%s: .npy version %d is not supported", name,
-                          major);
+        return qc_err_set(err, QC_EUNSUPP, "", "%s: .npy version %d is not supported", name, major);
     }
     if (hlen >= sizeof dict || off + hlen > n)
         return qc_err_set(err, QC_ECORRUPT, "", "%s: truncated .npy header", name);
@@ -65,8 +64,7 @@ int cli_npy_parse(struct cli_npy *out, const unsigned char *p, size_t n, bool wh
         return qc_err_set(err, QC_EUNSUPP, "", "%s: dtype %.12s: qlab reads little-endian f4 or f8",
                           name, descr);
     if (strncmp(order, "False", 5) != 0)
-        return qc_err_set(err, QC_EUNSUPP, "", "%s: Fortran-order array: save it C-ordered",
-                          name);
+        return qc_err_set(err, QC_EUNSUPP, "", "%s: Fortran-order array: save it C-ordered", name);
     out->count = 1;
     for (const char *s = shape + 1; *s && *s != ')';) {
         while (*s == ' ' || *s == ',')
@@ -98,18 +96,28 @@ int cli_npy_parse(struct cli_npy *out, const unsigned char *p, size_t n, bool wh
 void cli_npy_header(struct cli_buf *b, size_t elem, const int64_t *shape, int ndim)
 {
     char dict[512];
-    int k = snprintf(dict, sizeof dict, "{'descr': '<f%zu', 'fortran_order': False, 'shape': (",
-                     elem);
+    int k =
+        snprintf(dict, sizeof dict, "{'descr': '<f%zu', 'fortran_order': False, 'shape': (", elem);
     for (int i = 0; i < ndim; i++)
         k += snprintf(dict + k, sizeof dict - (size_t)k, "%lld%s", (long long)shape[i],
-                      ndim == 1 ? "," : i + 1 < ndim ? ", " : "");
+                      ndim == 1      ? ","
+                      : i + 1 < ndim ? ", "
+                                     : "");
     k += snprintf(dict + k, sizeof dict - (size_t)k, "), }");
     /* Magic, version, header length, then the dict padded with spaces and
      * ended by '\n' so that the data starts at a multiple of 64 bytes. */
     size_t total = 10 + (size_t)k + 1;
     size_t pad = (64 - total % 64) % 64;
     size_t hlen = (size_t)k + pad + 1;
-    unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char head[10] = {0x93,
+                              'N',
+                              'U',
+                              'M',
+                              'P',
+                              'Y',
+                              1,
+                              0,
+                              (unsigned char)(hlen & 0xff),
                               (unsigned char)(hlen >> 8)};
     cli_buf_append(b, head, sizeof head);
     cli_buf_append(b, dict, (size_t)k);

@@ -17,8 +17,8 @@
 #define CLI_NPY_MAX_DIMS 8
 
 struct cli_npy {
-    size_t elem;     /* 4 (<f4) or 8 (<f8) */
-    int ndim;        /* 0 for a scalar */
+    size_t elem; /* 4 (<f4) or 8 (<f8) */
+    int ndim;    /* 0 for a scalar */
     int64_t shape[CLI_NPY_MAX_DIMS];
     int64_t count;   /* product of the shape */
     size_t data_off; /* where the values start */

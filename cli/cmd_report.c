@@ -222,14 +222,13 @@ static int fill(struct cli_buf *b, const char *tpl, const char *title, const cha
                 const char *uplot, const char *data, const char *script)
 {
     static const char *const marks[] = {"<!--QLAB:TITLE-->", "/*QLAB:UPLOT_CSS*/",
-                                        "/*QLAB:UPLOT_JS*/", "/*QLAB:DATA*/",
-                                        "/*QLAB:REPORT_JS*/"};
+                                        "/*QLAB:UPLOT_JS*/", "/*QLAB:DATA*/", "/*QLAB:REPORT_JS*/"};
     const char *p = tpl;
     for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
         const char *at = strstr(p, marks[i]);
         if (!at)
-            return cli_fail("report", QC_ECORRUPT, "report template: no %s marker (or out of order)",
-                            marks[i]);
+            return cli_fail("report", QC_ECORRUPT,
+                            "report template: no %s marker (or out of order)", marks[i]);
         cli_buf_append(b, p, (size_t)(at - p));
         switch (i) {
         case 0:
@@ -353,24 +352,24 @@ int cli_cmd_report(int argc, char **argv)
         goto out;
     }
     json_t *vj = vers ? json_loads(vers, 0, NULL) : NULL;
-    json_t *versions = json_pack("{s:s,s:O?}", "qlab", QLAB_VERSION, "uPlot",
-                                 json_object_get(vj, "uplot"));
+    json_t *versions =
+        json_pack("{s:s,s:O?}", "qlab", QLAB_VERSION, "uPlot", json_object_get(vj, "uplot"));
     json_decref(vj);
     char server[600];
     snprintf(server, sizeof server, "%s", rest.base);
-    data = json_pack("{s:f,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:o}", "generated", (double)time(NULL),
-                     "generator", "qlab report " QLAB_VERSION, "server", server, "sweep", sw,
-                     "axes", axes, "runs", runs, "series", series, "workers", workers,
-                     "versions", versions);
+    data =
+        json_pack("{s:f,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:o}", "generated", (double)time(NULL),
+                  "generator", "qlab report " QLAB_VERSION, "server", server, "sweep", sw, "axes",
+                  axes, "runs", runs, "series", series, "workers", workers, "versions", versions);
     text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     if (!text) {
         rc = cli_fail("report", QC_ENOMEM, "out of memory for the report's data");
         goto out;
     }
     snprintf(title, sizeof title, "%.200s — qlab report",
-             json_string_value(json_object_get(sw, "name")) ? json_string_value(
-                                                                   json_object_get(sw, "name"))
-                                                            : "sweep");
+             json_string_value(json_object_get(sw, "name"))
+                 ? json_string_value(json_object_get(sw, "name"))
+                 : "sweep");
     if ((rc = fill(&out, tpl, title, css, uplot, text, script)))
         goto out;
     if (out.oom) {
