@@ -5,12 +5,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { startServer, REPO } from './lib/server.mjs';
+import { startServer } from './lib/server.mjs';
 import { client, fakeWorker } from './lib/client.mjs';
 import { seed, SWEEP } from './lib/seed.mjs';
-import { launch, open, shot, ARTIFACTS } from './lib/browser.mjs';
+import { launch, open, shot } from './lib/browser.mjs';
 import { PRESETS } from '../../web/js/presets.js';
 
 let srv;
@@ -56,10 +54,6 @@ test('every page loads without console errors', async () => {
     await page.waitForFunction((t) => document.body.innerText.includes(t), expect, { timeout: 5000 })
       .catch(() => assert.fail(`${path}: "${expect}" never appeared`));
     await shot(page, name);
-    if (name === 'sweep' && process.env.QLAB_UPDATE_SCREENSHOT) {
-      mkdirSync(join(REPO, 'docs/img'), { recursive: true });
-      copyFileSync(join(ARTIFACTS, 'sweep.png'), join(REPO, 'docs/img/dashboard.png'));
-    }
     clean(page);
     await page.close();
   }

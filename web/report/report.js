@@ -42,7 +42,7 @@
     if (!Number.isFinite(v)) return String(v);
     if (v === 0) return '0';
     const a = Math.abs(v);
-    if (a >= 1e6 || a < 1e-3) return v.toExponential(3);
+    if (a >= 1e6 || a < 1e-3) return Number(v.toPrecision(4)).toExponential(); // 1e-4, 1.235e-5
     if (Number.isInteger(v)) return String(v);
     return String(Number(v.toPrecision(4)));
   }
