@@ -59,8 +59,8 @@ static bool web_ok(const char *dir)
 }
 
 /* --web, $QLAB_WEB, then beside the binary: an installed tree
- * (PREFIX/bin/qlab -> PREFIX/share/qlab/web) or the build tree
- * (build/bin/qlab -> web/), then ./web. */
+ * (PREFIX/bin/qlab -> PREFIX/share/qlab/web) or a build tree
+ * (build/bin/qlab or build/asan/bin/qlab -> web/), then ./web. */
 static int find_web(char *out, size_t len, const char *given)
 {
     char exe[PATH_MAX];
@@ -86,7 +86,9 @@ static int find_web(char *out, size_t len, const char *given)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            static const char *const rel[] = {"/../share/qlab/web", "/../../web", "/../web"};
+            /* Installed, then a build tree (build/bin, build/asan/bin). */
+            static const char *const rel[] = {"/../share/qlab/web", "/../web", "/../../web",
+                                              "/../../../web"};
             for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
                 snprintf(out, len, "%s%s", exe, rel[i]);
                 if (web_ok(out))
