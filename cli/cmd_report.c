@@ -165,28 +165,66 @@ static int read_runs(const struct cli_rest *rest, long long sweep, json_t *runs)
     return rc;
 }
 
-/* The plotted series of each run, downsampled, steps and values only. */
-static int read_series(const struct cli_rest *rest, const json_t *runs, json_t *series)
+static bool plotted(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = series_names; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* Each run's plotted series, downsampled, steps and values only, and the
+ * mean over the run of each per-layer counter (layers_*) for the table of
+ * hottest layers. */
+static int read_series(const struct cli_rest *rest, const json_t *runs, json_t *series,
+                       json_t *layers)
 {
     size_t i;
     const json_t *r;
 
     json_array_foreach(runs, i, r)
     {
-        char path[1024], key[32];
+        char path[128], key[32];
         long long id = (long long)json_integer_value(json_object_get(r, "id"));
-        json_t *m = NULL;
-        snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics?names=%s&max_points=%d", id,
-                 series_names, SERIES_POINTS);
+        json_t *m = NULL, *keep = json_object(), *means = json_object();
+        snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics?max_points=%d", id, SERIES_POINTS);
         int rc = get_json(rest, path, &m);
-        if (rc)
+        if (rc) {
+            json_decref(keep);
+            json_decref(means);
             return rc;
-        json_t *s = json_object_get(m, "series");
+        }
         const char *name;
         json_t *one;
-        json_object_foreach(s, name, one) json_object_del(one, "time");
+        json_object_foreach(json_object_get(m, "series"), name, one)
+        {
+            if (plotted(name)) {
+                json_object_set_new(keep, name,
+                                    json_pack("{s:O,s:O}", "step", json_object_get(one, "step"),
+                                              "value", json_object_get(one, "value")));
+            } else if (strncmp(name, "layers_", 7) == 0) {
+                size_t k;
+                json_t *v;
+                double sum = 0;
+                int n = 0;
+                json_array_foreach(json_object_get(one, "value"), k, v)
+                {
+                    if (json_is_number(v)) {
+                        sum += json_number_value(v);
+                        n++;
+                    }
+                }
+                if (n)
+                    json_object_set_new(means, name, json_real(sum / n));
+            }
+        }
         snprintf(key, sizeof key, "%lld", id);
-        json_object_set(series, key, s ? s : json_null());
+        json_object_set_new(series, key, keep);
+        json_object_set_new(layers, key, means);
         json_decref(m);
     }
     return 0;
@@ -290,7 +328,8 @@ int cli_cmd_report(int argc, char **argv)
     const char *output = NULL, *web_given = NULL;
     char web[PATH_MAX], outname[64], title[300];
     char *tpl = NULL, *script = NULL, *uplot = NULL, *css = NULL, *vers = NULL, *text = NULL;
-    json_t *sw = NULL, *runs = NULL, *series = NULL, *workers = NULL, *axes = NULL, *data = NULL;
+    json_t *sw = NULL, *runs = NULL, *series = NULL, *layers = NULL, *workers = NULL, *axes = NULL,
+           *data = NULL;
     struct cli_buf out;
     struct qc_err err;
     long long id;
@@ -332,11 +371,12 @@ int cli_cmd_report(int argc, char **argv)
     json_decref(got);
     runs = json_array();
     series = json_object();
-    if (!sw || !runs || !series) {
+    layers = json_object();
+    if (!sw || !runs || !series || !layers) {
         rc = cli_fail("report", QC_EIO, "the server's answer has no sweep");
         goto out;
     }
-    if ((rc = read_runs(&rest, id, runs)) || (rc = read_series(&rest, runs, series)))
+    if ((rc = read_runs(&rest, id, runs)) || (rc = read_series(&rest, runs, series, layers)))
         goto out;
     if ((rc = get_json(&rest, "/api/v1/workers", &got)))
         goto out;
@@ -359,10 +399,10 @@ int cli_cmd_report(int argc, char **argv)
     json_decref(vj);
     char server[600];
     snprintf(server, sizeof server, "%s", rest.base);
-    data =
-        json_pack("{s:f,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:o}", "generated", (double)time(NULL),
-                  "generator", "qlab report " QLAB_VERSION, "server", server, "sweep", sw, "axes",
-                  axes, "runs", runs, "series", series, "workers", workers, "versions", versions);
+    data = json_pack("{s:f,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:o}", "generated", (double)time(NULL),
+                     "generator", "qlab report " QLAB_VERSION, "server", server, "sweep", sw,
+                     "axes", axes, "runs", runs, "series", series, "layers", layers, "workers",
+                     workers, "versions", versions);
     text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     if (!text) {
         rc = cli_fail("report", QC_ENOMEM, "out of memory for the report's data");
@@ -399,6 +439,7 @@ out:
     json_decref(sw);
     json_decref(runs);
     json_decref(series);
+    json_decref(layers);
     json_decref(workers);
     json_decref(axes);
     return rc;

@@ -166,48 +166,12 @@ int cli_cmd_show(int argc, char **argv)
     }
     const char *k;
     json_t *v;
-    /* Per-layer counters (dozens a run) are summed up by their hottest
-     * layer per counter; --json has them all. */
-    static const char *const counters[] = {"overflow", "underflow", "swamping", "clip"};
-    struct {
-        double v;
-        char name[64];
-    } hot[4] = {{-1, ""}, {-1, ""}, {-1, ""}, {-1, ""}};
-    int nlayer = 0;
     printf("summary\n");
     json_object_foreach(json_object_get(r, "summary"), k, v)
     {
         char cell[64];
-        if (strncmp(k, "layers_", 7) == 0) {
-            nlayer++;
-            for (int i = 0; i < 4; i++) {
-                char suffix[32];
-                snprintf(suffix, sizeof suffix, "_%s_rate", counters[i]);
-                size_t kl = strlen(k), sl = strlen(suffix);
-                if (kl > sl && strcmp(k + kl - sl, suffix) == 0 && json_is_number(v) &&
-                    json_number_value(v) > hot[i].v) {
-                    hot[i].v = json_number_value(v);
-                    snprintf(hot[i].name, sizeof hot[i].name, "%.*s", (int)(kl - sl - 7), k + 7);
-                    char *us = strrchr(hot[i].name, '_'); /* "conv2_fwd" -> "conv2 fwd" */
-                    if (us)
-                        *us = ' ';
-                }
-            }
-            continue;
-        }
         cli_cell(cell, sizeof cell, v);
         printf("  %-28s %s\n", k, cell);
-    }
-    if (nlayer) {
-        printf("  per-layer counters: %d series (--json lists them); highest last:\n", nlayer);
-        for (int i = 0; i < 4; i++) {
-            char cell[64];
-            if (hot[i].v < 0)
-                continue;
-            cli_fmt_human(cell, sizeof cell, hot[i].v, 4);
-            printf("    %-9s %s %s\n", counters[i], hot[i].v > 0 ? hot[i].name : "(all layers)",
-                   cell);
-        }
     }
     size_t i;
     printf("leases\n");

@@ -237,11 +237,15 @@ int srv_route_run_metrics_post(struct srv_req *r)
         sqlite3_reset(st);
     }
     /* The summary: each name's latest finite value (replay-safe; a
-     * non-finite point stays visible in the series as null). */
+     * non-finite point stays visible in the series as null). Per-layer
+     * counters (layers_*, hundreds a run for deep models) stay series:
+     * the summary keeps their sums over layers (fwd_swamping_rate, ...). */
     if (rc >= 0 && accepted > 0) {
         json_t *patch = json_object();
         sqlite3_stmt *ls = srv_stmt(c, last, &r->err);
         for (int i = 0; ls && i < bn->n; i++) {
+            if (strncmp(bn->name[i], "layers_", 7) == 0)
+                continue;
             sqlite3_bind_int64(ls, 1, r->id);
             sqlite3_bind_int64(ls, 2, bn->id[i]);
             if (sqlite3_step(ls) == SQLITE_ROW)

@@ -613,7 +613,8 @@ void qw_job_deliver(struct qw_job *j, struct qw_event *ev)
         j->received += ev->n;
         j->last_step = ev->step;
         for (int i = 0; i < ev->n; i++)
-            json_object_set_new(j->summary, ev->points[i].name, json_real(ev->points[i].value));
+            if (qw_metrics_in_summary(ev->points[i].name))
+                json_object_set_new(j->summary, ev->points[i].name, json_real(ev->points[i].value));
         break;
     case QW_EV_CHECKPOINT:
         if (j->reason == R_ABANDON || j->phase == PH_OVER)
@@ -843,7 +844,8 @@ int qw_job_create_recovered(struct qw_job **out, const struct qw_job_host *host,
     j->cap = j->received = rec->n;
     rec->points = NULL;
     for (int64_t i = 0; i < rec->n; i++) {
-        json_object_set_new(j->summary, j->pts[i].name, json_real(j->pts[i].value));
+        if (qw_metrics_in_summary(j->pts[i].name))
+            json_object_set_new(j->summary, j->pts[i].name, json_real(j->pts[i].value));
         j->last_step = j->pts[i].step;
     }
     j->phase = PH_RECOVERED;

@@ -168,3 +168,8 @@ int64_t qw_metrics_batch_len(const struct qw_point *p, int64_t n, int max_names)
     }
     return n;
 }
+
+bool qw_metrics_in_summary(const char *name)
+{
+    return strncmp(name, "layers_", 7) != 0;
+}

@@ -15,6 +15,7 @@
 #ifndef QW_METRICS_H
 #define QW_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "qcore/error.h"
@@ -36,6 +37,11 @@ struct qw_point {
  * QC_EINVAL for a line that is not a JSON object with an integer "step". */
 int qw_metrics_from_line(struct qw_point **out, int *n, int *nonfinite, const char *line,
                          struct qc_err *err);
+
+/* Whether a point belongs in the run's summary of last values: every name
+ * but the per-layer counters (layers_*: dozens to hundreds a run, read as
+ * series), whose sums over layers the summary keeps. */
+bool qw_metrics_in_summary(const char *name);
 
 /* How many of the first n points one batch may carry: all of them, or as
  * many as hold at most max_names distinct names (a run of a deep model

@@ -218,6 +218,7 @@ Test(worker, lease_start_metrics_heartbeat_complete, .init = up, .fini = down)
     expect_batch(post_points(&l, "train_loss", 0, 100, 200), 0, 100, "continue");
     expect_batch(post_points(&l, "train_loss", 50, 100, 200), 50, 50, "continue");
     expect_batch(post_points(&l, "val_acc", 0, 10, 200), 10, 0, "continue");
+    expect_batch(post_points(&l, "layers_conv2_fwd_swamping_rate", 0, 10, 200), 10, 0, "continue");
 
     snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics", (long long)id);
     j = srvt_json(&srv, "GET", path, NULL, 200);
@@ -256,10 +257,17 @@ Test(worker, lease_start_metrics_heartbeat_complete, .init = up, .fini = down)
     cr_expect_null(srvt_at(j, "series.val_acc"), "names= selects the series");
     json_decref(j);
 
-    /* The summary holds each metric's last value. */
+    /* The summary holds each metric's last value; per-layer counters stay
+     * series only. */
     j = run_get(id);
     cr_expect_float_eq(json_number_value(srvt_at(j, "run.summary.train_loss")), value_of(149), 0);
     cr_expect_float_eq(json_number_value(srvt_at(j, "run.summary.val_acc")), value_of(9), 0);
+    cr_expect_null(srvt_at(j, "run.summary.layers_conv2_fwd_swamping_rate"));
+    json_decref(j);
+    snprintf(path, sizeof path, "/api/v1/runs/%lld/metrics?names=layers_conv2_fwd_swamping_rate",
+             (long long)id);
+    j = srvt_json(&srv, "GET", path, NULL, 200);
+    cr_expect_eq(json_array_size(srvt_at(j, "series.layers_conv2_fwd_swamping_rate.step")), 10);
     json_decref(j);
 
     cr_expect_str_eq(heartbeat_action(&w, &l), "continue");

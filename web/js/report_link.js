@@ -75,10 +75,20 @@ export async function downloadReport(id) {
   const sweep = (await api(`/sweeps/${id}`)).sweep;
   const runs = await listAll('/runs', 'runs', { sweep: id, spec: 1 });
   const series = {};
+  const layers = {};
   for (const r of runs) {
-    const m = await api(`/runs/${r.id}/metrics`, { query: { names: REPORT_SERIES.join(','), max_points: REPORT_POINTS } });
-    // Steps and values only: the report plots against steps.
-    series[r.id] = Object.fromEntries(Object.entries(m.series || {}).map(([n, s]) => [n, { step: s.step, value: s.value }]));
+    const m = await api(`/runs/${r.id}/metrics`, { query: { max_points: REPORT_POINTS } });
+    // Steps and values only (the report plots against steps), and each
+    // per-layer counter's mean over the run.
+    series[r.id] = {};
+    layers[r.id] = {};
+    for (const [n, s] of Object.entries(m.series || {})) {
+      if (REPORT_SERIES.includes(n)) series[r.id][n] = { step: s.step, value: s.value };
+      else if (n.startsWith('layers_')) {
+        const v = s.value.filter((x) => typeof x === 'number');
+        if (v.length) layers[r.id][n] = v.reduce((a, b) => a + b, 0) / v.length;
+      }
+    }
   }
   const workers = (await api('/workers')).workers.map((w) => ({ name: w.name, version: w.version }));
   const data = {
@@ -89,6 +99,7 @@ export async function downloadReport(id) {
     axes: await withBits(axesOf(sweep, runs)),
     runs,
     series,
+    layers,
     workers,
     versions: { uPlot: versions.uplot || '?', browser: navigator.userAgent },
   };

@@ -9,7 +9,8 @@
 // The data (written by `qlab report` and by the dashboard, the same shape):
 //   {generated, generator, server, sweep: SWEEP (docs/api.md), axes: {key:
 //    {values, bits?}} (qc_sweep_axes), runs: [RUN with spec], series: {run
-//    id: {name: {step, value}}}, workers: [{name, version}], versions: {...}}
+//    id: {name: {step, value}}}, layers: {run id: {layers_... name: its mean
+//    over the run}}, workers: [{name, version}], versions: {...}}
 (function () {
   'use strict';
 
@@ -362,7 +363,7 @@
     const rows = [];
     for (const r of runs) {
       const byCounter = {};
-      for (const [k, v] of Object.entries(r.summary || {})) {
+      for (const [k, v] of Object.entries(data.layers?.[r.id] || {})) {
         const m = LAYER_RE.exec(k);
         if (!m || typeof v !== 'number') continue;
         const c = m[3];
@@ -376,7 +377,7 @@
       return sec;
     }
     const counters = ['overflow', 'underflow', 'swamping', 'clip'].filter((c) => rows.some(([, b]) => b[c]));
-    sec.append(h('p', { class: 'muted small' }, 'For each counter, the layer and GEMM group with the highest rate over the last interval each run logged.'),
+    sec.append(h('p', { class: 'muted small' }, 'For each counter, the layer and GEMM group with the highest rate, averaged over the run.'),
       h('div', { class: 'scroll' }, h('table', { class: 'grid layers' },
         h('thead', {}, h('tr', {}, h('th', {}, 'run'), counters.map((c) => h('th', {}, c)))),
         h('tbody', {}, rows.map(([r, b]) => h('tr', {}, h('td', {}, `#${r.id} ${r.name}`),

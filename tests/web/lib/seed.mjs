@@ -46,7 +46,8 @@ export async function seed(api) {
     const pts = curve({ steps: k < 9 ? 400 : 150, acc, seed: r.spec.train.seed + k });
     await worker.post(id, pts);
     if (k < 8) {
-      const last = Object.fromEntries(pts.map((p) => [p.name, p.value]));
+      // The summary a worker sends: last values, per-layer counters left out.
+      const last = Object.fromEntries(pts.filter((p) => !p.name.startsWith('layers_')).map((p) => [p.name, p.value]));
       await worker.complete(id, 'succeeded', { summary: last });
       done.push(id);
     } else if (k === 8) {

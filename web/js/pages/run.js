@@ -93,9 +93,9 @@ export async function render(root, [idText], ctx) {
     ];
     fill(facts, h('dl', { class: 'facts card' }, kv.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
     fill(tl, timeline(run));
-    const all = Object.keys(run.summary || {}).sort();
-    const names = all.filter((n) => !isLayerMetric(n));
-    const layers = all.length - names.length;
+    // The summary leaves the per-layer counters out (they are series).
+    const names = Object.keys(run.summary || {}).filter((n) => !isLayerMetric(n)).sort();
+    const layers = Object.keys(live.state.series).filter(isLayerMetric).length;
     fill(summary, h('section', { class: 'card' }, h('h3', {}, 'Last values'),
       names.length ? h('table', { class: 'grid compact summary' }, h('tbody', {},
         names.map((n) => h('tr', {}, h('th', {}, n), h('td', { class: 'num' }, num(run.summary[n]))))))
@@ -132,7 +132,7 @@ export async function render(root, [idText], ctx) {
   const live = liveMetrics(id, (st) => {
     if (!ctx.alive) return;
     drawCharts(st);
-    drawProgress();
+    drawRun(); // progress, and the count of per-layer series
   }, ctx.error);
 
   const reread = throttle(async () => {
