@@ -18,8 +18,7 @@ let browser;
 let context;
 
 before(async () => {
-  // The fake worker never heartbeats: its leases must outlast the tests.
-  srv = await startServer({ args: ['--lease-ttl', '3600'] });
+  srv = await startServer();
   api = client(srv.url);
   data = await seed(api);
   browser = await launch();

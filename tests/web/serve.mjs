@@ -4,7 +4,7 @@ import { startServer } from './lib/server.mjs';
 import { client } from './lib/client.mjs';
 import { seed } from './lib/seed.mjs';
 
-const srv = await startServer({ args: ['--lease-ttl', '3600'] }); // the fake worker never heartbeats
+const srv = await startServer();
 const s = await seed(client(srv.url));
 console.log(`dashboard: ${srv.url}/#/sweeps/${s.sweep.id}  (running runs: ${s.running.join(', ')})`);
 const stop = async () => { await srv.stop(); process.exit(0); };

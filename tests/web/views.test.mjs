@@ -32,8 +32,7 @@ let context;
 const COST = { fp32: 900, e6m5: 310, 'q8.13': 260, 'e4m7:bias=10': 240 };
 
 before(async () => {
-  // The fake worker never heartbeats: its leases must outlast the tests.
-  srv = await startServer({ args: ['--lease-ttl', '3600'] });
+  srv = await startServer();
   api = client(srv.url);
   data = await seed(api);
   const costs = [];

@@ -153,3 +153,43 @@ Test(metrics, lines_that_are_no_metric_line_are_refused)
         cr_expect(strstr(err.msg, bad[i].msg), "line '%s': %s", bad[i].line, err.msg);
     }
 }
+
+Test(metrics, per_layer_counters_flatten_to_layers_layer_group_rate)
+{
+    expect_points("{\"kind\":\"step\",\"step\":4,\"total_steps\":16,\"layers\":{\"conv1\":{\"fwd\":"
+                  "{\"swamping_rate\":0.25}},\"s2b1_c1\":{\"wgrad\":{\"clip_rate\":0.5}}}}",
+                  "total_steps=16@4 layers_conv1_fwd_swamping_rate=0.25@4 "
+                  "layers_s2b1_c1_wgrad_clip_rate=0.5@4");
+    cr_expect(!qw_metrics_in_summary("layers_conv1_fwd_swamping_rate"), "series only");
+    cr_expect(qw_metrics_in_summary("fwd_swamping_rate"), "the sums stay in the summary");
+    cr_expect(qw_metrics_in_summary("total_steps"));
+}
+
+/* Points named n0 n1 ... by `names`, one per entry. */
+static struct qw_point *named(const int *names, int n)
+{
+    struct qw_point *p = calloc((size_t)n, sizeof *p);
+    for (int i = 0; i < n; i++)
+        snprintf(p[i].name, sizeof p[i].name, "n%d", names[i]);
+    return p;
+}
+
+Test(metrics, a_batch_holds_at_most_the_servers_number_of_names)
+{
+    /* 300 step lines of 300 names each: a batch stops before name 257. */
+    int *ids = malloc(90000 * sizeof *ids);
+    for (int i = 0; i < 90000; i++)
+        ids[i] = i % 300;
+    struct qw_point *p = named(ids, 90000);
+    cr_expect_eq(qw_metrics_batch_len(p, 90000, QW_BATCH_NAMES_MAX), 256);
+    /* Repeated names cost nothing: 5 lines of 200 names fit whole. */
+    for (int i = 0; i < 1000; i++)
+        ids[i] = i % 200;
+    free(p);
+    p = named(ids, 1000);
+    cr_expect_eq(qw_metrics_batch_len(p, 1000, QW_BATCH_NAMES_MAX), 1000);
+    cr_expect_eq(qw_metrics_batch_len(p, 1000, 3), 3, "n0 n1 n2, then n3 would be the 4th name");
+    cr_expect_eq(qw_metrics_batch_len(p, 0, 3), 0);
+    free(p);
+    free(ids);
+}
