@@ -235,7 +235,6 @@ Test(nn, relu_and_maxpool_propagate_nan)
     qc_net_free(&net);
     qc_backend_destroy(be);
 }
-}
 
 /* One training step of LeNet-5 with narrow arithmetic under a scale policy,
  * counted with or without per-layer counts; returns the group sums. */
