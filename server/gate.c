@@ -63,7 +63,7 @@ static void check_request_line(struct srv_frame *f)
 {
     size_t n = line_text(f);
     if (f->line_len >= sizeof f->line)
-        return frame_fail(f, 414, "uri_too_long", "the request line is longer than 1 KiB");
+        return frame_fail(f, 414, "uri_too_long", "the request line is 8 KiB or longer");
     char *sp1 = strchr(f->line, ' ');
     char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     if (!sp1 || !sp2 || sp1 == f->line || sp2 == sp1 + 1 || strchr(sp2 + 1, ' '))
@@ -144,7 +144,7 @@ static void check_chunk_size(struct srv_frame *f)
     uint64_t x = 0;
     size_t i = 0;
     if (f->line_len >= sizeof f->line)
-        return frame_fail(f, 400, "bad_request", "a chunk-size line is longer than 1 KiB");
+        return frame_fail(f, 400, "bad_request", "a chunk-size line is 8 KiB or longer");
     for (; i < n && isxdigit((unsigned char)f->line[i]); i++) {
         if (i >= 15)
             return frame_fail(f, 413, "too_large", "a chunk size beyond 2^60 bytes");

@@ -29,6 +29,10 @@
 /* A request head larger than this is 431 (libmicrohttpd's own pool is
  * larger, so it never hits its limit first). */
 #define SRV_GATE_HEAD_MAX (16u << 10)
+/* A request line this long or longer is 414. 8 KiB, as common proxies
+ * allow: a metrics read naming a deep model's per-layer series runs to a
+ * few KiB of query. */
+#define SRV_GATE_LINE_MAX (8u << 10)
 
 /* A socket handed to the gate from another thread (srv_gate_adopt). */
 struct srv_gate_adoption {
@@ -89,7 +93,7 @@ enum srv_frame_state {
 
 struct srv_frame {
     enum srv_frame_state state;
-    char line[1024]; /* the start of the current line (enough to check it) */
+    char line[SRV_GATE_LINE_MAX]; /* the start of the current line (enough to check it) */
     size_t line_len; /* bytes of the current line seen (may exceed line[]) */
     size_t head_len; /* bytes of the current request head */
     uint64_t left;   /* body or chunk bytes still to come */

@@ -115,13 +115,20 @@ class Server:
         return [r["id"] for r in self.api("GET", "/runs?sweep=%d" % sid)["runs"]]
 
     def series(self, rid, names=()):
-        """Every series, plus those named, read 200 names at a time (a read
-        of every series stops at 256 names on servers before that limit
-        went)."""
+        """Every series, plus those named, read in groups of at most 200
+        names and 2 KiB of query (a read of every series stops at 256 names
+        on servers before that limit went; the request line stays well
+        under the server's 8 KiB)."""
         out = self.api("GET", "/runs/%d/metrics" % rid)["series"]
-        names = sorted(names)
-        for i in range(0, len(names), 200):
-            out.update(self.api("GET", "/runs/%d/metrics?names=%s" % (rid, ",".join(names[i:i + 200])))["series"])
+        group = []
+        for name in sorted(names) + [None]:
+            if group and (name is None or len(group) == 200
+                          or len(",".join(group)) + len(name) > 2000):
+                out.update(self.api("GET", "/runs/%d/metrics?names=%s"
+                                    % (rid, ",".join(group)))["series"])
+                group = []
+            if name is not None:
+                group.append(name)
         return out
 
     def kill9(self):
