@@ -94,9 +94,9 @@ enum srv_frame_state {
 struct srv_frame {
     enum srv_frame_state state;
     char line[SRV_GATE_LINE_MAX]; /* the start of the current line (enough to check it) */
-    size_t line_len; /* bytes of the current line seen (may exceed line[]) */
-    size_t head_len; /* bytes of the current request head */
-    uint64_t left;   /* body or chunk bytes still to come */
+    size_t line_len;              /* bytes of the current line seen (may exceed line[]) */
+    size_t head_len;              /* bytes of the current request head */
+    uint64_t left;                /* body or chunk bytes still to come */
     bool has_length, chunked;
     uint64_t length;
     size_t held; /* bytes of an incomplete head or line, not yet released */
