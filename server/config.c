@@ -12,7 +12,8 @@ const char srv_config_usage[] =
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080; port 0 = any;\n"
     "                         env QLAB_LISTEN)\n"
     "  --db FILE              SQLite database (default var/qlab.db; env QLAB_DB)\n"
-    "  --web DIR              dashboard files to serve (default web/; env QLAB_WEB)\n"
+    "  --web DIR              dashboard files to serve (default: PREFIX/share/qlab/web beside\n"
+    "                         the installed binary, else ./web; \"\" = none; env QLAB_WEB)\n"
     "  --data DIR             checkpoint storage (default: beside the database; env QLAB_DATA)\n"
     "  --token-file FILE      bearer tokens, 'ROLE TOKEN' per line (env QLAB_TOKEN_FILE);\n"
     "                         required unless listening on loopback\n"
@@ -45,7 +46,6 @@ void srv_config_init(struct srv_config *c)
     snprintf(c->host, sizeof c->host, "127.0.0.1");
     c->port = 8080;
     snprintf(c->db_path, sizeof c->db_path, "var/qlab.db");
-    snprintf(c->web_dir, sizeof c->web_dir, "web");
     c->max_body = 8u << 20;
     c->max_checkpoint = 256u << 20;
     c->threads = 8;
@@ -128,8 +128,10 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
         return set_listen(c, v, flag, err);
     if (strcmp(flag, "--db") == 0)
         return set_path(c->db_path, v, flag, err);
-    if (strcmp(flag, "--web") == 0)
+    if (strcmp(flag, "--web") == 0) {
+        c->web_given = true;
         return v[0] ? set_path(c->web_dir, v, flag, err) : (c->web_dir[0] = '\0', QC_OK);
+    }
     if (strcmp(flag, "--data") == 0)
         return set_path(c->data_dir, v, flag, err);
     if (strcmp(flag, "--token-file") == 0)

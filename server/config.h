@@ -18,6 +18,7 @@ struct srv_config {
     int port;       /* 0 = any free port (printed at start) */
     char db_path[SRV_PATH_MAX];
     char web_dir[SRV_PATH_MAX];  /* "" = no dashboard */
+    bool web_given;              /* --web or QLAB_WEB set it; else webdir.c finds it */
     char data_dir[SRV_PATH_MAX]; /* checkpoints */
     char token_file[SRV_PATH_MAX];
     char tls_cert[SRV_PATH_MAX]; /* PEM certificate (chain); "" = plain HTTP */

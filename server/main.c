@@ -1,17 +1,22 @@
 /* qlab-server: the REST API, the run queue and the dashboard. Prints
  * "listening on http://HOST:PORT" once ready (the port chosen when
  * --listen asks for port 0), runs until SIGTERM or SIGINT. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/srv.h"
+#include "server/webdir.h"
 
 int main(int argc, char **argv)
 {
     static struct srv_server srv; /* large; lives for the whole process */
     struct srv_config cfg;
     struct qc_err err;
+    char exe[PATH_MAX], warn[SRV_PATH_MAX + 128];
+    ssize_t n;
     bool help;
     sigset_t sigs;
     int sig;
@@ -26,6 +31,15 @@ int main(int argc, char **argv)
         fputs(srv_config_usage, stdout);
         return 0;
     }
+    /* The installed web files are found relative to the binary itself. */
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if (srv_webdir_resolve(&cfg, exe, warn, sizeof warn, &err) < 0) {
+        fprintf(stderr, "qlab-server: %s\n", err.msg);
+        return 2;
+    }
+    if (warn[0])
+        fprintf(stderr, "qlab-server: warning: %s\n", warn);
     /* Every thread inherits this mask; only sigwait below sees the signals. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -45,7 +59,8 @@ int main(int argc, char **argv)
     printf("listening on %s://%s%s%s:%u\n", srv.tls ? "https" : "http", v6 ? "[" : "", cfg.host,
            v6 ? "]" : "", (unsigned)srv.port);
     fflush(stdout);
-    fprintf(stderr, "qlab-server: database %s, data %s, %s\n", cfg.db_path, cfg.data_dir,
+    fprintf(stderr, "qlab-server: database %s, data %s, web %s, %s\n", cfg.db_path, cfg.data_dir,
+            cfg.web_dir[0] ? cfg.web_dir : "(none)",
             srv.auth.enabled ? "tokens required" : "open (loopback, no token file)");
     sigwait(&sigs, &sig);
     fprintf(stderr, "qlab-server: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -37,6 +37,7 @@ Test(config, defaults_listen_on_loopback_with_data_beside_the_database)
     cr_expect_eq(c.max_body, (size_t)8 << 20);
     cr_expect_eq(c.max_sweep_runs, 10000);
     cr_expect(!c.durable);
+    cr_expect(!c.web_given); /* server/webdir.c looks for the dashboard */
 }
 
 Test(config, flags_in_both_spellings_are_applied)
@@ -73,6 +74,7 @@ Test(config, flags_in_both_spellings_are_applied)
     cr_expect_eq(c.max_attempts, 5);
     cr_expect(c.durable);
     cr_expect_str_eq(c.web_dir, "");
+    cr_expect(c.web_given);
 }
 
 Test(config, help_is_recognised)
