@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +38,14 @@ const char qw_config_usage[] =
     "  --flush-points N        ... or once N are waiting (default 1000)\n"
     "  --journal-max MB        bound of one run's metric journal (default 64)\n"
     "  --shutdown-timeout S    on SIGTERM, exit within S seconds (default 10)\n"
+    "  --end-time T            the batch job's end, Unix seconds (env SLURM_JOB_END_TIME)\n"
+    "  --drain-before S        S seconds before --end-time: stop leasing, hand the runs back\n"
+    "                          and exit 0 (default 0: never)\n"
+    "  --drain-signal SIG      drain the same way on USR1, USR2 or HUP (default none)\n"
     "  --config FILE           key=value file with the options above (no dashes)\n"
     "  --version, --help\n";
 
-enum opt_type { T_STR, T_INT, T_I64, T_DBL, T_BOOL, T_LEVEL };
+enum opt_type { T_STR, T_INT, T_I64, T_DBL, T_BOOL, T_LEVEL, T_SIGNAL };
 
 struct opt {
     const char *name;
@@ -75,7 +80,16 @@ static const struct opt table[] = {
     O("flush-points", T_INT, flush_points, 1, 100000),
     O("journal-max", T_I64, journal_max_bytes, 1, 1 << 20), /* MB on input */
     O("shutdown-timeout", T_DBL, shutdown_timeout_s, 0.1, 3600),
+    O("end-time", T_DBL, end_time, 0, 1e11),
+    O("drain-before", T_DBL, drain_before_s, 0, 1e7),
+    O("drain-signal", T_SIGNAL, drain_signal, 0, 0),
 };
+
+/* The signals a scheduler may send to ask for a drain (SLURM's --signal). */
+static const struct {
+    const char *name;
+    int signum;
+} drain_signals[] = {{"none", 0}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
 #define NOPTS ((int)(sizeof table / sizeof table[0]))
 
 static void defaults(struct qw_config *c)
@@ -140,6 +154,15 @@ static int set(struct qw_config *c, const struct opt *o, const char *val, const 
             return qc_err_set(err, QC_EINVAL, o->name,
                               "%s: log-level '%s' is not error, warn, info or debug", src, val);
         return 0;
+    case T_SIGNAL:
+        for (size_t i = 0; i < sizeof drain_signals / sizeof drain_signals[0]; i++)
+            if (!strcmp(val, drain_signals[i].name) ||
+                (!strncmp(val, "SIG", 3) && !strcmp(val + 3, drain_signals[i].name))) {
+                *(int *)p = drain_signals[i].signum;
+                return 0;
+            }
+        return qc_err_set(err, QC_EINVAL, o->name, "%s: %s '%s' is not USR1, USR2, HUP or none",
+                          src, o->name, val);
     default:
         errno = 0;
         d = strtod(val, &end);
@@ -246,6 +269,9 @@ int qw_config_load(struct qw_config *c, int argc, char **argv, struct qc_err *er
     if ((env = getenv("QLAB_CACERT")) && *env &&
         (rc = set(c, find("cacert"), env, "QLAB_CACERT", err)))
         return rc;
+    if ((env = getenv("SLURM_JOB_END_TIME")) && *env &&
+        (rc = set(c, find("end-time"), env, "SLURM_JOB_END_TIME", err)))
+        return rc;
     optind = 1;
     while ((rc = getopt_long(argc, argv, ":h", lopts, &idx)) != -1) {
         if (rc >= 1000 && (rc = set(c, &table[rc - 1000], optarg ? optarg : "true", "flag", err)))
@@ -261,6 +287,10 @@ int qw_config_load(struct qw_config *c, int argc, char **argv, struct qc_err *er
         return qc_err_set(err, QC_EINVAL, "state-dir", "state-dir is empty");
     if (c->cacert[0] && access(c->cacert, R_OK) != 0)
         return qc_err_set(err, QC_EINVAL, "cacert", "cannot read the CA file '%s'", c->cacert);
+    if (c->drain_before_s > 0 && c->end_time <= 0)
+        return qc_err_set(err, QC_EINVAL, "drain-before",
+                          "drain-before needs the job's end time: --end-time or "
+                          "SLURM_JOB_END_TIME");
     c->journal_max_bytes <<= 20;
     return 0;
 }

@@ -1,5 +1,6 @@
 /* The worker's configuration: defaults, then an optional key=value file
- * (--config), then the environment (QLAB_SERVER, QLAB_TOKEN), then flags;
+ * (--config), then the environment (QLAB_SERVER, QLAB_TOKEN, and SLURM's
+ * SLURM_JOB_END_TIME where it sets it), then flags;
  * each later source overrides the earlier ones. Keys of the file are the
  * long flag names without dashes (`server = http://lab:8080`). */
 #ifndef QW_CONFIG_H
@@ -37,6 +38,9 @@ struct qw_config {
     int flush_points;          /* ... or as soon as this many are waiting */
     int64_t journal_max_bytes; /* per run; training waits while it is full */
     double shutdown_timeout_s; /* SIGTERM: exit within this even if runs hang */
+    double end_time;           /* the batch job's end, Unix seconds (0 = none; qw_drain.h) */
+    double drain_before_s;     /* drain this long before end_time (0 = never) */
+    int drain_signal;          /* signal number that drains the worker (0 = none) */
 };
 
 /* Fills `c` from every source. Returns 0, 1 when the caller should exit 0

@@ -16,6 +16,7 @@
 #include "qw_api.h"
 #include "qw_backoff.h"
 #include "qw_device.h"
+#include "qw_drain.h"
 #include "qw_fsop.h"
 #include "qw_http.h"
 #include "qw_job.h"
@@ -44,6 +45,7 @@ struct qw_worker {
     struct qw_http_req *reg_req, *hb_req, *lease_req;
     uv_timer_t *reg_timer, *hb_timer, *lease_timer, *stop_timer;
     uv_signal_t *sigterm, *sigint;
+    struct qw_drain drain; /* before a batch job's end (qw_drain.h) */
     struct qw_backoff reg_bo, lease_bo;
     bool lease_wait, hb_failing;
     bool stopping, closing, closed, forced;
@@ -418,6 +420,7 @@ static void close_all(struct qw_worker *w)
         uv_close((uv_handle_t *)timers[i], free_handle);
     uv_close((uv_handle_t *)w->sigterm, free_handle);
     uv_close((uv_handle_t *)w->sigint, free_handle);
+    qw_drain_close(&w->drain);
 }
 
 static void on_close_timer(uv_timer_t *t)
@@ -492,6 +495,14 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     begin_shutdown(w, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* A drain is the orderly shutdown, triggered by the job's clock or the
+ * scheduler's signal instead of SIGTERM: the runs are handed back
+ * (checkpoint, release) while there is still time to do it. */
+static void on_drain(void *ctx, const char *why)
+{
+    begin_shutdown(ctx, why);
 }
 
 /* ---- start-up ----------------------------------------------------------------------- */
@@ -643,6 +654,13 @@ void qw_worker_start(struct qw_worker *w)
     for (int i = 0; i < w->njobs; i++)
         qw_job_begin(w->jobs[i]);
     do_register(w);
+    struct qc_err err;
+    qc_err_clear(&err);
+    if (qw_drain_start(&w->drain, w->loop, w->cfg, on_drain, w, &err)) {
+        qw_log_error("cannot arm the drain: %s", err.msg);
+        w->exit_code = 1;
+        begin_shutdown(w, "no drain");
+    }
 }
 
 int qw_worker_exit_code(const struct qw_worker *w)

@@ -420,10 +420,47 @@ def test_many_metric_names(d):
     check_metrics(srv2, rid, s)
 
 
+def test_drain_before_end_time(d):
+    """--end-time/--drain-before (a batch job's time limit, docs/deploy-slurm.md):
+    before the end the worker stops leasing, hands its run back with a
+    checkpoint and exits 0; the run finishes elsewhere with an exact history."""
+    srv = Server(d, ttl=30.0)
+    s = spec("drain", epochs=8)
+    rid = srv.submit(s)
+    drain_in = 2.0 * SLOW
+    w = worker(srv.url, d, "w", ["--end-time", "%.3f" % (time.time() + drain_in + 600),
+                                 "--drain-before", "600"])
+    wait_for(lambda: srv.run(rid)["state"] == "running", 30, "the run to run")
+    rc = w.wait(drain_in + 15 * SLOW)
+    assert rc == 0, "worker exit status %s after the drain:\n%s" % (rc, w.text()[-2000:])
+    assert "--drain-before" in w.text(), "no drain in the log:\n" + w.text()[-2000:]
+    r = srv.run(rid)
+    assert r["state"] == "queued", "run is %s after the drain" % r["state"]
+    assert r["attempt"] == 0, "a drain must not count as an attempt: %s" % r["attempt"]
+    assert [l["outcome"] for l in r["leases"]] == ["released"], r["leases"]
+    w2 = worker(srv.url, d, "w2")
+    wait_for(lambda: srv.run(rid)["state"] == "succeeded", 60, "the run to finish on w2")
+    assert "resuming from the checkpoint" in w2.text(), w2.text()[-2000:]
+    check_metrics(srv, rid, s)
+
+
+def test_drain_signal(d):
+    """--drain-signal USR1 (what SLURM's --signal sends) drains an idle worker:
+    it exits 0 at once."""
+    srv = Server(d)
+    w = worker(srv.url, d, "w", ["--drain-signal", "USR1"])
+    wait_for(lambda: "registered as worker" in w.text(), 10, "registration")
+    w.p.send_signal(signal.SIGUSR1)
+    rc = w.wait(5 * SLOW)
+    assert rc == 0, "exit status %s after USR1:\n%s" % (rc, w.text()[-2000:])
+    assert "drain signal" in w.text(), w.text()[-2000:]
+
+
 TESTS = [test_sweep_two_workers, test_kill9_worker_resumes_elsewhere, test_stale_lease_abandoned,
          test_kill9_server_mid_sweep,
          test_cancel_running_run, test_sigterm_releases_run, test_bad_server_answers,
-         test_journal_replayed_after_restart, test_many_metric_names]
+         test_journal_replayed_after_restart, test_many_metric_names, test_drain_before_end_time,
+         test_drain_signal]
 
 
 def main():
