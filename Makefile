@@ -21,6 +21,12 @@ DEB_PKGS += chromium nodejs $(if $(shell command -v npm),,npm)
 # The fuzz targets (make fuzz, and make test's smoke pass): libFuzzer from
 # Debian's clang, with its OpenMP runtime for the core's kernels.
 DEB_PKGS += clang libclang-rt-dev libomp-dev
+# The deploy tests (tests/slurm, tests/deploy): a real single-node SLURM
+# (slurmctld, slurmd, the client commands and munge, about 4 MB, started only
+# by the tests: policy-rc.d or a missing slurm.conf keep the packaged
+# services down) and systemd-analyze. Without their recommends, which would
+# pull 30 more packages (HDF5, RRD, IPMI and ROCm plugins) the tests never load.
+DEB_PKGS_NOREC := slurmctld slurmd slurm-client munge systemd
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
 # fp-contract=off: an FMA contraction would round once where the emulated
@@ -156,26 +162,91 @@ $(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE)
 
 # ---- dependencies -----------------------------------------------------------
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; norec=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	for p in $(DEB_PKGS_NOREC); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || norec="$$norec $$p"; \
+	done; \
+	if [ -z "$$missing$$norec" ]; then echo "deps: all Debian packages present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	  echo "deps: installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "deps: missing packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; fi
+	  echo "deps: installing$$missing$$norec"; \
+	  apt-get update -qq && \
+	  { [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } && \
+	  { [ -z "$$norec" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$norec; }; \
+	else echo "deps: missing packages; run:"; \
+	  [ -z "$$missing" ] || echo "  sudo apt-get install -y$$missing"; \
+	  [ -z "$$norec" ] || echo "  sudo apt-get install -y --no-install-recommends$$norec"; exit 1; fi
 	@$(MAKE) --no-print-directory $(WEB_DEPS)
 
 # npm packages from the committed lock files; web/'s postinstall copies uPlot
 # into web/vendor/ (the server serves only web/, and there is no CDN).
 WEB_DEPS := web/vendor/versions.json tests/web/node_modules/.package-lock.json \
-            tests/openapi/node_modules/.package-lock.json
+            tests/openapi/node_modules/.package-lock.json \
+            tests/deploy/node_modules/.package-lock.json
 web/vendor/versions.json: web/package.json web/package-lock.json web/scripts/vendor.mjs
 	cd web && npm ci --prefer-offline --no-audit --no-fund
 tests/web/node_modules/.package-lock.json: tests/web/package.json tests/web/package-lock.json
 	cd tests/web && npm ci --prefer-offline --no-audit --no-fund
 tests/openapi/node_modules/.package-lock.json: tests/openapi/package.json tests/openapi/package-lock.json
 	cd tests/openapi && npm ci --prefer-offline --no-audit --no-fund
+# kubernetes-models: the Kubernetes API schemas as validators, for test-deploy.
+tests/deploy/node_modules/.package-lock.json: tests/deploy/package.json tests/deploy/package-lock.json
+	cd tests/deploy && npm ci --prefer-offline --no-audit --no-fund
+
+# ---- install ----------------------------------------------------------------
+# Laid out as a Debian package lays it out (docs/deploy-systemd.md):
+#   $(PREFIX)/bin                  qlab, qlab-server, qlab-worker
+#   $(PREFIX)/share/qlab/web       the dashboard (qlab-server finds it from its own path)
+#   $(PREFIX)/share/qlab/schema    experiment and sweep JSON Schemas, openapi.yaml
+#   $(PREFIX)/share/qlab/slurm     the sbatch recipe; .../k8s the Kubernetes manifests
+#   $(PREFIX)/share/doc/qlab       README, docs, examples (specs, systemd env files)
+#   $(UNITDIR)                     qlab-server.service, qlab-worker@.service
+#   $(SYSUSERSDIR)/qlab.conf       the dedicated user, for systemd-sysusers
+# DESTDIR stages the whole tree elsewhere (packaging, tests/deploy).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SYSCONFDIR  ?= /etc
+BINDIR      := $(PREFIX)/bin
+DATADIR     := $(PREFIX)/share/qlab
+DOCDIR      := $(PREFIX)/share/doc/qlab
+# Debian's own packages keep units in /lib/systemd/system; a local prefix
+# uses its own lib/ (systemd looks in /usr/local/lib/systemd/system too).
+UNITDIR     ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+SCHEMA_FILES := schema/experiment.schema.json schema/sweep.schema.json schema/openapi.yaml
+DOC_FILES   := README.md LICENSE $(wildcard docs/*.md)
+UNITS       := deploy/systemd/qlab-server.service deploy/systemd/qlab-worker@.service
+K8S_FILES   := $(wildcard deploy/k8s/*.yaml)
+SUBST       := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+                   -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+.PHONY: install uninstall
+install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.js
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/slurm $(DESTDIR)$(DATADIR)/k8s \
+	  $(DESTDIR)$(DOCDIR)/img $(DESTDIR)$(DOCDIR)/examples/systemd \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker $(DESTDIR)$(BINDIR)
+	# Everything the dashboard serves: web/ without its npm build files.
+	cd web && find . -type f ! -path './node_modules/*' ! -path './scripts/*' ! -name 'package*.json' \
+	  ! -name '.*' -exec install -D -m 0644 {} $(abspath $(DESTDIR)$(DATADIR))/web/{} \;
+	install -m 0644 $(SCHEMA_FILES) $(DESTDIR)$(DATADIR)/schema
+	install -m 0755 deploy/slurm/qlab-worker.sbatch $(DESTDIR)$(DATADIR)/slurm
+	$(if $(K8S_FILES),install -m 0644 $(K8S_FILES) $(DESTDIR)$(DATADIR)/k8s)
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)
+	install -m 0644 docs/img/*.png $(DESTDIR)$(DOCDIR)/img
+	install -m 0644 examples/*.json $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 deploy/systemd/server.env.example $(DESTDIR)$(DOCDIR)/examples/systemd/server.env
+	install -m 0644 deploy/systemd/worker.env.example $(DESTDIR)$(DOCDIR)/examples/systemd/worker.env
+	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	install -m 0644 deploy/systemd/qlab.sysusers $(DESTDIR)$(SYSUSERSDIR)/qlab.conf
+	@echo "installed under $(DESTDIR)$(PREFIX); next: docs/deploy-systemd.md (systemd-sysusers, systemctl daemon-reload)"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/qlab $(DESTDIR)$(BINDIR)/qlab-server $(DESTDIR)$(BINDIR)/qlab-worker \
+	  $(DESTDIR)$(UNITDIR)/qlab-server.service $(DESTDIR)$(UNITDIR)/qlab-worker@.service \
+	  $(DESTDIR)$(SYSUSERSDIR)/qlab.conf
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 
 # ---- tests ------------------------------------------------------------------
 # Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
@@ -184,7 +255,7 @@ TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(WRKT_SRC),test-worker-unit) $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
-	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web fuzz-smoke
+	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web fuzz-smoke test-deploy test-slurm
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
@@ -291,6 +362,22 @@ fuzz-smoke: $(FUZZ_BINS)
 	    || { echo "fuzz-smoke: $$t FAILED"; tail -40 $(FUZZ_DIR)/$$t-smoke.log; exit 1; }; \
 	  echo "fuzz-smoke: $$t ok ($$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$t-smoke.log) inputs)"; \
 	done
+# make install into a temporary DESTDIR and the installed server serving its
+# web files, systemd-analyze verify and security on the units, the sbatch
+# script's checks (tests/deploy/test_install.py), then the Kubernetes
+# manifests against the API schemas, offline (tests/deploy/k8s.test.mjs).
+# Plain pass only: it tests files and layouts, not code under sanitizers.
+.PHONY: test-deploy test-slurm
+test-deploy: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.js \
+             tests/deploy/node_modules/.package-lock.json
+	BIN=$(BIN) python3 tests/deploy/test_install.py
+	cd tests/deploy && node --test k8s.test.mjs
+
+# Workers under a real single-node SLURM (munge, slurmctld, slurmd) started
+# in a temporary directory: tests/slurm/test_slurm.py. Plain pass only (about
+# two minutes, most of it waiting for SLURM's time limits).
+test-slurm: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
+	BIN=$(BIN) tests/slurm/run.sh
 
 bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-bench
@@ -333,7 +420,10 @@ help:
 	@echo '  bench         the benchmarks, as ratios against baselines measured in the same run'
 	@echo '  tour          the numerics core through the qlab CLI, no server'
 	@echo '  test-unit test-cli test-server test-worker-unit test-worker test-web'
+	@echo '  test-deploy test-slurm'
 	@echo '                one suite each (SAN=1 BUILD=build/asan for the sanitizer build)'
+	@echo '  install       install under PREFIX (default /usr/local; DESTDIR stages it)'
+	@echo '  image         a container root filesystem from debootstrap (docs/deploy-container.md)'
 	@echo '  check-layers  the layer and include rules, and the checker'"'"'s own tests'
 	@echo '  check-openapi lint schema/openapi.yaml (Redocly, offline after make deps)'
 	@echo '  check-format  clang-format in dry-run mode over every tracked C file'
