@@ -248,6 +248,15 @@ uninstall:
 	  $(DESTDIR)$(SYSUSERSDIR)/qlab.conf
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 
+# A container root filesystem built with debootstrap, for where no base image
+# can be pulled: $(BUILD)/image/qlab-rootfs.tar.gz, ready for `podman import`
+# (docs/deploy-container.md). Needs root and Debian's mirror; a few minutes,
+# so not part of make test. deploy/container/Containerfile is the same image
+# for machines with a container engine.
+.PHONY: image
+image: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.js
+	BUILD=$(BUILD) deploy/container/debootstrap.sh $(BUILD)/image
+
 # ---- tests ------------------------------------------------------------------
 # Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
 CRITERION_ARGS ?= --jobs 2

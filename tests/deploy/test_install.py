@@ -214,8 +214,56 @@ def test_sbatch_script():
     assert r.returncode != 0 and "SLURM_JOB_ID" in r.stderr, r.stderr
 
 
+def test_container_recipe():
+    """deploy/container: runtime-packages.txt names the package of every
+    library the binaries link directly (a new dependency must join it), and
+    the Containerfile copies every source folder the build reads."""
+    here = os.path.join(REPO, "deploy", "container")
+    listed = {l.strip() for l in open(os.path.join(here, "runtime-packages.txt"))
+              if l.strip() and not l.startswith("#")}
+    if not shutil.which("readelf") or not shutil.which("dpkg"):
+        raise Skip("readelf or dpkg is missing")
+    users = {}  # library path -> "soname (binary)" lines
+    for b in ("qlab", "qlab-server", "qlab-worker"):
+        exe = os.path.join(BIN, b)
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]",
+                            subprocess.run(["readelf", "-d", exe], capture_output=True,
+                                           text=True, check=True).stdout)
+        paths = dict(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(
+            ["ldd", exe], capture_output=True, text=True, check=True).stdout, re.M))
+        for lib in needed:
+            path = os.path.realpath(paths.get(lib, lib))
+            users.setdefault(path, []).append("%s (%s)" % (lib, b))
+    # One dpkg -S for all (it reads every package's file list each time);
+    # with merged /usr, dpkg may know a library by its /lib path.
+    asked = sorted(users) + [p.replace("/usr/lib/", "/lib/", 1) for p in sorted(users)]
+    r = subprocess.run(["dpkg", "-S"] + asked, capture_output=True, text=True)
+    owner = {}
+    for line in r.stdout.splitlines():
+        pkg, path = line.split(": ", 1)
+        owner[path.replace("/lib/", "/usr/lib/", 1) if path.startswith("/lib/") else path] = \
+            pkg.split(":")[0]
+    missing = {}
+    for path, who in users.items():
+        assert path in owner, "no Debian package owns %s, needed by %s" % (path, who)
+        if owner[path] not in listed and owner[path] not in ("libc6", "libgcc-s1"):  # in every Debian
+            missing[owner[path]] = who
+    assert not missing, "runtime-packages.txt lacks %s" % missing
+    cf = open(os.path.join(here, "Containerfile")).read()
+    copied = set(re.findall(r"^COPY (?!--from)(\S+)", cf, re.M)) | \
+        set(re.findall(r"^COPY Makefile (.*) \./$", cf, re.M)[0].split())
+    if shutil.which("git") and os.path.isdir(os.path.join(REPO, ".git")) or \
+            os.path.isfile(os.path.join(REPO, ".git")):
+        top = set(subprocess.run(["git", "-C", REPO, "ls-files"], capture_output=True, text=True,
+                                 check=True).stdout.split())
+        top = {t.split("/")[0] for t in top} - {"tests", "bench", ".ci", ".clang-format",
+                                                ".editorconfig", ".gitignore"}
+        assert top <= copied | {"Makefile"}, "the Containerfile does not copy %s" % (top - copied)
+    assert "runtime-packages.txt" in cf and "make install PREFIX=/usr" in cf
+
+
 TESTS = [test_install_layout, test_installed_server_serves_its_web_files, test_source_tree_server,
-         test_systemd_units_verify, test_sbatch_script]
+         test_systemd_units_verify, test_sbatch_script, test_container_recipe]
 
 
 def main():
