@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "server/srv.h"
 #include "server/webdir.h"
@@ -16,7 +15,6 @@ int main(int argc, char **argv)
     struct srv_config cfg;
     struct qc_err err;
     char exe[PATH_MAX], warn[SRV_PATH_MAX + 128];
-    ssize_t n;
     bool help;
     sigset_t sigs;
     int sig;
@@ -32,8 +30,7 @@ int main(int argc, char **argv)
         return 0;
     }
     /* The installed web files are found relative to the binary itself. */
-    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
+    srv_webdir_exe(exe, sizeof exe, "/proc/self/exe", argv[0]);
     if (srv_webdir_resolve(&cfg, exe, warn, sizeof warn, &err) < 0) {
         fprintf(stderr, "qlab-server: %s\n", err.msg);
         return 2;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool has_index(const char *dir)
 {
@@ -28,6 +29,38 @@ static void take(struct srv_config *c, const char *dir)
         snprintf(c->web_dir, sizeof c->web_dir, "%s", real);
     else
         snprintf(c->web_dir, sizeof c->web_dir, "%s", dir);
+}
+
+void srv_webdir_exe(char *out, size_t out_size, const char *proc_link, const char *argv0)
+{
+    char real[PATH_MAX], cand[PATH_MAX];
+    ssize_t n;
+
+    out[0] = '\0';
+    if (proc_link && (n = readlink(proc_link, real, sizeof real - 1)) > 0) {
+        real[n] = '\0';
+        snprintf(out, out_size, "%s", real);
+        return;
+    }
+    if (!argv0 || !argv0[0])
+        return;
+    if (strchr(argv0, '/')) {
+        if (realpath(argv0, real))
+            snprintf(out, out_size, "%s", real);
+        return;
+    }
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *colon = strchr(path, ':');
+        const int len = colon ? (int)(colon - path) : (int)strlen(path);
+        if (len > 0 &&
+            (size_t)snprintf(cand, sizeof cand, "%.*s/%s", len, path, argv0) < sizeof cand &&
+            access(cand, X_OK) == 0 && realpath(cand, real)) {
+            snprintf(out, out_size, "%s", real);
+            return;
+        }
+        path = colon ? colon + 1 : NULL;
+    }
 }
 
 int srv_webdir_resolve(struct srv_config *c, const char *exe, char *warn, size_t warn_size,

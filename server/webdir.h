@@ -13,6 +13,11 @@
 /* The installed web files, relative to the directory of the binary. */
 #define SRV_WEBDIR_INSTALLED "../share/qlab/web"
 
+/* The path of the running binary, into out: the target of `proc_link`
+ * (/proc/self/exe), else argv0 when it names a path, else argv0 found on
+ * PATH (a chroot without /proc). "" when none resolves. */
+void srv_webdir_exe(char *out, size_t out_size, const char *proc_link, const char *argv0);
+
 /* Settles c->web_dir. `exe` is the path of the running binary (NULL or ""
  * when unknown: only ./web is tried). A --web directory that does not
  * exist is QC_EINVAL naming "--web" (or QLAB_WEB). When no default is

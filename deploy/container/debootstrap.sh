@@ -38,7 +38,8 @@ debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" "$mirror" >"$ou
     { tail -n 30 "$out/debootstrap.log" >&2; die "debootstrap failed (log: $out/debootstrap.log)"; }
 
 make -s -C "$repo" BUILD="$build" install PREFIX=/usr DESTDIR="$root"
-chroot "$root" useradd --system --uid 10001 --user-group --home-dir /var/lib/qlab \
+chroot "$root" groupadd --gid 10001 qlab
+chroot "$root" useradd --uid 10001 --gid 10001 --no-create-home --home-dir /var/lib/qlab \
     --shell /usr/sbin/nologin qlab
 install -d -m 0750 "$root/var/lib/qlab"
 chroot "$root" chown qlab:qlab /var/lib/qlab
@@ -49,7 +50,10 @@ for b in qlab qlab-server qlab-worker; do
         die "/usr/bin/$b does not run inside the image (missing libraries? see runtime-packages.txt)"
 done
 
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+# apt's caches, and translations and manuals nobody reads in a container
+# (the copyright files under /usr/share/doc stay).
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+    "$root"/usr/share/locale/* "$root"/usr/share/man/* "$root"/usr/share/info/*
 tar --numeric-owner -C "$root" -czf "$out/qlab-rootfs.tar.gz" .
 echo "make image: $out/qlab-rootfs.tar.gz ($(du -h "$out/qlab-rootfs.tar.gz" | cut -f1)); import it with"
 echo "  podman import --change 'USER 10001' --change 'WORKDIR /var/lib/qlab' \\"

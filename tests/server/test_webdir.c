@@ -140,3 +140,33 @@ Test(webdir, an_explicit_directory_is_kept_and_an_empty_one_serves_nothing)
     cr_expect_str_eq(warn, "");
     srvt_dir_remove(root);
 }
+
+Test(webdir, the_binary_is_found_through_proc_then_argv0_then_path)
+{
+    char root[SRVT_PATH], exe[SRVT_PATH * 2], link[SRVT_PATH * 2], nolink[SRVT_PATH * 2];
+    char path[SRVT_PATH * 3], out[4096];
+
+    srvt_dir_make(root, sizeof root);
+    make_prefix(root, true, exe, sizeof exe);
+    srvt_write_file(exe, "#!/bin/sh\n");
+    cr_assert_eq(chmod(exe, 0755), 0);
+    snprintf(link, sizeof link, "%s/exe-link", root);
+    cr_assert_eq(symlink(exe, link), 0);
+    snprintf(nolink, sizeof nolink, "%s/no-proc/exe", root);
+
+    /* /proc/self/exe (here a symlink standing for it) wins over argv[0]. */
+    srv_webdir_exe(out, sizeof out, link, "/somewhere/else");
+    cr_expect_str_eq(out, exe);
+    /* Without /proc (a chroot): argv[0] when it is a path... */
+    cr_assert_eq(chdir(root), 0);
+    srv_webdir_exe(out, sizeof out, nolink, "usr/bin/qlab-server");
+    cr_expect_str_eq(out, exe);
+    /* ...else the first executable of that name on PATH. */
+    snprintf(path, sizeof path, "%s/nothing-here:%s/usr/bin", root, root);
+    cr_assert_eq(setenv("PATH", path, 1), 0);
+    srv_webdir_exe(out, sizeof out, nolink, "qlab-server");
+    cr_expect_str_eq(out, exe);
+    srv_webdir_exe(out, sizeof out, nolink, "qlab-nonesuch");
+    cr_expect_str_eq(out, "");
+    srvt_dir_remove(root);
+}
