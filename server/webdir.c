@@ -20,15 +20,17 @@ static bool has_index(const char *dir)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* Copies the absolute form of `dir` into c->web_dir (the relative form
- * when it cannot be resolved or does not fit). */
+/* Copies the absolute form of `dir` into c->web_dir (the form given when
+ * it cannot be resolved or does not fit). */
 static void take(struct srv_config *c, const char *dir)
 {
     char real[PATH_MAX];
-    if (realpath(dir, real) && strlen(real) < sizeof c->web_dir)
-        snprintf(c->web_dir, sizeof c->web_dir, "%s", real);
+    const char *src = realpath(dir, real) && strlen(real) < sizeof c->web_dir ? real : dir;
+    const size_t n = strlen(src);
+    if (n < sizeof c->web_dir)
+        memcpy(c->web_dir, src, n + 1);
     else
-        snprintf(c->web_dir, sizeof c->web_dir, "%s", dir);
+        c->web_dir[0] = '\0'; /* longer than any path the server can open */
 }
 
 void srv_webdir_exe(char *out, size_t out_size, const char *proc_link, const char *argv0)

@@ -27,7 +27,7 @@ static void fire(struct qw_drain *d, const char *why)
 
 static void on_timer(uv_timer_t *t)
 {
-    fire(t->data, "the job's end is near (--drain-before)");
+    fire(t->data, "draining before the job's end, --drain-before");
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -39,7 +39,7 @@ static void on_signal(uv_signal_t *s, int signum)
         qw_log_info("signal %d: already draining", signum);
         return;
     }
-    snprintf(why, sizeof why, "drain signal %d (--drain-signal)", signum);
+    snprintf(why, sizeof why, "drain signal %d, --drain-signal", signum);
     fire(d, why);
 }
 
