@@ -425,9 +425,9 @@ def test_drain_before_end_time(d):
     before the end the worker stops leasing, hands its run back with a
     checkpoint and exits 0; the run finishes elsewhere with an exact history."""
     srv = Server(d, ttl=30.0)
-    s = spec("drain", epochs=8)
+    s = spec("drain", epochs=5)
     rid = srv.submit(s)
-    drain_in = 2.0 * SLOW
+    drain_in = 1.5 * SLOW
     w = worker(srv.url, d, "w", ["--end-time", "%.3f" % (time.time() + drain_in + 600),
                                  "--drain-before", "600"])
     wait_for(lambda: srv.run(rid)["state"] == "running", 30, "the run to run")
