@@ -235,7 +235,7 @@ install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.
 	$(if $(K8S_FILES),install -m 0644 $(K8S_FILES) $(DESTDIR)$(DATADIR)/k8s)
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)
 	install -m 0644 docs/img/*.png $(DESTDIR)$(DOCDIR)/img
-	install -m 0644 examples/*.json $(DESTDIR)$(DOCDIR)/examples
+	cd examples && find . -name '*.json' -exec install -D -m 0644 {} $(abspath $(DESTDIR)$(DOCDIR))/examples/{} \;
 	install -m 0644 deploy/systemd/server.env.example $(DESTDIR)$(DOCDIR)/examples/systemd/server.env
 	install -m 0644 deploy/systemd/worker.env.example $(DESTDIR)$(DOCDIR)/examples/systemd/worker.env
 	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done

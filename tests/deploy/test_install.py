@@ -83,6 +83,7 @@ def test_install_layout():
             ("share", "qlab", "schema", "openapi.yaml"), ("share", "qlab", "slurm", "qlab-worker.sbatch"),
             ("share", "qlab", "k8s", "server.yaml"), ("share", "doc", "qlab", "README.md"),
             ("share", "doc", "qlab", "deploy-slurm.md"), ("share", "doc", "qlab", "examples", "mlp.json"),
+            ("share", "doc", "qlab", "examples", "studies", "cfg-ladder.json"),
             ("share", "doc", "qlab", "examples", "systemd", "worker.env"),
             ("lib", "systemd", "system", "qlab-server.service"),
             ("lib", "systemd", "system", "qlab-worker@.service"), ("lib", "sysusers.d", "qlab.conf")]
