@@ -223,8 +223,8 @@ SUBST       := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
 
 .PHONY: install uninstall
 install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.js
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/slurm $(DESTDIR)$(DATADIR)/k8s \
-	  $(DESTDIR)$(DOCDIR)/img $(DESTDIR)$(DOCDIR)/examples/systemd \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR)/schema \
+	  $(DESTDIR)$(DATADIR)/slurm $(DESTDIR)$(DATADIR)/k8s $(DESTDIR)$(DOCDIR)/img $(DESTDIR)$(DOCDIR)/examples/systemd \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker $(DESTDIR)$(BINDIR)
 	# Everything the dashboard serves: web/ without its npm build files.
@@ -235,10 +235,14 @@ install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.
 	$(if $(K8S_FILES),install -m 0644 $(K8S_FILES) $(DESTDIR)$(DATADIR)/k8s)
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)
 	install -m 0644 docs/img/*.png $(DESTDIR)$(DOCDIR)/img
-	cd examples && find . -name '*.json' -exec install -D -m 0644 {} $(abspath $(DESTDIR)$(DOCDIR))/examples/{} \;
-	install -m 0644 deploy/systemd/server.env.example $(DESTDIR)$(DOCDIR)/examples/systemd/server.env
-	install -m 0644 deploy/systemd/worker.env.example $(DESTDIR)$(DOCDIR)/examples/systemd/worker.env
-	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	cd examples && find . -name '*.json' \
+	  -exec install -D -m 0644 {} $(abspath $(DESTDIR)$(DOCDIR))/examples/{} \;
+	install -m 0644 deploy/systemd/server.env.example \
+	  $(DESTDIR)$(DOCDIR)/examples/systemd/server.env
+	install -m 0644 deploy/systemd/worker.env.example \
+	  $(DESTDIR)$(DOCDIR)/examples/systemd/worker.env
+	for u in $(UNITS); do \
+	  $(SUBST) $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	install -m 0644 deploy/systemd/qlab.sysusers $(DESTDIR)$(SYSUSERSDIR)/qlab.conf
 	@echo "installed under $(DESTDIR)$(PREFIX); next: docs/deploy-systemd.md (systemd-sysusers, systemctl daemon-reload)"
 

@@ -84,13 +84,13 @@ static const struct opt table[] = {
     O("drain-before", T_DBL, drain_before_s, 0, 1e7),
     O("drain-signal", T_SIGNAL, drain_signal, 0, 0),
 };
+#define NOPTS ((int)(sizeof table / sizeof table[0]))
 
 /* The signals a scheduler may send to ask for a drain (SLURM's --signal). */
 static const struct {
     const char *name;
     int signum;
 } drain_signals[] = {{"none", 0}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
-#define NOPTS ((int)(sizeof table / sizeof table[0]))
 
 static void defaults(struct qw_config *c)
 {
