@@ -222,7 +222,7 @@ SUBST       := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
                    -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 .PHONY: install uninstall
-install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.js
+install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versions.json
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR)/schema \
 	  $(DESTDIR)$(DATADIR)/slurm $(DESTDIR)$(DATADIR)/k8s $(DESTDIR)$(DOCDIR)/img $(DESTDIR)$(DOCDIR)/examples/systemd \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
@@ -258,7 +258,7 @@ uninstall:
 # so not part of make test. deploy/container/Containerfile is the same image
 # for machines with a container engine.
 .PHONY: image
-image: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.js
+image: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versions.json
 	BUILD=$(BUILD) deploy/container/debootstrap.sh $(BUILD)/image
 
 # ---- tests ------------------------------------------------------------------
@@ -381,10 +381,10 @@ fuzz-smoke: $(FUZZ_BINS)
 # manifests against the API schemas, offline (tests/deploy/k8s.test.mjs).
 # Plain pass only: it tests files and layouts, not code under sanitizers.
 .PHONY: test-deploy test-slurm
-test-deploy: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/uPlot.esm.js \
+test-deploy: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versions.json \
              tests/deploy/node_modules/.package-lock.json
 	BIN=$(BIN) python3 tests/deploy/test_install.py
-	cd tests/deploy && node --test k8s.test.mjs
+	cd tests/deploy && $(NODE) --test k8s.test.mjs
 
 # Workers under a real single-node SLURM (munge, slurmctld, slurmd) started
 # in a temporary directory: tests/slurm/test_slurm.py. Plain pass only (about
