@@ -1,6 +1,7 @@
 /* MAC configurations: the "cfg=5,acc=e6m5,..." language, the derived
  * multiplier reading of each CFG, and the exact scalar dot product that every
- * configuration can run (the SIMD kernel covers the common ones faster). */
+ * configuration can run (the SIMD kernel covers the common ones faster); its
+ * arithmetic is mac_hd.h's, shared with the CUDA GEMM. */
 #include "mac_impl.h"
 
 #include <errno.h>
@@ -229,34 +230,6 @@ const char *qc_mac_describe(const struct qc_mac *m, char *buf, int len)
     return buf;
 }
 
-/* The product step on an exact product: rounding (CFG-1/2) or flush. */
-static void product_step(struct qc_xval *p, const struct qc_mac *m, struct qc_round_stats *st)
-{
-    if (m->fused || p->cls != QC_X_FIN)
-        return;
-    if (!m->prod_exact) {
-        struct qc_round rne;
-        unsigned ev = 0;
-        qc_round_init(&rne, QC_ROUND_RNE);
-        double v = qc__round_x(&m->prod_round, p, &rne, 0, &ev);
-        if (st) {
-            st->overflow += (ev & QC_EV_OVERFLOW) != 0;
-            st->underflow += (ev & QC_EV_UNDERFLOW) != 0;
-        }
-        qc__x_from_double(p, v);
-        return;
-    }
-    if (m->prod_flush > 0.0) {
-        struct qc_xval t;
-        qc__x_from_double(&t, m->prod_flush);
-        if (qc__x_cmp_mag(p, &t) < 0) {
-            p->cls = QC_X_ZERO;
-            if (st)
-                st->underflow++;
-        }
-    }
-}
-
 double qc_mac_multiply(const struct qc_mac *m, double a, double b, struct qc_round_stats *st)
 {
     struct qc_xval p;
@@ -264,7 +237,7 @@ double qc_mac_multiply(const struct qc_mac *m, double a, double b, struct qc_rou
     unsigned ev = 0;
 
     qc__x_mul(&p, a, b);
-    product_step(&p, m, st);
+    qc__mac_product_step(&p, m, st);
     /* Exact whenever the product has <= 53 significant bits (see mac.h). */
     qc_round_init(&rne, QC_ROUND_RNE);
     struct qc_format f64;
@@ -273,99 +246,8 @@ double qc_mac_multiply(const struct qc_mac *m, double a, double b, struct qc_rou
     return qc__round_x(&f64, &p, &rne, 0, &ev);
 }
 
-static bool nonzero_finite(double x)
-{
-    return x != 0.0 && isfinite(x);
-}
-
-/* acc + p rounded to a float accumulator, counting the step. */
-static double float_add(const struct qc_mac *m, double acc, const struct qc_xval *p, uint64_t index,
-                        struct qc_round_stats *st)
-{
-    struct qc_xval xa, s;
-    unsigned ev = 0;
-
-    qc__x_from_double(&xa, acc);
-    qc__x_add(&s, &xa, p, m->acc_round.mode);
-    double r = qc__round_x(&m->acc, &s, &m->acc_round, index, &ev);
-    if (st) {
-        st->overflow += (ev & QC_EV_OVERFLOW) != 0;
-        st->underflow += (ev & QC_EV_UNDERFLOW) != 0;
-        st->swamping += nonzero_finite(acc) && p->cls == QC_X_FIN && r == acc;
-    }
-    return r;
-}
-
-/* Saturating (or wrapping) add of two fixed-point codes. */
-static int64_t fixed_add(const struct qc_format *f, int64_t x, int64_t y, struct qc_round_stats *st)
-{
-    const int bits = f->kind == QC_FMT_FIXED ? f->ibits + f->fbits : f->ibits;
-    const int64_t hi = (INT64_C(1) << (bits - 1)) - 1;
-    const int64_t lo = f->kind == QC_FMT_FIXED ? -hi - 1 : -hi;
-    int64_t s = x + y; /* |x|, |y| < 2^53: no int64 overflow */
-
-    if (s >= lo && s <= hi)
-        return s;
-    if (st)
-        st->overflow++;
-    if (f->flags & QC_FMTF_WRAP) {
-        uint64_t mask = (UINT64_C(1) << bits) - 1;
-        uint64_t u = (uint64_t)s & mask;
-        int64_t w = (int64_t)(u << (64 - bits)) >> (64 - bits);
-        if (st && w == 0)
-            st->underflow++; /* a nonzero exact sum that wrapped to zero */
-        return w;
-    }
-    return s > hi ? hi : lo;
-}
-
 double qc__mac_dot(const struct qc_mac *m, const double *a, int64_t sa, const double *b, int64_t sb,
                    int64_t k, uint64_t sr_base, struct qc_round_stats *st)
 {
-    const int64_t chunk = m->chunk > 0 && m->chunk < k ? m->chunk : (k > 0 ? k : 1);
-    const bool fixed = m->acc.kind != QC_FMT_FLOAT;
-    uint64_t step = 0;
-    bool nan = false;
-    double acc = 0.0, total = 0.0;
-    int64_t acc_c = 0, total_c = 0;
-
-    for (int64_t k0 = 0; k0 < k; k0 += chunk) {
-        const int64_t k1 = k0 + chunk < k ? k0 + chunk : k;
-        acc = 0.0;
-        acc_c = 0;
-        for (int64_t kk = k0; kk < k1; kk++) {
-            struct qc_xval p;
-            qc__x_mul(&p, a[kk * sa], b[kk * sb]);
-            product_step(&p, m, st);
-            if (!fixed) {
-                acc = float_add(m, acc, &p, sr_base + step++, st);
-                continue;
-            }
-            /* Fixed point: the product converts to the grid, then adds. */
-            unsigned ev = 0;
-            double q = qc__round_x(&m->acc, &p, &m->acc_round, sr_base + step++, &ev);
-            if (st) {
-                st->overflow += (ev & QC_EV_OVERFLOW) != 0;
-                st->underflow += (ev & QC_EV_UNDERFLOW) != 0 && p.cls == QC_X_FIN;
-            }
-            if (isnan(q)) { /* fixed point cannot hold a NaN: the result will be NaN */
-                nan = true;
-                continue;
-            }
-            acc_c = fixed_add(&m->acc, acc_c, (int64_t)ldexp(q, m->acc.fbits), st);
-        }
-        if (!fixed) {
-            struct qc_xval xa;
-            qc__x_from_double(&xa, acc);
-            total = float_add(m, total, &xa, sr_base + step++, st);
-        } else {
-            total_c = fixed_add(&m->acc, total_c, acc_c, st);
-            step++;
-        }
-    }
-    if (fixed)
-        return nan ? NAN : ldexp((double)total_c, -m->acc.fbits);
-    if (k == 0)
-        return 0.0;
-    return total;
+    return qc__mac_dot_hd(m, a, sa, b, sb, k, sr_base, st);
 }

@@ -1,7 +1,9 @@
-/* Internal: the exact scalar dot product behind every MAC configuration. */
+/* Internal: the exact scalar dot product behind every MAC configuration
+ * (mac_hd.h holds its arithmetic, shared with the CUDA backend). */
 #ifndef QCORE_MAC_IMPL_H
 #define QCORE_MAC_IMPL_H
 
+#include "mac_hd.h"
 #include "qcore/mac.h"
 #include "xval_impl.h"
 

@@ -1,7 +1,8 @@
 /* Array quantization: scalar formats element by element, block formats
  * (MX, BFP) block by block with a shared power-of-two scale. fp32 arrays in
  * the common float formats take the SIMD path; everything else, and every
- * stochastic rounding, goes through the exact scalar engine. */
+ * stochastic rounding, goes through the exact scalar engine. The per-element
+ * and per-block arithmetic is quantize_hd.h's, shared with the CUDA backend. */
 #include "qcore/quantize.h"
 
 #include <float.h>
@@ -11,11 +12,8 @@
 #include <string.h>
 
 #include "simd/kern_impl.h"
+#include "quantize_hd.h"
 #include "quantize_impl.h"
-#include "xval_impl.h"
-
-#define SCALE_EXP_MIN (-127)
-#define SCALE_EXP_MAX 127
 
 static const char *const rule_names[] = {"floor", "ceil", "round"};
 
@@ -75,77 +73,15 @@ bool qc__f32_plan_init(struct qc__f32_plan *p, const struct qc_format *f, const 
     return true;
 }
 
-/* floor(log2(x)) for finite x > 0, exactly. */
-static int ilog2(double x)
-{
-    int e;
-    frexp(x, &e);
-    return e - 1;
-}
-
-/* Whether amax / 2^e, carrying sign `neg`, rounds (as the elements do)
- * beyond the element maximum. Stochastic rounding counts as rounding away
- * from zero, its worst case, so the block maximum is never clipped. */
-static bool max_rounds_above(const struct qc_format *elem, double amax, int e, bool neg,
-                             const struct qc_round *r)
-{
-    struct qc_format el = *elem;
-    struct qc_round rr;
-    struct qc_xval x;
-    unsigned ev = 0;
-
-    el.flags &= ~QC_FMTF_SAT;
-    qc_round_init(&rr, r ? r->mode : QC_ROUND_RNE);
-    if (rr.mode == QC_ROUND_SR)
-        rr.mode = neg ? QC_ROUND_RDN : QC_ROUND_RUP;
-    qc__x_from_double(&x, neg ? -amax : amax);
-    x.exp -= e;
-    double v = qc__round_x(&el, &x, &rr, 0, &ev);
-    /* A format without inf saturates instead: its overflow event says it. */
-    return !(fabs(v) <= el.max_finite) || (ev & QC_EV_OVERFLOW);
-}
-
-/* The rule's exponent e for values of largest magnitude amax > 0, carried
- * by values of sign + (`pos`) and/or - (`neg`), scaled into scalar format
- * `el` whose top binade is [2^top, 2^(top+1)). Not clamped. */
-static int rule_exp(const struct qc_format *el, int top, double amax, bool pos, bool neg,
-                    enum qc_scale_rule rule, const struct qc_round *r)
-{
-    int e = ilog2(amax) - top;
-
-    switch (rule) {
-    case QC_SCALE_FLOOR:
-        break;
-    case QC_SCALE_CEIL:
-        if (amax > ldexp(el->max_finite, e))
-            e++;
-        break;
-    case QC_SCALE_ROUND:
-        if ((pos && max_rounds_above(el, amax, e, false, r)) ||
-            (neg && max_rounds_above(el, amax, e, true, r)))
-            e++;
-        break;
-    }
-    return e;
-}
-
-/* The scale exponent for a block whose largest magnitude amax is carried
- * by elements of sign + (`pos`) and/or - (`neg`). */
+/* The scale exponent of block format f for a block whose largest magnitude
+ * amax is carried by elements of sign + (`pos`) and/or - (`neg`). */
 static int scale_exp(const struct qc_format *f, double amax, bool pos, bool neg,
                      enum qc_scale_rule rule, const struct qc_round *r)
 {
     struct qc_format el;
-    int e;
 
-    if (!(amax > 0))
-        return SCALE_EXP_MIN;
     qc_format_element(&el, f);
-    e = rule_exp(&el, f->elem_emax, amax, pos, neg, rule, r);
-    if (e < SCALE_EXP_MIN)
-        e = SCALE_EXP_MIN;
-    if (e > SCALE_EXP_MAX)
-        return INT32_MAX;
-    return e;
+    return qc__scale_exp(f, &el, amax, pos, neg, rule, r);
 }
 
 int qc_block_scale_exp(const struct qc_format *f, double amax, enum qc_scale_rule rule,
@@ -161,7 +97,7 @@ int qc__tensor_scale_exp(const struct qc_format *f, double amax, enum qc_scale_r
         return 0;
     /* The top binade is that of the largest finite value: emax for IEEE-style
      * formats, one more under inf1/fn/finite readings, M-2 for qM.N. */
-    return rule_exp(f, ilog2(f->max_finite), amax, true, false, rule, r);
+    return qc__rule_exp(f, qc__hd_ilog2(f->max_finite), amax, true, false, rule, r);
 }
 
 static int check_round(const struct qc_round *r, struct qc_err *err)
@@ -182,59 +118,33 @@ static int check_shape(int64_t rows, int64_t cols, struct qc_err *err)
     return QC_OK;
 }
 
+int qc__quantize_f32_check(const struct qc_format *f, const struct qc_round *r, int64_t rows,
+                           int64_t cols, struct qc_err *err)
+{
+    int rc;
+
+    if ((rc = check_round(r, err)) || (rc = check_shape(rows, cols, err)))
+        return rc;
+    if (!qc_format_fits_f32(f))
+        return qc_err_set(err, QC_EINVAL, "format",
+                          "%s: values do not all fit fp32 output exactly; use fp64 output",
+                          f->name);
+    return QC_OK;
+}
+
 int qc__block_exp(const struct qc_format *f, const double *in, int64_t len, enum qc_scale_rule rule,
                   const struct qc_round *r)
 {
-    double amax = 0.0;
-    bool pos = false, neg = false;
+    struct qc_format el;
 
-    for (int64_t i = 0; i < len; i++) {
-        if (!isfinite(in[i]))
-            return INT32_MAX; /* NaN or inf in the block: NaN scale (OCP MX) */
-        if (fabs(in[i]) > amax)
-            amax = fabs(in[i]);
-    }
-    for (int64_t i = 0; i < len; i++) {
-        pos = pos || in[i] == amax;
-        neg = neg || in[i] == -amax;
-    }
-    return scale_exp(f, amax, pos, neg, rule, r);
+    qc_format_element(&el, f);
+    return qc__block_exp_hd(f, &el, in, len, rule, r);
 }
 
 double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
                       uint64_t index, struct qc_round_stats *st)
 {
-    struct qc_xval xv;
-    unsigned ev = 0;
-
-    /* Scale by moving the exponent of the exact value: never inexact. */
-    qc__x_from_double(&xv, x);
-    xv.exp -= e;
-    double v = qc__round_x(el, &xv, r, index, &ev);
-    qc__count(st, ev);
-    return v;
-}
-
-/* Quantizes one block of `len` doubles (in -> out) of block format f. */
-static void quantize_block(double *out, const double *in, int64_t len, const struct qc_format *f,
-                           const struct qc_format *el, const struct qc_round *r,
-                           enum qc_scale_rule rule, uint64_t index, struct qc_round_stats *st)
-{
-    const int e = qc__block_exp(f, in, len, rule, r);
-
-    const double top = ldexp(el->max_finite, 127); /* the largest MX value */
-    for (int64_t i = 0; i < len; i++) {
-        if (e == INT32_MAX) {
-            /* NaN scale: a finite value beyond the format's range overflowed. */
-            out[i] = NAN;
-            if (st) {
-                st->ops++;
-                st->overflow += isfinite(in[i]) && fabs(in[i]) > top;
-            }
-            continue;
-        }
-        out[i] = ldexp(qc__block_elem(el, in[i], e, r, index + (uint64_t)i, st), e);
-    }
+    return qc__block_elem_hd(el, x, e, r, index, st);
 }
 
 static void quantize_blocks_f64(double *out, const double *in, int64_t rows, int64_t cols,
@@ -248,7 +158,8 @@ static void quantize_blocks_f64(double *out, const double *in, int64_t rows, int
         for (int64_t c = 0; c < cols; c += f->block) {
             int64_t len = cols - c < f->block ? cols - c : f->block;
             int64_t at = row * cols + c;
-            quantize_block(out + at, in + at, len, f, &el, r, rule, first + (uint64_t)at, st);
+            qc__quantize_block_hd(out + at, in + at, len, f, &el, r, rule, first + (uint64_t)at,
+                                  st);
         }
     }
 }
@@ -302,12 +213,8 @@ int qc__quantize_f32_kern(float *out, const float *in, int64_t rows, int64_t col
     struct qc__f32_plan plan;
     int rc;
 
-    if ((rc = check_round(r, err)) || (rc = check_shape(rows, cols, err)))
+    if ((rc = qc__quantize_f32_check(f, r, rows, cols, err)))
         return rc;
-    if (!qc_format_fits_f32(f))
-        return qc_err_set(err, QC_EINVAL, "format",
-                          "%s: values do not all fit fp32 output exactly; use fp64 output",
-                          f->name);
     if (!qc_format_is_scalar(f))
         return quantize_blocks_f32(out, in, rows, cols, f, r, rule, first_index, st, err);
     const int64_t n = rows * cols;

@@ -23,6 +23,11 @@ int qc__tensor_scale_exp(const struct qc_format *f, double amax, enum qc_scale_r
 double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
                       uint64_t index, struct qc_round_stats *st);
 
+/* The argument checks of qc_quantize_f32 (rounding, shape, fp32 output),
+ * shared with every backend's quantizer so that all refuse the same calls. */
+int qc__quantize_f32_check(const struct qc_format *f, const struct qc_round *r, int64_t rows,
+                           int64_t cols, struct qc_err *err);
+
 /* Fills `p` and returns true when the SIMD path can round to `f` with `r`. */
 bool qc__f32_plan_init(struct qc__f32_plan *p, const struct qc_format *f, const struct qc_round *r);
 

@@ -1,0 +1,141 @@
+/* The MAC's per-element arithmetic as QC_HD code: the product step of each
+ * CFG, the rounded float add with its counters, the saturating fixed-point
+ * add, and the chunked dot product of docs/mac.md in its one summation
+ * order. mac.c wraps the dot product for the CPU GEMM's exact engine; the
+ * CUDA GEMM runs the same function, one output element per thread. */
+#ifndef QCORE_MAC_HD_H
+#define QCORE_MAC_HD_H
+
+#include "qcore/mac.h"
+#include "round_hd.h"
+
+/* The product step on an exact product: rounding (CFG-1/2) or flush. */
+static inline QC_HD void qc__mac_product_step(struct qc_xval *p, const struct qc_mac *m,
+                                              struct qc_round_stats *st)
+{
+    if (m->fused || p->cls != QC_X_FIN)
+        return;
+    if (!m->prod_exact) {
+        struct qc_round rne;
+        unsigned ev = 0;
+        qc__round_set(&rne, QC_ROUND_RNE);
+        double v = qc__round_x(&m->prod_round, p, &rne, 0, &ev);
+        if (st) {
+            st->overflow += (ev & QC_EV_OVERFLOW) != 0;
+            st->underflow += (ev & QC_EV_UNDERFLOW) != 0;
+        }
+        qc__x_from_double(p, v);
+        return;
+    }
+    if (m->prod_flush > 0.0) {
+        struct qc_xval t;
+        qc__x_from_double(&t, m->prod_flush);
+        if (qc__x_cmp_mag(p, &t) < 0) {
+            p->cls = QC_X_ZERO;
+            if (st)
+                st->underflow++;
+        }
+    }
+}
+
+/* acc + p rounded to a float accumulator, counting the step. */
+static inline QC_HD double qc__mac_float_add(const struct qc_mac *m, double acc,
+                                             const struct qc_xval *p, uint64_t index,
+                                             struct qc_round_stats *st)
+{
+    struct qc_xval xa, s;
+    unsigned ev = 0;
+
+    qc__x_from_double(&xa, acc);
+    qc__x_add(&s, &xa, p, m->acc_round.mode);
+    double r = qc__round_x(&m->acc, &s, &m->acc_round, index, &ev);
+    if (st) {
+        st->overflow += (ev & QC_EV_OVERFLOW) != 0;
+        st->underflow += (ev & QC_EV_UNDERFLOW) != 0;
+        st->swamping += acc != 0.0 && qc__hd_isfinite(acc) && p->cls == QC_X_FIN && r == acc;
+    }
+    return r;
+}
+
+/* Saturating (or wrapping) add of two fixed-point codes. */
+static inline QC_HD int64_t qc__mac_fixed_add(const struct qc_format *f, int64_t x, int64_t y,
+                                              struct qc_round_stats *st)
+{
+    const int bits = f->kind == QC_FMT_FIXED ? f->ibits + f->fbits : f->ibits;
+    const int64_t hi = (INT64_C(1) << (bits - 1)) - 1;
+    const int64_t lo = f->kind == QC_FMT_FIXED ? -hi - 1 : -hi;
+    int64_t s = x + y; /* |x|, |y| < 2^53: no int64 overflow */
+
+    if (s >= lo && s <= hi)
+        return s;
+    if (st)
+        st->overflow++;
+    if (f->flags & QC_FMTF_WRAP) {
+        uint64_t mask = (UINT64_C(1) << bits) - 1;
+        uint64_t u = (uint64_t)s & mask;
+        int64_t w = (int64_t)(u << (64 - bits)) >> (64 - bits);
+        if (st && w == 0)
+            st->underflow++; /* a nonzero exact sum that wrapped to zero */
+        return w;
+    }
+    return s > hi ? hi : lo;
+}
+
+/* One output element: sum over k of a[kk*sa] * b[kk*sb] under `m`, inputs
+ * already rounded to m->a_read / m->b_read, in the order of docs/mac.md.
+ * Stochastic accumulator rounding draws indices sr_base + step with
+ * m->acc_round's seed and stream. Counts events into `st` (not `ops`). A NaN
+ * product makes a fixed-point dot product NaN. */
+static inline QC_HD double qc__mac_dot_hd(const struct qc_mac *m, const double *a, int64_t sa,
+                                          const double *b, int64_t sb, int64_t k, uint64_t sr_base,
+                                          struct qc_round_stats *st)
+{
+    const int64_t chunk = m->chunk > 0 && m->chunk < k ? m->chunk : (k > 0 ? k : 1);
+    const bool fixed = m->acc.kind != QC_FMT_FLOAT;
+    uint64_t step = 0;
+    bool nan = false;
+    double acc = 0.0, total = 0.0;
+    int64_t acc_c = 0, total_c = 0;
+
+    for (int64_t k0 = 0; k0 < k; k0 += chunk) {
+        const int64_t k1 = k0 + chunk < k ? k0 + chunk : k;
+        acc = 0.0;
+        acc_c = 0;
+        for (int64_t kk = k0; kk < k1; kk++) {
+            struct qc_xval p;
+            qc__x_mul(&p, a[kk * sa], b[kk * sb]);
+            qc__mac_product_step(&p, m, st);
+            if (!fixed) {
+                acc = qc__mac_float_add(m, acc, &p, sr_base + step++, st);
+                continue;
+            }
+            /* Fixed point: the product converts to the grid, then adds. */
+            unsigned ev = 0;
+            double q = qc__round_x(&m->acc, &p, &m->acc_round, sr_base + step++, &ev);
+            if (st) {
+                st->overflow += (ev & QC_EV_OVERFLOW) != 0;
+                st->underflow += (ev & QC_EV_UNDERFLOW) != 0 && p.cls == QC_X_FIN;
+            }
+            if (qc__hd_isnan(q)) { /* fixed point cannot hold a NaN: the result will be NaN */
+                nan = true;
+                continue;
+            }
+            acc_c = qc__mac_fixed_add(&m->acc, acc_c, (int64_t)qc__hd_ldexp(q, m->acc.fbits), st);
+        }
+        if (!fixed) {
+            struct qc_xval xa;
+            qc__x_from_double(&xa, acc);
+            total = qc__mac_float_add(m, total, &xa, sr_base + step++, st);
+        } else {
+            total_c = qc__mac_fixed_add(&m->acc, total_c, acc_c, st);
+            step++;
+        }
+    }
+    if (fixed)
+        return nan ? qc__hd_nan() : qc__hd_ldexp((double)total_c, -m->acc.fbits);
+    if (k == 0)
+        return 0.0;
+    return total;
+}
+
+#endif
