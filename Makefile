@@ -43,10 +43,49 @@ endif
 OBJ := $(BUILD)/obj
 BIN := $(BUILD)/bin
 
+# ---- CUDA -------------------------------------------------------------------
+# The CUDA backend (core/src/backend/cuda/*.cu, docs/cuda.md) builds where
+# nvcc is found: /usr/local/cuda/bin/nvcc, else the PATH's. NVCC=/path/nvcc
+# picks another, NVCC= builds without it (cuda_stub.c then refuses the kind).
+# nvcc compiles for every architecture in CUDA_ARCHS (plus PTX of the last, for
+# newer GPUs) with -fmad=false: a contracted multiply-add would round once
+# where the arithmetic rounds twice. Its objects go to $(CUDA_BUILD), one folder
+# for the plain and the sanitizer builds: they are compiled without
+# sanitizers either way (ASan does not instrument device code, and the host
+# side only launches), so the ASan pass reuses them instead of running nvcc
+# again.
+comma      := ,
+NVCC       ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+CUDA_ARCHS ?= 80 90
+CUDA_BUILD ?= build/cuda
+CUDA_SRC   := $(wildcard core/src/backend/cuda/*.cu)
+CUDA_STUB  := core/src/backend/cuda/cuda_stub.c
+ifneq ($(strip $(NVCC)),)
+CUDA_HOME  := $(patsubst %/bin/,%,$(dir $(realpath $(NVCC))))
+CUDA_LIB   := $(CUDA_HOME)/lib64
+CUDA_OBJ   := $(CUDA_SRC:%.cu=$(CUDA_BUILD)/%.o)
+NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo -fmad=false -ftz=false -prec-div=true -prec-sqrt=true \
+              $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+              -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS)) \
+              -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings \
+              -Icore/include -Icore/src -MMD -MP
+# The runtime statically (no libcudart.so needed where the binary runs);
+# cuBLAS (acc=native) shared, and only into programs that use it.
+LDLIBS_Q   += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudart_static -Wl,--as-needed -lcublas \
+              -Wl,--no-as-needed -ldl -lrt -lpthread -lstdc++
+CUDA_STATE := CUDA backend built with $(NVCC) for sm_$(subst $() $(),$(comma)sm_,$(CUDA_ARCHS))
+else
+CUDA_OBJ   :=
+CUDA_STATE := CUDA backend skipped: no nvcc (/usr/local/cuda/bin/nvcc or the PATH; NVCC=/path/to/nvcc)
+endif
+ifeq ($(MAKELEVEL),0)
+$(info qlab: $(CUDA_STATE))
+endif
+
 # ---- libqcore ---------------------------------------------------------------
 # One folder per layer (docs/design.md); scripts/check_layers.py keeps the
 # dependencies pointing one way. Backends may nest (backend/cpu/).
-CORE_SRC  := $(filter-out core/src/simd/kern_simd.c,\
+CORE_SRC  := $(filter-out core/src/simd/kern_simd.c $(if $(CUDA_OBJ),$(CUDA_STUB)),\
                $(wildcard core/src/*/*.c core/src/*/*/*.c))
 CORE_OBJ  := $(CORE_SRC:%.c=$(OBJ)/%.o)
 # The SIMD kernels are one source compiled once per instruction set; the
@@ -107,7 +146,11 @@ $(OBJ)/core/src/simd/kern_%.o: $(SIMD_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_Q) $(ISA_FLAGS_$*) -DQC_SIMD_ISA=$* -c $< -o $@
 
-$(LIBQCORE): $(CORE_OBJ) $(SIMD_OBJ)
+$(CUDA_BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIBQCORE): $(CORE_OBJ) $(SIMD_OBJ) $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -420,9 +463,10 @@ check-format:
 
 # The layer rules of docs/design.md: the checker's own tests, then the tree,
 # its includes and the calls between the objects of this build.
-check-layers: $(CORE_OBJ) $(SRV_OBJ) $(WRK_OBJ)
+check-layers: $(CORE_OBJ) $(CUDA_OBJ) $(SRV_OBJ) $(WRK_OBJ)
 	python3 tests/layers/test_check_layers.py
-	python3 scripts/check_layers.py --obj-root $(OBJ) $(CORE_OBJ) $(SRV_OBJ) $(WRK_OBJ)
+	python3 scripts/check_layers.py --obj-root $(OBJ) --obj-root $(CUDA_BUILD) $(CORE_OBJ) \
+	  $(CUDA_OBJ) $(SRV_OBJ) $(WRK_OBJ)
 
 help:
 	@echo 'qlab make targets (docs/operations.md has the details):'
@@ -446,7 +490,7 @@ help:
 clean:
 	rm -rf build
 
--include $(wildcard $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
+-include $(wildcard $(CUDA_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
                      $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d) \
                      $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d) \
                      $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d))

@@ -161,20 +161,38 @@ def nm_symbols(path):
     return defined, used
 
 
-def check_objects(objdir, objects):
+def source_of(o, objdirs, root):
+    """The source path (relative to the root) an object was compiled from:
+    <objdir>/<path>.o from <path>.c, or <path>.cu for the CUDA objects."""
+    for objdir in objdirs:
+        rel = os.path.relpath(o, objdir)
+        if rel.startswith(".."):
+            continue
+        base = rel[:-2]
+        if root and not os.path.exists(os.path.join(root, base + ".c")) and \
+                os.path.exists(os.path.join(root, base + ".cu")):
+            return base + ".cu"
+        return base + ".c"
+    return None
+
+
+def check_objects(objdirs, objects, root=None):
+    if isinstance(objdirs, str):
+        objdirs = [objdirs]
     bad = []
     groups = {"core": [], "server": [], "worker": []}
     for o in objects:
-        rel = os.path.relpath(o, objdir)
+        rel = source_of(o, objdirs, root)
+        if rel is None:
+            continue
         top = rel.split("/")[0]
         if top in groups and not os.path.basename(rel).startswith("kern_"):
-            groups[top].append(o)
+            groups[top].append((o, rel))
     for group, objs in groups.items():
         if not objs:
             continue
         owner, uses = {}, {}
-        for o in objs:
-            rel = os.path.relpath(o, objdir)[:-2] + ".c"
+        for o, rel in objs:
             defined, used = nm_symbols(o)
             for s in defined:
                 owner[s] = rel
@@ -240,14 +258,15 @@ def strongly_connected(graph):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", default=os.path.join(os.path.dirname(__file__), ".."))
-    ap.add_argument("--obj-root", default="build/obj",
-                    help="the folder objects are named under (default build/obj)")
+    ap.add_argument("--obj-root", action="append",
+                    help="a folder objects are named under (default build/obj); repeat it for "
+                         "objects built elsewhere (the CUDA objects)")
     ap.add_argument("objects", nargs="*", help="objects of a finished build: also check calls")
     args = ap.parse_args()
     root = os.path.abspath(args.root)
     bad = check_includes(root)
     if args.objects:
-        bad += check_objects(args.obj_root, args.objects)
+        bad += check_objects(args.obj_root or ["build/obj"], args.objects, root)
     for line in bad:
         print(f"check_layers: {line}", file=sys.stderr)
     if bad:

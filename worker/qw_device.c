@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qcore/backend.h"
 #include "qcore/cpu.h"
+#include "qw_log.h"
 
 typedef int (*probe_fn)(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err);
 
@@ -43,14 +45,39 @@ static int probe_cpu(struct qw_devices *out, const struct qw_config *cfg, struct
     return d->info ? 0 : qc_err_set(err, QC_ENOMEM, "", "out of memory");
 }
 
-/* CUDA GPUs: one run per GPU. This build has no CUDA backend, so there is
- * nothing to offer; a CUDA build replaces this probe with one that asks
- * the driver (name, memory) and adds a QW_DEV_GPU per device. */
+/* CUDA GPUs: one device and one run per GPU the CUDA runtime finds, named
+ * by the driver ("NVIDIA H200", which a spec's board may ask for). A build
+ * without the CUDA backend, or a machine without a driver or a GPU, finds
+ * none: that is no error, the worker just offers no GPU (and says why). */
 static int probe_cuda(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
 {
-    (void)out;
+    struct qc_backend_device gpus[QW_DEVICES_MAX];
+    struct qc_err why;
+    int n;
+
     (void)cfg;
-    (void)err;
+    qc_err_clear(&why);
+    n = qc_backend_devices("cuda", gpus, QW_DEVICES_MAX, &why);
+    if (n <= 0) {
+        qw_log_info("no GPU offered: %s", why.msg);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        struct qw_device *d = add(out, QW_DEV_GPU, "gpu", err);
+        if (!d)
+            return err->code;
+        d->slots = d->free = 1;
+        d->threads = 1; /* the GEMMs run on the GPU; the rest of a step on one core */
+        d->index = gpus[i].index;
+        snprintf(d->board, sizeof d->board, "%s", gpus[i].name);
+        char cc[32];
+        snprintf(cc, sizeof cc, "%d.%d", gpus[i].cc_major, gpus[i].cc_minor);
+        d->info =
+            json_pack("{s:i, s:s, s:I, s:s}", "cuda_device", gpus[i].index, "name", gpus[i].name,
+                      "memory_bytes", (json_int_t)gpus[i].memory, "compute_capability", cc);
+        if (!d->info)
+            return qc_err_set(err, QC_ENOMEM, "", "out of memory");
+    }
     return 0;
 }
 

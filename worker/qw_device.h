@@ -28,6 +28,7 @@ struct qw_device {
     bool emulated;   /* an emulated board (FPGA emulator), not real hardware */
     int slots, free; /* concurrent runs it takes, and how many more it can */
     int threads;     /* CPU threads one run uses here */
+    int index;       /* GPU: the CUDA device index (qc_backend_opts.device) */
     json_t *info;    /* family-specific details (CPU: cores, simd; GPU: name, memory) */
 };
 

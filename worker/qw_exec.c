@@ -170,6 +170,10 @@ static void thread_main(void *arg)
     if ((rc = configure(cfg, x->p.spec_json, &err)))
         goto out;
     cfg->threads = x->p.threads;
+    /* The run executes on the device it was leased for: a GPU lease (a spec
+     * asking for gpu, or for any) trains on that GPU, a CPU lease on the CPU. */
+    snprintf(cfg->backend, sizeof cfg->backend, "%s", x->p.gpu ? "cuda" : "cpu");
+    cfg->device = x->p.gpu ? x->p.gpu_index : 0;
     snprintf(opts.checkpoint_dir, sizeof opts.checkpoint_dir, "%s", x->p.dir);
     opts.checkpoint_every = x->p.checkpoint_every;
     opts.resume = x->p.ckpt != NULL;
@@ -178,9 +182,13 @@ static void thread_main(void *arg)
                                    .progress = on_progress,
                                    .checkpointed = on_checkpointed,
                                    .should_stop = should_stop};
-    qw_log_info("run %" PRId64 ": training%s on %d thread%s", x->p.run,
-                opts.resume ? " (resuming from the server's checkpoint)" : "", x->p.threads,
-                x->p.threads == 1 ? "" : "s");
+    if (x->p.gpu)
+        qw_log_info("run %" PRId64 ": training%s on CUDA device %d", x->p.run,
+                    opts.resume ? " (resuming from the server's checkpoint)" : "", x->p.gpu_index);
+    else
+        qw_log_info("run %" PRId64 ": training%s on %d thread%s", x->p.run,
+                    opts.resume ? " (resuming from the server's checkpoint)" : "", x->p.threads,
+                    x->p.threads == 1 ? "" : "s");
     rc = qc_train_run(cfg, &opts, &hooks, NULL, &err);
     if (x->journal_failed) {
         x->done->local_failure = 1;

@@ -12,6 +12,7 @@
 #define QW_EXEC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "qcore/error.h"
@@ -26,6 +27,8 @@ struct qw_exec_params {
     void *ckpt;            /* checkpoint to resume from, or NULL; taken */
     size_t ckpt_len;
     int threads;              /* CPU threads of the training */
+    bool gpu;                 /* the run's device is a GPU: the CUDA backend ... */
+    int gpu_index;            /* ... on this CUDA device */
     int64_t checkpoint_every; /* steps; 0 = epoch ends only */
     char journal_path[QW_PATH_MAX];
     char lease[QW_JOURNAL_TOKEN_MAX], token[QW_JOURNAL_TOKEN_MAX];

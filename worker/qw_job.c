@@ -564,6 +564,8 @@ static void start_training(struct qw_job *j, void *ckpt, size_t len)
     p.ckpt = ckpt;
     p.ckpt_len = len;
     p.threads = j->dev->threads;
+    p.gpu = j->dev->kind == QW_DEV_GPU;
+    p.gpu_index = j->dev->index;
     p.checkpoint_every = cfg->checkpoint_every;
     snprintf(p.journal_path, sizeof p.journal_path, "%s", j->jpath);
     snprintf(p.lease, sizeof p.lease, "%s", j->lease);

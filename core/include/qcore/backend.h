@@ -1,5 +1,5 @@
-/* Compute backends: one vtable per kind of device (CPU now; CUDA and FPGA
- * slot in later without touching callers).
+/* Compute backends: one vtable per kind of device (CPU and CUDA; FPGA slots
+ * in later without touching callers).
  *
  * A backend that cannot perform an operation, or cannot perform it with the
  * requested configuration, returns QC_EUNSUPP with a message saying why.
@@ -42,11 +42,27 @@ struct qc_backend_opts {
     int device;  /* device index for gpu/fpga; ignored by cpu */
 };
 
-/* Creates a backend of `kind` ("cpu"; others report QC_EUNSUPP when this
- * build or machine lacks them). The caller owns *out: qc_backend_destroy. */
+/* One accelerator a backend kind can run on (qc_backend_devices). */
+struct qc_backend_device {
+    int index;              /* qc_backend_opts.device */
+    char name[96];          /* the driver's name, "NVIDIA H200" */
+    uint64_t memory;        /* bytes of device memory */
+    int cc_major, cc_minor; /* CUDA compute capability */
+};
+
+/* Creates a backend of `kind` ("cpu", "cuda"; QC_EUNSUPP, saying why, when
+ * this build or machine lacks the kind: no CUDA backend built, no driver,
+ * no device). The caller owns *out: qc_backend_destroy. */
 int qc_backend_create(struct qc_backend **out, const char *kind, const struct qc_backend_opts *opts,
                       struct qc_err *err);
 void qc_backend_destroy(struct qc_backend *be); /* NULL is a no-op */
+
+/* The devices of an accelerator kind ("cuda") this process can use: fills
+ * up to `max` entries and returns how many. 0 when there are none, and then
+ * `why` (may be NULL) says why (no CUDA backend in this build, no driver, no
+ * device); QC_EINVAL for a kind that is no accelerator. */
+int qc_backend_devices(const char *kind, struct qc_backend_device *out, int max,
+                       struct qc_err *why);
 
 static inline int qc_backend_gemm(struct qc_backend *be, float *c, const float *a, const float *b,
                                   const struct qc_gemm_desc *d, const struct qc_mac *mac,

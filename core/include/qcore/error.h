@@ -56,6 +56,10 @@ int qc_error_exit_code(int code);    /* 2 for usage errors, 1 otherwise */
  * network data) stop the process with the failed condition and its place.
  * Stays on in release builds: a wrong number is worse than a crash. */
 #define QC_ASSERT(cond) ((cond) ? (void)0 : qc__assert_fail(#cond, __FILE__, __LINE__))
+#ifdef __cplusplus /* the CUDA backend's .cu files include this header too */
+[[noreturn]] void qc__assert_fail(const char *cond, const char *file, int line);
+#else
 _Noreturn void qc__assert_fail(const char *cond, const char *file, int line);
+#endif
 
 #endif

@@ -43,6 +43,8 @@ struct qc_train_cfg {
     struct qc_loss_scaler loss;  /* initial scaler */
     struct qc_scale_cfg scaling; /* tensor/block scale policy (scale.h); none by default */
     int threads;                 /* CPU threads, 0 = all */
+    char backend[16];            /* where the GEMMs run: "cpu" (the default) or "cuda" */
+    int device;                  /* the accelerator's index (qc_backend_opts.device) */
     uint64_t fingerprint;        /* identifies the experiment in checkpoints */
 };
 
@@ -79,8 +81,10 @@ int qc_train_run(const struct qc_train_cfg *cfg, const struct qc_train_opts *opt
 struct qc_spec;
 /* The configuration a spec describes. `canonical` (len bytes, the spec's
  * canonical JSON text) gives the fingerprint. QC_EUNSUPP, naming the field,
- * for what this build cannot run: a device other than cpu/any, or a scale
- * policy on a format whose multiplier reading leaves fp32's range. */
+ * for what this build cannot run: an fpga device, or a scale
+ * policy on a format whose multiplier reading leaves fp32's range. Device
+ * kind gpu selects the "cuda" backend (device 0; a worker sets the index):
+ * whether this build and machine have one is known when the run starts. */
 int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s, const char *canonical,
                            size_t len, struct qc_err *err);
 

@@ -9,4 +9,11 @@
 int qc__backend_cpu_create(struct qc_backend **out, const struct qc_backend_opts *opts,
                            struct qc_err *err);
 
+/* backend/cuda/backend_cuda.cu where nvcc built it, else backend/cuda/cuda_stub.c
+ * (which refuses, saying why). */
+int qc__backend_cuda_create(struct qc_backend **out, const struct qc_backend_opts *opts,
+                            struct qc_err *err);
+/* The GPUs the CUDA runtime finds (qc_backend_devices). */
+int qc__backend_cuda_devices(struct qc_backend_device *out, int max, struct qc_err *why);
+
 #endif

@@ -81,8 +81,98 @@ static inline QC_HD int64_t qc__mac_fixed_add(const struct qc_format *f, int64_t
     return s > hi ? hi : lo;
 }
 
+/* The state of one output element's dot product between products, so that
+ * a caller may feed the products in pieces (the CUDA GEMM feeds them tile by
+ * tile from shared memory) and still add them in the one order of
+ * docs/mac.md: the chunk in progress, the running total, and the step that
+ * numbers the stochastic-rounding draws. */
+struct qc__dot {
+    double acc, total;       /* float accumulators */
+    int64_t acc_c, total_c;  /* fixed-point accumulators: codes on the 2^-N grid */
+    int64_t chunk, in_chunk; /* products per chunk (>= 1); products in the open chunk */
+    uint64_t step;           /* draws so far: products and chunk totals */
+    bool fixed, nan;         /* fixed-point accumulator; a NaN product met (fixed only) */
+};
+
+/* A dot product of k products under `m`, nothing added yet. */
+static inline QC_HD void qc__dot_init(struct qc__dot *s, const struct qc_mac *m, int64_t k)
+{
+    s->acc = 0.0;
+    s->total = 0.0;
+    s->acc_c = 0;
+    s->total_c = 0;
+    s->chunk = m->chunk > 0 && m->chunk < k ? m->chunk : (k > 0 ? k : 1);
+    s->in_chunk = 0;
+    s->step = 0;
+    s->fixed = m->acc.kind != QC_FMT_FLOAT;
+    s->nan = false;
+}
+
+/* Adds the open chunk to the total and opens the next. */
+static inline QC_HD void qc__dot_close_chunk(struct qc__dot *s, const struct qc_mac *m,
+                                             uint64_t sr_base, struct qc_round_stats *st)
+{
+    if (!s->fixed) {
+        struct qc_xval xa;
+        qc__x_from_double(&xa, s->acc);
+        s->total = qc__mac_float_add(m, s->total, &xa, sr_base + s->step++, st);
+    } else {
+        s->total_c = qc__mac_fixed_add(&m->acc, s->total_c, s->acc_c, st);
+        s->step++;
+    }
+    s->acc = 0.0;
+    s->acc_c = 0;
+    s->in_chunk = 0;
+}
+
+/* The next product a x b, inputs already rounded to m->a_read / m->b_read:
+ * the CFG's product step, then the rounded add to the chunk; a full chunk
+ * is added to the total. Stochastic rounding draws sr_base + step. */
+static inline QC_HD void qc__dot_push(struct qc__dot *s, const struct qc_mac *m, double a, double b,
+                                      uint64_t sr_base, struct qc_round_stats *st)
+{
+    struct qc_xval p;
+
+    qc__x_mul(&p, a, b);
+    qc__mac_product_step(&p, m, st);
+    if (!s->fixed) {
+        s->acc = qc__mac_float_add(m, s->acc, &p, sr_base + s->step++, st);
+    } else {
+        /* Fixed point: the product converts to the grid, then adds. */
+        unsigned ev = 0;
+        double q = qc__round_x(&m->acc, &p, &m->acc_round, sr_base + s->step++, &ev);
+        if (st) {
+            st->overflow += (ev & QC_EV_OVERFLOW) != 0;
+            st->underflow += (ev & QC_EV_UNDERFLOW) != 0 && p.cls == QC_X_FIN;
+        }
+        if (qc__hd_isnan(q)) /* fixed point cannot hold a NaN: the result will be NaN */
+            s->nan = true;
+        else
+            s->acc_c =
+                qc__mac_fixed_add(&m->acc, s->acc_c, (int64_t)qc__hd_ldexp(q, m->acc.fbits), st);
+    }
+    if (++s->in_chunk == s->chunk)
+        qc__dot_close_chunk(s, m, sr_base, st);
+}
+
+/* The result after the last product: a short last chunk is added first.
+ * Zero products give +0. */
+static inline QC_HD double qc__dot_finish(struct qc__dot *s, const struct qc_mac *m,
+                                          uint64_t sr_base, struct qc_round_stats *st)
+{
+    if (s->in_chunk > 0)
+        qc__dot_close_chunk(s, m, sr_base, st);
+    if (s->fixed)
+        return s->nan ? qc__hd_nan() : qc__hd_ldexp((double)s->total_c, -m->acc.fbits);
+    return s->total;
+}
+
 /* One output element: sum over k of a[kk*sa] * b[kk*sb] under `m`, inputs
- * already rounded to m->a_read / m->b_read, in the order of docs/mac.md.
+ * already rounded to m->a_read / m->b_read, in the order of docs/mac.md:
+ *
+ *   total = 0; for each chunk: acc = 0; for k in chunk: acc = round(acc + p_k);
+ *                              total = round(total + acc)
+ *
  * Stochastic accumulator rounding draws indices sr_base + step with
  * m->acc_round's seed and stream. Counts events into `st` (not `ops`). A NaN
  * product makes a fixed-point dot product NaN. */
@@ -90,52 +180,12 @@ static inline QC_HD double qc__mac_dot_hd(const struct qc_mac *m, const double *
                                           const double *b, int64_t sb, int64_t k, uint64_t sr_base,
                                           struct qc_round_stats *st)
 {
-    const int64_t chunk = m->chunk > 0 && m->chunk < k ? m->chunk : (k > 0 ? k : 1);
-    const bool fixed = m->acc.kind != QC_FMT_FLOAT;
-    uint64_t step = 0;
-    bool nan = false;
-    double acc = 0.0, total = 0.0;
-    int64_t acc_c = 0, total_c = 0;
+    struct qc__dot s;
 
-    for (int64_t k0 = 0; k0 < k; k0 += chunk) {
-        const int64_t k1 = k0 + chunk < k ? k0 + chunk : k;
-        acc = 0.0;
-        acc_c = 0;
-        for (int64_t kk = k0; kk < k1; kk++) {
-            struct qc_xval p;
-            qc__x_mul(&p, a[kk * sa], b[kk * sb]);
-            qc__mac_product_step(&p, m, st);
-            if (!fixed) {
-                acc = qc__mac_float_add(m, acc, &p, sr_base + step++, st);
-                continue;
-            }
-            /* Fixed point: the product converts to the grid, then adds. */
-            unsigned ev = 0;
-            double q = qc__round_x(&m->acc, &p, &m->acc_round, sr_base + step++, &ev);
-            if (st) {
-                st->overflow += (ev & QC_EV_OVERFLOW) != 0;
-                st->underflow += (ev & QC_EV_UNDERFLOW) != 0 && p.cls == QC_X_FIN;
-            }
-            if (qc__hd_isnan(q)) { /* fixed point cannot hold a NaN: the result will be NaN */
-                nan = true;
-                continue;
-            }
-            acc_c = qc__mac_fixed_add(&m->acc, acc_c, (int64_t)qc__hd_ldexp(q, m->acc.fbits), st);
-        }
-        if (!fixed) {
-            struct qc_xval xa;
-            qc__x_from_double(&xa, acc);
-            total = qc__mac_float_add(m, total, &xa, sr_base + step++, st);
-        } else {
-            total_c = qc__mac_fixed_add(&m->acc, total_c, acc_c, st);
-            step++;
-        }
-    }
-    if (fixed)
-        return nan ? qc__hd_nan() : qc__hd_ldexp((double)total_c, -m->acc.fbits);
-    if (k == 0)
-        return 0.0;
-    return total;
+    qc__dot_init(&s, m, k);
+    for (int64_t kk = 0; kk < k; kk++)
+        qc__dot_push(&s, m, a[kk * sa], b[kk * sb], sr_base, st);
+    return qc__dot_finish(&s, m, sr_base, st);
 }
 
 #endif

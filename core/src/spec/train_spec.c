@@ -18,11 +18,15 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s, co
     int rc;
 
     qc_train_cfg_init(cfg);
-    if (s->device.kind == QC_DEVICE_GPU || s->device.kind == QC_DEVICE_FPGA)
+    if (s->device.kind == QC_DEVICE_FPGA)
         return qc_err_set(err, QC_EUNSUPP, "/device/kind",
-                          "device '%s': this build trains on the CPU only, and a run never "
-                          "moves to another kind of device",
+                          "device '%s': this build has no FPGA backend, and a run never moves "
+                          "to another kind of device",
                           qc_spec_device_name(s->device.kind));
+    /* A GPU run needs the CUDA backend; if this build or machine has none,
+     * creating it fails when the run starts, saying why (never a CPU run). */
+    snprintf(cfg->backend, sizeof cfg->backend, "%s",
+             s->device.kind == QC_DEVICE_GPU ? "cuda" : "cpu");
     qc_spec_model_desc(&cfg->model, s);
     snprintf(cfg->dataset, sizeof cfg->dataset, "%s", qc_spec_dataset_name(s->dataset.name));
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", s->dataset.dir);

@@ -33,6 +33,7 @@ void qc_train_cfg_init(struct qc_train_cfg *cfg)
     cfg->model.width = 1;
     cfg->model.depth = 20;
     snprintf(cfg->dataset, sizeof cfg->dataset, "fashion-mnist");
+    snprintf(cfg->backend, sizeof cfg->backend, "cpu");
     cfg->epochs = 1;
     cfg->batch = 128;
     cfg->seed = 1;
@@ -313,14 +314,14 @@ static int checkpoint(struct run *r, struct qc_err *err)
 static int setup(struct run *r, struct qc_err *err)
 {
     const struct qc_train_cfg *cfg = r->cfg;
-    struct qc_backend_opts bo = {.threads = cfg->threads};
+    struct qc_backend_opts bo = {.threads = cfg->threads, .device = cfg->device};
     const char *dir = cfg->data_dir[0] ? cfg->data_dir : NULL;
     int rc;
 
     if (cfg->epochs < 1 || cfg->batch < 1 || cfg->log_interval < 1)
         return qc_err_set(err, QC_EINVAL, "/train",
                           "epochs, batch_size and log_interval must be >= 1");
-    if ((rc = qc_backend_create(&r->be, "cpu", &bo, err)) ||
+    if ((rc = qc_backend_create(&r->be, cfg->backend[0] ? cfg->backend : "cpu", &bo, err)) ||
         (rc = qc_dataset_load(&r->train, cfg->dataset, dir, QC_SPLIT_TRAIN, cfg->train_limit,
                               cfg->seed, err)) ||
         (rc = qc_dataset_load(&r->val, cfg->dataset, dir, QC_SPLIT_TEST, cfg->val_limit, cfg->seed,
