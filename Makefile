@@ -61,7 +61,7 @@ CUDA_BUILD ?= build/cuda
 CUDA_SRC   := $(wildcard core/src/backend/cuda/*.cu)
 CUDA_STUB  := core/src/backend/cuda/cuda_stub.c
 ifneq ($(strip $(NVCC)),)
-CUDA_HOME  := $(patsubst %/bin/,%,$(dir $(realpath $(NVCC))))
+CUDA_HOME  := $(abspath $(dir $(NVCC))..)
 CUDA_LIB   := $(CUDA_HOME)/lib64
 CUDA_OBJ   := $(CUDA_SRC:%.cu=$(CUDA_BUILD)/%.o)
 NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo -fmad=false -ftz=false -prec-div=true -prec-sqrt=true \
@@ -103,8 +103,10 @@ CLI_SRC   := $(wildcard cli/*.c)
 CLI_OBJ   := $(CLI_SRC:%.c=$(OBJ)/%.o)
 TEST_SRC  := $(wildcard tests/unit/*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(OBJ)/%.o)
-BENCH_SRC := $(wildcard bench/*.c)
-BENCH_OBJ := $(BENCH_SRC:%.c=$(OBJ)/%.o)
+# The GPU benchmark's cuBLAS baseline is CUDA code (bench_cuda_blas.cu);
+# bench_cuda_stub.c stands in where the CUDA backend is not built.
+BENCH_SRC := $(filter-out $(if $(CUDA_OBJ),bench/bench_cuda_stub.c),$(wildcard bench/*.c))
+BENCH_OBJ := $(BENCH_SRC:%.c=$(OBJ)/%.o) $(if $(CUDA_OBJ),$(CUDA_BUILD)/bench/bench_cuda_blas.o)
 # The server is a library (everything but main.c) so that its unit tests link
 # the same code the binary runs.
 SRV_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
@@ -490,7 +492,7 @@ help:
 clean:
 	rm -rf build
 
--include $(wildcard $(CUDA_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
+-include $(wildcard $(CUDA_OBJ:.o=.d) $(CUDA_BUILD)/bench/bench_cuda_blas.d $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
                      $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d) \
                      $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d) \
                      $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d))

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_cuda.h"
 #include "bench_numerics.h"
 #include "bench_server.h"
 #include "bench_train.h"
@@ -17,6 +18,8 @@ static const struct bench_entry entries[] = {
     {.name = "gemm_memory", .group = "numerics", .run = bench_gemm_memory},
     {.name = "gemm_paths", .group = "numerics", .run = bench_gemm_paths},
     {.name = "train_epoch", .group = "train", .run = bench_train_epoch},
+    {.name = "cuda_gemm", .group = "cuda", .run = bench_cuda_gemm},
+    {.name = "cuda_train_epoch", .group = "cuda", .run = bench_cuda_train_epoch},
     {.name = "server_ingest", .group = "server", .run = bench_server_ingest},
     {.name = "server_runs_list", .group = "server", .run = bench_server_runs_list},
     {.name = "server_downsample", .group = "server", .run = bench_server_downsample},

@@ -61,8 +61,8 @@ int qc__cuda_stats_end(struct qc__cuda_backend *cb, struct qc_round_stats *st, s
  * (blocks of block formats along the rows), exactly as qc_quantize_f64,
  * counting into the device counters when `counted`. */
 int qc__cuda_round_f64(struct qc__cuda_backend *cb, double *x, int64_t rows, int64_t cols,
-                       const struct qc_format *f, const struct qc_round *r,
-                       enum qc_scale_rule rule, uint64_t first, bool counted, struct qc_err *err);
+                       const struct qc_format *f, const struct qc_round *r, enum qc_scale_rule rule,
+                       uint64_t first, bool counted, struct qc_err *err);
 
 /* out (rows x cols fp64) = in (rows x cols fp32), or its transpose
  * (cols x rows) when `transpose`. */

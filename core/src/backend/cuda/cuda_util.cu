@@ -75,4 +75,3 @@ int qc__cuda_stats_end(struct qc__cuda_backend *cb, struct qc_round_stats *st, s
     qc_round_stats_add(st, &got);
     return QC_OK;
 }
-

@@ -103,12 +103,10 @@ static int stage_operands(struct qc__cuda_backend *cb, double **a64, double **b6
             return rc;
     }
     qc__round_set(&rne, QC_ROUND_RNE);
-    if ((!d->a_rounded &&
-         (rc = qc__cuda_round_f64(cb, *a64, m, k, &mac->a_read, &rne, mac->scale_rule, 0, false,
-                                  err))) ||
-        (!d->b_rounded &&
-         (rc = qc__cuda_round_f64(cb, *b64, n, k, &mac->b_read, &rne, mac->scale_rule, 0, false,
-                                  err))))
+    if ((!d->a_rounded && (rc = qc__cuda_round_f64(cb, *a64, m, k, &mac->a_read, &rne,
+                                                   mac->scale_rule, 0, false, err))) ||
+        (!d->b_rounded && (rc = qc__cuda_round_f64(cb, *b64, n, k, &mac->b_read, &rne,
+                                                   mac->scale_rule, 0, false, err))))
         return rc;
     return qc__cuda_sync(cb, "staging the operands", err);
 }
@@ -117,8 +115,8 @@ static int stage_operands(struct qc__cuda_backend *cb, double **a64, double **b6
  * cuBLAS sgemm into a dense m x n result. Row-major C = A B is column-major
  * C^T = B^T A^T: with Bt (n x k row-major) read as k x n column-major and
  * transposed, and A (m x k row-major) as A^T, k x m column-major. */
-static int gemm_native(struct qc__cuda_backend *cb, float *dc, const double *a64,
-                       const double *b64, const struct qc_gemm_desc *d, struct qc_err *err)
+static int gemm_native(struct qc__cuda_backend *cb, float *dc, const double *a64, const double *b64,
+                       const struct qc_gemm_desc *d, struct qc_err *err)
 {
     const int64_t m = d->m, n = d->n, k = d->k;
     const float one = 1.0f, zero = 0.0f;
@@ -166,8 +164,7 @@ int qc__cuda_gemm(struct qc_backend *be, float *c, const float *a, const float *
     if ((e = cudaSetDevice(cb->dev)) != cudaSuccess)
         return qc__cuda_fail(e, "selecting the device", err);
     if ((rc = stage_operands(cb, &a64, &b64, a, b, d, mac_in, err)) ||
-        (rc = qc__cuda_buf(cb, QC__CUDA_BUF_C, (size_t)(m * n) * sizeof(float), (void **)&dc,
-                           err)))
+        (rc = qc__cuda_buf(cb, QC__CUDA_BUF_C, (size_t)(m * n) * sizeof(float), (void **)&dc, err)))
         return rc;
     if (mac_in->native) {
         if ((rc = gemm_native(cb, dc, a64, b64, d, err)))

@@ -77,7 +77,7 @@ int qc__cuda_widen(struct qc__cuda_backend *cb, double *out, const float *in, in
     if (rows * cols == 0)
         return QC_OK;
     k_widen<<<qc__cuda_blocks(rows * cols), QC__CUDA_THREADS, 0, cb->stream>>>(out, in, rows, cols,
-                                                                              transpose);
+                                                                               transpose);
     cudaError_t e = cudaGetLastError();
     return e == cudaSuccess ? QC_OK : qc__cuda_fail(e, "widening to fp64", err);
 }
@@ -93,8 +93,8 @@ int qc__cuda_narrow(struct qc__cuda_backend *cb, float *out, const double *in, i
 }
 
 int qc__cuda_round_f64(struct qc__cuda_backend *cb, double *x, int64_t rows, int64_t cols,
-                       const struct qc_format *f, const struct qc_round *r,
-                       enum qc_scale_rule rule, uint64_t first, bool counted, struct qc_err *err)
+                       const struct qc_format *f, const struct qc_round *r, enum qc_scale_rule rule,
+                       uint64_t first, bool counted, struct qc_err *err)
 {
     struct round_args host;
     struct round_args *dev;
