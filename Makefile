@@ -68,11 +68,12 @@ NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo -fmad=false -ftz=false -prec-div=true 
               $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
               -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS)) \
               -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings \
-              -Icore/include -Icore/src -MMD -MP
-# The runtime statically (no libcudart.so needed where the binary runs);
-# cuBLAS (acc=native) shared, and only into programs that use it.
-LDLIBS_Q   += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudart_static -Wl,--as-needed -lcublas \
-              -Wl,--no-as-needed -ldl -lrt -lpthread -lstdc++
+              -Icore/include -Icore/src -MMD -MP -DQC_CUDA_LIB='"$(CUDA_LIB)"'
+# The runtime statically (no libcudart.so needed where the binary runs).
+# cuBLAS (acc=native) is opened when first used (cuda_util.cu), found by
+# its soname or in $(CUDA_LIB); only the GPU benchmark links it.
+LDLIBS_Q   += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudart_static -ldl -lrt -lpthread -lstdc++
+BENCH_CUDA_LIBS := -lcublas
 CUDA_STATE := CUDA backend built with $(NVCC) for sm_$(subst $() $(),$(comma)sm_,$(CUDA_ARCHS))
 else
 CUDA_OBJ   :=
@@ -203,7 +204,7 @@ $(BIN)/qlab-tests: $(TEST_OBJ) $(LIBQCORE)
 # SQLite baseline through the server library's schema (bench/bench_server.c).
 $(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE) -lcurl $(SRV_LIBS) $(LDLIBS_Q)
+	$(CC) -o $@ $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE) -lcurl $(SRV_LIBS) $(LDLIBS_Q) $(BENCH_CUDA_LIBS)
 
 # ---- dependencies -----------------------------------------------------------
 deps:

@@ -67,7 +67,9 @@ static int probe_cuda(struct qw_devices *out, const struct qw_config *cfg, struc
         if (!d)
             return err->code;
         d->slots = d->free = 1;
-        d->threads = 1; /* the GEMMs run on the GPU; the rest of a step on one core */
+        /* The GEMMs run on the GPU; the rest of a step uses host threads,
+         * as many as a CPU run gets. */
+        d->threads = out->dev[0].threads > 0 ? out->dev[0].threads : 1;
         d->index = gpus[i].index;
         snprintf(d->board, sizeof d->board, "%s", gpus[i].name);
         char cc[32];

@@ -91,6 +91,37 @@ static inline QC_HD double qc__hd_inf(bool neg)
     return qc__hd_double(UINT64_C(0x7ff0000000000000) | ((uint64_t)neg << 63));
 }
 
+/* Double additions and products rounded once to nearest: the intrinsics on
+ * the GPU (never contracted into a fused multiply-add, whatever the
+ * compiler flags), plain operators on the CPU (built with
+ * -ffp-contract=off). */
+static inline QC_HD double qc__hd_dadd(double a, double b)
+{
+#ifdef __CUDA_ARCH__
+    return __dadd_rn(a, b);
+#else
+    return a + b;
+#endif
+}
+
+static inline QC_HD double qc__hd_dsub(double a, double b)
+{
+#ifdef __CUDA_ARCH__
+    return __dsub_rn(a, b);
+#else
+    return a - b;
+#endif
+}
+
+static inline QC_HD double qc__hd_dmul(double a, double b)
+{
+#ifdef __CUDA_ARCH__
+    return __dmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
 /* 2^e for a normal exponent, -1022 <= e <= 1023, from its bits. */
 static inline QC_HD double qc__hd_pow2(int e)
 {
@@ -105,14 +136,14 @@ static inline QC_HD double qc__hd_pow2(int e)
 static inline QC_HD double qc__hd_ldexp(double x, int e)
 {
     while (e > 1023) {
-        x *= qc__hd_pow2(1023);
+        x = qc__hd_dmul(x, qc__hd_pow2(1023));
         e -= 1023;
     }
     while (e < -1022) {
-        x *= qc__hd_pow2(-1022);
+        x = qc__hd_dmul(x, qc__hd_pow2(-1022));
         e += 1022;
     }
-    return x * qc__hd_pow2(e);
+    return qc__hd_dmul(x, qc__hd_pow2(e));
 }
 
 /* floor(log2 |x|) of a finite nonzero double, subnormals included. */

@@ -6,6 +6,7 @@
 #ifndef QCORE_MAC_HD_H
 #define QCORE_MAC_HD_H
 
+#include "lane_hd.h"
 #include "qcore/mac.h"
 #include "round_hd.h"
 
@@ -92,6 +93,7 @@ struct qc__dot {
     int64_t chunk, in_chunk; /* products per chunk (>= 1); products in the open chunk */
     uint64_t step;           /* draws so far: products and chunk totals */
     bool fixed, nan;         /* fixed-point accumulator; a NaN product met (fixed only) */
+    bool lanes;              /* the fp64 lane (lane_hd.h) computes this configuration */
 };
 
 /* A dot product of k products under `m`, nothing added yet. */
@@ -106,6 +108,21 @@ static inline QC_HD void qc__dot_init(struct qc__dot *s, const struct qc_mac *m,
     s->step = 0;
     s->fixed = m->acc.kind != QC_FMT_FLOAT;
     s->nan = false;
+    s->lanes = qc__lane_ok(m);
+}
+
+/* acc + p, rounded and counted: in the lane when both are finite, else by
+ * the exact engine (infinities and NaNs are rare and follow its rules). */
+static inline QC_HD double qc__dot_float_add(const struct qc__dot *s, const struct qc_mac *m,
+                                             double acc, double p, uint64_t index,
+                                             struct qc_round_stats *st)
+{
+    struct qc_xval xp;
+
+    if (s->lanes && qc__hd_isfinite(acc) && qc__hd_isfinite(p))
+        return qc__lane_add(m, acc, p, index, st);
+    qc__x_from_double(&xp, p);
+    return qc__mac_float_add(m, acc, &xp, index, st);
 }
 
 /* Adds the open chunk to the total and opens the next. */
@@ -113,9 +130,7 @@ static inline QC_HD void qc__dot_close_chunk(struct qc__dot *s, const struct qc_
                                              uint64_t sr_base, struct qc_round_stats *st)
 {
     if (!s->fixed) {
-        struct qc_xval xa;
-        qc__x_from_double(&xa, s->acc);
-        s->total = qc__mac_float_add(m, s->total, &xa, sr_base + s->step++, st);
+        s->total = qc__dot_float_add(s, m, s->total, s->acc, sr_base + s->step++, st);
     } else {
         s->total_c = qc__mac_fixed_add(&m->acc, s->total_c, s->acc_c, st);
         s->step++;
@@ -133,6 +148,14 @@ static inline QC_HD void qc__dot_push(struct qc__dot *s, const struct qc_mac *m,
 {
     struct qc_xval p;
 
+    if (s->lanes) {
+        /* The exact product is a * b in fp64 (lane_hd.h). */
+        const double pl = qc__lane_product_step(m, qc__hd_dmul(a, b), st);
+        s->acc = qc__dot_float_add(s, m, s->acc, pl, sr_base + s->step++, st);
+        if (++s->in_chunk == s->chunk)
+            qc__dot_close_chunk(s, m, sr_base, st);
+        return;
+    }
     qc__x_mul(&p, a, b);
     qc__mac_product_step(&p, m, st);
     if (!s->fixed) {

@@ -8,6 +8,10 @@
 
 #include "cuda_impl.h"
 
+extern "C" {
+#include "qcore/cpu.h"
+}
+
 static void cuda_destroy(struct qc_backend *be)
 {
     struct qc__cuda_backend *cb = (struct qc__cuda_backend *)be;
@@ -16,8 +20,9 @@ static void cuda_destroy(struct qc_backend *be)
     for (int i = 0; i < QC__CUDA_NBUF; i++)
         cudaFree(cb->buf[i]);
     cudaFree(cb->d_stats);
-    if (cb->blas)
-        cublasDestroy(cb->blas);
+    const struct qc__cublas *blas;
+    if (cb->blas && qc__cublas_get(&blas, NULL) == QC_OK)
+        blas->destroy(cb->blas);
     if (cb->stream)
         cudaStreamDestroy(cb->stream);
 }
@@ -86,13 +91,16 @@ extern "C" int qc__backend_cuda_create(struct qc_backend **out, const struct qc_
     if (dev < 0 || dev >= n)
         return qc_err_set(err, QC_EINVAL, "device", "cuda: device %d does not exist (%d found)",
                           dev, n);
-    if ((e = cudaSetDevice(dev)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, dev)))
+    if ((e = cudaSetDevice(dev)) != cudaSuccess ||
+        (e = cudaGetDeviceProperties(&p, dev)) != cudaSuccess)
         return qc__cuda_fail(e, "selecting the device", err);
     if (!(cb = (struct qc__cuda_backend *)calloc(1, sizeof *cb)))
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for the CUDA backend");
     cb->dev = dev;
     cb->base.vt = &cuda_backend_i;
-    cb->base.threads = 1; /* host threads: the work runs on the device */
+    /* Host threads, for the work a caller still does on the CPU beside the
+     * device (the net's im2col and layers). */
+    cb->base.threads = opts && opts->threads > 0 ? opts->threads : qc_cpu_count();
     snprintf(cb->base.device, sizeof cb->base.device, "cuda:%d (%.60s, sm_%d%d)", dev, p.name,
              p.major, p.minor);
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess ||

@@ -29,6 +29,21 @@ enum {
     QC__CUDA_NBUF,
 };
 
+/* cuBLAS, opened at the first acc=native GEMM rather than linked: every
+ * program that links libqcore would otherwise load it (and its 500 MB
+ * libcublasLt) at start-up, GPU or not. */
+struct qc__cublas {
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    decltype(&cublasSgemm_v2) sgemm;
+    decltype(&cublasGetStatusString) status;
+};
+
+/* The process's cuBLAS (loaded once, thread-safe); QC_EUNSUPP naming the
+ * library when it cannot be loaded. */
+int qc__cublas_get(const struct qc__cublas **out, struct qc_err *err);
+
 struct qc__cuda_backend {
     struct qc_backend base; /* first: the registry frees the struct */
     int dev;
@@ -42,7 +57,8 @@ struct qc__cuda_backend {
 /* Turns a CUDA or cuBLAS failure into a QC_E* code with a message naming
  * `what` (out of device memory: QC_ENOMEM; anything else: QC_EINTERNAL). */
 int qc__cuda_fail(cudaError_t e, const char *what, struct qc_err *err);
-int qc__cublas_fail(cublasStatus_t s, const char *what, struct qc_err *err);
+int qc__cublas_fail(const struct qc__cublas *b, cublasStatus_t s, const char *what,
+                    struct qc_err *err);
 
 /* *out = the device buffer of `slot`, at least `bytes` long (contents lost
  * when it grows). QC_ENOMEM when the device is out of memory. */

@@ -1,6 +1,8 @@
 /* The CUDA backend's plumbing, shared by its quantizer and GEMM: CUDA and
  * cuBLAS errors as QC_E* codes, the growable device scratch buffers,
  * waiting for the stream, and the device-side rounding counters. */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "cuda_impl.h"
@@ -14,11 +16,51 @@ int qc__cuda_fail(cudaError_t e, const char *what, struct qc_err *err)
                       cudaGetErrorName(e));
 }
 
-int qc__cublas_fail(cublasStatus_t s, const char *what, struct qc_err *err)
+int qc__cublas_fail(const struct qc__cublas *b, cublasStatus_t s, const char *what,
+                    struct qc_err *err)
 {
     const int code = s == CUBLAS_STATUS_ALLOC_FAILED ? QC_ENOMEM : QC_EINTERNAL;
 
-    return qc_err_set(err, code, "device", "cuBLAS: %s: %s", what, cublasGetStatusString(s));
+    return qc_err_set(err, code, "device", "cuBLAS: %s: %s", what, b->status(s));
+}
+
+static struct qc__cublas blas;
+static char blas_why[256];
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+/* The library's soname, then the toolkit's copy this build was made with. */
+static void blas_load(void)
+{
+    static const char *const names[] = {"libcublas.so.13", QC_CUDA_LIB "/libcublas.so.13",
+                                        "libcublas.so"};
+    void *lib = NULL;
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; i++)
+        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(blas_why, sizeof blas_why, "cannot load cuBLAS (libcublas.so.13): %s", dlerror());
+        return;
+    }
+    blas.create = (decltype(blas.create))dlsym(lib, "cublasCreate_v2");
+    blas.destroy = (decltype(blas.destroy))dlsym(lib, "cublasDestroy_v2");
+    blas.set_stream = (decltype(blas.set_stream))dlsym(lib, "cublasSetStream_v2");
+    blas.sgemm = (decltype(blas.sgemm))dlsym(lib, "cublasSgemm_v2");
+    blas.status = (decltype(blas.status))dlsym(lib, "cublasGetStatusString");
+    if (!blas.create || !blas.destroy || !blas.set_stream || !blas.sgemm || !blas.status) {
+        snprintf(blas_why, sizeof blas_why,
+                 "cuBLAS (libcublas.so.13) lacks cublasSgemm_v2 and "
+                 "its companions");
+        blas.create = NULL;
+    }
+}
+
+int qc__cublas_get(const struct qc__cublas **out, struct qc_err *err)
+{
+    pthread_once(&blas_once, blas_load);
+    *out = &blas;
+    if (!blas.create)
+        return qc_err_set(err, QC_EUNSUPP, "device", "acc=native on the GPU: %s", blas_why);
+    return QC_OK;
 }
 
 int qc__cuda_buf(struct qc__cuda_backend *cb, int slot, size_t bytes, void **out,

@@ -121,9 +121,13 @@ static int gemm_native(struct qc__cuda_backend *cb, float *dc, const double *a64
     const int64_t m = d->m, n = d->n, k = d->k;
     const float one = 1.0f, zero = 0.0f;
     float *a32 = (float *)cb->buf[QC__CUDA_BUF_A32], *b32 = (float *)cb->buf[QC__CUDA_BUF_B32];
+    const struct qc__cublas *blas;
     cublasStatus_t s;
     cudaError_t e;
     int rc;
+
+    if ((rc = qc__cublas_get(&blas, err)))
+        return rc;
 
     if (k == 0) {
         e = cudaMemsetAsync(dc, 0, (size_t)(m * n) * sizeof(float), cb->stream);
@@ -133,15 +137,15 @@ static int gemm_native(struct qc__cuda_backend *cb, float *dc, const double *a64
         (rc = qc__cuda_narrow(cb, b32, b64, n * k, err)))
         return rc;
     if (!cb->blas) {
-        if ((s = cublasCreate(&cb->blas)) != CUBLAS_STATUS_SUCCESS) {
+        if ((s = blas->create(&cb->blas)) != CUBLAS_STATUS_SUCCESS) {
             cb->blas = NULL;
-            return qc__cublas_fail(s, "creating the handle", err);
+            return qc__cublas_fail(blas, s, "creating the handle", err);
         }
     }
-    if ((s = cublasSetStream(cb->blas, cb->stream)) != CUBLAS_STATUS_SUCCESS ||
-        (s = cublasSgemm(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one, b32,
+    if ((s = blas->set_stream(cb->blas, cb->stream)) != CUBLAS_STATUS_SUCCESS ||
+        (s = blas->sgemm(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one, b32,
                          (int)k, a32, (int)k, &zero, dc, (int)n)) != CUBLAS_STATUS_SUCCESS)
-        return qc__cublas_fail(s, "sgemm", err);
+        return qc__cublas_fail(blas, s, "sgemm", err);
     return QC_OK;
 }
 
