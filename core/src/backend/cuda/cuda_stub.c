@@ -1,6 +1,8 @@
 /* The CUDA backend's stand-in for builds without nvcc: the kind exists in
  * the registry and refuses, saying why, and lists no devices. The Makefile
  * compiles this file or backend_cuda.cu, never both. */
+#include <stddef.h>
+
 #include "backend/backend_impl.h"
 
 int qc__backend_cuda_create(struct qc_backend **out, const struct qc_backend_opts *opts,
