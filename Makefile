@@ -376,7 +376,8 @@ FUZZ_OBJ      := $(FUZZ_DIR)/obj
 # The SIMD kernels come from the plain build, uninstrumented: no input of a
 # fuzz target reaches them that the exact-reference tests (plain and ASan)
 # do not cover, and instrumenting them would triple the fuzz build's time.
-FUZZ_CORE_OBJ := $(CORE_SRC:%.c=$(FUZZ_OBJ)/%.o) $(SIMD_OBJ)
+# The fuzz build has no CUDA backend: cuda_stub.c stands in for it there.
+FUZZ_CORE_OBJ := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(sort $(CORE_SRC) $(CUDA_STUB))) $(SIMD_OBJ)
 FUZZ_SRV_OBJ  := $(SRV_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/gen/migrations.o
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 
