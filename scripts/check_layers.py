@@ -58,6 +58,7 @@ PUBLIC = {
     "train.h": "train",
     "spec.h": "spec",
     "sweep.h": "spec",
+    "metric_line.h": "spec",
     "format_json.h": "spec",
 }
 

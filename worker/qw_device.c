@@ -6,6 +6,7 @@
 
 #include "qcore/backend.h"
 #include "qcore/cpu.h"
+#include "qcore/data.h"
 #include "qw_log.h"
 
 typedef int (*probe_fn)(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err);
@@ -171,4 +172,16 @@ bool qw_device_accepts(const struct qw_device *d, const char *kind, const char *
         return false;
     }
     return true;
+}
+
+json_t *qw_datasets_to_json(void)
+{
+    json_t *list = json_array();
+    const struct qc_dataset_info *info;
+    for (int i = 0; list && (info = qc_dataset_info_at(i)) != NULL; i++) {
+        struct qc_err err;
+        if (qc_dataset_present(info->name, NULL, &err) == QC_OK)
+            json_array_append_new(list, json_string(info->name));
+    }
+    return list;
 }

@@ -50,6 +50,12 @@ json_t *qw_device_to_json(const struct qw_device *d);
 json_t *qw_devices_to_json(const struct qw_devices *d, bool all);
 struct qw_device *qw_devices_find(struct qw_devices *d, const char *id);
 
+/* The names of the datasets installed here in their standard directories
+ * (qc_dataset_present; generated ones always), sent at registration so
+ * the server can warn about a spec no worker has the data for. New
+ * reference. */
+json_t *qw_datasets_to_json(void);
+
 /* True when a run whose spec asks for `kind` ("cpu", "gpu", "fpga",
  * "any") and `board` ("" or NULL: any board) may run on `d`; otherwise
  * false with the reason in `why`. */

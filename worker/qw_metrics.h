@@ -1,6 +1,7 @@
 /* Metric points from the training core's JSON lines: each numeric field of
  * a line becomes one (step, name, value) point, the unit the server stores
- * and deduplicates on. The naming rules are in docs/worker.md:
+ * and deduplicates on. The mapping is the core's (qcore/metric_line.h),
+ * shared with `qlab upload`; the naming rules are in docs/worker.md:
  *   "step" lines: a field keeps its name ("train_loss", "lr"), nested
  *       group objects join with '_' ("fwd_overflow_rate"), and "skipped"
  *       (the scaler's running count) is "skipped_steps";

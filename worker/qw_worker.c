@@ -174,9 +174,11 @@ static void do_register(struct qw_worker *w)
     for (char *t = strtok_r(buf, ",", &save); t && tags; t = strtok_r(NULL, ",", &save))
         if (*t)
             json_array_append_new(tags, json_string(t));
-    json_t *body = json_pack("{s:s, s:s, s:o, s:o, s:s}", "name", w->cfg->name, "host", host,
-                             "devices", qw_devices_to_json(&w->devs, true), "tags",
-                             tags ? tags : json_array(), "version", QW_VERSION);
+    json_t *datasets = qw_datasets_to_json();
+    json_t *body =
+        json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", w->cfg->name, "host", host, "devices",
+                  qw_devices_to_json(&w->devs, true), "tags", tags ? tags : json_array(), "version",
+                  QW_VERSION, "datasets", datasets ? datasets : json_array());
     struct qw_api_call c = {
         .method = "POST", .path = "/workers/register", .token = w->cfg->token, .json = body};
     qc_err_clear(&err);

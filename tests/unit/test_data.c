@@ -1030,3 +1030,35 @@ Test(data, free_zeroes_and_may_be_repeated)
     qc_dataset_free(&d);
     qc_dataset_free(NULL);
 }
+
+/* qc_dataset_present: what a worker reports at registration. */
+Test(data, present_checks_every_file_of_both_splits_without_reading_them)
+{
+    /* The files created, plain or gzipped, and the name the error gives
+     * while each is missing. */
+    static const struct {
+        const char *file, *named;
+    } files[] = {{"train-images-idx3-ubyte", "train-images-idx3-ubyte"},
+                 {"train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte"},
+                 {"t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"},
+                 {"t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"}};
+    struct qc_err err;
+    char tmp[256], path[512];
+    cr_expect_eq(qc_dataset_present("synthetic", NULL, &err), QC_OK, "generated: always");
+    cr_expect_eq(qc_dataset_present("no-such-set", NULL, &err), QC_ENOTFOUND);
+    cr_expect_eq(qc_dataset_present("mnist", "/nonexistent/qlab", &err), QC_ENOTFOUND);
+    make_tmpdir(tmp, sizeof tmp);
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(qc_dataset_present("mnist", tmp, &err), QC_ENOTFOUND);
+        cr_expect(strstr(err.msg, files[i].named), "file %d: %s", i, err.msg);
+        snprintf(path, sizeof path, "%s/%s", tmp, files[i].file);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+    }
+    cr_expect_eq(qc_dataset_present("mnist", tmp, &err), QC_OK, "%s", err.msg);
+    cr_expect_eq(qc_dataset_present("cifar10", tmp, &err), QC_ENOTFOUND);
+    remove_tmpdir(tmp);
+    if (access(FASHION_DIR "/train-images-idx3-ubyte.gz", F_OK) == 0)
+        cr_expect_eq(qc_dataset_present("fashion-mnist", NULL, &err), QC_OK, "%s", err.msg);
+}

@@ -79,6 +79,12 @@ struct qc_dataset_info {
 /* Registry rows in order, NULL past the end. Borrowed, static. */
 const struct qc_dataset_info *qc_dataset_info_at(int i);
 
+/* Whether every file of both splits of dataset `name` is in `dir` (NULL:
+ * its standard directory), without reading them: QC_OK, or QC_ENOTFOUND
+ * naming the missing file and how to get it. Generated datasets are always
+ * present. Workers report the datasets they have with it. */
+int qc_dataset_present(const char *name, const char *dir, struct qc_err *err);
+
 /* Loads split `split` of the dataset named `name` from directory `dir`
  * (NULL: the dataset's default directory), keeping the first `limit`
  * samples in file order (0: all). Names:

@@ -177,6 +177,26 @@ static int resolve(char *path, const char *dir, const char *base, const struct d
                       dir, base, path, row->hint);
 }
 
+int qc_dataset_present(const char *name, const char *dir, struct qc_err *err)
+{
+    const struct ds_row *row = name ? find_row(name, strlen(name)) : NULL;
+    char path[PATH_BYTES];
+    int rc;
+    if (!row)
+        return qc_err_set(err, QC_ENOTFOUND, "/name", "unknown dataset '%s'", name ? name : "");
+    if (row->source == SRC_SYNTH)
+        return QC_OK;
+    if (!dir)
+        dir = row->info.default_dir;
+    if ((rc = check_dir(dir, row, err)))
+        return rc;
+    for (int split = 0; split < 2; split++)
+        for (int i = 0; i < MAX_FILES && row->files[split][i]; i++)
+            if ((rc = resolve(path, dir, row->files[split][i], row, err)))
+                return rc;
+    return QC_OK;
+}
+
 static int load_files(struct qc_dataset *out, const struct ds_row *row, const char *dir,
                       enum qc_split split, int64_t limit, struct qc_err *err)
 {
