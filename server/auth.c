@@ -42,6 +42,17 @@ bool srv_token_eq(const char *a, const char *b)
     return diff == 0 && lb > 0;
 }
 
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SRV_TOKEN_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("_.@-", *s))
+            return false;
+    return true;
+}
+
 int srv_auth_load(struct srv_auth *a, const char *path, struct qc_err *err)
 {
     char line[512];
@@ -58,12 +69,12 @@ int srv_auth_load(struct srv_auth *a, const char *path, struct qc_err *err)
         return qc_err_set(err, QC_EIO, "--token-file", "cannot read token file '%s'", path);
     a->enabled = true;
     while (fgets(line, sizeof line, f)) {
-        char role[32], token[sizeof line], extra[2];
+        char role[32], token[sizeof line], name[sizeof line], extra[2];
         lineno++;
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
-        int n = sscanf(line, "%31s %511s %1s", role, token, extra);
+        int n = sscanf(line, "%31s %511s %511s %1s", role, token, name, extra);
         if (n <= 0)
             continue;
         enum srv_role r = strcmp(role, "admin") == 0  ? SRV_ROLE_ADMIN
@@ -71,11 +82,13 @@ int srv_auth_load(struct srv_auth *a, const char *path, struct qc_err *err)
                           : strcmp(role, "join") == 0 ? SRV_ROLE_JOIN
                                                       : SRV_ROLE_NONE;
         const char *why = r == SRV_ROLE_NONE   ? "unknown role (admin, read, join)"
-                          : n != 2             ? "expected 'ROLE TOKEN'"
+                          : n != 2 && n != 3   ? "expected 'ROLE TOKEN [NAME]'"
                           : strlen(token) < 16 ? "token shorter than 16 characters"
                           : strncmp(token, "sha256:", 7) == 0 && !is_hash(token)
                               ? "a hash is sha256: and 64 hex digits"
                           : strlen(token) > SRV_TOKEN_MAX     ? "token longer than 128 characters"
+                          : n == 3 && !name_ok(name)          ? "a name is 1..64 letters, digits "
+                                                                "or _.@-"
                           : a->ntokens == SRV_AUTH_TOKENS_MAX ? "too many tokens"
                                                               : NULL;
         if (why) {
@@ -90,6 +103,8 @@ int srv_auth_load(struct srv_auth *a, const char *path, struct qc_err *err)
             srv_token_hash(a->tokens[a->ntokens].hash, token);
         }
         a->tokens[a->ntokens].bucket = -1; /* full on first use */
+        snprintf(a->tokens[a->ntokens].name, sizeof a->tokens[0].name, "%.64s",
+                 n == 3 ? name : role);
         a->ntokens++;
     }
     fclose(f);
@@ -142,6 +157,13 @@ bool srv_auth_admit(struct srv_auth *a, int index, double *retry_after)
         *retry_after = (1 - *b) / a->register_per_s;
     pthread_mutex_unlock(&a->mu);
     return ok;
+}
+
+const char *srv_auth_name(const struct srv_auth *a, const char *token)
+{
+    int index;
+    srv_auth_find(a, token, &index);
+    return index >= 0 ? a->tokens[index].name : NULL;
 }
 
 int srv_token_random(char *out, size_t len, int bytes)

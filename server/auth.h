@@ -19,6 +19,7 @@
 #define SRV_AUTH_TOKENS_MAX 256
 #define SRV_TOKEN_MAX       128
 #define SRV_TOKEN_HASH_LEN  71 /* "sha256:" + 64 hex digits */
+#define SRV_TOKEN_NAME_MAX  64
 
 enum srv_role { SRV_ROLE_NONE = 0, SRV_ROLE_READ, SRV_ROLE_JOIN, SRV_ROLE_WORKER, SRV_ROLE_ADMIN };
 
@@ -28,15 +29,18 @@ struct srv_auth {
     struct {
         enum srv_role role;
         char hash[SRV_TOKEN_HASH_LEN + 1];
-        double bucket, bucket_t; /* registration token bucket (join tokens) */
+        double bucket, bucket_t;           /* registration token bucket (join tokens) */
+        char name[SRV_TOKEN_NAME_MAX + 1]; /* who holds it; the role's name by default */
     } tokens[SRV_AUTH_TOKENS_MAX];
     pthread_mutex_t mu;    /* guards the buckets */
     double register_per_s; /* refill rate of a join token's bucket */
     double register_burst; /* its size */
 };
 
-/* Loads `path` ("" = auth disabled). Lines: "ROLE TOKEN", roles admin, read,
- * join; blank lines and '#' comments ignored. Errors name path:line. */
+/* Loads `path` ("" = auth disabled). Lines: "ROLE TOKEN [NAME]", roles
+ * admin, read, join; NAME (1..64 letters, digits or _.@-) is recorded as
+ * the submitter of what the token creates. Blank lines and '#' comments
+ * ignored. Errors name path:line. */
 int srv_auth_load(struct srv_auth *a, const char *path, struct qc_err *err);
 
 /* The role of a token from the file (SRV_ROLE_NONE when unknown); the
@@ -52,6 +56,8 @@ bool srv_auth_admit(struct srv_auth *a, int index, double *retry_after);
 
 /* "sha256:" and the 64 lowercase hex digits of SHA-256(token). */
 void srv_token_hash(char out[SRV_TOKEN_HASH_LEN + 1], const char *token);
+/* The token's name (borrowed from `a`), NULL when the token is unknown. */
+const char *srv_auth_name(const struct srv_auth *a, const char *token);
 
 /* Equality that takes the same time whatever the first difference. */
 bool srv_token_eq(const char *a, const char *b);

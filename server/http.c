@@ -152,10 +152,12 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, json_
 
 static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, const char *code,
                                    const char *field, const char *msg, const char *allow,
-                                   int retry_after)
+                                   int retry_after, json_t *errors)
 {
     json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message", msg, "field",
                           field ? field : "");
+    if (e && errors)
+        json_object_set(json_object_get(e, "error"), "errors", errors);
     enum MHD_Result ret = queue_json(conn, status, e, allow, retry_after);
     json_decref(e);
     return ret;
@@ -171,7 +173,7 @@ static enum MHD_Result finish(struct srv_req *r, int rc)
             status = r->status; /* a handler's more precise status (415) */
         return queue_error(r->conn, status, r->err_code[0] ? r->err_code : default_code(rc),
                            r->err.field, r->err.msg[0] ? r->err.msg : qc_strerror(rc), NULL,
-                           r->retry_after);
+                           r->retry_after, r->errors);
     }
     if (r->resp) {
         enum MHD_Result ret =
@@ -207,6 +209,7 @@ static int authenticate(struct srv_req *r)
     if (!tok || !tok[0] || strlen(tok) > SRV_TOKEN_MAX)
         return srv_fail(r, QC_EUNAUTH, NULL, "Authorization", "a bearer token is required");
     r->role = srv_auth_find(&s->auth, tok, &r->token_index);
+    r->who = r->token_index >= 0 ? s->auth.tokens[r->token_index].name : NULL;
     if (r->role == SRV_ROLE_NONE) {
         int64_t wid = srv_worker_by_token(s, tok);
         if (wid > 0) {
@@ -378,6 +381,7 @@ static void req_free(struct srv_req *r)
     if (r->state_free)
         r->state_free(r->state);
     json_decref(r->reply);
+    json_decref(r->errors);
     if (r->resp)
         MHD_destroy_response(r->resp);
     if (r->body_file)
@@ -407,10 +411,11 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
              * still gets a completion callback with *con_cls == NULL. */
             if (status == 405)
                 return queue_error(conn, 405, "method_not_allowed", "",
-                                   "this path does not take that method", allow, 0);
+                                   "this path does not take that method", allow, 0, NULL);
             if (status == 400)
-                return queue_error(conn, 400, "bad_param", "", "malformed id in the path", NULL, 0);
-            return queue_error(conn, 404, "not_found", "", "no such route", NULL, 0);
+                return queue_error(conn, 400, "bad_param", "", "malformed id in the path", NULL, 0,
+                                   NULL);
+            return queue_error(conn, 404, "not_found", "", "no such route", NULL, 0, NULL);
         }
         /* The headers are complete: the short header timeout ends here. */
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, SRV_IDLE_TIMEOUT_S);

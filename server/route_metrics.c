@@ -15,7 +15,7 @@
 #define NAMES_MAX 256
 #define NAME_LEN  64
 
-static bool metric_name_ok(const char *s)
+bool srv_metric_name_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n >= NAME_LEN)
@@ -187,7 +187,7 @@ int srv_route_run_metrics_post(struct srv_req *r)
                           "number or null}");
             goto out;
         }
-        if (!metric_name_ok(name)) {
+        if (!srv_metric_name_ok(name)) {
             rc = srv_fail(r, QC_EINVAL, "invalid_request", f,
                           "metric names are 1..63 letters, digits, '_', '.' or '/'");
             goto out;

@@ -6,13 +6,15 @@
 #include <string.h>
 
 #include "qcore/spec.h"
+#include "server/filter.h"
 #include "server/run_query.h"
 #include "server/srv.h"
 #include "server/store.h"
 
 /* Validates an experiment document with the core's parser and returns its
- * canonical form (new reference), or NULL with the 400 set. */
-static json_t *canonical_spec(struct srv_req *r, const json_t *doc)
+ * canonical form (new reference), or NULL with the 400 (and every error of
+ * the document) set. */
+json_t *srv_spec_canonical(struct srv_req *r, const json_t *doc)
 {
     struct qc_spec *spec = malloc(sizeof *spec); /* ~80 KB: not on a pool thread's stack */
     json_t *out = NULL;
@@ -20,10 +22,12 @@ static json_t *canonical_spec(struct srv_req *r, const json_t *doc)
         srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
         return NULL;
     }
-    if (qc_spec_from_json(spec, doc, &r->err) < 0)
+    if (qc_spec_from_json(spec, doc, &r->err) < 0) {
         snprintf(r->err_code, sizeof r->err_code, "invalid_spec");
-    else if (!(out = qc_spec_to_json(spec)))
+        srv_spec_errors(r, doc, false);
+    } else if (!(out = qc_spec_to_json(spec))) {
         srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
+    }
     free(spec);
     return out;
 }
@@ -39,7 +43,7 @@ int srv_route_experiment_create(struct srv_req *r)
     json_t *doc = srv_body_json(r);
     if (!doc)
         return QC_EINVAL;
-    json_t *spec = canonical_spec(r, doc);
+    json_t *spec = srv_spec_canonical(r, doc);
     json_decref(doc);
     if (!spec)
         return r->err.code;
@@ -48,17 +52,20 @@ int srv_route_experiment_create(struct srv_req *r)
         json_decref(spec);
         return r->err.code;
     }
-    rc = srv_run_insert(s, c, &id, 0, spec, priority, max_attempts, &r->err);
+    rc = srv_run_insert(s, c, &id, 0, spec, priority, max_attempts, r->who, &r->err);
     json_t *run = NULL;
     if (rc >= 0)
         rc = srv_run_load(c, id, true, &run, &r->err);
     rc = srv_tx_end(s, rc, &r->err);
+    json_t *one = rc >= 0 ? json_pack("[O]", spec) : NULL;
     json_decref(spec);
     if (rc < 0) {
         json_decref(run);
         return rc;
     }
-    return srv_reply(r, 201, json_pack("{s:o}", "run", run));
+    json_t *warnings = srv_warnings_for(r, one);
+    json_decref(one);
+    return srv_reply(r, 201, json_pack("{s:o,s:o}", "run", run, "warnings", warnings));
 }
 
 /* ---- GET /runs: the SQL from run_query.c ----------------------------------- */
@@ -88,32 +95,117 @@ static int past_deadline(void *deadline)
     return srv_mono() > *(const double *)deadline;
 }
 
+static void add_bind(struct srv_sql *q, const struct srv_run_query_bind *b)
+{
+    if (b->type == SRV_B_INT)
+        srv_sql_int(q, b->i);
+    else if (b->type == SRV_B_REAL)
+        srv_sql_real(q, b->d);
+    else
+        srv_sql_text(q, b->t);
+}
+
+/* The run list's SQL when a filter or an order_by is given (filter.c):
+ * the legacy parameters' conditions (the first spec field through the
+ * run_fields index), the filter's, then the keyset cursor of the order. */
+static int custom_sql(struct srv_sql *sql, struct srv_req *r, const struct srv_run_query *q,
+                      const struct srv_order *ord, int64_t limit)
+{
+    static const char *const states[] = {"queued",    "leased", "running",
+                                         "succeeded", "failed", "canceled"};
+    struct srv_sql where, after;
+    int rc;
+    srv_sql_init(&where);
+    srv_sql_init(&after);
+    if (q->has_drive) {
+        srv_sql_add(&where, " AND runs.id IN (SELECT f.run_id FROM run_fields f WHERE f.path_id = "
+                            "(SELECT id FROM spec_paths WHERE path = ?) AND f.value = ?)");
+        for (int i = 0; i < 2; i++)
+            add_bind(&where, &q->drive[i]);
+    }
+    srv_sql_add(&where, q->conds);
+    for (int i = 0; i < q->nbinds; i++)
+        add_bind(&where, &q->binds[i]);
+    if (q->any_state) {
+        srv_sql_add(&where, " AND state IN (");
+        for (int i = 0, n = 0; i < 6; i++)
+            if (q->states[i]) {
+                srv_sql_add(&where, n++ ? ", ?" : "?");
+                srv_sql_text(&where, states[i]);
+            }
+        srv_sql_add(&where, ")");
+    }
+    if ((rc = srv_filter_parse(&where, SRV_TABLE_RUNS, srv_query(r, "filter"), &r->err)) < 0 ||
+        (rc = srv_cursor_where(&after, ord, srv_query(r, "cursor"), &r->err)) < 0) {
+        snprintf(r->err_code, sizeof r->err_code, "bad_param");
+        goto out;
+    }
+    /* NULL keys last, ties by id, in the order's direction. */
+    if (!ord->key.text) {
+        srv_sql_add(sql, "SELECT " SRV_RUN_COLS " FROM runs WHERE 1");
+        srv_sql_append(sql, &where);
+        srv_sql_append(sql, &after);
+        srv_sql_add(sql, " ORDER BY id LIMIT ?");
+    } else {
+        srv_sql_add(sql, "SELECT * FROM (SELECT " SRV_RUN_COLS ", ");
+        srv_sql_append(sql, &ord->key);
+        srv_sql_add(sql, " AS okey FROM runs WHERE 1");
+        srv_sql_append(sql, &where);
+        srv_sql_add(sql, ") WHERE 1");
+        srv_sql_append(sql, &after);
+        srv_sql_add(sql, ord->desc ? " ORDER BY okey IS NULL, okey DESC, id DESC LIMIT ?"
+                                   : " ORDER BY okey IS NULL, okey, id LIMIT ?");
+    }
+    srv_sql_int(sql, limit + 1);
+    rc = sql->oom ? srv_fail(r, QC_ENOMEM, NULL, "", "out of memory") : QC_OK;
+out:
+    srv_sql_free(&where);
+    srv_sql_free(&after);
+    return rc;
+}
+
 int srv_route_run_list(struct srv_req *r)
 {
     struct srv_server *s = r->srv;
-    int64_t limit, cursor;
+    int64_t limit, cursor = 0;
     int rc;
     bool heavy = false;
+    struct srv_order ord;
+    struct srv_sql sql;
+    sqlite3_stmt *st = NULL;
+    char *next = NULL;
     struct list_args *a = calloc(1, sizeof *a);
+    memset(&ord, 0, sizeof ord);
+    srv_sql_init(&sql);
     if (!a)
         return srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
     a->r = r;
     srv_run_query_init(&a->q);
+    const char *filter = srv_query(r, "filter"), *order = srv_query(r, "order_by");
+    bool custom = (filter && filter[strspn(filter, " ")]) || (order && order[0]);
     if ((rc = srv_query_int(r, "limit", 1, 1000, 100, &limit)) < 0 ||
-        (rc = srv_query_int(r, "cursor", 0, INT64_MAX, 0, &cursor)) < 0)
+        (!custom && (rc = srv_query_int(r, "cursor", 0, INT64_MAX, 0, &cursor)) < 0))
         goto out;
     bool with_spec = srv_query(r, "spec") && strcmp(srv_query(r, "spec"), "1") == 0;
+    if (custom && (rc = srv_order_parse(&ord, SRV_TABLE_RUNS, order, false, &r->err)) < 0) {
+        snprintf(r->err_code, sizeof r->err_code, "bad_param");
+        goto out;
+    }
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, a);
     if ((rc = a->rc) < 0)
         goto out;
-    /* A metric threshold reads the summary of every candidate run: at most
-     * --heavy-lists of those at once, so they cannot take the thread pool. */
-    if (a->q.scans) {
+    if (custom && (rc = custom_sql(&sql, r, &a->q, &ord, limit)) < 0)
+        goto out;
+    /* A metric threshold reads the summary of every candidate run, and a
+     * filter or an order_by may: at most --heavy-lists of those at once, so
+     * they cannot take the thread pool. */
+    if (a->q.scans || custom) {
         if (atomic_fetch_add(&s->heavy_lists, 1) >= s->cfg.heavy_lists) {
             atomic_fetch_sub(&s->heavy_lists, 1);
             rc = srv_fail(r, QC_EUNAVAIL, NULL, "",
-                          "too many metric-filtered run lists at once (--heavy-lists %d); "
-                          "retry, or narrow the list with sweep= or a spec field",
+                          "too many metric-filtered, filtered or ordered run lists at once "
+                          "(--heavy-lists %d); retry, or narrow the list with sweep= or a spec "
+                          "field",
                           s->cfg.heavy_lists);
             goto out;
         }
@@ -125,7 +217,14 @@ int srv_route_run_list(struct srv_req *r)
         rc = srv_fail(r, QC_EIO, NULL, "", "database: cannot open a reader");
         goto out;
     }
-    sqlite3_stmt *st = srv_run_query_prepare(&a->q, c, cursor, limit, &r->err);
+    if (custom) {
+        if ((st = srv_stmt_once(c, sql.text, &r->err)) != NULL) {
+            int k = 1;
+            srv_sql_bind(&sql, st, &k);
+        }
+    } else {
+        st = srv_run_query_prepare(&a->q, c, cursor, limit, &r->err);
+    }
     if (!st) {
         rc = QC_EIO;
         goto out;
@@ -134,16 +233,23 @@ int srv_route_run_list(struct srv_req *r)
     double deadline = srv_mono() + s->cfg.query_timeout;
     sqlite3_progress_handler(c->db, 1000, past_deadline, &deadline);
     json_t *runs = json_array();
-    int64_t last = 0, n = 0;
+    int64_t n = 0;
     bool more = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == limit) {
             more = true;
             break;
         }
-        last = sqlite3_column_int64(st, 0);
         json_array_append_new(runs, srv_run_json(st, with_spec));
-        n++;
+        if (++n == limit) {
+            int64_t last = sqlite3_column_int64(st, 0);
+            free(next);
+            if (ord.key.text) {
+                next = srv_cursor_make(&ord, st, SRV_RUN_NCOLS, last);
+            } else if ((next = malloc(24)) != NULL) {
+                snprintf(next, 24, "%lld", (long long)last);
+            }
+        }
     }
     sqlite3_progress_handler(c->db, 0, NULL, NULL);
     bool failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
@@ -155,21 +261,25 @@ int srv_route_run_list(struct srv_req *r)
                  s->cfg.query_timeout);
     } else if (failed) {
         srv_db_fail(c, &r->err, "list runs");
+    } else if (more && !next) {
+        failed = true;
+        srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
     }
-    sqlite3_finalize(st);
     if (failed) {
         json_decref(runs);
         rc = r->err.code;
         goto out;
     }
-    char next[32];
-    snprintf(next, sizeof next, "%lld", (long long)last);
     rc = srv_reply(r, 200,
                    json_pack("{s:o,s:o}", "runs", runs, "next_cursor",
                              more ? json_string(next) : json_null()));
 out:
+    sqlite3_finalize(st);
     if (heavy)
         atomic_fetch_sub(&s->heavy_lists, 1);
+    free(next);
+    srv_order_free(&ord);
+    srv_sql_free(&sql);
     free(a);
     return rc;
 }

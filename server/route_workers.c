@@ -111,9 +111,10 @@ static int check_keys(struct srv_req *r, const json_t *o, const char *const *key
 
 int srv_route_worker_register(struct srv_req *r)
 {
-    static const char *const keys[] = {"name", "host", "devices", "tags", "version", NULL};
+    static const char *const keys[] = {"name",    "host",     "devices", "tags",
+                                       "version", "datasets", NULL};
     static const char sql[] = "INSERT INTO workers (name, host, token, devices, tags, version, "
-                              "registered, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+                              "registered, last_seen, datasets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
     struct srv_server *s = r->srv;
     char token[65];
     int rc;
@@ -137,8 +138,22 @@ int srv_route_worker_register(struct srv_req *r)
     const char *host = json_string_value(json_object_get(doc, "host"));
     const char *version = json_string_value(json_object_get(doc, "version"));
     const json_t *tags = json_object_get(doc, "tags");
+    const json_t *datasets = json_object_get(doc, "datasets");
     if ((rc = check_keys(r, doc, keys)) < 0)
         goto out;
+    /* The datasets installed there (POST /experiments/validate warns when
+     * no worker has a spec's); absent: the worker does not say. */
+    if (datasets && (!json_is_array(datasets) || json_array_size(datasets) > 64)) {
+        rc = srv_fail(r, QC_EINVAL, "invalid_request", "/datasets",
+                      "datasets must be an array of at most 64 names");
+        goto out;
+    }
+    for (size_t i = 0; datasets && i < json_array_size(datasets); i++)
+        if (!ident_ok(json_string_value(json_array_get(datasets, i)), 64)) {
+            rc = srv_fail(r, QC_EINVAL, "invalid_request", "/datasets",
+                          "a dataset name is 1..64 letters, digits or _.-:");
+            goto out;
+        }
     if (!printable(name, 128)) {
         rc = srv_fail(r, QC_EINVAL, "invalid_request", "/name",
                       "name must be 1..128 printable "
@@ -172,10 +187,12 @@ int srv_route_worker_register(struct srv_req *r)
     }
     char *devs = json_dumps(json_object_get(doc, "devices"), JSON_COMPACT);
     char *tagt = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+    char *dst = datasets ? json_dumps(datasets, JSON_COMPACT) : NULL;
     struct srv_conn *c = srv_tx_begin(s, &r->err);
     if (!c) {
         free(devs);
         free(tagt);
+        free(dst);
         rc = r->err.code;
         goto out;
     }
@@ -194,6 +211,8 @@ int srv_route_worker_register(struct srv_req *r)
         sqlite3_bind_text(st, 6, version ? version : "", -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 7, now);
         sqlite3_bind_double(st, 8, now);
+        if (dst)
+            sqlite3_bind_text(st, 9, dst, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = srv_db_fail(c, &r->err, "register worker");
         sqlite3_reset(st);
@@ -210,6 +229,7 @@ int srv_route_worker_register(struct srv_req *r)
     rc = srv_tx_end(s, rc, &r->err);
     free(devs);
     free(tagt);
+    free(dst);
     if (rc >= 0)
         rc = srv_reply(r, 201,
                        json_pack("{s:{s:I,s:s},s:s,s:f,s:f}", "worker", "id", (json_int_t)id,
@@ -223,7 +243,7 @@ out:
 int srv_route_worker_list(struct srv_req *r)
 {
     static const char sql[] = "SELECT id, name, host, devices, tags, version, registered, "
-                              "last_seen FROM workers ORDER BY id";
+                              "last_seen, datasets FROM workers ORDER BY id";
     static const char runs_sql[] = "SELECT id FROM runs WHERE worker_id = ? AND state IN "
                                    "('leased', 'running') ORDER BY id";
     struct srv_server *s = r->srv;
@@ -258,6 +278,9 @@ int srv_route_worker_list(struct srv_req *r)
         json_object_set_new(w, "live",
                             json_boolean(now - last < 3 * s->cfg.heartbeat + s->cfg.lease_ttl));
         json_object_set_new(w, "runs", runs);
+        const char *ds = (const char *)sqlite3_column_text(st, 8);
+        json_t *dsj = ds ? json_loads(ds, 0, NULL) : NULL;
+        json_object_set_new(w, "datasets", dsj ? dsj : json_null());
         json_array_append_new(list, w);
     }
     sqlite3_reset(rs);

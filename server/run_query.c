@@ -168,7 +168,7 @@ int srv_run_query_add(struct srv_run_query *q, const char *key, const char *valu
     if (!value)
         value = "";
     if (strcmp(key, "limit") == 0 || strcmp(key, "cursor") == 0 || strcmp(key, "spec") == 0 ||
-        strcmp(key, "token") == 0)
+        strcmp(key, "token") == 0 || strcmp(key, "filter") == 0 || strcmp(key, "order_by") == 0)
         return QC_OK; /* the caller's */
     if (q->nfilters >= SRV_RUN_QUERY_FILTERS)
         return bad(err, key, "too many filters (at most %s)", "32");
@@ -188,8 +188,8 @@ int srv_run_query_add(struct srv_run_query *q, const char *key, const char *valu
         return add_metric(q, key, value, err);
     if (!srv_spec_path_known(key))
         return bad(err, key,
-                   "unknown query parameter '%.100s': not sweep, state, worker, spec, limit, "
-                   "cursor, metric.NAME.OP, nor a spec field's dotted path "
+                   "unknown query parameter '%.100s': not sweep, state, worker, spec, filter, "
+                   "order_by, limit, cursor, metric.NAME.OP, nor a spec field's dotted path "
                    "(schema/experiment.schema.json)",
                    key);
     char path[160];

@@ -39,8 +39,8 @@ struct srv_run_query {
 void srv_run_query_init(struct srv_run_query *q);
 
 /* Adds one query parameter of GET /runs: sweep, worker, state,
- * metric.NAME.OP or a spec field's dotted path (limit, cursor, spec and
- * token are the caller's and ignored here). QC_EINVAL with err->field
+ * metric.NAME.OP or a spec field's dotted path (limit, cursor, spec,
+ * token, filter and order_by are the caller's and ignored here). QC_EINVAL with err->field
  * "?key" on a malformed or unknown one (the code is bad_param). */
 int srv_run_query_add(struct srv_run_query *q, const char *key, const char *value,
                       struct qc_err *err);

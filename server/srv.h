@@ -70,6 +70,7 @@ struct srv_req {
     enum srv_role role;
     int64_t worker_id; /* SRV_ROLE_WORKER: the token's worker */
     int token_index;   /* the token file entry used, -1 for none */
+    const char *who;   /* the token's name (auth.h), NULL without a token file */
 
     /* The body: in memory (JSON routes) or in a temporary file (uploads). */
     char *body;
@@ -87,6 +88,7 @@ struct srv_req {
     struct MHD_Response *resp; /* or a ready response (files, SSE), owned */
     char err_code[32];         /* error code override ("bad_json") */
     struct qc_err err;
+    json_t *errors; /* every error of a spec or sweep, added to the error body; owned */
 
     /* Handler state that survives a suspension; freed with the request. */
     void *state;
@@ -190,6 +192,37 @@ int srv_route_sweep_delete(struct srv_req *r);
 
 /* Deletes up to 5000 events older than --event-retention (hub tick). */
 void srv_events_prune(struct srv_server *s);
+
+int srv_route_run_patch(struct srv_req *r);
+int srv_route_sweep_patch(struct srv_req *r);
+int srv_route_sweep_results(struct srv_req *r);
+int srv_route_metrics_long(struct srv_req *r);
+int srv_route_run_import(struct srv_req *r);
+int srv_route_experiment_validate(struct srv_req *r);
+int srv_route_sweep_validate(struct srv_req *r);
+
+/* Every error of spec (or, `sweep`, sweep) document `doc` into r->errors,
+ * which the error body carries as "errors" (route_validate.c). */
+void srv_spec_errors(struct srv_req *r, const json_t *doc, bool sweep);
+/* Warnings for the canonical specs `specs` (an array) against the workers
+ * registered now: *out receives a new array of {"code", "field",
+ * "message"} (route_validate.c). */
+struct srv_conn;
+int srv_spec_warnings(json_t **out, struct srv_conn *c, const json_t *specs, struct qc_err *err);
+/* The same through this thread's reader, an empty array when the look-up
+ * fails (the warnings of a 201). New reference. */
+json_t *srv_warnings_for(struct srv_req *r, const json_t *specs);
+/* The canonical form of experiment document `doc` (new reference), or NULL
+ * with the 400 invalid_spec and its error list set (route_runs.c). */
+json_t *srv_spec_canonical(struct srv_req *r, const json_t *doc);
+
+/* A metric name: 1..63 letters, digits, '_', '.' or '/' (route_metrics.c). */
+bool srv_metric_name_ok(const char *s);
+
+/* Tags (route_tags.c): 1..64 letters, digits or _.-:/@+=; a list of at
+ * most 32, checked with the JSON pointer `field` of the list. */
+bool srv_tag_ok(const char *s);
+int srv_tags_check(struct srv_req *r, const json_t *tags, const char *field);
 
 /* Server lifecycle (server.c). */
 int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct qc_err *err);

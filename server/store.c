@@ -55,6 +55,10 @@ json_t *srv_run_json(sqlite3_stmt *st, bool with_spec)
     json_object_set_new(o, "cost", col_json_text(st, 17));
     if (with_spec)
         json_object_set_new(o, "spec", col_json_text(st, 18));
+    json_object_set_new(o, "tags", col_json_text(st, 19));
+    json_object_set_new(o, "note", col_str(st, 20));
+    json_object_set_new(o, "submitted_by", col_str(st, 21));
+    json_object_set_new(o, "imported", json_boolean(sqlite3_column_type(st, 22) != SQLITE_NULL));
     return o;
 }
 
@@ -141,11 +145,13 @@ int srv_run_event(struct srv_server *s, struct srv_conn *c, int64_t run_id, json
 }
 
 int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_t sweep_id,
-                   const json_t *spec, int64_t priority, int64_t max_attempts, struct qc_err *err)
+                   const json_t *spec, int64_t priority, int64_t max_attempts, const char *who,
+                   struct qc_err *err)
 {
     static const char sql[] =
         "INSERT INTO runs (sweep_id, name, spec, device_kind, device_board, state, priority, "
-        "max_attempts, created, queued_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)";
+        "max_attempts, created, queued_at, submitted_by) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, "
+        "?, ?)";
     const json_t *dev = json_object_get(spec, "device");
     const char *kind = json_string_value(json_object_get(dev, "kind"));
     const char *board = json_string_value(json_object_get(dev, "board"));
@@ -168,6 +174,8 @@ int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_
     sqlite3_bind_int64(st, 7, max_attempts);
     sqlite3_bind_double(st, 8, now);
     sqlite3_bind_double(st, 9, now);
+    if (who)
+        sqlite3_bind_text(st, 10, who, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -230,6 +238,27 @@ int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t w
     if (!mine)
         return qc_err_set(err, QC_EFORBID, "Authorization", "run %lld is leased to another worker",
                           (long long)id);
+    return QC_OK;
+}
+
+int srv_import_check(struct srv_conn *c, int64_t id, struct qc_err *err)
+{
+    static const char sql[] = "SELECT import_key IS NOT NULL FROM runs WHERE id = ?";
+    sqlite3_stmt *st = srv_stmt(c, sql, err);
+    if (!st)
+        return QC_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    bool imported = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return qc_err_set(err, QC_ENOTFOUND, "", "no run %lld", (long long)id);
+    if (rc != SQLITE_ROW)
+        return srv_db_fail(c, err, "import check");
+    if (!imported)
+        return qc_err_set(err, QC_EINVAL, "X-Qlab-Lease",
+                          "the X-Qlab-Lease header is required (only runs recorded by POST "
+                          "/runs/import take a checkpoint without a lease)");
     return QC_OK;
 }
 

@@ -18,18 +18,27 @@ struct srv_server;
 #define SRV_RUN_COLS                                                                               \
     "id, sweep_id, name, state, priority, attempt, max_attempts, worker_id, device, created, "     \
     "started, finished, lease_deadline, cancel_requested, stop_requested, error, summary, "        \
-    "cost, spec"
+    "cost, spec, tags, note, submitted_by, import_key"
+
+#define SRV_RUN_NCOLS 23
 
 /* A run from a row of SRV_RUN_COLS (new reference). */
 json_t *srv_run_json(sqlite3_stmt *st, bool with_spec);
+
+/* Loads sweep `id` with its counts by state (and, `with_doc`, the
+ * submitted document and its axes) into *out (new reference);
+ * QC_ENOTFOUND when none. In route_sweeps.c. */
+int srv_sweep_load(struct srv_conn *c, int64_t id, bool with_doc, json_t **out, struct qc_err *err);
 
 /* Loads run `id` (new reference in *out); QC_ENOTFOUND when none. */
 int srv_run_load(struct srv_conn *c, int64_t id, bool with_spec, json_t **out, struct qc_err *err);
 
 /* Inserts a queued run of the canonical spec `spec` (borrowed) and its
- * "run" event; *id receives the id. */
+ * "run" event; *id receives the id. `who` (may be NULL) is the submitting
+ * token's name. */
 int srv_run_insert(struct srv_server *s, struct srv_conn *c, int64_t *id, int64_t sweep_id,
-                   const json_t *spec, int64_t priority, int64_t max_attempts, struct qc_err *err);
+                   const json_t *spec, int64_t priority, int64_t max_attempts, const char *who,
+                   struct qc_err *err);
 
 /* Appends a "run" event with the run's current state (and `extra`'s keys,
  * stolen, may be NULL). */
@@ -51,6 +60,11 @@ int srv_lease_end(struct srv_conn *c, int64_t run_id, const char *outcome, struc
  * `state` (16 bytes) receives the run's state. */
 int srv_lease_check(struct srv_conn *c, int64_t id, const char *lease, int64_t worker_id,
                     char *state, struct qc_err *err);
+
+/* Checks that run `id` was recorded by POST /runs/import (an admin may
+ * then upload its checkpoint without a lease): QC_ENOTFOUND, or
+ * QC_EINVAL naming the X-Qlab-Lease header any other run's upload needs. */
+int srv_import_check(struct srv_conn *c, int64_t id, struct qc_err *err);
 
 /* Requeues (attempts left) or fails every run whose lease deadline passed:
  * the hub's periodic tick. */

@@ -156,9 +156,9 @@ Test(bad_input, unknown_route_wrong_method_and_bad_id)
     expect("POST", "/api/v1/sweeps/77/cancel", NULL, 404, "not_found", NULL);
 
     struct srvt_resp r;
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "PATCH", .path = "/api/v1/runs/1"});
+    srvt_do(&r, &srv, &(struct srvt_req){.method = "PUT", .path = "/api/v1/runs/1"});
     srvt_expect_error(&r, 405, "method_not_allowed", NULL);
-    cr_expect_str_eq(srvt_header(&r, "Allow"), "GET, DELETE");
+    cr_expect_str_eq(srvt_header(&r, "Allow"), "GET, PATCH, DELETE");
     srvt_resp_free(&r);
     srvt_do(&r, &srv, &(struct srvt_req){.method = "PUT", .path = "/api/v1/runs/1/metrics"});
     srvt_expect_error(&r, 405, "method_not_allowed", NULL);

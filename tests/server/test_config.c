@@ -203,7 +203,7 @@ Test(auth, token_file_roles_comments_and_blank_lines, .init = tdir_make, .fini =
     int rc = load(&a, &err,
                   "# lab tokens\n"
                   "\n"
-                  "admin  admin-token-0123456789   # the lab lead\n"
+                  "admin  admin-token-0123456789 ada.l@lab  # the lab lead\n"
                   "read\tread-token-0123456789\n"
                   "   join join-token-0123456789\n",
                   path, sizeof path);
@@ -217,6 +217,9 @@ Test(auth, token_file_roles_comments_and_blank_lines, .init = tdir_make, .fini =
     cr_expect_eq(srv_auth_lookup(&a, "admin-token-01234567890"), SRV_ROLE_NONE, "an extension");
     cr_expect_eq(srv_auth_lookup(&a, "# the lab lead"), SRV_ROLE_NONE);
     cr_expect_eq(srv_auth_lookup(&a, ""), SRV_ROLE_NONE);
+    cr_expect_str_eq(srv_auth_name(&a, "admin-token-0123456789"), "ada.l@lab");
+    cr_expect_str_eq(srv_auth_name(&a, "read-token-0123456789"), "read", "the role by default");
+    cr_expect_null(srv_auth_name(&a, "admin-token-012345678"));
 }
 
 Test(auth, no_token_file_means_auth_disabled)
@@ -238,7 +241,8 @@ static const struct {
     {"admin admin-token-0123456789\nroot root-token-0123456789\n", 2, "unknown role"},
     {"# c\n\nadmin short\n", 3, "shorter"},
     {"read\n", 1, "ROLE TOKEN"},
-    {"join join-token-0123456789 extra\n", 1, "ROLE TOKEN"},
+    {"join join-token-0123456789 name extra\n", 1, "ROLE TOKEN"},
+    {"admin admin-token-0123456789 bad/name\n", 1, "a name is"},
     {"admin admin-token-0123456789\nread "
      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",

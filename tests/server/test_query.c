@@ -48,7 +48,7 @@ Test(query, unknown_parameters_are_bad_param_naming_them)
     expect_bad_param("POST", "/api/v1/experiments?dry_run=1", srvt_spec("dry"), "?dry_run");
     cr_expect_eq(nruns(), 0, "a refused submission queues nothing");
     expect_bad_param("GET", "/api/v1/sweeps?name=x", NULL, "?name");
-    expect_bad_param("GET", "/api/v1/runs?order_by=id", NULL, "?order_by");
+    expect_bad_param("GET", "/api/v1/runs?sort=id", NULL, "?sort");
     expect_bad_param("GET", "/api/v1/runs?arith.forward.mac.accumulator=e6m5", NULL,
                      "?arith.forward.mac.accumulator");
     expect_bad_param("GET", "/healthz?verbose=1", NULL, "?verbose");

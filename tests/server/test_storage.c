@@ -223,7 +223,7 @@ static int64_t add_run(const char *name, int64_t max_attempts)
     json_t *spec = json_pack("{s:s,s:{s:s}}", "name", name, "device", "kind", "any");
     struct srv_conn *c = srv_tx_begin(srv, &err);
     cr_assert_not_null(c, "%s", err.msg);
-    int rc = srv_run_insert(srv, c, &id, 0, spec, 0, max_attempts, &err);
+    int rc = srv_run_insert(srv, c, &id, 0, spec, 0, max_attempts, NULL, &err);
     rc = srv_tx_end(srv, rc, &err);
     json_decref(spec);
     cr_assert_eq(rc, QC_OK, "%s", err.msg);
