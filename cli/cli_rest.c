@@ -166,6 +166,56 @@ int cli_rest_call(const struct cli_rest *r, const char *method, const char *path
     return rc;
 }
 
+int cli_rest_raw(const struct cli_rest *r, const char *method, const char *path, const void *body,
+                 size_t body_len, const char *content_type, const char *const *extra, long *status,
+                 struct cli_buf *out, struct qc_err *err)
+{
+    char url[1024], errbuf[CURL_ERROR_SIZE] = "", ct[160];
+    int rc = QC_OK;
+    *status = 0;
+    snprintf(url, sizeof url, "%s%s", r->base, path);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory");
+    struct curl_slist *h = headers(r, false);
+    if (body && content_type) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+        h = curl_slist_append(h, ct);
+    }
+    for (int i = 0; extra && extra[i]; i++)
+        h = curl_slist_append(h, extra[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    if (r->timeout_s > 0)
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(r->timeout_s * 1000));
+    if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+    }
+    size_t len0 = out->len;
+    CURLcode cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        rc = qc_err_set(err, QC_EIO, "--server", "cannot reach %s: %s", r->base,
+                        errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        if (*status < 200 || *status > 299) {
+            struct cli_buf e = {.data = out->data + len0, .len = out->len - len0};
+            rc = http_error(*status, &e, err);
+            out->len = len0;
+        }
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
 /* ---- Server-Sent Events ------------------------------------------------- */
 
 struct sse_parse {
@@ -264,4 +314,12 @@ int cli_rest_sse(const struct cli_rest *r, const char *path,
     cli_buf_free(&p.line);
     cli_buf_free(&p.data);
     return rc;
+}
+
+char *cli_rest_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, (int)strlen(s));
+    char *out = e ? strdup(e) : NULL; /* plain malloc for the caller's free() */
+    curl_free(e);
+    return out;
 }

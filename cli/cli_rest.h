@@ -37,6 +37,15 @@ int cli_rest_take_opts(struct cli_rest *r, int *argc, char **argv, struct qc_err
 int cli_rest_call(const struct cli_rest *r, const char *method, const char *path,
                   const json_t *body, long *status, json_t **out, struct qc_err *err);
 
+/* A request with any body and answer: `body` (body_len bytes, may be
+ * NULL) sent as `content_type`, extra header lines (NULL-terminated, may
+ * be NULL), the answer's bytes appended to `out` (caller-owned). Errors as
+ * for cli_rest_call. */
+struct cli_buf;
+int cli_rest_raw(const struct cli_rest *r, const char *method, const char *path, const void *body,
+                 size_t body_len, const char *content_type, const char *const *extra, long *status,
+                 struct cli_buf *out, struct qc_err *err);
+
 /* Streams GET `path` as Server-Sent Events: calls `on_event(ctx, id,
  * event, data)` for each event, and with event ":" for each keep-alive
  * comment, until it returns nonzero (the stream then ends with QC_OK) or
@@ -44,6 +53,10 @@ int cli_rest_call(const struct cli_rest *r, const char *method, const char *path
 int cli_rest_sse(const struct cli_rest *r, const char *path,
                  int (*on_event)(void *ctx, const char *id, const char *event, const char *data),
                  void *ctx, struct qc_err *err);
+
+/* `s` percent-encoded for a query string: a new string (caller frees),
+ * NULL when out of memory. */
+char *cli_rest_escape(const char *s);
 
 /* The shared options' help text. */
 extern const char cli_rest_opts_help[];

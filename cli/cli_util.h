@@ -56,6 +56,9 @@ void cli_fmt_double(char *out, size_t len, double v);
  * 0.81234567 with 4). At least 32 bytes. */
 void cli_fmt_human(char *out, size_t len, double v, int digits);
 
+/* Seconds since the epoch, wall clock. */
+double cli_wall_time(void);
+
 /* Writes all n bytes to fd, retrying short writes. QC_EIO on failure. */
 int cli_write_all(int fd, const void *p, size_t n, const char *name, struct qc_err *err);
 

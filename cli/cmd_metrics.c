@@ -1,5 +1,6 @@
 /* `qlab metrics RUN`: a run's metric series from qlab-server, as a table of
- * steps (one column per metric), CSV, or the server's JSON. */
+ * steps (one column per metric), CSV, or the server's JSON. Several runs or
+ * a sweep give one long CSV instead (cmd_export.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,12 @@
 #include "cli_util.h"
 
 static const char usage[] =
-    "usage: qlab metrics RUN [--names A,B] [--max-points N] [--csv | --json]\n\n"
+    "usage: qlab metrics RUN [--names A,B] [--max-points N] [--csv | --json]\n"
+    "       qlab metrics RUN RUN... | --sweep ID [--names A,B] [-o FILE]\n\n"
     "Prints a run's metrics, one row per step and one column per metric.\n"
     "--max-points downsamples each series on the server (min and max per\n"
-    "bucket kept).\n";
+    "bucket kept). Several runs, or every run of a sweep, give one long CSV:\n"
+    "run,name,step,value,time (every point, time in seconds since the epoch).\n";
 
 /* Row-major merge of the series on their steps. */
 static void print_rows(const json_t *series, bool csv)
@@ -68,18 +71,24 @@ int cli_cmd_metrics(int argc, char **argv)
     static const struct option opts[] = {
         {"names", required_argument, NULL, 'n'}, {"max-points", required_argument, NULL, 'm'},
         {"csv", no_argument, NULL, 'c'},         {"json", no_argument, NULL, 'j'},
+        {"sweep", required_argument, NULL, 's'}, {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     struct cli_rest rest;
     struct qc_err err;
     bool csv = false, as_json = false;
-    const char *names = NULL;
+    const char *names = NULL, *out_path = NULL;
     int64_t max_points = 0;
-    long long id;
+    long long id, sweep = 0;
     int c, rc = cli_remote_begin("metrics", usage, &rest, &argc, argv);
     if (rc >= 0)
         return rc;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'n') {
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        if (c == 's') {
+            if ((rc = cli_parse_id("metrics", optarg, &sweep)))
+                return rc;
+        } else if (c == 'o') {
+            out_path = optarg;
+        } else if (c == 'n') {
             names = optarg;
             if (!names[0] ||
                 strspn(names, "abcdefghijklmnopqrstuvwxyz"
@@ -102,6 +111,24 @@ int cli_cmd_metrics(int argc, char **argv)
     }
     if (csv && as_json)
         return cli_fail("metrics", QC_EINVAL, "--csv and --json exclude each other");
+    if (sweep || argc - optind > 1) {
+        char runs[4096] = "";
+        for (int i = optind; i < argc; i++) {
+            size_t len = strlen(runs);
+            if ((rc = cli_parse_id("metrics", argv[i], &id)))
+                return rc;
+            if (len + 24 > sizeof runs)
+                return cli_fail("metrics", QC_EINVAL, "too many runs (use --sweep)");
+            snprintf(runs + len, sizeof runs - len, "%s%lld", len ? "," : "", id);
+        }
+        if (as_json || max_points)
+            return cli_fail("metrics", QC_EINVAL,
+                            "several runs or --sweep give the long CSV only (no --json, "
+                            "--max-points)");
+        return cli_metrics_long(&rest, runs[0] ? runs : NULL, sweep, names, out_path);
+    }
+    if (out_path)
+        return cli_fail("metrics", QC_EINVAL, "-o goes with several runs or --sweep");
     if (optind != argc - 1)
         return cli_fail("metrics", QC_EINVAL, "expects one run id");
     if ((rc = cli_parse_id("metrics", argv[optind], &id)))

@@ -21,25 +21,30 @@ static int call_print(const char *cmd, const struct cli_rest *rest, const char *
 }
 
 static const char runs_usage[] =
-    "usage: qlab runs [--sweep ID] [--state S[,S...]] [--limit N] [--wide] [--json]\n\n"
+    "usage: qlab runs [--sweep ID] [--state S[,S...]] [--filter F] [--order-by [-]FIELD]\n"
+    "                 [--limit N] [--wide] [--json]\n\n"
     "Lists runs, oldest first: id, state, attempt, worker, validation accuracy,\n"
     "training loss, name. Lines fit 100 columns, long names cut short with\n"
-    "'...'; --wide prints them whole.\n";
+    "'...'; --wide prints them whole. --filter takes conditions joined with 'and'\n"
+    "over run columns, tag, metric.NAME, best.NAME, cost.NAME and spec fields by\n"
+    "dotted path (docs/api.md, \"Filters\"):\n"
+    "  --filter 'arith.forward.mac.acc = \"e6m5\" and metric.val_acc > 0.8'\n"
+    "--order-by sorts on any of them, '-' first for descending. --json gives\n"
+    "the runs with their specs.\n";
 
 #define TABLE_COLS 100
 
 int cli_cmd_runs(int argc, char **argv)
 {
-    static const struct option opts[] = {{"sweep", required_argument, NULL, 's'},
-                                         {"state", required_argument, NULL, 't'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"wide", no_argument, NULL, 'w'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"sweep", required_argument, NULL, 's'},  {"state", required_argument, NULL, 't'},
+        {"limit", required_argument, NULL, 'l'},  {"json", no_argument, NULL, 'j'},
+        {"filter", required_argument, NULL, 'f'}, {"order-by", required_argument, NULL, 'o'},
+        {"wide", no_argument, NULL, 'w'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     struct cli_rest rest;
-    char path[512] = "/api/v1/runs?limit=";
-    const char *state = NULL;
+    char path[8192] = "/api/v1/runs?limit=";
+    const char *state = NULL, *filter = NULL, *order = NULL;
     long long sweep = 0;
     int64_t limit = 100;
     bool as_json = false, wide = false, cut = false;
@@ -61,18 +66,35 @@ int cli_cmd_runs(int argc, char **argv)
             as_json = true;
         } else if (c == 'w') {
             wide = true;
+        } else if (c == 'f') {
+            filter = optarg;
+        } else if (c == 'o') {
+            order = optarg;
         } else {
             return cli_fail_opt("runs", c, argv);
         }
     }
     if (optind != argc)
         return cli_fail("runs", QC_EINVAL, "unexpected argument '%s'", argv[optind]);
+    if ((filter && strlen(filter) > 2000) || (order && strlen(order) > 150))
+        return cli_fail("runs", QC_EINVAL, "--filter or --order-by is too long");
     size_t n = strlen(path);
     n += (size_t)snprintf(path + n, sizeof path - n, "%lld", (long long)limit);
     if (sweep)
         n += (size_t)snprintf(path + n, sizeof path - n, "&sweep=%lld", sweep);
     if (state)
-        snprintf(path + n, sizeof path - n, "&state=%.100s", state);
+        n += (size_t)snprintf(path + n, sizeof path - n, "&state=%.100s", state);
+    if (as_json)
+        n += (size_t)snprintf(path + n, sizeof path - n, "&spec=1");
+    const char *keys[] = {"filter", "order_by"}, *vals[] = {filter, order};
+    for (int i = 0; i < 2; i++) {
+        char *e = vals[i] ? cli_rest_escape(vals[i]) : NULL;
+        if (vals[i] && !e)
+            return cli_fail("runs", QC_ENOMEM, "out of memory");
+        if (e)
+            n += (size_t)snprintf(path + n, sizeof path - n, "&%s=%s", keys[i], e);
+        free(e);
+    }
     json_t *out = NULL;
     if ((rc = call_print("runs", &rest, "GET", path, &out)))
         return rc;

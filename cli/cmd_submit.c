@@ -15,7 +15,9 @@
 static const char usage[] =
     "usage: qlab submit FILE [--priority N] [OPTION...]\n\n"
     "Submits an experiment spec (docs/spec.md) or a sweep (a document with\n"
-    "\"base\" and \"parameters\") to qlab-server, after checking it locally.\n\n"
+    "\"base\" and \"parameters\") to qlab-server, after checking it locally. The\n"
+    "server's warnings (no registered worker can run it: its device kind, its\n"
+    "dataset) are printed on stderr; the run is queued all the same.\n\n"
     "      --priority N   queue priority of an experiment (higher first)\n";
 
 int cli_cmd_submit(int argc, char **argv)
@@ -83,6 +85,12 @@ int cli_cmd_submit(int argc, char **argv)
     json_decref(doc);
     if (rc < 0)
         return cli_fail_err("submit", NULL, &err);
+    /* Advice from the server about its workers (no device of the kind, the
+     * dataset installed nowhere): the run is queued all the same. */
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(out, "warnings"), i, w) fprintf(
+        stderr, "qlab: submit: warning: %s\n", json_string_value(json_object_get(w, "message")));
     if (as_json) {
         char *t = json_dumps(out, JSON_INDENT(2));
         printf("%s\n", t ? t : "null");

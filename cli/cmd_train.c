@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli_cmds.h"
+#include "cli_rest.h"
 #include "cli_util.h"
 #include "qcore/data.h"
 #include "qcore/spec.h"
@@ -34,6 +35,8 @@ static const char train_usage[] =
     "      --checkpoint-every N steps between checkpoints (default: epoch ends only)\n"
     "      --resume             continue from DIR's checkpoint when there is one\n"
     "      --max-steps N        stop after N optimizer steps in total (exit 0)\n"
+    "      --upload             record the run on qlab-server when it ends (qlab upload;\n"
+    "                           --server, --token, QLAB_SERVER, QLAB_TOKEN), --tag T each\n"
     "  -t, --threads T          CPU threads, 0 = all cores (default 0)\n"
     "  -q, --quiet              no progress on stderr\n";
 
@@ -259,6 +262,9 @@ struct host {
     int64_t epochs;
     double t0; /* when the first step line came, and its step */
     int64_t step0;
+    struct cli_buf *upload; /* the metric lines, kept for --upload */
+    double *times;          /* and when each was written */
+    size_t ntimes, cap_times;
 };
 
 static double now_s(void)
@@ -347,6 +353,20 @@ static int on_metric(void *ctx, const char *line)
         h->failed = true;
         return 1;
     }
+    if (h->upload) {
+        cli_buf_printf(h->upload, "%s\n", line);
+        if (h->ntimes == h->cap_times) {
+            size_t cap = h->cap_times ? 2 * h->cap_times : 256;
+            double *t = realloc(h->times, cap * sizeof *t);
+            if (!t) {
+                h->upload->oom = true;
+                return 0;
+            }
+            h->times = t;
+            h->cap_times = cap;
+        }
+        h->times[h->ntimes++] = cli_wall_time();
+    }
     if (!h->quiet)
         progress(h, line);
     return 0;
@@ -362,17 +382,27 @@ int cli_cmd_train(int argc, char **argv)
         {"max-steps", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
+        {"upload", no_argument, NULL, 'U'},
+        {"tag", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct qc_train_opts to;
     struct host host = {.metrics = stdout};
-    const char *metrics_path = NULL;
+    const char *metrics_path = NULL, *tags[32];
     int64_t v, threads = 0;
-    int c, rc;
+    int c, rc, ntags = 0;
+    struct cli_rest rest;
+    struct cli_buf lines;
+    bool upload = false;
 
     if (cli_wants_help(argc, argv))
         return cli_print_help(train_usage);
+    cli_buf_init(&lines);
+    cli_rest_init(&rest);
+    struct qc_err rerr;
+    if (cli_rest_take_opts(&rest, &argc, argv, &rerr) < 0)
+        return cli_fail_err("train", NULL, &rerr);
     memset(&to, 0, sizeof to);
     opterr = 0;
     optind = 1;
@@ -407,6 +437,14 @@ int cli_cmd_train(int argc, char **argv)
         case 'q':
             host.quiet = true;
             break;
+        case 'U':
+            upload = true;
+            break;
+        case 'T':
+            if (ntags == 32)
+                return cli_fail("train", QC_EINVAL, "at most 32 tags");
+            tags[ntags++] = optarg;
+            break;
         default:
             return cli_fail_opt("train", c, argv);
         }
@@ -437,7 +475,11 @@ int cli_cmd_train(int argc, char **argv)
     struct qc_train_hooks hooks = {.ctx = &host, .metric = on_metric};
     struct qc_err err;
     qc_err_clear(&err);
+    host.upload = upload ? &lines : NULL;
+    double t0 = cli_wall_time();
     int trc = qc_train_run(&l->cfg, &to, &hooks, NULL, &err);
+    double t1 = cli_wall_time();
+    bool ok = trc == 0 || (trc == QC_ECONFLICT && to.max_steps > 0);
     if (host.line_open)
         fputc('\n', stderr);
     if (host.failed)
@@ -446,7 +488,17 @@ int cli_cmd_train(int argc, char **argv)
         rc = 0; /* stopped at --max-steps, as asked */
     else if (trc)
         rc = cli_fail_err("train", argv[optind], &err);
+    if (upload && !host.failed) { /* cmd_upload.c; a failed run is recorded as failed */
+        long long id;
+        int urc = lines.oom ? cli_fail("train", QC_ENOMEM, "out of memory for --upload")
+                            : cli_upload_run(&id, &rest, l->canonical, lines.data ? lines.data : "",
+                                             lines.len, host.times, host.ntimes, to.checkpoint_dir,
+                                             t0, t1, ok ? NULL : err.msg, tags, ntags, NULL);
+        rc = rc ? rc : urc;
+    }
 out:
+    cli_buf_free(&lines);
+    free(host.times);
     if (host.metrics && host.metrics != stdout)
         fclose(host.metrics);
     free(l->canonical);

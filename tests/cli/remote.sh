@@ -58,6 +58,7 @@ cat >"$T/bad.json" <<'J'
 J
 
 expect 0 "submit an experiment" "$QLAB" submit "$T/exp.json"
+grep -q "warning: no worker is registered" "$T/err" && ok "submit prints the server's warnings" || not_ok "submit prints the server's warnings" "$(cat "$T/err")"
 grep -q "run 1 submitted" "$T/out" && ok "submit names the run" || not_ok "submit names the run" "$(cat "$T/out")"
 expect 0 "submit a sweep --json" "$QLAB" submit --json "$T/sweep.json"
 json_check "sweep --json has id and 4 runs" "d['sweep']['runs'] == 4 and d['sweep']['id'] == 1"
@@ -211,6 +212,87 @@ fi
 expect 2 "report --web of a directory without the dashboard" "$QLAB" report 2 --web "$T"
 expect 1 "report of a missing sweep" "$QLAB" report 99 -o "$T/none.html" --web "$ROOT/web"
 [[ ! -e $T/none.html ]] && ok "a failed report writes nothing" || not_ok "a failed report writes nothing"
+
+# ---- results out and in order (issue 16) ----
+expect 0 "a sweep for results" "$QLAB" submit --json "$T/sweep.json"
+SW=$(python3 -c "import json; print(json.load(open('$T/out'))['sweep']['id'])")
+expect 0 "the sweep's runs" "$QLAB" runs --json --filter "sweep = $SW" --order-by id
+R=$(python3 -c "import json; print(json.load(open('$T/out'))['runs'][0]['id'])")
+expect 0 "runs --filter on spec fields" "$QLAB" runs --json --filter "sweep = $SW and arith.forward.mac.acc = \"fp32\" and train.seed >= 2"
+json_check "one run, with its spec" "len(d['runs']) == 1 and d['runs'][0]['spec']['train']['seed'] == 2"
+expect 0 "runs --order-by -train.seed" "$QLAB" runs --json --filter "sweep = $SW" --order-by -train.seed
+json_check "ordered by seed, descending" "[r['spec']['train']['seed'] for r in d['runs']] == [2, 2, 1, 1]"
+expect 1 "an unknown filter field is refused by the server" "$QLAB" runs --filter 'nope = 1'
+grep -q "400 bad_param at ?filter" "$T/err" && ok "the 400 names ?filter" || not_ok "the 400 names ?filter" "$(cat "$T/err")"
+expect 0 "sweeps" "$QLAB" sweeps
+grep -q "cli-sweep" "$T/out" && ok "sweeps lists the sweep" || not_ok "sweeps lists the sweep" "$(cat "$T/out")"
+expect 0 "tag a run" "$QLAB" tag "$R" good study
+expect 0 "tag --remove" "$QLAB" tag "$R" --remove study
+expect 0 "note a run" "$QLAB" note "$R" '**best** so far'
+expect 0 "rename a run" "$QLAB" rename "$R" 'renamed, "quoted"'
+expect 0 "show --json" "$QLAB" show --json "$R"
+json_check "name, note and tags changed" "d['name'] == 'renamed, \"quoted\"' and d['note'] == '**best** so far' and d['tags'] == ['good']"
+expect 0 "note prints it" "$QLAB" note "$R"
+[[ $(cat "$T/out") == '**best** so far' ]] && ok "the note as written" || not_ok "the note as written" "$(cat "$T/out")"
+printf '# From a file\nline two\n' >"$T/note.md"
+expect 0 "note --sweep -f FILE" "$QLAB" note --sweep "$SW" -f "$T/note.md"
+expect 0 "tag --sweep" "$QLAB" tag --sweep "$SW" study
+expect 0 "sweeps --filter tag --json" "$QLAB" sweeps --json --filter 'tag = study'
+json_check "the tagged sweep with its note" "[s['id'] for s in d['sweeps']] == [$SW] and d['sweeps'][0]['note'] == '# From a file\nline two\n'"
+expect 1 "a bad tag is refused" "$QLAB" tag "$R" 'a b'
+expect 2 "tag without tags" "$QLAB" tag "$R"
+expect 2 "rename without a name" "$QLAB" rename "$R"
+expect 0 "export --csv" "$QLAB" export "$SW" --csv
+head -1 "$T/out" | grep -q "^id,name,state,sweep,worker,device,attempt,created,started,finished,duration,error,submitted_by,tags,imported,arith.forward.mac.acc,train.seed," && ok "export's columns" || not_ok "export's columns" "$(head -1 "$T/out")"
+grep -q ',"renamed, ""quoted""",queued,' "$T/out" && ok "CSV quoting of the renamed run" || not_ok "CSV quoting" "$(cat "$T/out" | head -3)"
+[[ $(wc -l <"$T/out") == 5 ]] && ok "a header and four rows" || not_ok "a header and four rows" "$(cat "$T/out")"
+expect 0 "export --json -o" "$QLAB" export "$SW" --json -o "$T/export.json"
+cp "$T/export.json" "$T/out"
+json_check "the JSON table has the same rows" "len(d['rows']) == 4 and d['columns'][0] == 'id' and d['rows'][0]['train.seed'] == 1"
+expect 1 "export of a missing sweep" "$QLAB" export 999
+expect 2 "export --csv --json" "$QLAB" export 1 --csv --json
+
+# A local run recorded on the server: no worker needed.
+mkdir -p "$T/rundir"
+cat >"$T/rundir/spec.json" <<'J'
+{"name": "local-run", "model": {"arch": "mlp", "hidden": [8]},
+ "dataset": {"name": "synthetic", "train_limit": 128, "val_limit": 64},
+ "train": {"epochs": 1, "batch_size": 64, "log_interval": 1}}
+J
+expect 0 "train locally" "$QLAB" train "$T/rundir/spec.json" --quiet --threads 1 --metrics "$T/rundir/metrics.jsonl" --checkpoint-dir "$T/rundir"
+expect 0 "upload the run directory" "$QLAB" upload "$T/rundir" --tag laptop
+UP=$(cat "$T/out")
+expect 0 "upload again" "$QLAB" upload "$T/rundir"
+[[ $(cat "$T/out") == "$UP" ]] && ok "the same files are the same run" || not_ok "the same run" "$UP vs $(cat "$T/out")"
+expect 0 "show the uploaded run" "$QLAB" show --json "$UP"
+json_check "succeeded, imported, tagged, with val_acc" "d['state'] == 'succeeded' and d['imported'] and d['tags'] == ['laptop'] and 'val_acc' in d['summary']"
+expect 0 "its checkpoint is on the server" curl -sf -o "$T/ck" "$QLAB_SERVER/api/v1/runs/$UP/checkpoint"
+cmp -s "$T/ck" "$T/rundir/checkpoint.qck" && ok "the checkpoint's bytes" || not_ok "the checkpoint's bytes"
+expect 0 "train --upload" "$QLAB" train "$T/rundir/spec.json" --quiet --threads 1 --upload --tag direct
+grep -q '"kind":"epoch"' "$T/out" && ok "train --upload still prints the metric lines" || not_ok "metric lines" "$(head -2 "$T/out")"
+grep -q "recorded on" "$T/err" && ok "train --upload says where" || not_ok "train --upload says where" "$(cat "$T/err")"
+DIRECT=$(sed -n 's/.*upload: run \([0-9]*\) recorded.*/\1/p' "$T/err")
+expect 0 "the directly uploaded run's points" curl -sf "$QLAB_SERVER/api/v1/metrics?runs=$DIRECT&names=train_loss,val_acc"
+json_check "each point has the time its line was written" "len(d['points']) >= 3 and len(set(p['time'] for p in d['points'])) >= 2"
+expect 0 "runs --filter imported" "$QLAB" runs --json --filter 'imported = true' --order-by id
+json_check "two imported runs" "[r['tags'] for r in d['runs']] == [['laptop'], ['direct']]"
+expect 0 "metrics of two runs: the long CSV" "$QLAB" metrics "$UP" 6 --names val_acc
+head -1 "$T/out" | tr -d '\r' | grep -q "^run,name,step,value,time$" && ok "long CSV header" || not_ok "long CSV header" "$(head -2 "$T/out")"
+grep -q "^6,val_acc,10,0.75," "$T/out" && ok "long CSV row of run 6" || not_ok "long CSV row" "$(cat "$T/out")"
+expect 2 "upload without a directory or --spec" "$QLAB" upload
+expect 1 "upload of a missing directory" "$QLAB" upload "$T/nothing"
+printf '{"kind":"step","step":1,"train_loss":1}\nnot json\n' >"$T/bad.jsonl"
+expect 2 "upload of bad metric lines names the line" "$QLAB" upload --spec "$T/rundir/spec.json" --metrics "$T/bad.jsonl"
+grep -q "line 2" "$T/err" && ok "line 2 is named" || not_ok "line 2 is named" "$(cat "$T/err")"
+
+# Deletion is the hardening branch's API (issue 15): rm follows it when there.
+expect_rm() {
+    "$QLAB" rm "$@" >"$T/out" 2>"$T/err" && { ok "rm $*"; return; }
+    if grep -q "405" "$T/err"; then echo "ok - rm $* # SKIP DELETE is not in this server yet"; PASSED=$((PASSED + 1)); else not_ok "rm $*" "$(cat "$T/err")"; fi
+}
+expect_rm "$UP"
+expect 2 "rm without ids" "$QLAB" rm
+expect 2 "rm of a non-id" "$QLAB" rm 3 x
 
 expect 1 "an unreachable server is exit 1" "$QLAB" runs --server http://127.0.0.1:1
 expect 2 "--server needs a URL" "$QLAB" runs --server ftp://x
