@@ -314,7 +314,7 @@ TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(WRKT_SRC),test-worker-unit) $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
-	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web fuzz-smoke test-deploy test-slurm
+	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web test-python fuzz-smoke test-deploy test-slurm
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
@@ -337,6 +337,17 @@ test-worker-unit: $(BIN)/qlab-worker-tests
 # Real qlab-server and qlab-worker processes on loopback (tests/worker/).
 test-worker: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 	BIN=$(BIN) tests/worker/run.sh
+
+# The Python client (clients/python), pip-installed offline into a temporary
+# directory, against real qlab-server and qlab-worker processes; and
+# scripts/repro.py's table from runs recorded in the service. Plain pass only:
+# the C code it drives is covered under the sanitizers by the other suites.
+.PHONY: test-python
+# PYTHON picks the interpreter (one with pandas tests the DataFrame path too:
+# make test-python PYTHON=/usr/bin/python3 with Debian's python3-pandas).
+PYTHON ?= python3
+test-python: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
+	BIN=$(BIN) $(PYTHON) tests/python/test_client.py
 
 # The dashboard in Debian's headless Chromium (playwright-core) against a
 # real qlab-server; screenshots go to build/web-artifacts/. Plain pass only:
@@ -480,7 +491,7 @@ help:
 	@echo '  all           build qlab, qlab-server and qlab-worker into $(BUILD)/bin'
 	@echo '  bench         the benchmarks, as ratios against baselines measured in the same run'
 	@echo '  tour          the numerics core through the qlab CLI, no server'
-	@echo '  test-unit test-cli test-server test-worker-unit test-worker test-web'
+	@echo '  test-unit test-cli test-server test-worker-unit test-worker test-web test-python'
 	@echo '  test-deploy test-slurm'
 	@echo '                one suite each (SAN=1 BUILD=build/asan for the sanitizer build)'
 	@echo '  install       install under PREFIX (default /usr/local; DESTDIR stages it)'
