@@ -222,3 +222,13 @@ test('submit checks every format string, sweep parameter values included', () =>
   assert.equal(sweepSize(sweep), 6);
   assert.equal(sweepSize(exp), null);
 });
+
+test('tags: parsed as the server takes them, and the filter that selects one', async () => {
+  const { parseTags, tagFilter, tagHref } = await import('../../web/js/organize.js');
+  assert.deepEqual(parseTags('good, study  good,,fp8:e4m3'), { tags: ['good', 'study', 'fp8:e4m3'], bad: [] });
+  assert.deepEqual(parseTags('ok bad!tag "q"'), { tags: ['ok'], bad: ['bad!tag', '"q"'] });
+  assert.deepEqual(parseTags('x'.repeat(65)).bad.length, 1);
+  assert.deepEqual(parseTags(''), { tags: [], bad: [] });
+  assert.equal(tagFilter('a.b'), 'tag = "a.b"');
+  assert.equal(tagHref('runs', 'a b'), '#/runs?filter=tag%20%3D%20%22a%20b%22');
+});

@@ -42,8 +42,9 @@ export function url(path, query) {
 /**
  * api('/runs/1') -> parsed JSON; api('/sweeps', {method: 'POST', body: {...}}).
  * Throws ApiError for any non-2xx answer and for network failures (status 0).
+ * `raw: true` returns the body as text (a CSV export) instead of JSON.
  */
-export async function api(path, { method = 'GET', body, query, signal } = {}) {
+export async function api(path, { method = 'GET', body, query, signal, raw = false } = {}) {
   const headers = {};
   const token = getToken();
   if (token) headers.Authorization = 'Bearer ' + token;
@@ -61,6 +62,7 @@ export async function api(path, { method = 'GET', body, query, signal } = {}) {
   if (res.status === 204) return null;
   let data = null;
   const text = await res.text();
+  if (raw && res.ok) return text;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!res.ok) {
     const e = (data && data.error) || {};

@@ -34,6 +34,12 @@ const baseColumns = () => [
   { key: 'attempt', label: 'attempt', num: true, get: (r) => r.attempt },
 ];
 
+// Shown once any run has tags; the filter box matches a tag as a substring.
+const tagsColumn = {
+  key: 'tags', label: 'tags', get: (r) => (r.tags && r.tags.length ? r.tags.join(' ') : undefined),
+  render: (v) => (v ? v.split(' ').map((t) => h('span', { class: 'chip tag' }, t)) : ''),
+};
+
 const specColumn = (path) => ({
   key: 'spec:' + path, label: path.split('.').slice(-2).join('.'), title: path,
   get: (r) => get(r.spec, path), render: (v) => text(v),
@@ -90,7 +96,8 @@ export function runsTable({ swept = [], height, csvName = 'runs.csv' } = {}) {
     const specs = runs.map((r) => r.spec).filter(Boolean);
     const paths = [...swept, ...varying(specs).filter((p) => !swept.includes(p)).slice(0, 8)];
     for (const p of extra) if (!paths.includes(p)) paths.push(p);
-    return [...baseColumns(), ...paths.map(specColumn), ...metricNames(runs).map(metricColumn), costColumn];
+    const tags = runs.some((r) => r.tags && r.tags.length) ? [tagsColumn] : [];
+    return [...baseColumns(), ...tags, ...paths.map(specColumn), ...metricNames(runs).map(metricColumn), costColumn];
   }
 
   return {

@@ -2,7 +2,7 @@
 // how far it is (step N of M, epoch, images/s, ETA), how it is training
 // (one live chart per metric family, against steps or wall-clock time),
 // which layer's arithmetic misbehaves (the per-layer counter heatmap) and
-// what went wrong (error). Charts follow the run's event stream; the
+// what went wrong (error), and its tags and note (editable). Charts follow the run's event stream; the
 // header and timeline re-read the run when its state changes.
 
 import { api } from '../api.js';
@@ -15,6 +15,7 @@ import { layerHeatmap } from '../layer_heatmap.js';
 import { timeline } from '../timeline.js';
 import { stateBadge } from '../runs_table.js';
 import { subscribe } from '../sse.js';
+import { organizer } from '../organize.js';
 
 const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
 const X_KEY = 'qlab.run.x';
@@ -61,6 +62,11 @@ export async function render(root, [idText], ctx) {
   const chartInfo = h('p', { class: 'muted chart-info' });
   const charts = GROUPS.map((g) => ({ g, c: lineChart({ title: g.title, scale: g.scale }) }));
   const heat = layerHeatmap();
+  const org = organizer({
+    kind: 'runs', id, obj: run,
+    onSaved: (r) => { run = r; drawRun(); },
+    onDeleted: () => { location.hash = '#/runs'; },
+  });
   ctx.onCleanup(() => { charts.forEach(({ c }) => c.destroy()); heat.destroy(); });
 
   function drawRun() {
@@ -93,6 +99,7 @@ export async function render(root, [idText], ctx) {
     ];
     fill(facts, h('dl', { class: 'facts card' }, kv.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
     fill(tl, timeline(run));
+    org.update(run);
     // The summary leaves the per-layer counters out (they are series).
     const names = Object.keys(run.summary || {}).filter((n) => !isLayerMetric(n)).sort();
     const layers = Object.keys(live.state.series).filter(isLayerMetric).length;
@@ -159,7 +166,7 @@ export async function render(root, [idText], ctx) {
       },
     }, m === 'step' ? 'step' : 'wall-clock time')));
 
-  fill(root, head, progress, h('div', { class: 'run-top' }, facts, summary),
+  fill(root, head, progress, h('div', { class: 'run-top' }, facts, summary), org.el,
     h('div', { class: 'page-head metrics-head' }, h('h2', {}, 'Metrics'), h('span', { class: 'spacer' }), xToggle),
     chartInfo,
     h('div', { class: 'charts' }, charts.map(({ c }) => c.el)),

@@ -1,6 +1,8 @@
 // Sweep detail: progress, the runs table (CSV download), the grid of two
 // swept parameters, accuracy against bits, parallel coordinates and the
-// accuracy-vs-cost Pareto front; the HTML report. Runs are read once with
+// accuracy-vs-cost Pareto front; the HTML report and the results table
+// (GET /sweeps/{id}/results, the table qlab export writes) as CSV; the
+// sweep's tags and note (editable). Runs are read once with
 // their specs; live updates re-read the list without specs (states and
 // summaries change, specs never do) at most every two seconds.
 
@@ -18,6 +20,8 @@ import { isLayerMetric } from '../metrics.js';
 import { varying } from '../spec.js';
 import { subscribe } from '../sse.js';
 import { downloadReport } from '../report_link.js';
+import { download } from '../csv.js';
+import { organizer } from '../organize.js';
 
 function metricNames(runs) {
   const s = new Set();
@@ -43,8 +47,21 @@ export async function render(root, [idText], ctx) {
   const bits = bitsPlot();
   const pc = parCoords();
   ctx.onCleanup(() => bits.destroy());
+  const org = organizer({
+    kind: 'sweeps', id, obj: sweep,
+    onSaved: (s) => { sweep = { ...sweep, ...s }; drawHead(); },
+    onDeleted: () => { location.hash = '#/sweeps'; },
+  });
+  const head = h('div', { class: 'page-head' });
+
+  function drawHead() {
+    fill(head, h('h1', {}, sweep.name), h('span', { class: 'muted' }, `sweep ${id} · ${sweep.method} · ${sweep.runs} runs · created ${time(sweep.created)}`),
+      h('span', { class: 'spacer' }), results, report, cancel);
+    org.update(sweep);
+  }
 
   function draw() {
+    drawHead();
     fill(progress, progressBar(sweep.counts, sweep.runs));
     table.setRuns(runs);
     const metrics = metricNames(runs);
@@ -77,11 +94,18 @@ export async function render(root, [idText], ctx) {
       }
     },
   }, 'HTML report');
+  const results = h('button', {
+    class: 'ghost results-csv',
+    title: 'one row per run: spec fields, final and best metrics, state, worker, timings, cost (qlab export --csv writes the same)',
+    onclick: async () => {
+      try { download(`sweep-${id}-results.csv`, await api(`/sweeps/${id}/results`, { query: { format: 'csv' }, raw: true })); } catch (err) { ctx.error(err); }
+    },
+  }, 'Results CSV');
 
   fill(root,
-    h('div', { class: 'page-head' }, h('h1', {}, sweep.name), h('span', { class: 'muted' }, `sweep ${id} · ${sweep.method} · ${sweep.runs} runs · created ${time(sweep.created)}`),
-      h('span', { class: 'spacer' }), report, cancel),
+    head,
     progress,
+    org.el,
     h('details', { class: 'card' }, h('summary', {}, 'Sweep document'), h('pre', { class: 'json' }, JSON.stringify(sweep.sweep, null, 2))),
     h('h2', {}, 'Runs'),
     table.el,
