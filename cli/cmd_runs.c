@@ -36,12 +36,15 @@ static const char runs_usage[] =
 
 int cli_cmd_runs(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"sweep", required_argument, NULL, 's'},  {"state", required_argument, NULL, 't'},
-        {"limit", required_argument, NULL, 'l'},  {"json", no_argument, NULL, 'j'},
-        {"filter", required_argument, NULL, 'f'}, {"order-by", required_argument, NULL, 'o'},
-        {"wide", no_argument, NULL, 'w'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"sweep", required_argument, NULL, 's'},
+                                         {"state", required_argument, NULL, 't'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"filter", required_argument, NULL, 'f'},
+                                         {"order-by", required_argument, NULL, 'o'},
+                                         {"wide", no_argument, NULL, 'w'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct cli_rest rest;
     char path[8192] = "/api/v1/runs?limit=";
     const char *state = NULL, *filter = NULL, *order = NULL;
