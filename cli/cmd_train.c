@@ -41,14 +41,17 @@ static const char train_usage[] =
     "  -q, --quiet              no progress on stderr\n";
 
 static const char validate_usage[] =
-    "usage: qlab validate FILE.json [--json]\n\n"
+    "usage: qlab validate FILE.json [--json] [--remote [--server URL] [--token T]]\n\n"
     "Checks an experiment spec or a sweep without running it: the schema, every\n"
     "format string, the MAC configurations, and that the model builds for the\n"
     "dataset's shape with every per-layer override naming one of its layers. A\n"
     "sweep (a document with \"base\") is expanded (docs/sweeps.md) and every run's\n"
     "spec is checked so. With --json, prints the canonical spec (every default\n"
     "filled in), or for a sweep {\"runs\", \"axes\", \"specs\"}. Every error is\n"
-    "reported, one line each, each with its JSON pointer.\n";
+    "reported, one line each, each with its JSON pointer. --remote then asks the\n"
+    "server (POST /experiments/validate or /sweeps/validate) and prints its\n"
+    "errors and its warnings about the workers registered there (no worker has\n"
+    "the device kind or the dataset); warnings leave the exit status 0.\n";
 
 /* The spec, its canonical text, and the training configuration. */
 struct loaded {
@@ -197,31 +200,16 @@ out:
     return rc;
 }
 
-int cli_cmd_validate(int argc, char **argv)
+/* The checks made here, with the core code the server runs. */
+static int validate_local(const char *path, bool json)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    bool json = false;
-    int c, rc;
-
-    if (cli_wants_help(argc, argv))
-        return cli_print_help(validate_usage);
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = true;
-        else
-            return cli_fail_opt("validate", c, argv);
-    }
-    if (optind != argc - 1)
-        return cli_fail("validate", QC_EINVAL, "expects one spec or sweep file");
+    int rc;
     /* A document with "base" is a sweep, as for qlab submit; anything else
      * (unreadable files included) goes to the spec loader and its errors. */
     json_error_t je;
-    json_t *doc = json_load_file(argv[optind], JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (doc && json_is_object(doc) && json_object_get(doc, "base")) {
-        rc = validate_sweep(doc, argv[optind], json);
+        rc = validate_sweep(doc, path, json);
         json_decref(doc);
         return rc;
     }
@@ -232,7 +220,7 @@ int cli_cmd_validate(int argc, char **argv)
         rc = spec ? qc_spec_from_json(spec, doc, &err) : QC_ENOMEM;
         free(spec);
         if (rc) {
-            rc = fail_all(doc, false, argv[optind]);
+            rc = fail_all(doc, false, path);
             json_decref(doc);
             return rc;
         }
@@ -241,16 +229,89 @@ int cli_cmd_validate(int argc, char **argv)
     struct loaded *l = calloc(1, sizeof *l);
     if (!l)
         return cli_fail("validate", QC_ENOMEM, "out of memory");
-    if (!(rc = load(l, "validate", argv[optind])) &&
-        !(rc = check_model(l, "validate", argv[optind]))) {
+    if (!(rc = load(l, "validate", path)) && !(rc = check_model(l, "validate", path))) {
         if (json)
             printf("%s\n", l->canonical);
         else
-            fprintf(stderr, "%s: valid\n", argv[optind]);
+            fprintf(stderr, "%s: valid\n", path);
     }
     free(l->canonical);
     free(l);
     return rc;
+}
+
+/* --remote: the server's verdict on `path` (already valid here) and its
+ * warnings about the workers it has; 2 when it finds errors. */
+static int validate_remote(const struct cli_rest *rest, const char *path)
+{
+    struct qc_err err;
+    json_error_t je;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *out = NULL, *e;
+    long status;
+    size_t i;
+    int rc;
+
+    if (!doc)
+        return cli_fail("validate", QC_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    qc_err_clear(&err);
+    rc = cli_rest_call(rest, "POST",
+                       json_object_get(doc, "base") ? "/api/v1/sweeps/validate"
+                                                    : "/api/v1/experiments/validate",
+                       doc, &status, &out, &err);
+    json_decref(doc);
+    if (rc < 0)
+        return cli_fail_err("validate", NULL, &err);
+    json_array_foreach(json_object_get(out, "errors"), i, e)
+    {
+        fprintf(stderr, "qlab: validate: %s: %s: %s (the server)\n", path,
+                json_string_value(json_object_get(e, "field")),
+                json_string_value(json_object_get(e, "message")));
+    }
+    json_array_foreach(json_object_get(out, "warnings"), i, e)
+    {
+        fprintf(stderr, "qlab: validate: warning: %s\n",
+                json_string_value(json_object_get(e, "message")));
+    }
+    rc = json_is_true(json_object_get(out, "valid")) ? 0 : 2;
+    if (rc == 0)
+        fprintf(stderr, "%s: valid on the server too\n", path);
+    json_decref(out);
+    return rc;
+}
+
+int cli_cmd_validate(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"remote", no_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct cli_rest rest;
+    struct qc_err err;
+    bool json = false, remote = false;
+    int c, rc;
+
+    if (cli_wants_help(argc, argv)) {
+        char text[2048];
+        snprintf(text, sizeof text, "%s%s", validate_usage, cli_rest_opts_help);
+        return cli_print_help(text);
+    }
+    cli_rest_init(&rest);
+    if (cli_rest_take_opts(&rest, &argc, argv, &err) < 0)
+        return cli_fail_err("validate", NULL, &err);
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = true;
+        else if (c == 'r')
+            remote = true;
+        else
+            return cli_fail_opt("validate", c, argv);
+    }
+    if (optind != argc - 1)
+        return cli_fail("validate", QC_EINVAL, "expects one spec or sweep file");
+    rc = validate_local(argv[optind], json);
+    return rc == 0 && remote ? validate_remote(&rest, argv[optind]) : rc;
 }
 
 struct host {

@@ -66,6 +66,19 @@ expect 2 "a bad format string is refused locally (exit 2)" "$QLAB" submit "$T/ba
 grep -q "/arith/forward/mac/acc" "$T/err" && ok "the error names the field" || not_ok "the error names the field" "$(cat "$T/err")"
 expect 2 "submit without a file is a usage error" "$QLAB" submit
 
+# validate --remote: the server's verdict and its warnings about its workers
+# (none has registered yet).
+cat >"$T/remote.json" <<'J'
+{"name": "checked-there", "model": {"arch": "mlp", "hidden": [8]}, "dataset": {"name": "synthetic"}}
+J
+expect 0 "validate --remote: valid, with the server's warning" "$QLAB" validate --remote "$T/remote.json"
+grep -q "^qlab: validate: warning: no worker is registered" "$T/err" && grep -q "valid on the server too" "$T/err" \
+    && ok "the server's warning is printed" || not_ok "the server's warning is printed" "$(cat "$T/err")"
+expect 0 "validate --remote of a sweep" "$QLAB" validate --remote "$T/sweep.json"
+grep -q "valid on the server too" "$T/err" && ok "the sweep is valid there too" || not_ok "the sweep is valid there too" "$(cat "$T/err")"
+expect 0 "validate without --remote asks no server" "$QLAB" validate "$T/remote.json" --server http://127.0.0.1:1
+expect 1 "validate --remote of an unreachable server" "$QLAB" validate --remote "$T/remote.json" --server http://127.0.0.1:1
+
 expect 0 "runs" "$QLAB" runs
 [[ $(grep -c queued "$T/out") == 5 ]] && ok "runs lists 5 queued runs" || not_ok "runs lists 5 queued runs" "$(cat "$T/out")"
 expect 0 "runs --sweep --json" "$QLAB" runs --sweep 1 --json
@@ -285,12 +298,15 @@ printf '{"kind":"step","step":1,"train_loss":1}\nnot json\n' >"$T/bad.jsonl"
 expect 2 "upload of bad metric lines names the line" "$QLAB" upload --spec "$T/rundir/spec.json" --metrics "$T/bad.jsonl"
 grep -q "line 2" "$T/err" && ok "line 2 is named" || not_ok "line 2 is named" "$(cat "$T/err")"
 
-# Deletion is the hardening branch's API (issue 15): rm follows it when there.
-expect_rm() {
-    "$QLAB" rm "$@" >"$T/out" 2>"$T/err" && { ok "rm $*"; return; }
-    if grep -q "405" "$T/err"; then echo "ok - rm $* # SKIP DELETE is not in this server yet"; PASSED=$((PASSED + 1)); else not_ok "rm $*" "$(cat "$T/err")"; fi
-}
-expect_rm "$UP"
+# Deletion: the uploaded run goes with its points and its checkpoint.
+expect 0 "rm RUN" "$QLAB" rm "$UP"
+grep -q "^run $UP deleted$" "$T/out" && ok "rm says what it deleted" || not_ok "rm says what it deleted" "$(cat "$T/out")"
+expect 1 "the deleted run is gone" "$QLAB" show "$UP"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$QLAB_SERVER/api/v1/runs/$UP/checkpoint") == 404 ]] \
+    && ok "its checkpoint is gone" || not_ok "its checkpoint is gone"
+expect 0 "its points are gone" curl -sf "$QLAB_SERVER/api/v1/metrics?runs=$DIRECT,$UP"
+json_check "only the other run's points remain" "len(d['points']) > 0 and {p['run'] for p in d['points']} == {$DIRECT}"
+expect 1 "rm of a deleted run" "$QLAB" rm "$UP"
 expect 2 "rm without ids" "$QLAB" rm
 expect 2 "rm of a non-id" "$QLAB" rm 3 x
 

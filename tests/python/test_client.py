@@ -346,8 +346,6 @@ class Client(unittest.TestCase):
     def test_delete_from_cli(self):
         victim = self.c.submit(dict(SWEEP["base"], name="to-delete", device={"kind": "fpga"}))
         r = cli("rm", str(victim["id"]), ok=False)
-        if r.returncode != 0 and b"405" in r.stderr:
-            self.skipTest("DELETE /api/v1/runs/{id} is not in this server yet (issue 15)")
         self.assertEqual(r.returncode, 0, r.stderr)
         with self.assertRaises(qlab.Error) as e:
             self.c.run(victim)

@@ -10,12 +10,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from './lib/server.mjs';
+import { startServer, REPO } from './lib/server.mjs';
 import { client } from './lib/client.mjs';
-import { launch, open, shot } from './lib/browser.mjs';
+import { launch, open, shot, ARTIFACTS } from './lib/browser.mjs';
 
 const ADMIN = 'organize-admin-token-0123456789';
 const READ = 'organize-read-token-0123456789ab';
@@ -96,7 +96,10 @@ test('a run page: tags, a markdown note and a new name, saved through PATCH', as
   await page.reload();
   await page.waitForSelector(`main[data-ready="/runs/${id}"]`);
   assert.deepEqual(await page.$$eval('.organize .tags .tag', (a) => a.map((x) => x.textContent)), ['good', 'study']);
-  await shot(page, 'run-organize');
+  await shot(page, 'run-organize-page');
+  // For docs/: the card alone.
+  await (await page.$('.organize')).screenshot({ path: join(ARTIFACTS, 'run-organize.png') });
+  if (process.env.QLAB_UPDATE_SCREENSHOT) copyFileSync(join(ARTIFACTS, 'run-organize.png'), join(REPO, 'docs/img/run-organize.png'));
 
   // A tag opens the runs list filtered on it by the server.
   await page.click('.organize .tags .tag[data-tag="study"]');
