@@ -162,12 +162,13 @@ export function organizer({ kind, id, obj, onSaved = () => {}, onDeleted = () =>
         if (name.value.trim() !== cur.name) body.name = name.value.trim();
         if (note.value !== (cur.note || '')) body.note = note.value;
         if (t.tags.join('\n') !== (cur.tags || []).join('\n')) body.tags = t.tags;
-        if (!Object.keys(body).length) { editing = false; return view(); }
+        if (!Object.keys(body).length) { editing = false; drawn = shown(cur); return view(); }
         save.disabled = true;
         try {
           const res = await api(`/${kind}/${id}`, { method: 'PATCH', body });
           cur = res[noun];
           editing = false;
+          drawn = shown(cur);
           view();
           onSaved(cur);
         } catch (err) {
@@ -182,7 +183,7 @@ export function organizer({ kind, id, obj, onSaved = () => {}, onDeleted = () =>
       h('label', {}, 'tags ', tags),
       h('label', {}, 'note (markdown) ', note),
       h('div', { class: 'toolbar' }, save,
-        h('button', { type: 'button', class: 'ghost cancel', onclick: () => { editing = false; view(); } }, 'Cancel')),
+        h('button', { type: 'button', class: 'ghost cancel', onclick: () => { editing = false; drawn = shown(cur); view(); } }, 'Cancel')),
       msg);
     fill(el, h('h3', {}, `Edit this ${noun}`), form);
     tags.focus();
@@ -201,12 +202,18 @@ export function organizer({ kind, id, obj, onSaved = () => {}, onDeleted = () =>
     }
   }
 
+  // What the card shows; a page redraws often (every metrics event) and the
+  // card is rebuilt only when this changes.
+  const shown = (o) => JSON.stringify([o.tags, o.note, o.submitted_by]);
+  let drawn = shown(cur);
   view();
   return {
     el,
     update(o) {
       cur = o;
-      if (!editing) view();
+      if (editing || shown(o) === drawn) return;
+      drawn = shown(o);
+      view();
     },
   };
 }
