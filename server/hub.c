@@ -104,6 +104,7 @@ int srv_hub_start(struct srv_hub *h, int64_t last_event, void (*tick)(void *), v
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cv, &ca);
     pthread_condattr_destroy(&ca);
+    h->made = true;
     if (pthread_create(&h->thread, NULL, hub_main, h) != 0)
         return -1;
     h->running = true;
@@ -121,8 +122,16 @@ void srv_hub_stop(struct srv_hub *h)
     pthread_mutex_unlock(&h->mu);
     pthread_join(h->thread, NULL);
     h->running = false;
+}
+
+void srv_hub_free(struct srv_hub *h)
+{
+    srv_hub_stop(h);
+    if (!h->made)
+        return;
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
+    h->made = false;
 }
 
 bool srv_hub_wait(struct srv_hub *h, struct srv_waiter *w)

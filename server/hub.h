@@ -38,6 +38,7 @@ struct srv_hub {
     pthread_cond_t cv;
     pthread_t thread;
     bool running, stopping;
+    bool made;            /* mu and cv exist (srv_hub_free destroys them) */
     int64_t last_event;   /* highest committed event id */
     double event_release; /* monotonic: event waiters may not be woken before this */
     uint64_t queue_gen;   /* bumped whenever a run becomes queued */
@@ -52,8 +53,13 @@ struct srv_hub {
 int srv_hub_start(struct srv_hub *h, int64_t last_event, void (*tick)(void *), void *ctx,
                   double tick_every);
 /* Resumes every waiter and refuses new ones (they see srv_hub_stopping),
- * then joins the thread. Call before MHD_stop_daemon. */
+ * then joins the thread. Call before MHD_stop_daemon. The lock stays: the
+ * connections resumed here still ask srv_hub_stopping while libmicrohttpd
+ * finishes them. */
 void srv_hub_stop(struct srv_hub *h);
+/* Destroys the lock and condition variable. Call after MHD_stop_daemon,
+ * when no connection can reach the hub any more. Idempotent. */
+void srv_hub_free(struct srv_hub *h);
 
 /* Suspends `w->conn` until the condition or the deadline, and returns true;
  * returns false without suspending when the condition already holds or the

@@ -181,7 +181,7 @@ fail:
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
-    srv_hub_stop(&s->hub);
+    srv_hub_free(&s->hub);
     srv_db_close(&s->db);
     free(s->tls_cert);
     free(s->tls_key);
@@ -198,6 +198,7 @@ void srv_server_stop(struct srv_server *s)
         MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     srv_gate_stop(&s->gate);
+    srv_hub_free(&s->hub); /* the connections it resumed are gone now */
     srv_db_close(&s->db);
     free(s->tls_cert);
     free(s->tls_key);

@@ -207,7 +207,7 @@ static void srv_make(void)
 static void srv_free(void)
 {
     if (srv) {
-        srv_hub_stop(&srv->hub);
+        srv_hub_free(&srv->hub);
         srv_db_close(&srv->db);
         free(srv);
         srv = NULL;
