@@ -27,6 +27,8 @@ DEB_PKGS += clang libclang-rt-dev libomp-dev
 # services down) and systemd-analyze. Without their recommends, which would
 # pull 30 more packages (HDF5, RRD, IPMI and ROCm plugins) the tests never load.
 DEB_PKGS_NOREC := slurmctld slurmd slurm-client munge systemd
+# The RTL's equality tests (Verilator) and synthesis (Yosys), hw/ and docs/cost.md.
+DEB_PKGS += yosys verilator
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
 # fp-contract=off: an FMA contraction would round once where the emulated
@@ -206,6 +208,60 @@ $(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE) -lcurl $(SRV_LIBS) $(LDLIBS_Q) $(BENCH_CUDA_LIBS)
 
+# ---- hardware cost (hw/) ------------------------------------------------------
+# libqhw: MAC configuration -> RTL parameters, Yosys runs, the cost cache and
+# calibration (docs/cost.md). Not part of libqcore: the core never spawns
+# processes or knows about synthesis tools.
+HW_SRC    := $(wildcard hw/cost/*.c)
+HW_OBJ    := $(HW_SRC:%.c=$(OBJ)/%.o)
+LIBQHW    := $(BUILD)/lib/libqhw.a
+RTL       := $(sort $(wildcard hw/rtl/*.sv))
+# Verilator benches of the RTL (hw/sim/*.list -> qlab-tbgen -> verilator).
+# They live in build/vl for every BUILD: the verilated C++ is compiled once,
+# without sanitizers, and linked into both the plain and the sanitizer test
+# binaries; a bench is re-verilated only when its RTL or list changes.
+VL        := build/vl
+VL_BENCHES := tb_mul tb_mac tb_array
+VERILATOR := $(shell command -v verilator 2>/dev/null)
+VL_MAKE   := OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1
+VL_LIBS   := $(foreach t,$(VL_BENCHES),$(VL)/$(t)/vl_shim.o $(VL)/$(t)/V$(t)__ALL.a) \
+             $(VL)/tb_mul/verilated.o $(VL)/tb_mul/verilated_threads.o
+HWT_SRC   := $(wildcard tests/hw/*.c)
+HWT_OBJ   := $(HWT_SRC:%.c=$(OBJ)/%.o)
+
+$(OBJ)/hw/%.o $(OBJ)/tests/hw/%.o $(OBJ)/cli/cmd_cost.o: CFLAGS_Q += -I.
+$(OBJ)/tests/hw/%.o: CFLAGS_Q += -I$(VL)
+
+$(LIBQHW): $(HW_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/qlab-tbgen: $(OBJ)/hw/sim/tbgen.o $(LIBQHW) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS_Q)
+
+# qlab-tbgen rewrites a file only when its content changes.
+$(VL)/%.sv $(VL)/%_map.h: hw/sim/%.list $(BIN)/qlab-tbgen
+	@mkdir -p $(VL)
+	$(BIN)/qlab-tbgen $< $(VL)/$*
+
+$(VL)/%/stamp: $(VL)/%.sv $(RTL) hw/sim/vl_shim.cpp hw/sim/tb.h
+	rm -rf $(VL)/$*
+	verilator --cc --Mdir $(VL)/$* --top-module $* -Wno-WIDTH -Wno-fatal \
+	  -CFLAGS '-DTB=$* -I$(abspath hw/sim)' $(RTL) $(VL)/$*.sv $(abspath hw/sim/vl_shim.cpp)
+	$(MAKE) -s -C $(VL)/$* -f V$*.mk V$*__ALL.a vl_shim.o verilated.o verilated_threads.o $(VL_MAKE)
+	touch $@
+
+$(foreach t,$(VL_BENCHES),$(VL)/$(t)/vl_shim.o $(VL)/$(t)/V$(t)__ALL.a): $(VL)/%/stamp
+	@true
+$(VL)/tb_mul/verilated.o $(VL)/tb_mul/verilated_threads.o: $(VL)/tb_mul/stamp
+	@true
+$(HWT_OBJ): $(VL_BENCHES:%=$(VL)/%_map.h)
+
+$(BIN)/qlab-hw-tests: $(HWT_OBJ) $(VL_BENCHES:%=$(VL)/%/stamp) $(LIBQHW) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(HWT_OBJ) $(VL_LIBS) $(LIBQHW) $(LIBQCORE) -lcriterion $(LDLIBS_Q) -lstdc++ -lpthread
+
 # ---- dependencies -----------------------------------------------------------
 deps:
 	@missing=""; norec=""; for p in $(DEB_PKGS); do \
@@ -310,7 +366,7 @@ image: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versions.jso
 # ---- tests ------------------------------------------------------------------
 # Criterion runs tests in parallel workers; two jobs fit the 2-core CI box.
 CRITERION_ARGS ?= --jobs 2
-TEST_SUITES := test-unit test-cli $(if $(SRVT_SRC),test-server) \
+TEST_SUITES := test-unit test-hw test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(WRKT_SRC),test-worker-unit) $(if $(wildcard tests/worker/run.sh),test-worker)
 
 test: deps
@@ -319,6 +375,16 @@ test: deps
 
 test-unit: $(BIN)/qlab-tests
 	$(BIN)/qlab-tests $(CRITERION_ARGS)
+
+# The RTL against the core (Verilator models) and the cost driver (Yosys).
+.PHONY: test-hw
+ifneq ($(VERILATOR),)
+test-hw: $(BIN)/qlab-hw-tests
+	$(BIN)/qlab-hw-tests $(CRITERION_ARGS)
+else
+test-hw:
+	@echo "test-hw: SKIPPED: verilator is not installed (make deps installs it)"
+endif
 
 test-cli: $(BIN)/qlab $(BIN)/qlab-server
 	QLAB=$(BIN)/qlab tests/cli/run.sh
@@ -508,4 +574,5 @@ clean:
 -include $(wildcard $(CUDA_OBJ:.o=.d) $(CUDA_BUILD)/bench/bench_cuda_blas.d $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
                      $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d) \
                      $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d) \
-                     $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d))
+                     $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d) \
+                     $(HW_OBJ:.o=.d) $(HWT_OBJ:.o=.d) $(OBJ)/hw/sim/tbgen.d)
