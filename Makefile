@@ -102,6 +102,25 @@ ISA_FLAGS_avx512  := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mbmi2
 LIBQCORE  := $(BUILD)/lib/libqcore.a
 
 # ---- programs ---------------------------------------------------------------
+# libqhw: MAC configuration -> RTL parameters, Yosys runs, the cost cache and
+# calibration (docs/cost.md); not part of libqcore, which never spawns processes.
+HW_SRC    := $(wildcard hw/cost/*.c)
+HW_OBJ    := $(HW_SRC:%.c=$(OBJ)/%.o)
+LIBQHW    := $(BUILD)/lib/libqhw.a
+RTL       := $(sort $(wildcard hw/rtl/*.sv))
+# Verilator benches of the RTL (hw/sim/*.list -> qlab-tbgen -> verilator).
+# They live in build/vl for every BUILD: the verilated C++ is compiled once,
+# without sanitizers, and linked into both the plain and the sanitizer test
+# binaries; a bench is re-verilated only when its RTL or list changes.
+VL        := build/vl
+VL_BENCHES := tb_mul tb_mac tb_array
+VERILATOR := $(shell command -v verilator 2>/dev/null)
+VL_MAKE   := OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1
+VL_LIBS   := $(foreach t,$(VL_BENCHES),$(VL)/$(t)/vl_shim.o $(VL)/$(t)/V$(t)__ALL.a) \
+             $(VL)/tb_mul/verilated.o $(VL)/tb_mul/verilated_threads.o
+HWT_SRC   := $(wildcard tests/hw/*.c)
+HWT_OBJ   := $(HWT_SRC:%.c=$(OBJ)/%.o)
+
 CLI_SRC   := $(wildcard cli/*.c)
 CLI_OBJ   := $(CLI_SRC:%.c=$(OBJ)/%.o)
 TEST_SRC  := $(wildcard tests/unit/*.c)
@@ -159,9 +178,9 @@ $(LIBQCORE): $(CORE_OBJ) $(SIMD_OBJ) $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/qlab: $(CLI_OBJ) $(LIBQCORE)
+$(BIN)/qlab: $(CLI_OBJ) $(LIBQHW) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(CLI_OBJ) $(LIBQCORE) -lcurl $(LDLIBS_Q)
+	$(CC) -o $@ $(CLI_OBJ) $(LIBQHW) $(LIBQCORE) -lcurl $(LDLIBS_Q)
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed_sql.py
 	@mkdir -p $(dir $@)
@@ -209,26 +228,6 @@ $(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE)
 	$(CC) -o $@ $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE) -lcurl $(SRV_LIBS) $(LDLIBS_Q) $(BENCH_CUDA_LIBS)
 
 # ---- hardware cost (hw/) ------------------------------------------------------
-# libqhw: MAC configuration -> RTL parameters, Yosys runs, the cost cache and
-# calibration (docs/cost.md). Not part of libqcore: the core never spawns
-# processes or knows about synthesis tools.
-HW_SRC    := $(wildcard hw/cost/*.c)
-HW_OBJ    := $(HW_SRC:%.c=$(OBJ)/%.o)
-LIBQHW    := $(BUILD)/lib/libqhw.a
-RTL       := $(sort $(wildcard hw/rtl/*.sv))
-# Verilator benches of the RTL (hw/sim/*.list -> qlab-tbgen -> verilator).
-# They live in build/vl for every BUILD: the verilated C++ is compiled once,
-# without sanitizers, and linked into both the plain and the sanitizer test
-# binaries; a bench is re-verilated only when its RTL or list changes.
-VL        := build/vl
-VL_BENCHES := tb_mul tb_mac tb_array
-VERILATOR := $(shell command -v verilator 2>/dev/null)
-VL_MAKE   := OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1
-VL_LIBS   := $(foreach t,$(VL_BENCHES),$(VL)/$(t)/vl_shim.o $(VL)/$(t)/V$(t)__ALL.a) \
-             $(VL)/tb_mul/verilated.o $(VL)/tb_mul/verilated_threads.o
-HWT_SRC   := $(wildcard tests/hw/*.c)
-HWT_OBJ   := $(HWT_SRC:%.c=$(OBJ)/%.o)
-
 $(OBJ)/hw/%.o $(OBJ)/tests/hw/%.o $(OBJ)/cli/cmd_cost.o: CFLAGS_Q += -I.
 $(OBJ)/tests/hw/%.o: CFLAGS_Q += -I$(VL)
 

@@ -10,6 +10,7 @@ int cli_cmd_quantize(int argc, char **argv);
 int cli_cmd_gemm(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_validate(int argc, char **argv);
+int cli_cmd_cost(int argc, char **argv);
 /* The REST client (qlab-server): */
 int cli_cmd_submit(int argc, char **argv);
 int cli_cmd_runs(int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"gemm", cli_cmd_gemm, "multiply two f32 matrix files with an emulated MAC"},
     {"train", cli_cmd_train, "train an experiment spec here, metrics as JSON lines"},
     {"validate", cli_cmd_validate, "check an experiment spec without running it"},
+    {"cost", cli_cmd_cost, "hardware cost of a MAC configuration, synthesized with Yosys"},
     {"submit", cli_cmd_submit, "check and submit an experiment or a sweep to qlab-server"},
     {"runs", cli_cmd_runs, "list runs (--sweep ID, --state S, --filter, --order-by)"},
     {"show", cli_cmd_show, "show one run: state, leases, summary, spec"},
