@@ -194,11 +194,11 @@ $(LIBQSRV): $(SRV_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/qlab-server: $(OBJ)/server/main.o $(LIBQSRV) $(LIBQCORE)
+$(BIN)/qlab-server: $(OBJ)/server/main.o $(LIBQSRV) $(LIBQHW) $(LIBQCORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(SRV_LIBS) $(LDLIBS_Q)
 
-$(BIN)/qlab-server-tests: $(SRVT_OBJ) $(LIBQSRV) $(LIBQCORE)
+$(BIN)/qlab-server-tests: $(SRVT_OBJ) $(LIBQSRV) $(LIBQHW) $(LIBQCORE)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcriterion -lcurl $(SRV_LIBS) $(LDLIBS_Q)
 
@@ -223,9 +223,10 @@ $(BIN)/qlab-tests: $(TEST_OBJ) $(LIBQCORE)
 
 # The server benchmarks drive a real qlab-server over libcurl and time a raw
 # SQLite baseline through the server library's schema (bench/bench_server.c).
-$(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE)
+$(BIN)/qlab-bench: $(BENCH_OBJ) $(LIBQSRV) $(LIBQHW) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(BENCH_OBJ) $(LIBQSRV) $(LIBQCORE) -lcurl $(SRV_LIBS) $(LDLIBS_Q) $(BENCH_CUDA_LIBS)
+	$(CC) -o $@ $(BENCH_OBJ) $(LIBQSRV) $(LIBQHW) $(LIBQCORE) -lcurl $(SRV_LIBS) $(LDLIBS_Q) \
+	  $(BENCH_CUDA_LIBS)
 
 # ---- hardware cost (hw/) ------------------------------------------------------
 $(OBJ)/hw/%.o $(OBJ)/tests/hw/%.o $(OBJ)/cli/cmd_cost.o: CFLAGS_Q += -I.
@@ -543,10 +544,10 @@ check-format:
 
 # The layer rules of docs/design.md: the checker's own tests, then the tree,
 # its includes and the calls between the objects of this build.
-check-layers: $(CORE_OBJ) $(CUDA_OBJ) $(SRV_OBJ) $(WRK_OBJ)
+check-layers: $(CORE_OBJ) $(CUDA_OBJ) $(SRV_OBJ) $(WRK_OBJ) $(HW_OBJ)
 	python3 tests/layers/test_check_layers.py
 	python3 scripts/check_layers.py --obj-root $(OBJ) --obj-root $(CUDA_BUILD) $(CORE_OBJ) \
-	  $(CUDA_OBJ) $(SRV_OBJ) $(WRK_OBJ)
+	  $(CUDA_OBJ) $(SRV_OBJ) $(WRK_OBJ) $(HW_OBJ)
 
 help:
 	@echo 'qlab make targets (docs/operations.md has the details):'

@@ -2,6 +2,8 @@
  * synthesis of hw/rtl/ with Yosys (libqhw), cached by RTL, flow script and
  * Yosys version, calibrated against published figures (docs/cost.md). */
 #include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,9 @@ static const char usage[] =
     "  --spec FILE     an experiment or a sweep instead: the MAC of each GEMM group\n"
     "                  (forward, grad-input, grad-weight) of each run, and their sums\n"
     "  --array RxC     the array's rows and columns (default 16x4)\n"
+    "  --synth-array   synthesize the array top too (default: rows x cols x the\n"
+    "                  MAC's figures; the array adds only wiring)\n"
+    "  --units LIST    only these of multiplier,accumulator,converter,mac,array\n"
     "  --json          one JSON object instead of the table\n"
     "  --refresh       synthesize again what is cached, and store the new figures\n"
     "  --no-cache      synthesize everything; read and write no cache, no table\n"
@@ -39,8 +44,19 @@ static const char usage[] =
     "Environment: QLAB_HW_DIR (the hw/ folder; default beside the binary),\n"
     "QLAB_YOSYS (the yosys binary; default from PATH).\n";
 
-enum { OPT_MAC = 256, OPT_ARRAY, OPT_JSON, OPT_REFRESH, OPT_NO_CACHE, OPT_CACHE, OPT_TIMEOUT,
-       OPT_EXPORT, OPT_SPEC };
+enum {
+    OPT_MAC = 256,
+    OPT_ARRAY,
+    OPT_JSON,
+    OPT_REFRESH,
+    OPT_NO_CACHE,
+    OPT_CACHE,
+    OPT_TIMEOUT,
+    OPT_EXPORT,
+    OPT_SPEC,
+    OPT_SYNTH_ARRAY,
+    OPT_UNITS
+};
 
 static json_int_t geti(const json_t *o, const char *k)
 {
@@ -85,8 +101,7 @@ static void table(struct cli_buf *b, const json_t *c)
                    (long long)geti(arr, "dsp"), "-", "-");
     if (json_is_object(json_object_get(cal, "array")))
         cli_buf_printf(b, " %9lld", (long long)geti(json_object_get(cal, "array"), "lut"));
-    cli_buf_printf(b, "\n%s, %s; figures %s%s\n",
-                   json_string_value(json_object_get(c, "tool")),
+    cli_buf_printf(b, "\n%s, %s; figures %s%s\n", json_string_value(json_object_get(c, "tool")),
                    json_string_value(json_object_get(c, "flow")),
                    strcmp(json_string_value(json_object_get(c, "source")), "cache") == 0
                        ? "from the cache"
@@ -109,8 +124,8 @@ static int spec_cost(json_t **out, const struct hw_cost_ctx *ctx, const struct h
     if (!s)
         return qc_err_set(err, QC_ENOMEM, "", "out of memory");
     if (!(doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
-        rc = qc_err_set(err, QC_EINVAL, "", "%s:%d:%d: %s", path, jerr.line, jerr.column,
-                        jerr.text);
+        rc =
+            qc_err_set(err, QC_EINVAL, "", "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
         goto out;
     }
     if (!json_object_get(doc, "base")) { /* an experiment */
@@ -205,6 +220,34 @@ static int export_table(const char *path, json_t *figures, const struct hw_tool 
     return rc;
 }
 
+static int parse_units(unsigned *out, const char *s)
+{
+    char buf[256], *save = NULL;
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    *out = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int u = 0;
+        while (u < HW_UNIT_COUNT && strcmp(t, hw_unit_name((enum hw_unit)u)))
+            u++;
+        if (u == HW_UNIT_COUNT)
+            return -1;
+        *out |= 1u << u;
+    }
+    return *out ? 0 : -1;
+}
+
+/* Ctrl-C or SIGTERM stops a running Yosys (its own process group does not
+ * see the terminal's signal) before qlab exits. */
+static atomic_bool stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_flag, true);
+}
+
 int cli_cmd_cost(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -217,6 +260,8 @@ int cli_cmd_cost(int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"export", required_argument, NULL, OPT_EXPORT},
         {"spec", required_argument, NULL, OPT_SPEC},
+        {"synth-array", no_argument, NULL, OPT_SYNTH_ARRAY},
+        {"units", required_argument, NULL, OPT_UNITS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -248,8 +293,7 @@ int cli_cmd_cost(int argc, char **argv)
             char x;
             if (sscanf(optarg, "%d%c%d", &o.rows, &x, &o.cols) != 3 || x != 'x' || o.rows < 1 ||
                 o.cols < 1 || o.rows > 256 || o.cols > 256)
-                return cli_fail(cmd, QC_EINVAL, "--array '%s' is not RxC with 1..256 each",
-                                optarg);
+                return cli_fail(cmd, QC_EINVAL, "--array '%s' is not RxC with 1..256 each", optarg);
             break;
         }
         case OPT_JSON:
@@ -263,6 +307,16 @@ int cli_cmd_cost(int argc, char **argv)
             break;
         case OPT_CACHE:
             cache_dir = optarg;
+            break;
+        case OPT_SYNTH_ARRAY:
+            o.synth_array = true;
+            break;
+        case OPT_UNITS:
+            if (parse_units(&o.units, optarg))
+                return cli_fail(cmd, QC_EINVAL,
+                                "--units '%s': a list of multiplier, accumulator, converter, "
+                                "mac, array",
+                                optarg);
             break;
         case OPT_SPEC:
             spec_p = optarg;
@@ -316,6 +370,11 @@ int cli_cmd_cost(int argc, char **argv)
     if ((rc = hw_calib_load(&calib, tool, &err)))
         goto fail;
     ctx.calib = calib;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o.cancel = &stop_flag;
     if (export_p && !(ctx.collect = json_object())) {
         rc = cli_fail(cmd, QC_ENOMEM, "out of memory");
         goto done;

@@ -20,14 +20,27 @@ static int call_print(const char *cmd, const struct cli_rest *rest, const char *
     return 0;
 }
 
+/* A run's LUTs (the sum over its three MAC units), else its cost status
+ * ("pending", "unsupported", ...), else "-" (no cost model on the server). */
+static void cost_cell(char *out, size_t n, const json_t *cost)
+{
+    const json_t *lut = json_object_get(cost, "lut");
+    const char *status = json_string_value(json_object_get(cost, "status"));
+    if (json_is_integer(lut))
+        snprintf(out, n, "%lld", (long long)json_integer_value(lut));
+    else
+        snprintf(out, n, "%s", status ? status : "-");
+}
+
 static const char runs_usage[] =
     "usage: qlab runs [--sweep ID] [--state S[,S...]] [--filter F] [--order-by [-]FIELD]\n"
     "                 [--limit N] [--wide] [--json]\n\n"
     "Lists runs, oldest first: id, state, attempt, worker, validation accuracy,\n"
-    "training loss, name. Lines fit 100 columns, long names cut short with\n"
-    "'...'; --wide prints them whole. --filter takes conditions joined with 'and'\n"
-    "over run columns, tag, metric.NAME, best.NAME, cost.NAME and spec fields by\n"
-    "dotted path (docs/api.md, \"Filters\"):\n"
+    "training loss, LUTs of the run's three MAC units (docs/cost.md), name.\n"
+    "Lines fit 100 columns, long names cut short with '...'; --wide prints\n"
+    "them whole. --filter takes conditions joined with 'and' over run columns,\n"
+    "tag, metric.NAME, best.NAME, cost.NAME and spec fields by dotted path\n"
+    "(docs/api.md, \"Filters\"):\n"
     "  --filter 'arith.forward.mac.acc = \"e6m5\" and metric.val_acc > 0.8'\n"
     "--order-by sorts on any of them, '-' first for descending. --json gives\n"
     "the runs with their specs.\n";
@@ -106,21 +119,22 @@ int cli_cmd_runs(int argc, char **argv)
     } else {
         size_t i;
         json_t *r;
-        printf("%6s  %-9s  %3s  %6s  %8s  %9s  %s\n", "ID", "STATE", "ATT", "WORKER", "VAL_ACC",
-               "LOSS", "NAME");
+        printf("%6s  %-9s  %3s  %6s  %8s  %9s  %8s  %s\n", "ID", "STATE", "ATT", "WORKER",
+               "VAL_ACC", "LOSS", "LUT", "NAME");
         json_array_foreach(json_object_get(out, "runs"), i, r)
         {
-            char wk[32], acc[32], loss[32];
+            char wk[32], acc[32], loss[32], lut[32];
             json_t *sum = json_object_get(r, "summary");
             cli_cell(wk, sizeof wk, json_object_get(r, "worker"));
             cli_cell(acc, sizeof acc, json_object_get(sum, "val_acc"));
             cli_cell(loss, sizeof loss, json_object_get(sum, "train_loss"));
+            cost_cell(lut, sizeof lut, json_object_get(r, "cost"));
             char name[1024];
-            int lead =
-                printf("%6lld  %-9s  %3lld  %6s  %8s  %9s  ",
-                       (long long)json_integer_value(json_object_get(r, "id")),
-                       json_string_value(json_object_get(r, "state")),
-                       (long long)json_integer_value(json_object_get(r, "attempt")), wk, acc, loss);
+            int lead = printf("%6lld  %-9s  %3lld  %6s  %8s  %9s  %8s  ",
+                              (long long)json_integer_value(json_object_get(r, "id")),
+                              json_string_value(json_object_get(r, "state")),
+                              (long long)json_integer_value(json_object_get(r, "attempt")), wk, acc,
+                              loss, lut);
             snprintf(name, sizeof name, "%s", json_string_value(json_object_get(r, "name")));
             size_t room = lead < TABLE_COLS - 4 ? (size_t)(TABLE_COLS - lead) : 4;
             if (!wide && strlen(name) > room) {
@@ -138,9 +152,53 @@ int cli_cmd_runs(int argc, char **argv)
     return 0;
 }
 
+/* The cost block of `qlab show`: the sums, then each GEMM group's MAC. */
+static void print_cost(const json_t *cost)
+{
+    const char *g;
+    json_t *e;
+
+    if (!json_is_object(cost)) {
+        printf("cost              - (the server has no hardware cost model)\n");
+        return;
+    }
+    const char *status = json_string_value(json_object_get(cost, "status"));
+    if (json_is_integer(json_object_get(cost, "lut"))) {
+        char cal[32] = "-";
+        if (json_is_integer(json_object_get(cost, "lut_calibrated")))
+            snprintf(cal, sizeof cal, "%lld",
+                     (long long)json_integer_value(json_object_get(cost, "lut_calibrated")));
+        printf("cost              %lld LUT, %lld FF, %lld DSP, %lld gates, %s LUT calibrated "
+               "(the three MAC units; %s)\n",
+               (long long)json_integer_value(json_object_get(cost, "lut")),
+               (long long)json_integer_value(json_object_get(cost, "ff")),
+               (long long)json_integer_value(json_object_get(cost, "dsp")),
+               (long long)json_integer_value(json_object_get(cost, "gates")), cal,
+               json_string_value(json_object_get(cost, "tool")));
+    } else {
+        printf("cost              %s\n", status ? status : "-");
+    }
+    json_object_foreach(json_object_get(cost, "groups"), g, e)
+    {
+        const char *why = json_string_value(json_object_get(e, "error"));
+        if (!why)
+            why = json_string_value(json_object_get(e, "pending"));
+        if (why)
+            printf("  %-12s %s: %s\n", g, json_string_value(json_object_get(e, "mac")), why);
+        else
+            printf("  %-12s %6lld LUT %5lld FF %3lld DSP %7lld gates  %s\n", g,
+                   (long long)json_integer_value(json_object_get(e, "lut")),
+                   (long long)json_integer_value(json_object_get(e, "ff")),
+                   (long long)json_integer_value(json_object_get(e, "dsp")),
+                   (long long)json_integer_value(json_object_get(e, "gates")),
+                   json_string_value(json_object_get(e, "mac")));
+    }
+}
+
 static const char show_usage[] =
     "usage: qlab show RUN [--json]\n\n"
-    "Shows one run: state, attempts and leases, summary metrics, errors, spec.\n";
+    "Shows one run: state, attempts and leases, summary metrics, hardware cost,\n"
+    "errors, spec.\n";
 
 int cli_cmd_show(int argc, char **argv)
 {
@@ -189,6 +247,7 @@ int cli_cmd_show(int argc, char **argv)
         }
         printf("%-17s %s\n", fields[i], cell);
     }
+    print_cost(json_object_get(r, "cost"));
     const char *k;
     json_t *v;
     printf("summary\n");

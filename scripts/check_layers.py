@@ -13,11 +13,12 @@ every #include of the tree and fails, naming the file and line, when
     libmicrohttpd, SQLite, libuv or libcurl;
   - outside core/, a program links what is not its own: only server/ (and
     its tests and benchmark) may include libmicrohttpd and SQLite, only
-    worker/ libuv, only worker/ and cli/ (and tests, benchmarks) libcurl.
+    worker/ libuv, only worker/ and cli/ (and tests, benchmarks) libcurl;
+    hw/ (libqhw, the hardware cost driver) may use jansson and nothing else.
 
 Given the compiled objects of a build (build/obj/<source path>.o), it also
 reads their symbols (nm) and fails when two or more files of core/, server/
-or worker/ call each other in a circle, or when a core object calls a
+worker/ or hw/ call each other in a circle, or when a core object calls a
 function defined in a higher layer (a declaration written by hand would slip
 past the include check).
 
@@ -68,7 +69,7 @@ LIBS = [
     ("jansson.h", "jansson", ["core/src/spec/", "core/include/qcore/spec.h",
                               "core/include/qcore/sweep.h",
                               "core/include/qcore/format_json.h",
-                              "server/", "worker/", "cli/", "tests/", "bench/"]),
+                              "server/", "worker/", "cli/", "tests/", "bench/", "hw/"]),
     ("mpfr.h", "MPFR", ["core/src/ref/", "tests/"]),
     ("gmp.h", "GMP", ["core/src/ref/", "tests/"]),
     ("microhttpd.h", "libmicrohttpd", ["server/", "tests/server/", "tests/fuzz/", "bench/bench_server.c"]),
@@ -80,7 +81,7 @@ LIBS = [
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
-SCANNED = ("core", "server", "worker", "cli", "tests", "bench")
+SCANNED = ("core", "server", "worker", "cli", "tests", "bench", "hw")
 
 
 def rank(layer):
@@ -181,7 +182,7 @@ def check_objects(objdirs, objects, root=None):
     if isinstance(objdirs, str):
         objdirs = [objdirs]
     bad = []
-    groups = {"core": [], "server": [], "worker": []}
+    groups = {"core": [], "server": [], "worker": [], "hw": []}
     for o in objects:
         rel = source_of(o, objdirs, root)
         if rel is None:

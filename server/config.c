@@ -38,7 +38,11 @@ const char srv_config_usage[] =
     "  --query-timeout S      longest run-list query; past it 503 query_timeout (default 2)\n"
     "  --heavy-lists N        metric-filtered run lists at once (default: threads / 4)\n"
     "  --register-rate N      worker registrations per minute per join token (default 10)\n"
-    "  --event-retention S    delete events older than S seconds (default 0: keep all)\n";
+    "  --event-retention S    delete events older than S seconds (default 0: keep all)\n"
+    "  --cost-jobs N          Yosys runs synthesizing run costs at once, in the background\n"
+    "                         (default 1; 0 = costs from known figures only; env QLAB_COST_JOBS)\n"
+    "  --hw-dir DIR           the hw/ folder: RTL, flows, cost table (default beside the\n"
+    "                         binary; env QLAB_HW_DIR)\n";
 
 void srv_config_init(struct srv_config *c)
 {
@@ -60,6 +64,7 @@ void srv_config_init(struct srv_config *c)
     c->query_timeout = 2;
     c->register_per_min = 10;
     c->heavy_lists = 0; /* threads / 4, at least 1 (set after parsing) */
+    c->cost_jobs = 1;
 }
 
 static int set_path(char *dst, const char *v, const char *flag, struct qc_err *err)
@@ -187,6 +192,13 @@ static int apply(struct srv_config *c, const char *flag, const char *v, struct q
             c->busy_ms = (int)i;
         return rc;
     }
+    if (strcmp(flag, "--cost-jobs") == 0) {
+        if ((rc = set_int(&i, v, 0, 16, flag, err)) == 0)
+            c->cost_jobs = (int)i;
+        return rc;
+    }
+    if (strcmp(flag, "--hw-dir") == 0)
+        return set_path(c->hw_dir, v, flag, err);
     if (strcmp(flag, "--max-attempts") == 0) {
         if ((rc = set_int(&i, v, 1, 100, flag, err)) == 0)
             c->max_attempts = (int)i;
@@ -205,7 +217,9 @@ int srv_config_parse(struct srv_config *c, int argc, char **argv, bool *help, st
                 {"QLAB_DATA", "--data"},
                 {"QLAB_TOKEN_FILE", "--token-file"},
                 {"QLAB_TLS_CERT", "--tls-cert"},
-                {"QLAB_TLS_KEY", "--tls-key"}};
+                {"QLAB_TLS_KEY", "--tls-key"},
+                {"QLAB_COST_JOBS", "--cost-jobs"},
+                {"QLAB_HW_DIR", "--hw-dir"}};
     int rc;
 
     *help = false;

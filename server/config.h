@@ -1,5 +1,6 @@
 /* qlab-server settings: defaults, then the environment (QLAB_LISTEN,
- * QLAB_DB, QLAB_WEB, QLAB_DATA, QLAB_TOKEN_FILE), then the flags. */
+ * QLAB_DB, QLAB_WEB, QLAB_DATA, QLAB_TOKEN_FILE, QLAB_COST_JOBS,
+ * QLAB_HW_DIR), then the flags. */
 #ifndef SRV_CONFIG_H
 #define SRV_CONFIG_H
 
@@ -40,6 +41,8 @@ struct srv_config {
     int heavy_lists;         /* metric-filtered run lists at once */
     double register_per_min; /* worker registrations per minute per join token (and burst) */
     double event_retention;  /* seconds events are kept (0 = forever) */
+    int cost_jobs;             /* Yosys processes synthesizing costs at once (0: none) */
+    char hw_dir[SRV_PATH_MAX]; /* hw/ (RTL, flows, cost table); "" = beside the binary */
 };
 
 void srv_config_init(struct srv_config *c);

@@ -11,6 +11,7 @@
 
 #include "qcore/format.h"
 #include "qcore/format_json.h"
+#include "server/cost.h"
 #include "server/http.h"
 #include "server/srv.h"
 
@@ -123,6 +124,10 @@ int srv_route_prometheus(struct srv_req *r)
             "qlab_http_request_duration_seconds_sum %.6f\n"
             "qlab_http_request_duration_seconds_count %lld\n",
             (double)atomic_load(&s->stats.lat_sum_us) * 1e-6, cum);
+    char *cost = srv_cost_prometheus(s);
+    if (cost)
+        tprintf(&t, "%s", cost);
+    free(cost);
     if (!t.s)
         return srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
     r->resp = MHD_create_response_from_buffer(t.len, t.s, MHD_RESPMEM_MUST_FREE);

@@ -7,6 +7,7 @@
 
 #include "qcore/spec.h"
 #include "server/filter.h"
+#include "server/cost.h"
 #include "server/run_query.h"
 #include "server/srv.h"
 #include "server/store.h"
@@ -53,6 +54,8 @@ int srv_route_experiment_create(struct srv_req *r)
         return r->err.code;
     }
     rc = srv_run_insert(s, c, &id, 0, spec, priority, max_attempts, r->who, &r->err);
+    if (rc >= 0)
+        rc = srv_cost_attach(s, c, id, spec, &r->err);
     json_t *run = NULL;
     if (rc >= 0)
         rc = srv_run_load(c, id, true, &run, &r->err);

@@ -6,6 +6,7 @@
 
 #include "qcore/sweep.h"
 #include "server/filter.h"
+#include "server/cost.h"
 #include "server/srv.h"
 #include "server/store.h"
 
@@ -136,6 +137,8 @@ int srv_route_sweep_create(struct srv_req *r)
         int64_t run_id;
         rc = srv_run_insert(s, c, &run_id, sweep_id, json_array_get(specs, i), info.priority,
                             info.max_attempts, r->who, &r->err);
+        if (rc >= 0)
+            rc = srv_cost_attach(s, c, run_id, json_array_get(specs, i), &r->err);
     }
     if (rc >= 0) {
         int64_t ev = srv_event_add(c, "sweep", 0, sweep_id,

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "server/cost.h"
 #include "server/http.h"
 #include "server/srv.h"
 #include "server/store.h"
@@ -134,7 +135,8 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
         rc = qc_err_set(err, QC_EINTERNAL, "", "cannot start the hub thread");
         goto fail;
     }
-    if ((rc = srv_leases_grace(s, err)) < 0 || (rc = srv_worker_tokens_hash(s, err)) < 0)
+    if ((rc = srv_leases_grace(s, err)) < 0 || (rc = srv_worker_tokens_hash(s, err)) < 0 ||
+        (rc = srv_cost_start(s, err)) < 0)
         goto fail;
     s->auth.register_per_s = cfg->register_per_min / 60.0;
     s->auth.register_burst = cfg->register_per_min;
@@ -181,6 +183,7 @@ fail:
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    srv_cost_stop(s);
     srv_hub_free(&s->hub);
     srv_db_close(&s->db);
     free(s->tls_cert);
@@ -196,6 +199,7 @@ void srv_server_stop(struct srv_server *s)
     srv_hub_stop(&s->hub);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    srv_cost_stop(s);
     s->daemon = NULL;
     srv_gate_stop(&s->gate);
     srv_hub_free(&s->hub); /* the connections it resumed are gone now */

@@ -44,6 +44,7 @@ struct srv_server {
     struct srv_auth auth;
     struct srv_stats stats;
     struct MHD_Daemon *daemon;
+    struct srv_cost *cost; /* hardware cost of runs (server/cost.h); NULL without hw/ */
     uint16_t port;
     bool tls;                 /* serving HTTPS */
     struct srv_gate gate;     /* the front door: listening, TLS, framing */

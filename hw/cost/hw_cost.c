@@ -7,8 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int collected(json_t *fig, const struct hw_cost_ctx *c, const char *key,
-                     struct qc_err *err)
+static int collected(json_t *fig, const struct hw_cost_ctx *c, const char *key, struct qc_err *err)
 {
     if (c->collect && json_object_set(c->collect, key, fig))
         return qc_err_set(err, QC_ENOMEM, "", "out of memory");
@@ -44,7 +43,7 @@ static int figures(json_t **out, const struct hw_cost_ctx *c, const struct hw_co
         return qc_err_set(err, QC_EUNAVAIL, "", "%s (%s) is not synthesized yet", module,
                           hw_flow_name(flow));
     rc = hw_synth_run(out, c->tool, flow, module, kv, nkv,
-                      o->timeout_s > 0 ? o->timeout_s : HW_TIMEOUT_DEFAULT, err);
+                      o->timeout_s > 0 ? o->timeout_s : HW_TIMEOUT_DEFAULT, o->cancel, err);
     if (rc)
         return rc;
     st->synthesized++;
@@ -83,9 +82,9 @@ static int unit_cost(json_t **out, const struct hw_cost_ctx *c, const struct hw_
         goto out;
     if (gates && (rc = figures(&g, c, o, HW_FLOW_GATES, module, kv, nkv, st, err)))
         goto out;
-    *out = json_pack("{sI sI sI sI sI}", "lut", geti(x, "lut"), "ff", geti(x, "ff"), "carry",
-                     geti(x, "carry"), "dsp", geti(x, "dsp"), "lut_nodsp",
-                     geti(nd ? nd : x, "lut"));
+    *out =
+        json_pack("{sI sI sI sI sI}", "lut", geti(x, "lut"), "ff", geti(x, "ff"), "carry",
+                  geti(x, "carry"), "dsp", geti(x, "dsp"), "lut_nodsp", geti(nd ? nd : x, "lut"));
     if (*out && g)
         json_object_set_new(*out, "gates", json_integer(geti(g, "gates")));
     if (!*out)
@@ -95,6 +94,12 @@ out:
     json_decref(nd);
     json_decref(g);
     return rc;
+}
+
+/* A new reference to `v`, or null. */
+static json_t *or_null(json_t *v)
+{
+    return v ? json_incref(v) : json_null();
 }
 
 static const char *kind_name(int kind)
@@ -136,10 +141,9 @@ static json_t *calibrated(const json_t *calib, const struct hw_tool *t, int kind
     json_t *m = json_pack("{sI}", "lut", (json_int_t)lround(sum));
     const json_t *g = json_object_get(calib, "gates");
     if (g && json_object_get(mac, "gates"))
-        json_object_set_new(
-            m, "gates",
-            json_integer(lround(json_number_value(json_object_get(g, "scale")) *
-                                (double)geti(mac, "gates"))));
+        json_object_set_new(m, "gates",
+                            json_integer(lround(json_number_value(json_object_get(g, "scale")) *
+                                                (double)geti(mac, "gates"))));
     json_object_set_new(r, "mac", m);
     const json_t *a = json_object_get(calib, "array");
     if (a)
@@ -172,27 +176,40 @@ int hw_cost_mac(json_t **out, const struct hw_cost_ctx *c, const struct qc_mac *
     if ((rc = hw_params_from_mac(&p, m, err)))
         return rc;
     const int before = st->synthesized;
-    for (int i = 0; i < HW_UNIT_COUNT; i++)
+    unsigned want = o->units ? o->units : HW_UNITS_ALL;
+    if ((want & (1u << HW_UNIT_ARRAY)) && !o->synth_array)
+        want |= 1u << HW_UNIT_MAC;
+    for (int i = 0; i < HW_UNIT_COUNT; i++) {
+        if (!(want & (1u << i)) || (i == HW_UNIT_ARRAY && !o->synth_array))
+            continue;
         if ((rc = unit_cost(&u[i], c, o, &p, (enum hw_unit)i, rows, cols, i != HW_UNIT_ARRAY, st,
                             err)))
             goto out;
-    json_t *array = json_pack("{si si sI sI sI sI}", "rows", rows, "cols", cols, "lut",
-                              geti(u[HW_UNIT_ARRAY], "lut"), "ff", geti(u[HW_UNIT_ARRAY], "ff"),
-                              "carry", geti(u[HW_UNIT_ARRAY], "carry"), "dsp",
-                              geti(u[HW_UNIT_ARRAY], "dsp"));
+    }
+    json_t *array = json_null();
+    if (want & (1u << HW_UNIT_ARRAY)) {
+        const json_t *src = o->synth_array ? u[HW_UNIT_ARRAY] : u[HW_UNIT_MAC];
+        const json_int_t k = o->synth_array ? 1 : (json_int_t)rows * cols;
+        array = json_pack("{si si sI sI sI sI ss}", "rows", rows, "cols", cols, "lut",
+                          k * geti(src, "lut"), "ff", k * geti(src, "ff"), "carry",
+                          k * geti(src, "carry"), "dsp", k * geti(src, "dsp"), "method",
+                          o->synth_array ? "synthesized" : "mac x rows x cols");
+    }
     const char *version = c->tool->version[0]
                               ? c->tool->version
                               : json_string_value(json_object_get(c->table, "tool"));
     *out = json_pack(
-        "{ss ss sO sO sO sO so so s{si si si si si si si} ss ss ss ss}", "mac_config",
+        "{ss ss so so so so so so s{si si si si si si si} ss ss ss ss}", "mac_config",
         qc_mac_describe(m, text, sizeof text), "kind", kind_name(p.p[HW_P_KIND]), "mac",
-        u[HW_UNIT_MAC], "multiplier", u[HW_UNIT_MUL], "accumulator", u[HW_UNIT_ACC], "converter",
-        u[HW_UNIT_CONV] ? u[HW_UNIT_CONV] : json_null(), "array", array, "calibrated",
-        calibrated(c->calib, c->tool, p.p[HW_P_KIND], u[HW_UNIT_MUL], u[HW_UNIT_ACC],
-                   u[HW_UNIT_CONV], u[HW_UNIT_MAC], u[HW_UNIT_ARRAY]),
-        "gate_weights", "and2", HW_W_AND, "or2", HW_W_OR, "xor2", HW_W_XOR, "not", HW_W_NOT,
-        "mux2", HW_W_MUX, "half_adder", HW_W_HA, "full_adder", HW_W_FA, "tool",
-        version ? version : "", "flow",
+        or_null(u[HW_UNIT_MAC]), "multiplier", or_null(u[HW_UNIT_MUL]), "accumulator",
+        or_null(u[HW_UNIT_ACC]), "converter", or_null(u[HW_UNIT_CONV]), "array", array,
+        "calibrated",
+        want == HW_UNITS_ALL ? calibrated(c->calib, c->tool, p.p[HW_P_KIND], u[HW_UNIT_MUL],
+                                          u[HW_UNIT_ACC], u[HW_UNIT_CONV], u[HW_UNIT_MAC], array)
+                             : json_null(),
+        "gate_weights", "and2", HW_W_AND, "or2", HW_W_OR, "xor2", HW_W_XOR, "not", HW_W_NOT, "mux2",
+        HW_W_MUX, "half_adder", HW_W_HA, "full_adder", HW_W_FA, "tool", version ? version : "",
+        "flow",
         "synth_xilinx -family xcup -noiopad (hw/syn/xilinx.ys); generic gates "
         "(hw/syn/gates.ys)",
         "rtl", c->tool->rtl_hash, "source", st->synthesized > before ? "synthesized" : "cache");

@@ -19,11 +19,17 @@
 #define HW_COLS_DEFAULT    4
 #define HW_TIMEOUT_DEFAULT 900
 
+/* Bits of hw_cost_opts.units. */
+#define HW_UNITS_ALL ((1u << HW_UNIT_COUNT) - 1)
+
 struct hw_cost_opts {
-    int rows, cols;   /* the array; 0: 16 x 4 (the published system) */
-    bool refresh;     /* synthesize even what is cached, and store it */
-    bool lookup_only; /* never synthesize: QC_EUNAVAIL when a figure is missing */
-    int timeout_s;    /* per Yosys run; 0: HW_TIMEOUT_DEFAULT */
+    int rows, cols;            /* the array; 0: 16 x 4 (the published system) */
+    unsigned units;            /* 1 << HW_UNIT_* of the units wanted; 0: all */
+    bool synth_array;          /* synthesize the array top; else rows x cols x the MAC's figures */
+    bool refresh;              /* synthesize even what is cached, and store it */
+    bool lookup_only;          /* never synthesize: QC_EUNAVAIL when a figure is missing */
+    int timeout_s;             /* per Yosys run; 0: HW_TIMEOUT_DEFAULT */
+    const atomic_bool *cancel; /* NULL, or set to stop a running synthesis */
 };
 
 struct hw_cost_ctx {
@@ -45,9 +51,13 @@ struct hw_cost_stats {
  * "multiplier", "accumulator", "converter" (null without one), "array",
  * "calibrated" (null without a calibration), "gate_weights", "tool",
  * "flow", "rtl", "source": "cache" | "synthesized"}; each unit holds lut, ff,
- * carry, dsp, lut_nodsp and gates. Errors: QC_EINVAL naming the MAC field
- * the RTL cannot express; QC_EUNAVAIL for lookup_only with a figure
- * missing, or without yosys; QC_EIO for a failed run. */
+ * carry, dsp, lut_nodsp and gates (a unit left out of o->units is null).
+ * The array is {rows, cols, lut, ff, carry, dsp, "method"}: qarray adds no
+ * logic to its MACs (operands are broadcast), so by default its figures are
+ * rows x cols x the MAC's ("mac x rows x cols"); o->synth_array synthesizes
+ * the top itself ("synthesized"), the MAC once, hierarchically. Errors: QC_EINVAL naming the MAC
+ * field the RTL cannot express; QC_EUNAVAIL for lookup_only with a figure missing, or without
+ * yosys; QC_EIO for a failed run. */
 int hw_cost_mac(json_t **out, const struct hw_cost_ctx *c, const struct qc_mac *m,
                 const struct hw_cost_opts *o, struct hw_cost_stats *st, struct qc_err *err);
 

@@ -49,13 +49,15 @@ static int group_cost(json_t **out, const struct hw_cost_ctx *c, const struct qc
     rc = hw_cost_mac(&cost, c, m, o, st, &e);
     if (rc == QC_EINVAL || rc == QC_EUNAVAIL) {
         /* Without yosys nothing will synthesize it here: unavailable. */
-        const int why = rc == QC_EINVAL      ? ST_UNSUPPORTED
+        const int why = rc == QC_EINVAL     ? ST_UNSUPPORTED
                         : c->tool->yosys[0] ? ST_PENDING
                                             : ST_UNAVAILABLE;
         if (*status < why)
             *status = why;
-        *out = json_pack("{ss ss ss}", "mac", text, why == ST_UNSUPPORTED ? "error" : "pending",
-                         e.msg, "field", e.field);
+        if (why == ST_UNSUPPORTED)
+            *out = json_pack("{ss ss ss}", "mac", text, "error", e.msg, "field", e.field);
+        else
+            *out = json_pack("{ss ss}", "mac", text, "pending", e.msg);
         return *out ? QC_OK : qc_err_set(err, QC_ENOMEM, "", "out of memory");
     }
     if (rc) {
@@ -114,8 +116,8 @@ int hw_cost_spec(json_t **out, const struct hw_cost_ctx *c, const struct qc_spec
                     continue;
                 json_t *e = NULL;
                 int ignore = 0;
-                rc = group_cost(&e, c, &a.mac[g], o, st, scratch, &scratch_cal, &ignore, &meta,
-                                err);
+                rc =
+                    group_cost(&e, c, &a.mac[g], o, st, scratch, &scratch_cal, &ignore, &meta, err);
                 if (e)
                     json_object_set_new(lo, group_names[g], e);
             }
@@ -130,13 +132,14 @@ int hw_cost_spec(json_t **out, const struct hw_cost_ctx *c, const struct qc_spec
     *out = json_object();
     for (int i = 0; i < 5; i++)
         json_object_set_new(*out, names[i],
-                            status == ST_OK && (i < 4 || have_cal) ? json_integer((json_int_t)sums[i])
-                                                               : json_null());
+                            status == ST_OK && (i < 4 || have_cal)
+                                ? json_integer((json_int_t)sums[i])
+                                : json_null());
     json_object_set(*out, "groups", groups);
     json_object_set(*out, "layers", layers);
-    json_object_set_new(*out, "tool", json_string(meta ? json_string_value(json_object_get(
-                                                             meta, "tool"))
-                                                       : c->tool->version));
+    json_object_set_new(
+        *out, "tool",
+        json_string(meta ? json_string_value(json_object_get(meta, "tool")) : c->tool->version));
     json_object_set_new(*out, "rtl", json_string(c->tool->rtl_hash));
     json_object_set_new(*out, "status", json_string(status_names[status]));
     json_object_set_new(*out, "source",

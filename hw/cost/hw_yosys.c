@@ -32,25 +32,28 @@ static bool is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* hw/ beside the running binary: build/bin/qlab -> ../../hw. */
+/* hw/ above the running binary: build/bin/qlab -> ../../hw, and one level
+ * more for build/asan/bin. */
 static bool dir_beside_exe(char *out, size_t n)
 {
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], cand[PATH_MAX + 16], real[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0)
         return false;
     exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return false;
-    *slash = '\0';
-    if ((size_t)snprintf(out, n, "%s/../../hw", exe) >= n)
-        return false;
-    char real[PATH_MAX];
-    if (!realpath(out, real) || strlen(real) >= n)
-        return false;
-    strcpy(out, real);
-    return is_dir(out);
+    for (int up = 0; up < 4; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash || slash == exe)
+            return false;
+        *slash = '\0';
+        snprintf(cand, sizeof cand, "%s/hw/rtl", exe);
+        if (is_dir(cand) && realpath(cand, real) && strlen(real) < n) {
+            real[strlen(real) - 4] = '\0'; /* drop "/rtl" */
+            snprintf(out, n, "%s", real);
+            return true;
+        }
+    }
+    return false;
 }
 
 static char *read_file(const char *path, size_t max, size_t *len)
@@ -158,15 +161,24 @@ static double now_s(void)
  * kills the group after `timeout_s`. Returns the wait status or -1. Only
  * async-signal-safe calls between fork and exec: a threaded server calls
  * this. */
-static int spawn(char *const argv[], const char *log, int timeout_s, bool *timed_out)
+static int spawn(char *const argv[], const char *log, int timeout_s, const atomic_bool *cancel,
+                 bool *timed_out)
 {
     int status = -1;
-    pid_t pid = fork();
+    sigset_t none;
+    pid_t pid;
 
+    sigemptyset(&none);
     *timed_out = false;
+    pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* A server blocks SIGTERM in every thread and ignores SIGPIPE: the
+         * child starts from the defaults. */
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        sigaction(SIGPIPE, &dfl, NULL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         setpgid(0, 0);
         int in = open("/dev/null", O_RDONLY);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -186,7 +198,7 @@ static int spawn(char *const argv[], const char *log, int timeout_s, bool *timed
             return status;
         if (r < 0 && errno != EINTR)
             return -1;
-        if (now_s() > deadline) {
+        if (now_s() > deadline || (cancel && atomic_load(cancel))) {
             kill(-pid, SIGKILL);
             *timed_out = true;
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -252,7 +264,7 @@ static int ask_version(struct hw_tool *t)
         return -1;
     snprintf(log, sizeof log, "%s/version", dir);
     char *argv[] = {t->yosys, "-V", NULL};
-    int st = spawn(argv, log, 30, &timed_out);
+    int st = spawn(argv, log, 30, NULL, &timed_out);
     char *text = read_file(log, 4096, NULL);
     if (st == 0 && text && strncmp(text, "Yosys ", 6) == 0)
         snprintf(t->version, sizeof t->version, "%.*s", (int)strcspn(text, "\n"), text);
@@ -475,7 +487,8 @@ static json_t *gate_figures(json_t *cells, json_t *fa_cells)
 }
 
 int hw_synth_run(json_t **out, const struct hw_tool *t, enum hw_flow flow, const char *module,
-                 const struct hw_kv *kv, int nkv, int timeout_s, struct qc_err *err)
+                 const struct hw_kv *kv, int nkv, int timeout_s, const atomic_bool *cancel,
+                 struct qc_err *err)
 {
     char dir[PATH_MAX], script_p[PATH_MAX + 16], log_p[PATH_MAX + 16], out_p[PATH_MAX + 16];
     char fa_p[PATH_MAX + 24], params[4096], tail[256];
@@ -505,8 +518,14 @@ int hw_synth_run(json_t **out, const struct hw_tool *t, enum hw_flow flow, const
     }
     char *argv[] = {(char *)t->yosys, "-q", "-s", script_p, NULL};
     const double t0 = now_s();
-    int st = spawn(argv, log_p, timeout_s, &timed_out);
+    int st = spawn(argv, log_p, timeout_s, cancel, &timed_out);
     const double secs = now_s() - t0;
+    if (timed_out && cancel && atomic_load(cancel)) {
+        qc_err_set(err, QC_EUNAVAIL, "", "yosys (%s, %s) stopped: shutting down", module,
+                   hw_flow_name(flow));
+        rc = QC_EUNAVAIL;
+        goto out;
+    }
     if (timed_out) {
         qc_err_set(err, QC_EIO, "", "yosys (%s, %s) ran past %d s and was stopped", module,
                    hw_flow_name(flow), timeout_s);
@@ -518,8 +537,7 @@ int hw_synth_run(json_t **out, const struct hw_tool *t, enum hw_flow flow, const
                    tail[0] ? tail : "no output");
         goto out;
     }
-    if (!(cells = load_cells(out_p)) ||
-        (flow == HW_FLOW_GATES && !(fa_cells = load_cells(fa_p)))) {
+    if (!(cells = load_cells(out_p)) || (flow == HW_FLOW_GATES && !(fa_cells = load_cells(fa_p)))) {
         qc_err_set(err, QC_EIO, "", "yosys (%s, %s) wrote no readable statistics", module,
                    hw_flow_name(flow));
         goto out;

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "hw_params.h"
@@ -26,13 +27,13 @@ enum hw_flow {
 #define HW_VERSION_MAX 128
 
 struct hw_tool {
-    char dir[PATH_MAX];                 /* hw/ */
-    char yosys[PATH_MAX];               /* the binary; "" when not installed */
-    char version[HW_VERSION_MAX];       /* "Yosys 0.23 (git sha1 7ce5011c24b)"; "" when absent */
-    char rtl_hash[65];                  /* SHA-256 over hw/rtl/ (names and contents) */
+    char dir[PATH_MAX];           /* hw/ */
+    char yosys[PATH_MAX];         /* the binary; "" when not installed */
+    char version[HW_VERSION_MAX]; /* "Yosys 0.23 (git sha1 7ce5011c24b)"; "" when absent */
+    char rtl_hash[65];            /* SHA-256 over hw/rtl/ (names and contents) */
     int nrtl;
-    char rtl[HW_RTL_MAX][PATH_MAX];     /* the .sv files of hw/rtl/, sorted */
-    char *script[2];                    /* hw/syn/xilinx.ys, gates.ys (owned) */
+    char rtl[HW_RTL_MAX][PATH_MAX]; /* the .sv files of hw/rtl/, sorted */
+    char *script[2];                /* hw/syn/xilinx.ys, gates.ys (owned) */
 };
 
 /* Gate weights of the generic count: two-input AND, OR and XOR count 1,
@@ -65,8 +66,10 @@ void hw_synth_key(char key[65], const struct hw_tool *t, const char *version, en
  * lut, ff, carry, dsp, muxf, inv, cells for the Xilinx flows; gates and the
  * counts of each gate for the gate flow; seconds of wall time). QC_EUNAVAIL
  * when yosys is not installed, QC_EIO when it fails or runs past
- * `timeout_s` (its log's tail in the message). */
+ * `timeout_s` (its log's tail in the message), QC_EUNAVAIL too when
+ * `*cancel` (may be NULL) becomes true: the run is killed. */
 int hw_synth_run(json_t **out, const struct hw_tool *t, enum hw_flow flow, const char *module,
-                 const struct hw_kv *kv, int nkv, int timeout_s, struct qc_err *err);
+                 const struct hw_kv *kv, int nkv, int timeout_s, const atomic_bool *cancel,
+                 struct qc_err *err);
 
 #endif

@@ -7,7 +7,7 @@ import { h, fill } from './dom.js';
 import { createTable } from './table.js';
 import { flatten, get, varying } from './spec.js';
 import { num, text } from './fmt.js';
-import { costValue } from './pareto.js';
+import { costValue, costText } from './pareto.js';
 import { isLayerMetric } from './metrics.js';
 import { toCsv, download } from './csv.js';
 
@@ -51,8 +51,12 @@ const metricColumn = (name) => ({
 });
 
 const costColumn = {
-  key: 'cost', label: 'cost', num: true, title: 'hardware cost (null until a cost model exists)',
-  get: (r) => costValue(r.cost), render: (v) => (v === null || v === undefined ? h('span', { class: 'muted' }, '—') : num(v)),
+  key: 'cost', label: 'LUTs', num: true,
+  title: "LUTs of the run's three MAC units (forward, grad-input, grad-weight), synthesized with Yosys (docs/cost.md)",
+  get: (r) => costValue(r.cost, 'lut'),
+  render: (v, r) => (v === null || v === undefined
+    ? h('span', { class: 'muted', title: costText(r.cost) }, r.cost && r.cost.status ? r.cost.status : '—')
+    : h('span', { title: costText(r.cost) }, num(v))),
 };
 
 /**

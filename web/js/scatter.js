@@ -1,10 +1,12 @@
 // Accuracy against hardware cost, with the Pareto front marked: the
-// cheapest arithmetic that still trains. The server reports `cost: null`
-// until a cost model exists; then this says so instead of drawing an empty
-// plot.
+// cheapest arithmetic that still trains. The cost is the server's
+// synthesized figure of the run's three MAC units (docs/cost.md): LUTs by
+// default, switchable to gates or calibrated LUTs. Runs still waiting for
+// synthesis, or whose arithmetic the RTL cannot express, are counted under
+// the plot; a server without a cost model (cost = null everywhere) says so.
 
 import { h, fill } from './dom.js';
-import { paretoFront, costValue, costKeys } from './pareto.js';
+import { paretoFront, costValue, costKeys, costWaiting, COST_AXES } from './pareto.js';
 import { num } from './fmt.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -26,22 +28,31 @@ export function scatter() {
     if (!metrics.includes(metric)) metric = metrics.includes('val_acc') ? 'val_acc' : metrics[0] || null;
     const keys = costKeys(runs);
     if (!keys.includes(key)) key = keys[0] || null;
+    const label = (k) => (COST_AXES.find(([c]) => c === k) || [k, k])[1];
     const pts = runs.map((r) => ({ x: costValue(r.cost, key), y: r.summary?.[metric], run: r }))
       .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
     const head = h('h3', {}, 'Accuracy vs hardware cost');
     if (!runs.some((r) => r.cost !== null && r.cost !== undefined)) {
       fill(el, head, h('p', { class: 'notice', dataset: { nocost: '' } },
-        'No cost model yet: the server reports cost = null for every run, so there is nothing to plot. ',
-        'The Pareto front of accuracy against cost will appear here once runs carry a cost.'));
+        'No cost model: the server reports cost = null for every run (it found no hw/ folder), so there is nothing to plot. ',
+        'With hw/ beside qlab-server, each run carries the synthesized cost of its MAC units.'));
       return;
     }
+    const w = costWaiting(runs);
+    const waiting = [
+      w.pending && `${w.pending} waiting for synthesis`,
+      w.unavailable && `${w.unavailable} not synthesized (no Yosys runs on this server)`,
+      w.unsupported && `${w.unsupported} with arithmetic the RTL cannot express`,
+      w.failed && `${w.failed} whose synthesis failed`,
+    ].filter(Boolean);
+    const waitNote = waiting.length ? h('p', { class: 'muted', dataset: { costWaiting: '' } }, `Not plotted: ${waiting.join(', ')}.`) : null;
     const controls = h('div', { class: 'toolbar' },
       h('label', {}, 'accuracy ', h('select', { onchange: (e) => { metric = e.target.value; draw(); } },
         metrics.map((m) => h('option', { value: m, selected: m === metric }, m)))),
       keys.length > 1 && h('label', {}, 'cost ', h('select', { onchange: (e) => { key = e.target.value; draw(); } },
-        keys.map((k) => h('option', { value: k, selected: k === key }, k)))));
+        keys.map((k) => h('option', { value: k, selected: k === key }, label(k))))));
     if (pts.length === 0) {
-      fill(el, head, controls, h('p', { class: 'muted' }, `No run has both a cost and ${metric} yet.`));
+      fill(el, head, controls, h('p', { class: 'muted' }, `No run has both a cost and ${metric} yet.`), waitNote);
       return;
     }
     const W = 640, H = 320, L = 60, B = 40, T = 10, R = 10;
@@ -58,17 +69,18 @@ export function scatter() {
       s('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'axis' }),
       ...[x0, (x0 + x1) / 2, x1].map((v) => s('text', { x: px(v), y: H - B + 16, class: 'tick', 'text-anchor': 'middle' }, num(v))),
       ...[y0, (y0 + y1) / 2, y1].map((v) => s('text', { x: L - 6, y: py(v) + 4, class: 'tick', 'text-anchor': 'end' }, num(v))),
-      s('text', { x: (L + W) / 2, y: H - 4, class: 'label', 'text-anchor': 'middle' }, `cost${key ? ' (' + key + ')' : ''}`),
+      s('text', { x: (L + W) / 2, y: H - 4, class: 'label', 'text-anchor': 'middle' }, COST_AXES.some(([c]) => c === key) ? `${label(key)} of the three MAC units` : `cost (${key})`),
       s('text', { x: 12, y: (T + H - B) / 2, class: 'label', transform: `rotate(-90 12 ${(T + H - B) / 2})`, 'text-anchor': 'middle' }, metric),
       s('polyline', { class: 'front', points: front.map((i) => `${px(pts[i].x)},${py(pts[i].y)}`).join(' ') }),
       ...pts.map((p, i) => {
         const a = s('a', { href: `#/runs/${p.run.id}` },
           s('circle', { cx: px(p.x), cy: py(p.y), r: onFront.has(i) ? 5 : 3.5, class: onFront.has(i) ? 'pt on-front' : 'pt' },
-            s('title', {}, `#${p.run.id} ${p.run.name}\n${metric} ${num(p.y)}, cost ${num(p.x)}${onFront.has(i) ? '\non the Pareto front' : ''}`)));
+            s('title', {}, `#${p.run.id} ${p.run.name}\n${metric} ${num(p.y)}, ${key} ${num(p.x)}${onFront.has(i) ? '\non the Pareto front' : ''}`)));
         return a;
       }));
     fill(el, head, controls, svg,
-      h('p', { class: 'muted legend' }, `${front.length} of ${pts.length} runs on the Pareto front (larger dots, joined).`));
+      h('p', { class: 'muted legend' }, `${front.length} of ${pts.length} runs on the Pareto front (larger dots, joined).`),
+      waitNote);
   }
 
   return {

@@ -16,6 +16,7 @@ import { timeline } from '../timeline.js';
 import { stateBadge } from '../runs_table.js';
 import { subscribe } from '../sse.js';
 import { organizer } from '../organize.js';
+import { costText } from '../pareto.js';
 
 const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
 const X_KEY = 'qlab.run.x';
@@ -95,7 +96,7 @@ export async function render(root, [idText], ctx) {
       ['finished', time(run.finished) || '—'],
       [FINISHED.has(run.state) ? 'ran for' : 'running for', dur === null ? '—' : duration(dur)],
       ['lease deadline', time(run.lease_deadline) || '—'],
-      ['cost', run.cost === null || run.cost === undefined ? 'no cost model yet' : JSON.stringify(run.cost)],
+      ['cost', costText(run.cost)],
     ];
     fill(facts, h('dl', { class: 'facts card' }, kv.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
     fill(tl, timeline(run));
