@@ -118,8 +118,9 @@ VERILATOR := $(shell command -v verilator 2>/dev/null)
 VL_MAKE   := OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1
 VL_LIBS   := $(foreach t,$(VL_BENCHES),$(VL)/$(t)/vl_shim.o $(VL)/$(t)/V$(t)__ALL.a) \
              $(VL)/tb_mul/verilated.o $(VL)/tb_mul/verilated_threads.o
-HWT_SRC   := $(wildcard tests/hw/*.c)
+HWT_SRC   := $(filter-out tests/hw/test_rtl.c,$(wildcard tests/hw/*.c))
 HWT_OBJ   := $(HWT_SRC:%.c=$(OBJ)/%.o)
+RTLT_OBJ  := $(OBJ)/tests/hw/test_rtl.o
 
 CLI_SRC   := $(wildcard cli/*.c)
 CLI_OBJ   := $(CLI_SRC:%.c=$(OBJ)/%.o)
@@ -256,11 +257,28 @@ $(foreach t,$(VL_BENCHES),$(VL)/$(t)/vl_shim.o $(VL)/$(t)/V$(t)__ALL.a): $(VL)/%
 	@true
 $(VL)/tb_mul/verilated.o $(VL)/tb_mul/verilated_threads.o: $(VL)/tb_mul/stamp
 	@true
-$(HWT_OBJ): $(VL_BENCHES:%=$(VL)/%_map.h)
+$(RTLT_OBJ): $(VL_BENCHES:%=$(VL)/%_map.h)
 
-$(BIN)/qlab-hw-tests: $(HWT_OBJ) $(VL_BENCHES:%=$(VL)/%/stamp) $(LIBQHW) $(LIBQCORE)
+# The RTL against the core: Verilator models and libqcore.
+$(BIN)/qlab-rtl-tests: $(RTLT_OBJ) $(VL_BENCHES:%=$(VL)/%/stamp) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(HWT_OBJ) $(VL_LIBS) $(LIBQHW) $(LIBQCORE) -lcriterion $(LDLIBS_Q) -lstdc++ -lpthread
+	$(CC) -o $@ $(RTLT_OBJ) $(VL_LIBS) $(LIBQCORE) -lcriterion $(LDLIBS_Q) -lstdc++ -lpthread
+
+# make bench's hardware group (bench/hw/): Yosys seconds, cached lookups,
+# Verilator MAC steps per second against the core's scalar reference.
+$(OBJ)/bench/hw/%.o: CFLAGS_Q += -I. -Ibench -I$(VL)
+$(OBJ)/bench/hw/bench_hw.o: $(VL)/tb_bench_map.h
+$(BIN)/qlab-hw-bench: $(OBJ)/bench/hw/bench_hw.o $(OBJ)/bench/bench_util.o $(VL)/tb_bench/stamp \
+                      $(LIBQHW) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(OBJ)/bench/hw/bench_hw.o $(OBJ)/bench/bench_util.o $(VL)/tb_bench/vl_shim.o \
+	  $(VL)/tb_bench/Vtb_bench__ALL.a $(VL)/tb_bench/verilated.o $(VL)/tb_bench/verilated_threads.o \
+	  $(LIBQHW) $(LIBQCORE) $(LDLIBS_Q) -lstdc++ -lpthread
+
+# The cost driver: libqhw and real Yosys runs (skipped without yosys).
+$(BIN)/qlab-hw-tests: $(HWT_OBJ) $(LIBQHW) $(LIBQCORE)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(HWT_OBJ) $(LIBQHW) $(LIBQCORE) -lcriterion $(LDLIBS_Q)
 
 # ---- dependencies -----------------------------------------------------------
 deps:
@@ -376,24 +394,26 @@ test: deps
 test-unit: $(BIN)/qlab-tests
 	$(BIN)/qlab-tests $(CRITERION_ARGS)
 
-# The RTL against the core (Verilator models) and the cost driver (Yosys).
+# The cost driver (Yosys) and the RTL against the core (Verilator models).
 .PHONY: test-hw
-ifneq ($(VERILATOR),)
-test-hw: $(BIN)/qlab-hw-tests
+test-hw: $(BIN)/qlab-hw-tests $(if $(VERILATOR),$(BIN)/qlab-rtl-tests)
 	$(BIN)/qlab-hw-tests $(CRITERION_ARGS)
+ifneq ($(VERILATOR),)
+	$(BIN)/qlab-rtl-tests $(CRITERION_ARGS)
 else
-test-hw:
-	@echo "test-hw: SKIPPED: verilator is not installed (make deps installs it)"
+	@echo "test-hw: RTL tests SKIPPED: verilator is not installed (make deps installs it)"
 endif
 
 test-cli: $(BIN)/qlab $(BIN)/qlab-server
 	QLAB=$(BIN)/qlab tests/cli/run.sh
-	QLAB=$(BIN)/qlab QLAB_SERVER_BIN=$(BIN)/qlab-server tests/cli/remote.sh
+	QLAB=$(BIN)/qlab QLAB_SERVER_BIN=$(BIN)/qlab-server QLAB_COST_JOBS=0 tests/cli/remote.sh
 
 # Unit tests of the server's parts plus integration tests that start the real
-# qlab-server binary on port 0 with a temporary database.
+# qlab-server binary on port 0 with a temporary database. The servers of the
+# test suites synthesize no costs in the background (QLAB_COST_JOBS=0):
+# tests/server/test_cost.c turns it on where it tests it.
 test-server: $(BIN)/qlab-server-tests $(BIN)/qlab-server
-	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-server-tests $(CRITERION_ARGS)
+	QLAB_SERVER_BIN=$(BIN)/qlab-server QLAB_COST_JOBS=0 $(BIN)/qlab-server-tests $(CRITERION_ARGS)
 
 # Unit tests of the worker's parts, no server: the journal, metric naming,
 # back-off, configuration (tests/worker_unit/).
@@ -402,7 +422,7 @@ test-worker-unit: $(BIN)/qlab-worker-tests
 
 # Real qlab-server and qlab-worker processes on loopback (tests/worker/).
 test-worker: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
-	BIN=$(BIN) tests/worker/run.sh
+	BIN=$(BIN) QLAB_COST_JOBS=0 tests/worker/run.sh
 
 # The Python client (clients/python), pip-installed offline into a temporary
 # directory, against real qlab-server and qlab-worker processes; and
@@ -429,7 +449,7 @@ test-web: $(BIN)/qlab-server $(WEB_DEPS)
 	else \
 	  echo "test-web: Node.js $$($(NODE) --version), $$($${CHROMIUM:-/usr/bin/chromium} --version 2>/dev/null)"; \
 	  cd tests/web && rc=0; for f in *.test.mjs; do \
-	    QLAB_SERVER_BIN=$(abspath $(BIN)/qlab-server) $(NODE) --test $$f || rc=1; \
+	    QLAB_SERVER_BIN=$(abspath $(BIN)/qlab-server) QLAB_COST_JOBS=0 $(NODE) --test $$f || rc=1; \
 	  done; exit $$rc; \
 	fi
 
@@ -516,9 +536,15 @@ test-deploy: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versio
 test-slurm: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 	BIN=$(BIN) tests/slurm/run.sh
 
-bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
+bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab \
+       $(if $(VERILATOR),$(BIN)/qlab-hw-bench)
 	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-bench
 	BIN=$(BIN) tests/worker/bench.py
+ifneq ($(VERILATOR),)
+	$(BIN)/qlab-hw-bench
+else
+	@echo '{"bench":"hw","skipped":"verilator is not installed (make deps installs it)"}'
+endif
 
 # The main job: qlab-server, two workers and a demo sweep on loopback, with
 # the dashboard (scripts/demo.sh; Ctrl-C stops everything).
@@ -575,4 +601,5 @@ clean:
                      $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d) \
                      $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d) \
                      $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d) \
-                     $(HW_OBJ:.o=.d) $(HWT_OBJ:.o=.d) $(OBJ)/hw/sim/tbgen.d)
+                     $(HW_OBJ:.o=.d) $(HWT_OBJ:.o=.d) $(RTLT_OBJ:.o=.d) $(OBJ)/hw/sim/tbgen.d \
+                     $(OBJ)/bench/hw/bench_hw.d)

@@ -694,6 +694,42 @@ if command -v script >/dev/null; then
 else
     echo "ok - SKIP train on a terminal: script(1) is missing"
 fi
+# ---- cost: hardware cost of a MAC (docs/cost.md) ----
+# The configurations of examples/ are in the committed table hw/cost-table.json:
+# these need no Yosys run, and an empty cache directory of their own.
+export QLAB_COST_CACHE=$T/cost-cache
+q cost --mac 'cfg=5,a=e5m2,b=e5m2,acc=e6m5,acc_rounding=sr'
+expect_error 2 "cost: stochastic rounding is refused naming acc_rounding" "acc_rounding" "stochastic"
+q cost --mac 'a=mxfp8_e4m3,b=mxfp8_e4m3'
+expect_error 2 "cost: a block format is refused naming a" "a: block format"
+q cost --mac 'cfg=5,a=e5m2,b=e5m2,acc=native'
+expect_error 2 "cost: native accumulation has no hardware" "acc: native"
+q cost --mac 'cfg=9'
+expect_error 2 "cost: a bad MAC string names the key" "cfg"
+q cost
+expect_error 2 "cost: --mac or --spec is required" "--mac" "--spec"
+q cost --mac 'cfg=5,a=e5m2,b=e5m2' --array 4by4
+expect_error 2 "cost: a bad --array" "--array"
+q cost --mac 'cfg=5,a=e5m2,b=e5m2' --units multiplier,cache
+expect_error 2 "cost: a bad --units" "--units"
+q cost --mac 'cfg=5,a=e5m2,b=e5m2,acc=e6m5,acc_rounding=rne' --json
+expect_success "cost --json of the demo's MAC"
+check "cost --json: figures of every unit from the table, with the Yosys version" py json "$T/out" \
+    "d['source'] == 'cache' and d['tool'].startswith('Yosys ') and d['mac']['lut'] > d['multiplier']['lut'] > 0 and d['accumulator']['gates'] > 0 and d['converter'] is None and d['array']['lut'] == 64 * d['mac']['lut'] and d['calibrated']['mac']['lut'] > 0"
+cp "$T/out" "$T/cost1"
+q cost --mac 'cfg=5,a=e5m2,b=e5m2,acc=e6m5,acc_rounding=rne' --json
+check "cost --json twice prints the same" cmp -s "$T/out" "$T/cost1"
+q cost --mac 'cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32' --array 8x2 --json
+check "cost --array 8x2 scales the MAC" py json "$T/out" "d['array']['rows'] == 8 and d['array']['lut'] == 16 * d['mac']['lut']"
+q cost --mac 'cfg=5,a=e5m2,b=e5m2,acc=q8.13'
+expect_success "cost table of a float-to-fixed MAC"
+check "cost table names the converter and the flow" grep -q "converter .*[0-9]" "$T/out"
+q cost --spec examples/demo-sweep.json --json
+check "cost --spec of the demo sweep prices its six runs" py json "$T/out" \
+    "len(d['runs']) == 6 and all(r['cost']['status'] == 'ok' and r['cost']['lut'] > 0 for r in d['runs'])"
+check "cost --spec: narrower accumulators cost fewer LUTs" py json "$T/out" \
+    "(lambda c: c['fp32'] > c['e6m5'] > c['e5m2'])({r['cost']['groups']['forward']['mac'].split('acc=')[1].split(',')[0]: r['cost']['groups']['forward']['lut'] for r in d['runs']})"
+unset QLAB_COST_CACHE
 
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]
