@@ -14,11 +14,11 @@
 #include "server/srv.h"
 #include "server/store.h"
 
-#define MEMO_SIZE      4096 /* figures kept in memory, by key (a power of two) */
-#define QUEUED_MAX     256  /* MAC configurations waiting at most */
-#define JOB_ATTEMPTS   3    /* a failing synthesis is tried this often */
-#define BATCH          100  /* runs priced per transaction in the background */
-#define THREADS_MAX    16
+#define MEMO_SIZE    4096 /* figures kept in memory, by key (a power of two) */
+#define QUEUED_MAX   256  /* MAC configurations waiting at most */
+#define JOB_ATTEMPTS 3    /* a failing synthesis is tried this often */
+#define BATCH        100  /* runs priced per transaction in the background */
+#define THREADS_MAX  16
 
 struct memo_entry {
     char key[65];
@@ -407,9 +407,9 @@ static void finish(struct srv_cost *cc, const char *mac, int rc, const char *why
         "UPDATE hw_jobs SET state = ?, error = ?, finished = ? WHERE mac = ?";
     struct srv_server *s = cc->srv;
     struct qc_err err;
-    const char *state = rc == QC_OK            ? "done"
-                        : rc == QC_EUNAVAIL    ? "queued" /* stopped: again after a restart */
-                                               : "failed";
+    const char *state = rc == QC_OK         ? "done"
+                        : rc == QC_EUNAVAIL ? "queued" /* stopped: again after a restart */
+                                            : "failed";
     struct srv_conn *c = srv_tx_begin(s);
     sqlite3_stmt *st = srv_stmt(c, done_sql, &err);
     int r = QC_EIO;
@@ -504,7 +504,8 @@ int srv_cost_start(struct srv_server *s, struct qc_err *err)
         return QC_OK;
     }
     snprintf(path, sizeof path, "%s/cost-table.json", cc->tool.dir);
-    if ((rc = hw_table_load(&cc->table, path, err)) || (rc = hw_calib_load(&cc->calib, &cc->tool, err))) {
+    if ((rc = hw_table_load(&cc->table, path, err)) ||
+        (rc = hw_calib_load(&cc->calib, &cc->tool, err))) {
         hw_tool_free(&cc->tool);
         json_decref(cc->table);
         free(cc);
@@ -616,9 +617,9 @@ char *srv_cost_prometheus(struct srv_server *s)
             "# HELP qlab_cost_lookup_memory_hits_total Lookups answered from memory.\n"
             "# TYPE qlab_cost_lookup_memory_hits_total counter\n"
             "qlab_cost_lookup_memory_hits_total %lld\n",
-            pending, (long long)atomic_load(&cc->runs),
-            (double)atomic_load(&cc->seconds_ms) / 1000, (long long)atomic_load(&cc->runs_failed),
-            (long long)atomic_load(&cc->lookups), (long long)atomic_load(&cc->memo_hits));
+            pending, (long long)atomic_load(&cc->runs), (double)atomic_load(&cc->seconds_ms) / 1000,
+            (long long)atomic_load(&cc->runs_failed), (long long)atomic_load(&cc->lookups),
+            (long long)atomic_load(&cc->memo_hits));
     if (fclose(f)) {
         free(out);
         return NULL;
