@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { paretoFront, costValue } from '../../web/js/pareto.js';
+import { paretoFront, costValue, costKeys, costWaiting, costText } from '../../web/js/pareto.js';
 import { compile, compare } from '../../web/js/filter.js';
 import { parse, spanOf, JsonSyntaxError } from '../../web/js/jsonpos.js';
 import { gridOf } from '../../web/js/grid.js';
@@ -30,6 +30,23 @@ test('pareto front keeps the runs nothing beats on cost and accuracy', () => {
   assert.equal(costValue(3.5), 3.5);
   assert.equal(costValue({ area: 2, energy: 5 }, 'energy'), 5);
   assert.equal(costValue({ note: 'x', area: 2 }), 2);
+});
+
+test('run costs: the axes offered, what waits, and the one-line text', () => {
+  const ok = { lut: 852, ff: 132, dsp: 0, gates: 2358, lut_calibrated: 700, status: 'ok', tool: 'Yosys 0.23',
+    groups: { forward: { mac: 'cfg=5', lut: 284 }, grad_input: { mac: 'cfg=5', lut: 284 }, grad_weight: { mac: 'cfg=5', lut: 284 } } };
+  const pending = { lut: null, ff: null, dsp: null, gates: null, lut_calibrated: null, status: 'pending',
+    groups: { forward: { mac: 'cfg=1', pending: 'qf_mul (xilinx) is not synthesized yet' } } };
+  const bad = { lut: null, status: 'unsupported', groups: { forward: { mac: 'x', error: 'acc_rounding: stochastic', field: 'acc_rounding' } } };
+  const runs = [{ cost: ok }, { cost: pending }, { cost: bad }, { cost: null }];
+  assert.deepEqual(costKeys(runs), ['lut', 'gates', 'lut_calibrated'], 'LUTs first; ff and dsp are no axis');
+  assert.deepEqual(costWaiting(runs), { pending: 1, unavailable: 0, unsupported: 1, failed: 0 });
+  assert.equal(costValue(pending, 'lut'), null, 'nothing to plot while pending');
+  assert.equal(costValue(ok, 'gates'), 2358);
+  assert.match(costText(ok), /^852 LUT, 132 FF, 0 DSP, 2358 gates, 700 LUT calibrated: .*forward 284 LUT/);
+  assert.match(costText(pending), /^pending \(forward: qf_mul/);
+  assert.match(costText(bad), /unsupported.*stochastic/);
+  assert.match(costText(null), /no hardware cost model/);
 });
 
 test('filters: substring, exact, comparisons, ranges, empty', () => {
