@@ -32,6 +32,7 @@ static const char usage[] =
     "  --synth-array   synthesize the array top too (default: rows x cols x the\n"
     "                  MAC's figures; the array adds only wiring)\n"
     "  --units LIST    only these of multiplier,accumulator,converter,mac,array\n"
+    "  --no-gates      skip the generic gate count (slow for wide multipliers)\n"
     "  --json          one JSON object instead of the table\n"
     "  --refresh       synthesize again what is cached, and store the new figures\n"
     "  --no-cache      synthesize everything; read and write no cache, no table\n"
@@ -55,7 +56,8 @@ enum {
     OPT_EXPORT,
     OPT_SPEC,
     OPT_SYNTH_ARRAY,
-    OPT_UNITS
+    OPT_UNITS,
+    OPT_NO_GATES
 };
 
 static json_int_t geti(const json_t *o, const char *k)
@@ -262,6 +264,7 @@ int cli_cmd_cost(int argc, char **argv)
         {"spec", required_argument, NULL, OPT_SPEC},
         {"synth-array", no_argument, NULL, OPT_SYNTH_ARRAY},
         {"units", required_argument, NULL, OPT_UNITS},
+        {"no-gates", no_argument, NULL, OPT_NO_GATES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -307,6 +310,9 @@ int cli_cmd_cost(int argc, char **argv)
             break;
         case OPT_CACHE:
             cache_dir = optarg;
+            break;
+        case OPT_NO_GATES:
+            o.no_gates = true;
             break;
         case OPT_SYNTH_ARRAY:
             o.synth_array = true;

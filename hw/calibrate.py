@@ -120,9 +120,9 @@ def main():
     os.unlink(export)
     cost = {}
 
-    def get(mac, units=None, synth_array=False):
+    def get(mac, units=None, synth_array=False, gates=True):
         args = ["--mac", mac] + (["--units", units] if units else []) + \
-            (["--synth-array"] if synth_array else [])
+            (["--synth-array"] if synth_array else []) + ([] if gates else ["--no-gates"])
         key = " ".join(args)
         if key not in cost:
             print("calibrate: %s" % key, file=sys.stderr, flush=True)
@@ -137,7 +137,7 @@ def main():
         for row in table:
             label, mac, lut, dsp = row[:4]
             field = row[4] if len(row) > 4 else "lut"
-            u = get(mac, unit)[unit]
+            u = get(mac, unit, gates=False)[unit]
             rows[name].append({"label": label, "mac": mac, "pub_lut": lut, "pub_dsp": dsp,
                                "lut": u[field], "dsp": u["dsp"] if field == "lut" else 0,
                                "all_lut": dsp == 0})
@@ -145,7 +145,7 @@ def main():
              for l, m, g in GATES]
     systems = [{"label": l, "mac": m, "pub_lut": p, "pub_dsp": d, "lut": get(m)["array"]["lut"],
                 "dsp": get(m)["array"]["dsp"], "mac_lut": get(m)["mac"]["lut"],
-                "synth_lut": get(m, "array", True)["array"]["lut"]}
+                "synth_lut": get(m, "array", True, gates=False)["array"]["lut"]}
                for l, m, p, d in SYSTEMS]
     for mac in EXTRA:
         get(mac)

@@ -182,8 +182,8 @@ int hw_cost_mac(json_t **out, const struct hw_cost_ctx *c, const struct qc_mac *
     for (int i = 0; i < HW_UNIT_COUNT; i++) {
         if (!(want & (1u << i)) || (i == HW_UNIT_ARRAY && !o->synth_array))
             continue;
-        if ((rc = unit_cost(&u[i], c, o, &p, (enum hw_unit)i, rows, cols, i != HW_UNIT_ARRAY, st,
-                            err)))
+        if ((rc = unit_cost(&u[i], c, o, &p, (enum hw_unit)i, rows, cols,
+                            i != HW_UNIT_ARRAY && !o->no_gates, st, err)))
             goto out;
     }
     json_t *array = json_null();

@@ -26,6 +26,7 @@ struct hw_cost_opts {
     int rows, cols;            /* the array; 0: 16 x 4 (the published system) */
     unsigned units;            /* 1 << HW_UNIT_* of the units wanted; 0: all */
     bool synth_array;          /* synthesize the array top; else rows x cols x the MAC's figures */
+    bool no_gates;             /* skip the gate-count flow (units then have no "gates") */
     bool refresh;              /* synthesize even what is cached, and store it */
     bool lookup_only;          /* never synthesize: QC_EUNAVAIL when a figure is missing */
     int timeout_s;             /* per Yosys run; 0: HW_TIMEOUT_DEFAULT */

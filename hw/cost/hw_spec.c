@@ -89,8 +89,8 @@ int hw_cost_spec(json_t **out, const struct hw_cost_ctx *c, const struct qc_spec
                  const struct hw_cost_opts *o, struct hw_cost_stats *st, struct qc_err *err)
 {
     struct hw_cost_stats local = {0};
-    double sums[5] = {0}, scratch[5];
-    bool have_cal = true, scratch_cal;
+    double sums[5] = {0}, scratch[5] = {0};
+    bool have_cal = true, scratch_cal = true;
     int status = 0, rc = QC_OK;
     json_t *groups = json_object(), *layers = json_object(), *meta = NULL;
 
