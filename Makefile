@@ -148,8 +148,8 @@ WRK_LIBS  := -luv -lcurl -lpthread
 WRKT_SRC  := $(wildcard tests/worker_unit/*.c)
 WRKT_OBJ  := $(WRKT_SRC:%.c=$(OBJ)/%.o)
 
-.PHONY: all deps test test-unit test-cli test-server test-worker test-worker-unit test-asan tour bench \
-        demo clean \
+.PHONY: all deps test test-unit test-hw test-cli test-server test-worker test-worker-unit test-asan tour \
+        bench demo clean \
         format check-format check-layers help fuzz fuzz-smoke
 
 all: $(BIN)/qlab $(if $(wildcard server/main.c),$(BIN)/qlab-server) $(if $(wildcard worker/main.c),$(BIN)/qlab-worker)
@@ -583,7 +583,8 @@ help:
 	@echo '  all           build qlab, qlab-server and qlab-worker into $(BUILD)/bin'
 	@echo '  bench         the benchmarks, as ratios against baselines measured in the same run'
 	@echo '  tour          the numerics core through the qlab CLI, no server'
-	@echo '  test-unit test-cli test-server test-worker-unit test-worker test-web test-python'
+	@echo '  test-unit test-hw test-cli test-server test-worker-unit test-worker test-web'
+	@echo '  test-python'
 	@echo '  test-deploy test-slurm'
 	@echo '                one suite each (SAN=1 BUILD=build/asan for the sanitizer build)'
 	@echo '  install       install under PREFIX (default /usr/local; DESTDIR stages it)'

@@ -164,8 +164,11 @@ static void bench_lookup(void)
     struct lookup_ctx l = {.ctx = &ctx, .mac = &m, .file = file};
     struct bench_timing t;
     bench_pair(&t, &(struct bench_case){lookup_once, &l}, &(struct bench_case){read_once, &l},
-               &(struct bench_plan){.min_reps = 20, .max_reps = 2000, .budget_s = 1.0,
-                                    .warm_subject = true, .base_per_round = 1});
+               &(struct bench_plan){.min_reps = 20,
+                                    .max_reps = 2000,
+                                    .budget_s = 1.0,
+                                    .warm_subject = true,
+                                    .base_per_round = 1});
     char note[96];
     snprintf(note, sizeof note, "%d cached figures read from a directory store",
              (int)json_object_size(collect));
@@ -262,8 +265,11 @@ static void bench_verilator(void)
     v.h = tb_bench_ops.open();
     struct bench_timing t;
     bench_pair(&t, &(struct bench_case){verilator_dots, &v}, &(struct bench_case){ref_dots, &v},
-               &(struct bench_plan){.min_reps = 3, .max_reps = 20, .budget_s = 3.0,
-                                    .warm_subject = true, .base_per_round = 1});
+               &(struct bench_plan){.min_reps = 3,
+                                    .max_reps = 20,
+                                    .budget_s = 3.0,
+                                    .warm_subject = true,
+                                    .base_per_round = 1});
     tb_bench_ops.close(v.h);
     const double model = (double)DOTS * DOT_K / t.subject_s;
     const double ref = (double)DOTS / 16 * DOT_K / t.baseline_s;

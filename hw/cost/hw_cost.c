@@ -113,13 +113,21 @@ static const json_t *calib_class(const json_t *calib, const char *cls)
     return json_object_get(json_object_get(calib, "lut"), cls);
 }
 
+/* A class's model: scale x raw^exponent (exponent 1 when absent). */
+static double apply_model(const json_t *k, double raw)
+{
+    const json_t *e = json_object_get(k, "exponent");
+    return json_number_value(json_object_get(k, "scale")) *
+           pow(raw, e ? json_number_value(e) : 1.0);
+}
+
 static json_t *calibrated_unit(const json_t *calib, const char *cls, const json_t *unit,
                                double *sum)
 {
     const json_t *k = calib_class(calib, cls);
     if (!unit || !k)
         return json_null();
-    double v = json_number_value(json_object_get(k, "scale")) * (double)geti(unit, "lut");
+    double v = apply_model(k, (double)geti(unit, "lut"));
     *sum += v;
     return json_pack("{sI sf ss}", "lut", (json_int_t)lround(v), "error",
                      json_number_value(json_object_get(k, "error")), "class", cls);

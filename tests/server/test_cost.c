@@ -65,8 +65,9 @@ Test(cost, known_figures_are_attached_at_once, .init = start_jobs0, .fini = stop
     cr_assert_str_eq(srvt_str(c, "status"), "ok", "%s", json_dumps(c, 0));
     const int64_t lut = srvt_int(c, "lut");
     cr_assert_gt(lut, 0);
-    cr_assert_eq(lut, srvt_int(c, "groups.forward.lut") + srvt_int(c, "groups.grad_input.lut") +
-                          srvt_int(c, "groups.grad_weight.lut"),
+    cr_assert_eq(lut,
+                 srvt_int(c, "groups.forward.lut") + srvt_int(c, "groups.grad_input.lut") +
+                     srvt_int(c, "groups.grad_weight.lut"),
                  "the run's LUTs are its three MAC units'");
     cr_assert_gt(srvt_int(c, "gates"), lut);
     cr_assert_gt(srvt_int(c, "dsp"), 0, "fp32 multipliers use DSP blocks");
@@ -85,9 +86,9 @@ Test(cost, what_the_rtl_cannot_express_is_named, .init = start_jobs0, .fini = st
     json_decref(c);
 
     /* Not in any table, and no synthesis on this server. */
-    c = run_cost(submit(spec_with(
-        "odd", "{\"forward\": {\"weights\": \"e3m3\", \"activations\": \"e3m3\", "
-               "\"mac\": {\"cfg\": 6, \"acc\": \"e5m4:bias=20\"}}}")));
+    c = run_cost(
+        submit(spec_with("odd", "{\"forward\": {\"weights\": \"e3m3\", \"activations\": \"e3m3\", "
+                                "\"mac\": {\"cfg\": 6, \"acc\": \"e5m4:bias=20\"}}}")));
     cr_assert_str_eq(srvt_str(c, "status"), "unavailable");
     cr_assert(json_is_string(srvt_at(c, "groups.forward.pending")));
     json_decref(c);
@@ -103,9 +104,10 @@ Test(cost, what_the_rtl_cannot_express_is_named, .init = start_jobs0, .fini = st
 
 /* The smallest MAC there is: 4-bit fixed-point inputs, an 8-bit
  * accumulator; a few seconds of Yosys per unit. */
-#define TINY "{\"forward\": {\"weights\": \"q2.2\", \"activations\": \"q2.2\", " \
-             "\"mac\": {\"acc\": \"q6.2\"}}, \"backward\": {\"errors\": \"q2.2\", " \
-             "\"mac\": {\"acc\": \"q6.2\"}}}"
+#define TINY                                                                                       \
+    "{\"forward\": {\"weights\": \"q2.2\", \"activations\": \"q2.2\", "                            \
+    "\"mac\": {\"acc\": \"q6.2\"}}, \"backward\": {\"errors\": \"q2.2\", "                         \
+    "\"mac\": {\"acc\": \"q6.2\"}}}"
 
 /* The value of a sample line "NAME VALUE" of /metrics; -1 when absent. */
 static int64_t metric(const char *name)
