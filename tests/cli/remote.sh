@@ -81,6 +81,8 @@ expect 1 "validate --remote of an unreachable server" "$QLAB" validate --remote 
 
 expect 0 "runs" "$QLAB" runs
 [[ $(grep -c queued "$T/out") == 5 ]] && ok "runs lists 5 queued runs" || not_ok "runs lists 5 queued runs" "$(cat "$T/out")"
+grep -Eq "^ +1 +queued .* [0-9]+ +cli-exp$" "$T/out" && ok "runs shows the fp32 run's LUTs (committed cost table)" || not_ok "runs shows the fp32 run's LUTs" "$(cat "$T/out")"
+grep -q "unavailable" "$T/out" && ok "runs shows a cost this server will not synthesize" || not_ok "runs shows unavailable costs" "$(cat "$T/out")"
 expect 0 "runs --sweep --json" "$QLAB" runs --sweep 1 --json
 json_check "runs --sweep has the sweep's 4 runs" "len(d['runs']) == 4 and all(r['sweep'] == 1 for r in d['runs'])"
 expect 0 "runs --limit 2 --json pages" "$QLAB" runs --limit 2 --json
@@ -88,8 +90,11 @@ json_check "a page of 2 with a cursor" "len(d['runs']) == 2 and d['next_cursor']
 expect 2 "runs --state with junk" "$QLAB" runs --state 'x;y'
 expect 1 "runs --state unknown is refused by the server" "$QLAB" runs --state bogus
 
+
 expect 0 "show" "$QLAB" show 1
 grep -q "cli-exp" "$T/out" && ok "show prints the name" || not_ok "show prints the name"
+grep -Eq "^cost +[0-9]+ LUT, [0-9]+ FF, [0-9]+ DSP, [0-9]+ gates, .*Yosys " "$T/out" && grep -Eq "^  forward +[0-9]+ LUT" "$T/out" \
+    && ok "show prints the cost and each group's MAC" || not_ok "show prints the cost" "$(cat "$T/out")"
 expect 0 "show --json" "$QLAB" show --json 2
 json_check "show --json has the expanded spec" "d['spec']['arith']['forward']['mac']['acc'] == 'e6m5' and d['state'] == 'queued'"
 expect 1 "show of a missing run" "$QLAB" show 999

@@ -727,8 +727,8 @@ check "cost table names the converter and the flow" grep -q "converter .*[0-9]" 
 q cost --spec examples/demo-sweep.json --json
 check "cost --spec of the demo sweep prices its six runs" py json "$T/out" \
     "len(d['runs']) == 6 and all(r['cost']['status'] == 'ok' and r['cost']['lut'] > 0 for r in d['runs'])"
-check "cost --spec: narrower accumulators cost fewer LUTs" py json "$T/out" \
-    "(lambda c: c['fp32'] > c['e6m5'] > c['e5m2'])({r['cost']['groups']['forward']['mac'].split('acc=')[1].split(',')[0]: r['cost']['groups']['forward']['lut'] for r in d['runs']})"
+check "cost --spec: narrower accumulators cost fewer gates" py json "$T/out" \
+    "(lambda c: c['fp32'] > c['e6m5'] > c['e5m2'])({r['cost']['groups']['forward']['mac'].split('acc=')[1].split(',')[0]: r['cost']['groups']['forward']['gates'] for r in d['runs']})"
 unset QLAB_COST_CACHE
 
 echo "$PASSED passed, $FAILED failed"
