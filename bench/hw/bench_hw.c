@@ -169,19 +169,21 @@ static void bench_lookup(void)
                                     .budget_s = 1.0,
                                     .warm_subject = true,
                                     .base_per_round = 1});
-    char note[96];
+    char note[96], extra[64];
     snprintf(note, sizeof note, "%d cached figures read from a directory store",
              (int)json_object_size(collect));
+    /* The target is absolute (a lookup under 1 ms), not a ratio. */
+    snprintf(extra, sizeof extra, "\"target_ms\":\"<1\",\"met_ms\":%s",
+             t.subject_s < 1e-3 ? "true" : "false");
     bench_emit(&(struct bench_figure){.bench = "hw_lookup",
                                       .value = t.subject_s * 1e3,
                                       .unit = "ms",
                                       .baseline = "reading one cached figure file",
                                       .baseline_value = t.baseline_s * 1e3,
                                       .ratio = t.subject_s / t.baseline_s,
-                                      .target_kind = BENCH_AT_MOST,
-                                      .target = 1.0,
                                       .config = DEMO_MAC,
-                                      .note = note});
+                                      .note = note,
+                                      .extra = extra});
     json_decref(collect);
     json_decref(table);
     char cmd[128];
