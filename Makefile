@@ -107,6 +107,8 @@ LIBQCORE  := $(BUILD)/lib/libqcore.a
 HW_SRC    := $(wildcard hw/cost/*.c)
 HW_OBJ    := $(HW_SRC:%.c=$(OBJ)/%.o)
 LIBQHW    := $(BUILD)/lib/libqhw.a
+# SHA-256 of the synthesis cache keys: nettle's, as the server's tokens.
+HW_LIBS   := -lnettle
 RTL       := $(sort $(wildcard hw/rtl/*.sv))
 # Verilator benches of the RTL (hw/sim/*.list -> qlab-tbgen -> verilator).
 # They live in build/vl for every BUILD: the verilated C++ is compiled once,
@@ -181,7 +183,7 @@ $(LIBQCORE): $(CORE_OBJ) $(SIMD_OBJ) $(CUDA_OBJ)
 
 $(BIN)/qlab: $(CLI_OBJ) $(LIBQHW) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(CLI_OBJ) $(LIBQHW) $(LIBQCORE) -lcurl $(LDLIBS_Q)
+	$(CC) -o $@ $(CLI_OBJ) $(LIBQHW) $(LIBQCORE) -lcurl $(HW_LIBS) $(LDLIBS_Q)
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed_sql.py
 	@mkdir -p $(dir $@)
@@ -239,7 +241,7 @@ $(LIBQHW): $(HW_OBJ)
 
 $(BIN)/qlab-tbgen: $(OBJ)/hw/sim/tbgen.o $(LIBQHW) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDLIBS_Q)
+	$(CC) -o $@ $^ $(HW_LIBS) $(LDLIBS_Q)
 
 # qlab-tbgen rewrites a file only when its content changes.
 $(VL)/%.sv $(VL)/%_map.h: hw/sim/%.list $(BIN)/qlab-tbgen
@@ -273,12 +275,12 @@ $(BIN)/qlab-hw-bench: $(OBJ)/bench/hw/bench_hw.o $(OBJ)/bench/bench_util.o $(VL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(OBJ)/bench/hw/bench_hw.o $(OBJ)/bench/bench_util.o $(VL)/tb_bench/vl_shim.o \
 	  $(VL)/tb_bench/Vtb_bench__ALL.a $(VL)/tb_bench/verilated.o $(VL)/tb_bench/verilated_threads.o \
-	  $(LIBQHW) $(LIBQCORE) $(LDLIBS_Q) -lstdc++ -lpthread
+	  $(LIBQHW) $(LIBQCORE) $(HW_LIBS) $(LDLIBS_Q) -lstdc++ -lpthread
 
 # The cost driver: libqhw and real Yosys runs (skipped without yosys).
 $(BIN)/qlab-hw-tests: $(HWT_OBJ) $(LIBQHW) $(LIBQCORE)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(HWT_OBJ) $(LIBQHW) $(LIBQCORE) -lcriterion $(LDLIBS_Q)
+	$(CC) -o $@ $(HWT_OBJ) $(LIBQHW) $(LIBQCORE) -lcriterion $(HW_LIBS) $(LDLIBS_Q)
 
 # ---- dependencies -----------------------------------------------------------
 deps:
@@ -476,6 +478,7 @@ FUZZ_OBJ      := $(FUZZ_DIR)/obj
 # The fuzz build has no CUDA backend: cuda_stub.c stands in for it there.
 FUZZ_CORE_OBJ := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(sort $(CORE_SRC) $(CUDA_STUB))) $(SIMD_OBJ)
 FUZZ_SRV_OBJ  := $(SRV_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/gen/migrations.o
+FUZZ_HW_OBJ   := $(HW_SRC:%.c=$(FUZZ_OBJ)/%.o)
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 
 $(FUZZ_OBJ)/%.o: %.c
@@ -494,7 +497,12 @@ $(FUZZ_DIR)/lib/libqserver.a: $(FUZZ_SRV_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_DIR)/bin/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/lib/libqserver.a $(FUZZ_DIR)/lib/libqcore.a
+$(FUZZ_DIR)/lib/libqhw.a: $(FUZZ_HW_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/bin/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/lib/libqserver.a $(FUZZ_DIR)/lib/libqhw.a \
+                        $(FUZZ_DIR)/lib/libqcore.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp -o $@ $^ $(SRV_LIBS) -ljansson -lz \
 	  -lopenblas -lmpfr -lgmp -lm
@@ -601,6 +609,7 @@ clean:
 -include $(wildcard $(CUDA_OBJ:.o=.d) $(CUDA_BUILD)/bench/bench_cuda_blas.d $(CORE_OBJ:.o=.d) $(SIMD_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
                      $(SRV_OBJ:.o=.d) $(OBJ)/server/main.d $(SRVT_OBJ:.o=.d) $(WRK_OBJ:.o=.d) \
                      $(OBJ)/worker/main.d $(WRKT_OBJ:.o=.d) \
-                     $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d) \
+                     $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRV_OBJ:.o=.d) $(FUZZ_HW_OBJ:.o=.d) \
+                     $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/fuzz_%.d) \
                      $(HW_OBJ:.o=.d) $(HWT_OBJ:.o=.d) $(RTLT_OBJ:.o=.d) $(OBJ)/hw/sim/tbgen.d \
                      $(OBJ)/bench/hw/bench_hw.d)

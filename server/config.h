@@ -31,16 +31,16 @@ struct srv_config {
     double lease_ttl;            /* seconds a lease lives without a heartbeat */
     double heartbeat;            /* the interval workers are told to use */
     int64_t max_sweep_runs;
-    int max_attempts;        /* default attempts of a run */
-    double max_wait;         /* longest lease long-poll, seconds */
-    bool durable;            /* synchronous=FULL */
-    int busy_ms;             /* how long a write waits for another process's lock */
-    int max_conn_per_ip;     /* connections one client address may hold (0 = no limit) */
-    int header_timeout_s;    /* a connection must complete a request's headers within this */
-    double query_timeout;    /* seconds a run list's query may take */
-    int heavy_lists;         /* metric-filtered run lists at once */
-    double register_per_min; /* worker registrations per minute per join token (and burst) */
-    double event_retention;  /* seconds events are kept (0 = forever) */
+    int max_attempts;          /* default attempts of a run */
+    double max_wait;           /* longest lease long-poll, seconds */
+    bool durable;              /* synchronous=FULL */
+    int busy_ms;               /* how long a write waits for another process's lock */
+    int max_conn_per_ip;       /* connections one client address may hold (0 = no limit) */
+    int header_timeout_s;      /* a connection must complete a request's headers within this */
+    double query_timeout;      /* seconds a run list's query may take */
+    int heavy_lists;           /* metric-filtered run lists at once */
+    double register_per_min;   /* worker registrations per minute per join token (and burst) */
+    double event_retention;    /* seconds events are kept (0 = forever) */
     int cost_jobs;             /* Yosys processes synthesizing costs at once (0: none) */
     char hw_dir[SRV_PATH_MAX]; /* hw/ (RTL, flows, cost table); "" = beside the binary */
 };

@@ -114,7 +114,11 @@ static int store_put(void *ctx, const char *key, const json_t *value)
     char *text = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text)
         return QC_ENOMEM;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &err);
+    if (!c) {
+        free(text);
+        return err.code;
+    }
     sqlite3_stmt *st = srv_stmt(c, sql, &err);
     if (st) {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
@@ -327,7 +331,9 @@ static int price_batch(struct srv_cost *cc, const char *sql, int64_t *after, boo
     int64_t ids[BATCH];
     int n = 0, rc = QC_OK;
 
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &err);
+    if (!c) /* busy: the next wake tries again */
+        return err.code;
     sqlite3_stmt *st = srv_stmt(c, sql, &err);
     if (!st) {
         srv_tx_end(s, QC_EIO, &err);
@@ -389,7 +395,9 @@ static void claim(struct srv_cost *cc, char *mac, size_t n)
     int rc = QC_EIO;
 
     mac[0] = '\0';
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &err);
+    if (!c)
+        return;
     sqlite3_stmt *st = srv_stmt(c, pick_sql, &err);
     if (st) {
         if (sqlite3_step(st) == SQLITE_ROW)
@@ -410,7 +418,11 @@ static void finish(struct srv_cost *cc, const char *mac, int rc, const char *why
     const char *state = rc == QC_OK         ? "done"
                         : rc == QC_EUNAVAIL ? "queued" /* stopped: again after a restart */
                                             : "failed";
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, &err);
+    if (!c) { /* the job stays running: the next start queues it again */
+        fprintf(stderr, "qlab-server: cost: %s\n", err.msg);
+        return;
+    }
     sqlite3_stmt *st = srv_stmt(c, done_sql, &err);
     int r = QC_EIO;
     if (st) {
@@ -521,7 +533,11 @@ int srv_cost_start(struct srv_server *s, struct qc_err *err)
     cc->wake = true; /* jobs left from the last run */
     cc->nthreads = cc->tool.yosys[0] ? s->cfg.cost_jobs : 0;
     s->cost = cc;
-    struct srv_conn *c = srv_tx_begin(s);
+    struct srv_conn *c = srv_tx_begin(s, err);
+    if (!c) {
+        rc = err->code;
+        goto fail;
+    }
     rc = exec1(c, requeue_sql, NULL, 0, 0, err);
     if ((rc = srv_tx_end(s, rc, err)))
         goto fail;

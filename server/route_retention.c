@@ -70,6 +70,7 @@ static int run_delete_tx(struct srv_server *s, struct srv_conn *c, int64_t id, s
     static const char del_points[] = "DELETE FROM metrics WHERE run_id = ?";
     static const char del_fields[] = "DELETE FROM run_fields WHERE run_id = ?";
     static const char del_events[] = "DELETE FROM events WHERE run_id = ?";
+    static const char del_cost[] = "DELETE FROM hw_pending WHERE run_id = ?"; /* cost.c */
     static const char del_run[] = "DELETE FROM runs WHERE id = ?";
     char state[16] = "";
     sqlite3_stmt *st = srv_stmt(c, state_sql, err);
@@ -107,6 +108,8 @@ static int run_delete_tx(struct srv_server *s, struct srv_conn *c, int64_t id, s
         rc = del(c, del_fields, id, NULL, err);
     if (rc >= 0)
         rc = del(c, del_events, id, &z->events, err);
+    if (rc >= 0)
+        rc = del(c, del_cost, id, NULL, err);
     if (rc >= 0)
         rc = del(c, del_run, id, &z->runs, err);
     return rc;

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw_sha256.h"
+#include <nettle/sha2.h>
 
 #define SCRIPT_MAX (64 * 1024)
 
@@ -24,6 +24,15 @@ static const char *const flow_names[HW_FLOW_COUNT] = {"xilinx", "xilinx-nodsp", 
 const char *hw_flow_name(enum hw_flow flow)
 {
     return (unsigned)flow < HW_FLOW_COUNT ? flow_names[flow] : "?";
+}
+
+/* The digest as 64 lowercase hex digits and a NUL (SHA-256 from nettle). */
+static void sha256_hex(struct sha256_ctx *sh, char hex[65])
+{
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_digest(sh, sizeof d, d);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 static bool is_dir(const char *p)
@@ -83,7 +92,7 @@ static int cmp_str(const void *a, const void *b)
 static int load_rtl(struct hw_tool *t, struct qc_err *err)
 {
     char path[PATH_MAX + 8];
-    struct hw_sha256 sh;
+    struct sha256_ctx sh;
     DIR *d;
     struct dirent *e;
 
@@ -105,7 +114,7 @@ static int load_rtl(struct hw_tool *t, struct qc_err *err)
     if (t->nrtl == 0)
         return qc_err_set(err, QC_ENOTFOUND, "", "%s: no .sv files", path);
     qsort(t->rtl, (size_t)t->nrtl, sizeof t->rtl[0], cmp_str);
-    hw_sha256_init(&sh);
+    sha256_init(&sh);
     for (int i = 0; i < t->nrtl; i++) {
         char full[2 * PATH_MAX + 8], name[PATH_MAX];
         size_t len;
@@ -114,14 +123,14 @@ static int load_rtl(struct hw_tool *t, struct qc_err *err)
         char *text = read_file(full, 4 << 20, &len);
         if (!text)
             return qc_err_set(err, QC_EIO, "", "%s: cannot read", full);
-        hw_sha256_update(&sh, name, strlen(name) + 1);
-        hw_sha256_update(&sh, text, len + 1);
+        sha256_update(&sh, strlen(name) + 1, (const uint8_t *)name);
+        sha256_update(&sh, len + 1, (const uint8_t *)text);
         free(text);
         if (strpbrk(full, " \t\n\"'\\;"))
             return qc_err_set(err, QC_EINVAL, "", "%s: a path with blanks or quotes", full);
         snprintf(t->rtl[i], PATH_MAX, "%.*s", PATH_MAX - 1, full);
     }
-    hw_sha256_hex(&sh, t->rtl_hash);
+    sha256_hex(&sh, t->rtl_hash);
     return QC_OK;
 }
 
@@ -354,7 +363,7 @@ void hw_synth_key(char key[65], const struct hw_tool *t, const char *version, en
 {
     static const char tag[] = "qlab hw cost 1";
     char params[4096];
-    struct hw_sha256 sh;
+    struct sha256_ctx sh;
     const char *parts[6];
 
     params_text(params, sizeof params, kv, nkv);
@@ -364,11 +373,11 @@ void hw_synth_key(char key[65], const struct hw_tool *t, const char *version, en
     parts[3] = t->rtl_hash;
     parts[4] = module;
     parts[5] = params;
-    hw_sha256_init(&sh);
-    hw_sha256_update(&sh, tag, sizeof tag);
+    sha256_init(&sh);
+    sha256_update(&sh, sizeof tag, (const uint8_t *)tag);
     for (int i = 0; i < 6; i++)
-        hw_sha256_update(&sh, parts[i], strlen(parts[i]) + 1);
-    hw_sha256_hex(&sh, key);
+        sha256_update(&sh, strlen(parts[i]) + 1, (const uint8_t *)parts[i]);
+    sha256_hex(&sh, key);
 }
 
 /* The script with every @FIELD@ replaced. */

@@ -86,9 +86,10 @@ Test(cost, what_the_rtl_cannot_express_is_named, .init = start_jobs0, .fini = st
     json_decref(c);
 
     /* Not in any table, and no synthesis on this server. */
-    c = run_cost(
+    const int64_t odd =
         submit(spec_with("odd", "{\"forward\": {\"weights\": \"e3m3\", \"activations\": \"e3m3\", "
-                                "\"mac\": {\"cfg\": 6, \"acc\": \"e5m4:bias=20\"}}}")));
+                                "\"mac\": {\"cfg\": 6, \"acc\": \"e5m4:bias=20\"}}}"));
+    c = run_cost(odd);
     cr_assert_str_eq(srvt_str(c, "status"), "unavailable");
     cr_assert(json_is_string(srvt_at(c, "groups.forward.pending")));
     json_decref(c);
@@ -99,6 +100,14 @@ Test(cost, what_the_rtl_cannot_express_is_named, .init = start_jobs0, .fini = st
     cr_assert(strstr(r.body, "qlab_cost_jobs{state=\"queued\"} 0"), "%s", r.body);
     cr_assert(strstr(r.body, "qlab_cost_pending_runs 1"), "the unavailable run waits");
     cr_assert(strstr(r.body, "qlab_cost_synth_runs_total 0"));
+    srvt_resp_free(&r);
+
+    /* Deleting a run whose cost waits takes it off the waiting list. */
+    char path[64];
+    snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)odd);
+    json_decref(srvt_json(&srv, "DELETE", path, NULL, 200));
+    srvt_do(&r, &srv, &(struct srvt_req){.method = "GET", .path = "/metrics"});
+    cr_assert(strstr(r.body, "qlab_cost_pending_runs 0"), "%s", r.body);
     srvt_resp_free(&r);
 }
 

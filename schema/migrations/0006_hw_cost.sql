@@ -1,4 +1,5 @@
--- qlab-server schema, version 3: hardware cost from synthesis (docs/cost.md).
+-- qlab-server schema: hardware cost from synthesis (docs/cost.md); 0006 follows
+-- 0005 (the results branch) in file-name order.
 -- hw_figures keeps the figures of every Yosys run the server made, keyed by
 -- libqhw's cache key (Yosys version, flow script, RTL hash, unit and its
 -- parameters); hw_jobs is the queue of MAC configurations to synthesize in
