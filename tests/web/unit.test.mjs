@@ -19,7 +19,6 @@ import { bitsData } from '../../web/js/bits_plot.js';
 import { ordered } from '../../web/js/axes.js';
 import { toCsv } from '../../web/js/csv.js';
 import { fillTemplate } from '../../web/js/report_link.js';
-import { costKeys } from '../../web/js/pareto.js';
 import { formatFields, sweepSize } from '../../web/js/validate.js';
 
 test('pareto front keeps the runs nothing beats on cost and accuracy', () => {

@@ -3,8 +3,9 @@
 // step, epoch and per-layer series): the run page's progress with an ETA,
 // epoch series drawn as points, the step/time toggle, legend values and the
 // per-layer heatmap; the sweep page's accuracy vs bits, parallel
-// coordinates, Pareto front (costs written into the server's database, as
-// a cost model would) and CSV download; the HTML report, from the dashboard
+// coordinates, Pareto front (the server's synthesized costs, from the
+// committed hw/cost-table.json: the test servers synthesize nothing) and
+// CSV download; the HTML report, from the dashboard
 // and from `qlab report`, opened from disk with nothing loaded from
 // anywhere; "Load more" only when there is more; and pages left while they
 // load leave no event stream open. Screenshots of every page go to
@@ -27,29 +28,10 @@ let data;
 let browser;
 let context;
 
-// What each accumulator costs in the fake cost model: LUTs and FFs of the
-// forward MAC, plus a per-group figure, so the x axis has nested choices.
-const COST = { fp32: 900, e6m5: 310, 'q8.13': 260, 'e4m7:bias=10': 240 };
-
 before(async () => {
   srv = await startServer();
   api = client(srv.url);
   data = await seed(api);
-  const costs = [];
-  const state = new Map((await api.get(`/runs?sweep=${data.sweep.id}&limit=100`)).runs.map((r) => [r.id, r.state]));
-  for (const r of data.runs) {
-    const acc = r.spec.arith.forward.mac.acc;
-    if (state.get(r.id) === 'succeeded') costs.push([r.id, { luts: COST[acc] + r.spec.train.seed, ffs: COST[acc] / 2, fwd: { dsps: 1 } }]);
-  }
-  assert.equal(costs.length, 8);
-  // The runs' cost column, as the cost model fills it (python3's sqlite3;
-  // the server reads runs from the database on every request).
-  execFileSync('python3', ['-c', `
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=10)
-for rid, cost in json.loads(sys.argv[2]):
-    db.execute("UPDATE runs SET cost = ? WHERE id = ?", (json.dumps(cost), rid))
-db.commit()`, join(srv.dir, 'q.db'), JSON.stringify(costs)]);
   browser = await launch();
   context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
 });
@@ -165,15 +147,34 @@ test('the sweep page: accuracy vs bits, parallel coordinates, the Pareto front, 
   assert.equal(await pc.getAttribute('data-lines'), '11', 'every run that has val_acc');
   assert.equal(await page.$$eval('.parcoords polyline', (p) => p.length), 11);
 
-  // The Pareto front over the runs with a cost; the cost fields are choices.
+  // The Pareto front over the server's costs: every run of the sweep has
+  // one at insert (the committed table knows the seeded MACs), so the 11
+  // runs with val_acc (the running ones may have finished: 11 either way)
+  // are plotted against the LUTs of their three MAC units.
   await page.waitForSelector('.scatter svg circle', { timeout: 5000 });
-  assert.equal(await page.$$eval('.scatter svg circle', (c) => c.length), 8, 'the eight runs with a cost');
-  const options = await page.$$eval('.scatter select:nth-of-type(2) option, .scatter label:nth-child(2) select option', (o) => o.map((x) => x.value));
-  assert.deepEqual(options, ['luts', 'ffs', 'fwd.dsps']);
+  assert.ok(runs.every((r) => r.cost && r.cost.status === 'ok' && r.cost.lut > 0), 'every run has a cost');
+  assert.equal(await page.$$eval('.scatter svg circle', (c) => c.length), 11);
+  const options = await page.$$eval('.scatter label:has-text("cost") select option', (o) => o.map((x) => x.value));
+  assert.deepEqual(options, ['lut', 'gates', 'lut_calibrated']);
   const front = await page.$$eval('.scatter circle.on-front', (c) => c.length);
-  assert.ok(front >= 1 && front < 8, `${front} runs on the front`);
-  assert.match(await page.textContent('.scatter .legend'), new RegExp(`${front} of 8 runs on the Pareto front`));
+  assert.ok(front >= 1 && front < 11, `${front} runs on the front`);
+  assert.match(await page.textContent('.scatter .legend'), new RegExp(`${front} of 11 runs on the Pareto front`));
+  const label = () => page.$$eval('svg.scatter-plot text.label', (t) => t.map((x) => x.textContent).join(' | '));
+  assert.match(await label(), /LUTs \(Yosys, UltraScale\+\) of the three MAC units/);
+  // Each dot sits at its run's LUTs: the cheapest run is leftmost.
+  const xs = async () => page.$$eval('svg.scatter-plot a', (as) => as.map((a) => [a.getAttribute('href'), +a.querySelector('circle').getAttribute('cx')]));
+  const byX = (await xs()).sort((a, b) => a[1] - b[1]);
+  const lutOf = (href) => runs.find((r) => `#/runs/${r.id}` === href).cost.lut;
+  assert.equal(lutOf(byX[0][0]), Math.min(...byX.map(([hr]) => lutOf(hr))));
   await docShot(page, 'sweep');
+  // Switched to gates: a fixed-point accumulator costs fewer than fp32.
+  await page.selectOption('.scatter label:has-text("cost") select', 'gates');
+  assert.match(await label(), /gates \(generic, weighted\) of the three MAC units/);
+  const accOf = (href) => data.runs.find((r) => `#/runs/${r.id}` === href).spec.arith.forward.mac.acc;
+  const at = (acc, pts) => pts.filter(([hr]) => accOf(hr) === acc).map(([, x]) => x);
+  const gx = await xs();
+  assert.ok(at('fp32', gx).length > 0 && at('q8.13', gx).length > 0);
+  assert.ok(Math.max(...at('q8.13', gx)) < Math.min(...at('fp32', gx)), 'q8.13 left of fp32');
 
   // CSV of the rows in view, with the columns shown, values unrounded.
   await page.fill('input[data-filter="spec:arith.forward.mac.acc"]', '=e6m5');

@@ -55,7 +55,7 @@ export function scatter() {
       fill(el, head, controls, h('p', { class: 'muted' }, `No run has both a cost and ${metric} yet.`), waitNote);
       return;
     }
-    const W = 640, H = 320, L = 60, B = 40, T = 10, R = 10;
+    const W = 640, H = 320, L = 60, B = 40, T = 10, R = 24;
     const xs = pts.map((p) => p.x);
     const ys = pts.map((p) => p.y);
     const [x0, x1] = pad(Math.min(...xs), Math.max(...xs));

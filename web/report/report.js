@@ -128,7 +128,13 @@
   for (const r of runs) for (const k of Object.keys(r.summary || {})) if (!LAYER_RE.test(k)) metricSet.add(k);
   const metrics = [...FIRST.filter((m) => metricSet.has(m)), ...[...metricSet].filter((m) => !FIRST.includes(m)).sort()];
   const mainMetric = metrics.includes('val_acc') ? 'val_acc' : metrics[0] || null;
-  const costKeys = [...new Set(runs.flatMap((r) => costFields(r.cost).map(([k]) => k)))];
+  // A cost's figures; the server's (docs/cost.md) offer their sums over the
+  // three MAC units (LUTs first) and leave the per-group figures out.
+  const SUMS = ['lut', 'gates', 'lut_calibrated', 'ff', 'dsp'];
+  const allCostKeys = [...new Set(runs.flatMap((r) => costFields(r.cost).map(([k]) => k)))];
+  const costKeys = allCostKeys.includes('lut')
+    ? [...SUMS.filter((k) => allCostKeys.includes(k)), ...allCostKeys.filter((k) => !SUMS.includes(k) && !k.startsWith('groups.'))]
+    : allCostKeys;
 
   // ---- sections ----------------------------------------------------------
 
