@@ -321,6 +321,7 @@ tests/deploy/node_modules/.package-lock.json: tests/deploy/package.json tests/de
 #   $(PREFIX)/bin                  qlab, qlab-server, qlab-worker
 #   $(PREFIX)/share/qlab/web       the dashboard (qlab-server finds it from its own path)
 #   $(PREFIX)/share/qlab/schema    experiment and sweep JSON Schemas, openapi.yaml
+#   $(PREFIX)/share/qlab/hw        the RTL, Yosys flows, cost table and calibration (docs/cost.md)
 #   $(PREFIX)/share/qlab/slurm     the sbatch recipe; .../k8s the Kubernetes manifests
 #   $(PREFIX)/share/doc/qlab       README, docs, examples (specs, systemd env files)
 #   $(UNITDIR)                     qlab-server.service, qlab-worker@.service
@@ -353,6 +354,10 @@ install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versions.j
 	cd web && find . -type f ! -path './node_modules/*' ! -path './scripts/*' ! -name 'package*.json' \
 	  ! -name '.*' -exec install -D -m 0644 {} $(abspath $(DESTDIR)$(DATADIR))/web/{} \;
 	install -m 0644 $(SCHEMA_FILES) $(DESTDIR)$(DATADIR)/schema
+	install -d $(DESTDIR)$(DATADIR)/hw/rtl $(DESTDIR)$(DATADIR)/hw/syn
+	install -m 0644 $(RTL) $(DESTDIR)$(DATADIR)/hw/rtl
+	install -m 0644 hw/syn/*.ys $(DESTDIR)$(DATADIR)/hw/syn
+	install -m 0644 hw/cost-table.json hw/calibration.json $(DESTDIR)$(DATADIR)/hw
 	install -m 0755 deploy/slurm/qlab-worker.sbatch $(DESTDIR)$(DATADIR)/slurm
 	$(if $(K8S_FILES),install -m 0644 $(K8S_FILES) $(DESTDIR)$(DATADIR)/k8s)
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)

@@ -41,11 +41,12 @@ static bool is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* hw/ above the running binary: build/bin/qlab -> ../../hw, and one level
- * more for build/asan/bin. */
+/* hw/ above the running binary: build/bin/qlab -> ../../hw, one level more
+ * for build/asan/bin, and PREFIX/share/qlab/hw for PREFIX/bin/qlab (make
+ * install). */
 static bool dir_beside_exe(char *out, size_t n)
 {
-    char exe[PATH_MAX], cand[PATH_MAX + 16], real[PATH_MAX];
+    char exe[PATH_MAX], cand[PATH_MAX + 32], real[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0)
         return false;
@@ -55,11 +56,13 @@ static bool dir_beside_exe(char *out, size_t n)
         if (!slash || slash == exe)
             return false;
         *slash = '\0';
-        snprintf(cand, sizeof cand, "%s/hw/rtl", exe);
-        if (is_dir(cand) && realpath(cand, real) && strlen(real) < n) {
-            real[strlen(real) - 4] = '\0'; /* drop "/rtl" */
-            snprintf(out, n, "%s", real);
-            return true;
+        for (int inst = 0; inst < 2; inst++) {
+            snprintf(cand, sizeof cand, "%s%s/hw/rtl", exe, inst ? "/share/qlab" : "");
+            if (is_dir(cand) && realpath(cand, real) && strlen(real) < n) {
+                real[strlen(real) - 4] = '\0'; /* drop "/rtl" */
+                snprintf(out, n, "%s", real);
+                return true;
+            }
         }
     }
     return false;

@@ -7,6 +7,8 @@
 - installed_server_serves_its_web_files: the installed qlab-server, started
   from a directory without web/, finds PREFIX/share/qlab/web by itself and
   serves every installed file byte for byte; a wrong --web is a clear error;
+  its runs carry hardware costs from PREFIX/share/qlab/hw (the committed
+  cost table, no synthesis);
 - source_tree_server: build/bin/qlab-server from the repository root still
   serves ./web (make demo), and elsewhere warns that it serves no dashboard;
 - systemd_units_verify: `systemd-analyze verify` prints nothing for the
@@ -18,7 +20,7 @@
 
 Usage: BIN=build/bin tests/deploy/test_install.py [TEST...]. Prints
 "ok"/"not ok"/"skip" lines and "N passed, N failed[, N skipped]"."""
-import os, re, shutil, subprocess, sys, tempfile, time, traceback, urllib.error, urllib.request
+import json, os, re, shutil, subprocess, sys, tempfile, time, traceback, urllib.error, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -81,6 +83,8 @@ def test_install_layout():
     want = [("share", "qlab", "web", "index.html"), ("share", "qlab", "web", "vendor", "uPlot.esm.js"),
             ("share", "qlab", "schema", "experiment.schema.json"),
             ("share", "qlab", "schema", "openapi.yaml"), ("share", "qlab", "slurm", "qlab-worker.sbatch"),
+            ("share", "qlab", "hw", "rtl", "qarray.sv"), ("share", "qlab", "hw", "syn", "xilinx.ys"),
+            ("share", "qlab", "hw", "cost-table.json"), ("share", "qlab", "hw", "calibration.json"),
             ("share", "qlab", "k8s", "server.yaml"), ("share", "doc", "qlab", "README.md"),
             ("share", "doc", "qlab", "deploy-slurm.md"), ("share", "doc", "qlab", "examples", "mlp.json"),
             ("share", "doc", "qlab", "examples", "studies", "cfg-ladder.json"),
@@ -112,7 +116,7 @@ def test_installed_server_serves_its_web_files():
     if not os.path.exists(installed("bin", "qlab-server")):
         make_install("PREFIX=" + PREFIX, "DESTDIR=" + DEST)
     elsewhere = tempfile.mkdtemp(dir=TMP)  # no web/ here
-    url, log, p = start_server(installed("bin", "qlab-server"), elsewhere)
+    url, log, p = start_server(installed("bin", "qlab-server"), elsewhere, "--cost-jobs", "0")
     web = installed("share", "qlab", "web")
     assert "web " + os.path.realpath(web) in log, log
     st, body, _ = get(url + "/")
@@ -130,6 +134,13 @@ def test_installed_server_serves_its_web_files():
     assert n > 20, n
     st, body, _ = get(url + "/healthz")
     assert st == 200 and b"true" in body, (st, body)
+    # A run's hardware cost, from the installed hw/ (its committed table).
+    req = urllib.request.Request(url + "/api/v1/experiments", method="POST",
+                                 data=open(os.path.join(REPO, "examples", "mlp.json"), "rb").read(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        cost = json.loads(r.read())["run"]["cost"]
+    assert cost and cost["status"] == "ok" and cost["lut"] > 0, cost
     p.terminate()
     assert p.wait(10) == 0
     # An explicit --web that does not exist: exit 2 naming it, not a silent 404.
