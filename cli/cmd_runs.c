@@ -169,29 +169,33 @@ static void print_cost(const json_t *cost)
             snprintf(cal, sizeof cal, "%lld",
                      (long long)json_integer_value(json_object_get(cost, "lut_calibrated")));
         printf("cost              %lld LUT, %lld FF, %lld DSP, %lld gates, %s LUT calibrated "
-               "(the three MAC units; %s)\n",
+               "(the three MAC units)\n",
                (long long)json_integer_value(json_object_get(cost, "lut")),
                (long long)json_integer_value(json_object_get(cost, "ff")),
                (long long)json_integer_value(json_object_get(cost, "dsp")),
-               (long long)json_integer_value(json_object_get(cost, "gates")), cal,
-               json_string_value(json_object_get(cost, "tool")));
+               (long long)json_integer_value(json_object_get(cost, "gates")), cal);
     } else {
         printf("cost              %s\n", status ? status : "-");
     }
+    const char *tool = json_string_value(json_object_get(cost, "tool"));
+    if (tool)
+        printf("cost_tool         %s\n", tool);
+    /* Each group's figures or why it has none, then its MAC on a line of
+     * its own (a whole MAC string is about 100 characters). */
     json_object_foreach(json_object_get(cost, "groups"), g, e)
     {
         const char *why = json_string_value(json_object_get(e, "error"));
         if (!why)
             why = json_string_value(json_object_get(e, "pending"));
         if (why)
-            printf("  %-12s %s: %s\n", g, json_string_value(json_object_get(e, "mac")), why);
+            printf("  %-12s %s\n", g, why);
         else
-            printf("  %-12s %6lld LUT %5lld FF %3lld DSP %7lld gates  %s\n", g,
+            printf("  %-12s %6lld LUT %5lld FF %3lld DSP %7lld gates\n", g,
                    (long long)json_integer_value(json_object_get(e, "lut")),
                    (long long)json_integer_value(json_object_get(e, "ff")),
                    (long long)json_integer_value(json_object_get(e, "dsp")),
-                   (long long)json_integer_value(json_object_get(e, "gates")),
-                   json_string_value(json_object_get(e, "mac")));
+                   (long long)json_integer_value(json_object_get(e, "gates")));
+        printf("    %s\n", json_string_value(json_object_get(e, "mac")));
     }
 }
 

@@ -93,7 +93,8 @@ expect 1 "runs --state unknown is refused by the server" "$QLAB" runs --state bo
 
 expect 0 "show" "$QLAB" show 1
 grep -q "cli-exp" "$T/out" && ok "show prints the name" || not_ok "show prints the name"
-grep -Eq "^cost +[0-9]+ LUT, [0-9]+ FF, [0-9]+ DSP, [0-9]+ gates, .*Yosys " "$T/out" && grep -Eq "^  forward +[0-9]+ LUT" "$T/out" \
+grep -Eq "^cost +[0-9]+ LUT, [0-9]+ FF, [0-9]+ DSP, [0-9]+ gates, " "$T/out" && grep -Eq "^cost_tool +Yosys " "$T/out" \
+    && grep -Eq "^  forward +[0-9]+ LUT" "$T/out" && grep -Eq "^    cfg=.*acc=fp32" "$T/out" \
     && ok "show prints the cost and each group's MAC" || not_ok "show prints the cost" "$(cat "$T/out")"
 expect 0 "show --json" "$QLAB" show --json 2
 json_check "show --json has the expanded spec" "d['spec']['arith']['forward']['mac']['acc'] == 'e6m5' and d['state'] == 'queued'"
