@@ -79,6 +79,10 @@ SYSTEMS = [
 # Configurations the dashboard's tests seed (tests/web/lib/seed.mjs), so
 # that their Pareto view has figures without Yosys runs.
 EXTRA = ["cfg=5,a=e5m2,b=e5m2,acc=fp32", "cfg=5,a=e5m2,b=e5m2,acc=e4m7:bias=10"]
+# The units of the server test's MAC (tests/server/test_cost.c, TINY)
+# except the MAC itself, so that its background synthesis is two small
+# Yosys runs: the MAC's Xilinx and gate flows.
+TEST_UNITS = [("a=q2.2,b=q2.2,acc=q6.2", "multiplier"), ("a=q2.2,b=q2.2,acc=q6.2", "accumulator")]
 SPECS = ["examples/lenet.json", "examples/mlp.json", "examples/lenet-e5m2-cfg5-e6m5.json",
          "examples/mlp-q8.13.json", "examples/demo-sweep.json"]
 
@@ -162,6 +166,8 @@ def main():
                for l, m, p, d in SYSTEMS]
     for mac in EXTRA:
         get(mac)
+    for mac, unit in TEST_UNITS:
+        get(mac, unit)
     for spec in SPECS:
         print("calibrate: %s" % spec, file=sys.stderr, flush=True)
         qlab(["--spec", spec], opts, export)
