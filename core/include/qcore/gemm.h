@@ -18,6 +18,31 @@
 
 #include "qcore/mac.h"
 
+/* How B is given. The views read a convolution's B straight from its
+ * activation tensor (CNHW: channel, batch, row, column), so that the
+ * unfolded matrix need never exist in memory; element (p, j) of B is then
+ * defined by qc_gemm_b_value. */
+enum qc_gemm_b_view {
+    QC_GEMM_B_ARRAY = 0, /* an array, per trans_b and ldb */
+    /* im2col: K = (c, ki, kj), N = (b, y, x) over the output grid gh x gw:
+     * T[c][b][y*stride - pad + ki][x*stride - pad + kj], 0 outside. */
+    QC_GEMM_B_IM2COL,
+    QC_GEMM_B_IM2COL_T, /* its transpose: K = (b, y, x), N = (c, ki, kj) */
+    /* the errors of a convolution, zero-dilated and padded (its
+     * grad-input as a transposed convolution): K = (c, ki, kj), N = (b, y, x)
+     * over the convolution's input grid gh x gw:
+     * T[c][b][(y + pad - ki) / stride][(x + pad - kj) / stride] where both
+     * divide exactly and land inside T, else 0. */
+    QC_GEMM_B_DILATED,
+};
+
+/* The tensor and geometry behind a view. */
+struct qc_gemm_conv {
+    int64_t c, nb, h, w;    /* the tensor b points to: c x nb x h x w */
+    int64_t k, stride, pad; /* square k x k kernel */
+    int64_t gh, gw;         /* the column grid (see qc_gemm_b_view) */
+};
+
 struct qc_gemm_desc {
     int64_t m, n, k;
     bool trans_a;          /* A stored as k x m (element (i,p) at a[p*lda + i]) */
@@ -32,6 +57,9 @@ struct qc_gemm_desc {
      * it. Values outside the reading are the caller's error; the result is
      * then whatever exact MAC arithmetic gives on them. */
     bool a_rounded, b_rounded;
+    /* B as a view (trans_b false, ldb 0); `b_conv` borrowed for the call. */
+    enum qc_gemm_b_view b_view;
+    const struct qc_gemm_conv *b_conv;
 };
 
 /* Row strides in elements, with the dense defaults filled in. */
@@ -53,8 +81,16 @@ static inline int64_t qc_gemm_ldc(const struct qc_gemm_desc *d)
 /* Fills a dense, non-transposed description. */
 void qc_gemm_desc_init(struct qc_gemm_desc *d, int64_t m, int64_t n, int64_t k);
 
-/* Validates shapes and strides against the description, and that `mac` is
- * resolved (qc_mac_resolve). Every backend calls it first. */
+/* Element (p, j) of B, whatever its view. */
+float qc_gemm_b_value(const struct qc_gemm_desc *d, const float *b, int64_t p, int64_t j);
+
+/* B as a dense k x n row-major array (out: k*n floats): how a backend
+ * without fused views, and the reference, read a view. */
+void qc_gemm_b_dense(float *out, const float *b, const struct qc_gemm_desc *d);
+
+/* Validates shapes and strides against the description (a view's geometry
+ * must give exactly k x n), and that `mac` is resolved (qc_mac_resolve).
+ * Every backend calls it first. */
 int qc_gemm_check(const struct qc_gemm_desc *d, const struct qc_mac *mac, struct qc_err *err);
 
 #endif

@@ -4,12 +4,32 @@
 #ifndef QCORE_GEMM_CPU_H
 #define QCORE_GEMM_CPU_H
 
+#include <stddef.h>
+
 #include "qcore/gemm.h"
 
+/* Scratch memory of CPU GEMMs (packed panels, per-thread blocks), kept
+ * across calls so that a sequence of GEMMs of recurring shapes allocates
+ * only on its first round. Owned by the caller; one per thread that calls
+ * GEMMs (a GEMM uses its own threads inside). create: NULL when out of
+ * memory; destroy(NULL) is a no-op. */
+struct qc_gemm_ws;
+struct qc_gemm_ws *qc_gemm_ws_create(void);
+void qc_gemm_ws_destroy(struct qc_gemm_ws *ws);
+/* Bytes the workspace holds now. */
+size_t qc_gemm_ws_bytes(const struct qc_gemm_ws *ws);
+
 /* The CPU implementation: vectorized and threaded over `threads` threads
- * (0 = all cores). Bit-identical to qc_gemm_ref. Allocates a rounded fp32
- * copy of A and one padded B panel shared by all threads (fp64 copies of
- * both on the exact scalar engine's path). */
+ * (0 = all cores), with scratch from `ws` (NULL: allocated and freed in the
+ * call). `isa` forces a kernel variant ("avx512", "avx2", "generic", or
+ * "scalar" for the exact scalar engine alone; NULL: the best this CPU
+ * runs): QC_EUNSUPP when this CPU cannot run it. Bit-identical to
+ * qc_gemm_ref for every thread count and variant. */
+int qc_gemm_cpu_run(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
+                    const struct qc_mac *mac, int threads, const char *isa, struct qc_gemm_ws *ws,
+                    struct qc_round_stats *st, struct qc_err *err);
+
+/* qc_gemm_cpu_run with the best variant and a scratch of its own. */
 int qc_gemm_cpu(float *c, const float *a, const float *b, const struct qc_gemm_desc *d,
                 const struct qc_mac *mac, int threads, struct qc_round_stats *st,
                 struct qc_err *err);

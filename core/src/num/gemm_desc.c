@@ -17,8 +17,82 @@ void qc_gemm_desc_init(struct qc_gemm_desc *d, int64_t m, int64_t n, int64_t k)
     d->k = k;
 }
 
+float qc_gemm_b_value(const struct qc_gemm_desc *d, const float *b, int64_t p, int64_t j)
+{
+    const struct qc_gemm_conv *v = d->b_conv;
+
+    switch (d->b_view) {
+    case QC_GEMM_B_ARRAY:
+        break;
+    case QC_GEMM_B_IM2COL_T: {
+        const int64_t t = p;
+        p = j;
+        j = t;
+    }
+        /* fall through */
+    case QC_GEMM_B_IM2COL: {
+        const int64_t c = p / (v->k * v->k), ki = p / v->k % v->k, kj = p % v->k;
+        const int64_t bi = j / (v->gh * v->gw), y = j / v->gw % v->gh, x = j % v->gw;
+        const int64_t iy = y * v->stride - v->pad + ki, ix = x * v->stride - v->pad + kj;
+        if (iy < 0 || iy >= v->h || ix < 0 || ix >= v->w)
+            return 0.0f;
+        return b[((c * v->nb + bi) * v->h + iy) * v->w + ix];
+    }
+    case QC_GEMM_B_DILATED: {
+        const int64_t c = p / (v->k * v->k), ki = p / v->k % v->k, kj = p % v->k;
+        const int64_t bi = j / (v->gh * v->gw), y = j / v->gw % v->gh, x = j % v->gw;
+        const int64_t ty = y + v->pad - ki, tx = x + v->pad - kj;
+        if (ty < 0 || tx < 0 || ty % v->stride || tx % v->stride || ty / v->stride >= v->h ||
+            tx / v->stride >= v->w)
+            return 0.0f;
+        return b[((c * v->nb + bi) * v->h + ty / v->stride) * v->w + tx / v->stride];
+    }
+    }
+    const int64_t ldb = qc_gemm_ldb(d);
+    return d->trans_b ? b[j * ldb + p] : b[p * ldb + j];
+}
+
+void qc_gemm_b_dense(float *out, const float *b, const struct qc_gemm_desc *d)
+{
+    for (int64_t p = 0; p < d->k; p++)
+        for (int64_t j = 0; j < d->n; j++)
+            out[p * d->n + j] = qc_gemm_b_value(d, b, p, j);
+}
+
+/* A view's geometry must describe exactly a k x n B. */
+static int check_view(const struct qc_gemm_desc *d, struct qc_err *err)
+{
+    const struct qc_gemm_conv *v = d->b_conv;
+
+    if (d->b_view == QC_GEMM_B_ARRAY)
+        return QC_OK;
+    if ((unsigned)d->b_view > QC_GEMM_B_DILATED || !v)
+        return qc_err_set(err, QC_EINVAL, "b_view", "GEMM B view %d without its geometry",
+                          (int)d->b_view);
+    if (d->trans_b || d->ldb)
+        return qc_err_set(err, QC_EINVAL, "b_view", "a B view takes no transpose or stride");
+    if (v->c < 1 || v->nb < 1 || v->h < 1 || v->w < 1 || v->k < 1 || v->stride < 1 || v->pad < 0 ||
+        v->gh < 1 || v->gw < 1 || v->c > DIM_MAX || v->nb > DIM_MAX || v->h > DIM_MAX ||
+        v->w > DIM_MAX || v->k > 64 || v->stride > DIM_MAX || v->pad > DIM_MAX || v->gh > DIM_MAX ||
+        v->gw > DIM_MAX)
+        return qc_err_set(err, QC_EINVAL, "b_view", "bad convolution geometry in a GEMM B view");
+    if ((double)v->c * (double)v->nb * (double)v->h * (double)v->w > (double)ELEMS_MAX ||
+        (double)v->nb * (double)v->gh * (double)v->gw > (double)ELEMS_MAX)
+        return qc_err_set(err, QC_EINVAL, "b_view", "GEMM B view above 2^36 elements");
+    const int64_t kk = v->c * v->k * v->k, cols = v->nb * v->gh * v->gw;
+    const bool t = d->b_view == QC_GEMM_B_IM2COL_T;
+    if ((t ? cols : kk) != d->k || (t ? kk : cols) != d->n)
+        return qc_err_set(err, QC_EINVAL, "b_view",
+                          "GEMM B view is %lld x %lld, the description says %lld x %lld",
+                          (long long)(t ? cols : kk), (long long)(t ? kk : cols), (long long)d->k,
+                          (long long)d->n);
+    return QC_OK;
+}
+
 int qc_gemm_check(const struct qc_gemm_desc *d, const struct qc_mac *mac, struct qc_err *err)
 {
+    int rc;
+
     if (d->m < 0 || d->n < 0 || d->k < 0 || d->m > DIM_MAX || d->n > DIM_MAX || d->k > DIM_MAX)
         return qc_err_set(err, QC_EINVAL, "shape", "GEMM shape %lld x %lld x %lld is out of range",
                           (long long)d->m, (long long)d->n, (long long)d->k);
@@ -27,6 +101,8 @@ int qc_gemm_check(const struct qc_gemm_desc *d, const struct qc_mac *mac, struct
     if (qc_gemm_lda(d) < (d->trans_a ? d->m : d->k) ||
         qc_gemm_ldb(d) < (d->trans_b ? d->k : d->n) || qc_gemm_ldc(d) < d->n)
         return qc_err_set(err, QC_EINVAL, "stride", "GEMM row stride smaller than the row");
+    if ((rc = check_view(d, err)))
+        return rc;
     if (mac->cfg < 1 || mac->cfg > 6 || (!mac->native && !qc_format_is_scalar(&mac->acc)))
         return qc_err_set(err, QC_EINVAL, "mac", "MAC configuration not resolved");
     return QC_OK;

@@ -210,12 +210,28 @@ int qc_gemm_ref(float *c, const float *a, const float *b, const struct qc_gemm_d
     struct qc_round r;
     struct work w;
     double *aq = NULL, *bq = NULL;
+    float *bv = NULL;
     int rc;
 
     if (!c || !a || !b || !d || !mac)
         return qc_err_set(err, QC_EINVAL, "", "gemm_ref: NULL argument");
     if ((rc = check_desc(d, mac, err)))
         return rc;
+    if (d->b_view != QC_GEMM_B_ARRAY) {
+        /* A view is read through its definition (qc_gemm_b_value). */
+        struct qc_gemm_desc dd = *d;
+        if ((rc = qc_gemm_check(d, mac, err)))
+            return rc;
+        bv = malloc(sizeof *bv * (size_t)(d->k * d->n > 0 ? d->k * d->n : 1));
+        if (!bv)
+            return qc_err_set(err, QC_ENOMEM, "", "gemm_ref: out of memory");
+        qc_gemm_b_dense(bv, b, d);
+        dd.b_view = QC_GEMM_B_ARRAY;
+        dd.b_conv = NULL;
+        rc = qc_gemm_ref(c, a, bv, &dd, mac, st, err);
+        free(bv);
+        return rc;
+    }
     const int64_t m = d->m, n = d->n, k = d->k;
     const int64_t lda = d->lda ? d->lda : (d->trans_a ? m : k);
     const int64_t ldb = d->ldb ? d->ldb : (d->trans_b ? k : n);

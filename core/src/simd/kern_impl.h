@@ -37,18 +37,38 @@ struct qc__f32_plan {
     enum qc_round_mode mode;
 };
 
-/* One emulated GEMM over fp32 lanes: inputs already rounded to the
- * multiplier's reading; products exact in fp32; the accumulator rounds
- * through an exact round-to-odd fp32 sum (docs/mac.md explains why that is
- * a single correct rounding). */
-struct qc__gemm_f32_job {
-    const float *a; /* m x k row-major */
-    const float *b; /* k x n_pad row-major, zero-padded columns */
-    float *c;       /* m x n, row stride ldc */
-    int64_t m, n, k, n_pad, ldc;
+/* Rows of A in one packed panel, and the widest column panel of B (in
+ * floats) any variant uses. Every variant packs MR rows; its column panel
+ * is `nr` = two vectors. */
+#define QC_KERN_MR     4
+#define QC_KERN_NR_MAX 32
+
+/* Accumulator kinds and product steps of the fp32-lane kernels. */
+enum { QC_KACC_PLAIN, QC_KACC_MAGIC, QC_KACC_GENERIC };
+enum { QC_KPROD_NONE, QC_KPROD_FLUSH, QC_KPROD_MAGIC, QC_KPROD_GENERIC, QC_KPROD_F32 };
+
+/* One emulated GEMM over SIMD lanes, on packed operands (gemm_cpu.c packs
+ * them, rounded to the multiplier's reading):
+ *   A: row panels of MR rows, K-major: panel p at ap + p*k*MR, element
+ *      (r, kk) at [kk*MR + r];
+ *   B: column panels of nr columns, K-major, element (kk, c) at [kk*nr + c]
+ *      of the panel (a thread packs a block of K rows at a time).
+ * Padding rows and columns are zero. Products are exact in the lanes; the
+ * accumulator rounds once per step (docs/operations.md explains how). */
+struct qc__gemm_job {
+    int64_t m, n, k, ldc;
     int64_t chunk; /* >= 1 */
-    int prod_step; /* 0: none (fused), 1: round with `prod`, 2: flush below `flush` */
-    float flush;
+    int acc_kind;  /* QC_KACC_*: fp32 lanes */
+    int prod_kind; /* QC_KPROD_* */
+    float flush;   /* QC_KPROD_FLUSH: products below this magnitude become zero */
+    /* The fast regime (gemm_cpu.c proves it per call from the operands'
+     * largest magnitudes): every value is finite, no step can overflow or
+     * underflow, so the kernel rounds without those checks. `plain_add`:
+     * the operands lie on the accumulator's grid, so an fp32 add followed
+     * by one rounding is exact (no round-to-odd). `sw_eq`: a product is
+     * zero only when a factor is; the kernel then counts r == acc lanes and
+     * the driver subtracts the zero products. */
+    int fast, plain_add, sw_eq;
     double wide_flush; /* the wide kernel's product flush (fp32 nosub: 2^-126), else 0 */
     /* fixed-point accumulators: codes in [fx_lo, fx_hi] on the grid 2^-N */
     int fx_rne; /* 1: rne, 0: rtz */
@@ -57,24 +77,46 @@ struct qc__gemm_f32_job {
     struct qc__f32_plan prod, acc;
 };
 
-/* Columns a kernel computes at once; B's padded width is a multiple. */
-#define QC_KERN_NB_MAX 64
+/* Bytes of state one tile keeps between blocks of K (acc and chunk total
+ * of every lane, in the widest lane type). */
+#define QC_KERN_TILE_STATE (2 * QC_KERN_MR * QC_KERN_NR_MAX * 8)
+
+/* One call: row panel `ap` (packed over all of K) against `np` consecutive
+ * B panels (`bp`, each `bstride` floats after the last, packed over K range
+ * [k0, k1) only), over that range. `state` (np x QC_KERN_TILE_STATE bytes)
+ * carries the lanes between calls: read unless k0 == 0, written unless
+ * k1 == k, when rows [0, rows) x columns [0, cols) of the run go to C at
+ * `c` (row stride job->ldc) instead. Counters go to `st` (NULL: a variant
+ * without them); under `sw_eq`, swamping (float) or underflow (fixed) there
+ * is the raw count of r == acc or q == 0 lanes. */
+typedef void (*qc__tile_fn)(const struct qc__gemm_job *job, const float *ap, const float *bp,
+                            int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
+                            int rows, int64_t cols, struct qc_round_stats *st);
+
+/* What packing learns about a rounded operand panel. */
+struct qc__pack_stats {
+    float amax;         /* largest magnitude (inf or NaN: not finite) */
+    float amin;         /* smallest nonzero magnitude (+inf: none) */
+    bool finite;        /* no inf or NaN */
+    int64_t zeros;      /* elements equal to zero */
+    int64_t zero_pairs; /* sum over rows of zeros(row) * weight[row] */
+};
 
 struct qc__kern {
     const char *isa;
-    int nb; /* column block: n_pad must be a multiple of it */
+    int nr; /* columns of a B panel: two vectors */
     void (*quantize_f32)(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
                          struct qc_round_stats *st);
-    /* Rows [i0, i1) x columns [j0, j1) of C; j0 a multiple of nb. */
-    void (*gemm_f32)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1, int64_t j0,
-                     int64_t j1, struct qc_round_stats *st);
-    /* fp64 lanes, fp32 accumulator only (`acc` unused; `prod_step` 1 means
-     * rounding to fp32 then flushing below `wide_flush`). */
-    void (*gemm_wide)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1, int64_t j0,
-                      int64_t j1, struct qc_round_stats *st);
-    /* fp32 lanes with a fixed-point accumulator (the fx_* fields). */
-    void (*gemm_fixed)(const struct qc__gemm_f32_job *job, int64_t i0, int64_t i1, int64_t j0,
-                       int64_t j1, struct qc_round_stats *st);
+    /* Largest magnitude, zero count and zero pairs of `rows` rows of
+     * `width` floats (weight NULL: no pairs). Adds into *s. */
+    void (*pack_stats)(struct qc__pack_stats *s, const float *x, int64_t rows, int64_t width,
+                       const int32_t *weight);
+    qc__tile_fn gemm_f32; /* fp32 lanes, float accumulator (job->acc) */
+    /* fp64 lanes, fp32 accumulator only (`acc` unused; `prod_kind`
+     * QC_KPROD_GENERIC means rounding to fp32 then flushing below
+     * `wide_flush`). */
+    qc__tile_fn gemm_wide;
+    qc__tile_fn gemm_fixed; /* fp32 lanes, fixed-point accumulator (the fx_* fields) */
 };
 
 extern const struct qc__kern qc__kern_generic;

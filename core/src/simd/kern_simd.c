@@ -27,8 +27,9 @@
 #endif
 
 #define VL (VBYTES / 4)
-#define CB 1 /* vectors per row in the GEMM register block */
-#define RB 4 /* rows per GEMM register block (gemm_cpu.c splits rows in multiples) */
+#define CB 2          /* vectors per row of a GEMM tile */
+#define MR QC_KERN_MR /* rows of a GEMM tile */
+#define NR (CB * VL)  /* columns of a GEMM tile: one packed B panel */
 
 typedef uint32_t vu __attribute__((vector_size(VBYTES)));
 typedef int32_t vi __attribute__((vector_size(VBYTES)));
@@ -325,8 +326,14 @@ static inline __attribute__((always_inline)) vu sum_odd(vf x, vf y)
     return ((vu)s + (overshot & inexact)) | (inexact & 1u);
 }
 
-enum { ACC_PLAIN, ACC_MAGIC, ACC_GENERIC };
-enum { PROD_NONE, PROD_FLUSH, PROD_MAGIC, PROD_GENERIC };
+enum { ACC_PLAIN = QC_KACC_PLAIN, ACC_MAGIC = QC_KACC_MAGIC, ACC_GENERIC = QC_KACC_GENERIC };
+enum {
+    PROD_NONE = QC_KPROD_NONE,
+    PROD_FLUSH = QC_KPROD_FLUSH,
+    PROD_MAGIC = QC_KPROD_MAGIC,
+    PROD_GENERIC = QC_KPROD_GENERIC,
+    PROD_F32 = QC_KPROD_F32,
+};
 
 /* acc <- round_acc(acc + y), counting events; swamping per docs/mac.md. */
 static inline __attribute__((always_inline)) vf
@@ -354,8 +361,8 @@ acc_add(vf acc, vf y, const struct qc__f32_plan *p, const int kind, vu *n_ov, vu
     return (vf)r;
 }
 
-static inline __attribute__((always_inline)) vf
-product(vf a, vf b, const struct qc__gemm_f32_job *J, const int kind, vu *n_ov, vu *n_un)
+static inline __attribute__((always_inline)) vf product(vf a, vf b, const struct qc__gemm_job *J,
+                                                        const int kind, vu *n_ov, vu *n_un)
 {
     vf p = a * b;
     if (kind == PROD_MAGIC) {
@@ -368,145 +375,236 @@ product(vf a, vf b, const struct qc__gemm_f32_job *J, const int kind, vu *n_ov, 
         const vi tiny = (vi)(pa != 0) & (vi)((vf)pa < J->flush);
         *n_un -= (vu)tiny;
         p = (vf)sel(tiny, pb & 0x80000000u, pb);
+    } else if (kind == PROD_F32) {
+        /* fp32 readings, fp32 products: the multiply is the product's one
+         * rounding (rne, with subnormals). */
+        *n_ov -= (vu)(is_finite((vu)a) & is_finite((vu)b) & ~is_finite((vu)p));
+        *n_un -= (vu)((vi)(a != 0.0f) & (vi)(b != 0.0f) & (vi)(p == 0.0f));
     }
     return p;
 }
 
-/* Computes rows [i, i+rows) of C for columns [j, j + CB*VL). */
-static inline __attribute__((always_inline)) void block(const struct qc__gemm_f32_job *J, int64_t i,
-                                                        const int rows, int64_t j, const int akind,
-                                                        const int pkind, vu *n_ov, vu *n_un,
-                                                        vu *n_sw)
+/* The magic-constant rounding of the fast regime, where s is finite, its
+ * rounding can neither overflow nor underflow, and s is never -0 (rne
+ * accumulators start at +0, and +0 + -0 is +0): no checks, and the sign
+ * rides through (v + M) - M, which rounds |v| symmetrically. */
+static inline __attribute__((always_inline)) vf magic_fast(vf s, const struct qc__f32_plan *p)
 {
-    vf acc[RB][CB], tot[RB][CB];
+    vu e = (vu)s & 0x7f800000u;
+    e = sel((vi)e < (vi){0} + (int32_t)p->emin_bits, (vu){0} + p->emin_bits, e);
+    const vf m = (vf)(e + p->magic_add);
+    return (s + m) - m;
+}
 
-#pragma GCC unroll 8
-    for (int r = 0; r < rows; r++)
-#pragma GCC unroll 8
-        for (int c = 0; c < CB; c++)
-            acc[r][c] = tot[r][c] = (vf){0};
-    int64_t left = J->chunk;
-    for (int64_t kk = 0; kk < J->k; kk++) {
-        vf bv[CB];
-#pragma GCC unroll 8
-        for (int c = 0; c < CB; c++)
-            bv[c] = (vf)loadu(J->b + kk * J->n_pad + j + c * VL);
-#pragma GCC unroll 8
-        for (int r = 0; r < rows; r++) {
-            const vf av = splat(J->a[(i + r) * J->k + kk]);
-#pragma GCC unroll 8
-            for (int c = 0; c < CB; c++) {
-                vf p = product(av, bv[c], J, pkind, n_ov, n_un);
-                acc[r][c] = acc_add(acc[r][c], p, &J->acc, akind, n_ov, n_un, n_sw);
-            }
-        }
-        if (--left == 0 || kk == J->k - 1) {
-#pragma GCC unroll 8
-            for (int r = 0; r < rows; r++)
-#pragma GCC unroll 8
-                for (int c = 0; c < CB; c++) {
-                    tot[r][c] = acc_add(tot[r][c], acc[r][c], &J->acc, akind, n_ov, n_un, n_sw);
-                    acc[r][c] = (vf){0};
-                }
-            left = J->chunk;
-        }
-    }
-    for (int r = 0; r < rows; r++) {
-        float *crow = J->c + (i + r) * J->ldc;
-        for (int c = 0; c < CB; c++) {
-            /* One canonical quiet NaN, whatever payload the adds left. */
-            vu t = (vu)tot[r][c];
-            t = sel((vi)((t & 0x7fffffffu) > 0x7f800000u), (vu){0} + 0x7fc00000u, t);
-            const int64_t j0 = j + c * VL;
-            if (j0 + VL <= J->n) {
-                storeu(crow + j0, t);
-            } else if (j0 < J->n) {
-                float tmp[VL];
-                storeu(tmp, t);
-                memcpy(crow + j0, tmp, (size_t)(J->n - j0) * sizeof(float));
-            }
+/* acc + p rounded in the fast regime. `plain_add`: both lie on the
+ * accumulator's grid of at most 10 bits, so the fp32 sum rounds to the same
+ * value as the exact one (docs/operations.md); else round to odd first. */
+static inline __attribute__((always_inline)) vf
+step_fast(vf acc, vf p, const struct qc__f32_plan *pl, const int akind, const int plain_add)
+{
+    if (akind == ACC_PLAIN)
+        return acc + p;
+    return magic_fast(plain_add ? acc + p : (vf)sum_odd(acc, p), pl);
+}
+
+static inline __attribute__((always_inline)) vf
+product_fast(vf a, vf b, const struct qc__gemm_job *J, const int pkind)
+{
+    const vf p = a * b;
+    return pkind == PROD_MAGIC ? magic_fast(p, &J->prod) : p;
+}
+
+/* Stores lanes [0, cols) of row vectors v[0..CB) at dst. */
+static inline __attribute__((always_inline)) void store_row(float *dst, const vu *v, int cols)
+{
+    for (int c = 0; c < CB; c++) {
+        const int j0 = c * VL;
+        if (j0 + VL <= cols) {
+            storeu(dst + j0, v[c]);
+        } else if (j0 < cols) {
+            float tmp[VL];
+            storeu(tmp, v[c]);
+            memcpy(dst + j0, tmp, (size_t)(cols - j0) * sizeof(float));
         }
     }
 }
 
-/* All rows [i0, i1) for one specialization. Counters are flushed after
- * every block, so the 32-bit lanes never wrap (a block adds at most
- * 3 x RB events per lane and K; K < 2^26 is checked by the caller). With
- * `cnt` 0 nothing reads the counters and the compiler drops their upkeep. */
+/* One tile over K range [k0, k1) (kern_impl.h, qc__tile_fn). The loop runs
+ * chunk by chunk, so the chunk-total add needs no test per product. */
 static inline __attribute__((always_inline)) void
-rows_t(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
-       const int akind, const int pkind, const int cnt, struct qc_round_stats *st)
+tile_t(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t k0, int64_t k1,
+       void *state, float *c, int rows, int cols, const int akind, const int pkind, const int fast,
+       const int plain_add, const int cnt, vu *counts)
 {
-    for (int64_t j = j0; j < j1 && j < J->n; j += CB * VL) {
-        for (int64_t i = i0; i < i1; i += RB) {
-            vu n_ov = {0}, n_un = {0}, n_sw = {0};
-            if (i + RB <= i1)
-                block(J, i, RB, j, akind, pkind, &n_ov, &n_un, &n_sw);
-            else
-                for (int64_t t = i; t < i1; t++)
-                    block(J, t, 1, j, akind, pkind, &n_ov, &n_un, &n_sw);
-            if (cnt)
-                flush_counts(st, n_ov, n_un, n_sw);
+    vf acc[MR][CB], tot[MR][CB];
+    vu n_ov = counts[0], n_un = counts[1], n_sw = counts[2];
+    const int64_t chunk = J->chunk;
+
+    if (k0 == 0) {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+            for (int q = 0; q < CB; q++)
+                acc[r][q] = tot[r][q] = (vf){0};
+    } else {
+        memcpy(acc, state, sizeof acc);
+        memcpy(tot, (char *)state + sizeof acc, sizeof tot);
+    }
+    const float *a = ap + k0 * MR, *b = bp;
+    int64_t kk = k0;
+    while (kk < k1) {
+        const int64_t cend = (kk / chunk + 1) * chunk;
+        const int64_t end = cend < k1 ? cend : k1;
+        for (; kk < end; kk++, a += MR, b += NR) {
+            vf bv[CB];
+#pragma GCC unroll 8
+            for (int q = 0; q < CB; q++)
+                bv[q] = (vf)loadu(b + q * VL);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) {
+                const vf av = splat(a[r]);
+#pragma GCC unroll 8
+                for (int q = 0; q < CB; q++) {
+                    if (fast) {
+                        const vf p = product_fast(av, bv[q], J, pkind);
+                        const vf s = step_fast(acc[r][q], p, &J->acc, akind, plain_add);
+                        if (cnt) /* raw r == acc: the driver takes the zero products off */
+                            n_sw -= (vu)(s == acc[r][q]);
+                        acc[r][q] = s;
+                    } else {
+                        const vf p = product(av, bv[q], J, pkind, &n_ov, &n_un);
+                        acc[r][q] = acc_add(acc[r][q], p, &J->acc, akind, &n_ov, &n_un, &n_sw);
+                    }
+                }
+            }
+        }
+        if (kk == cend || kk == J->k) {
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+                for (int q = 0; q < CB; q++) {
+                    if (fast) {
+                        const vf t = step_fast(tot[r][q], acc[r][q], &J->acc, akind, plain_add);
+                        /* tot == 0 cannot pass: t would be acc, nonzero */
+                        if (cnt)
+                            n_sw -= (vu)((vi)(t == tot[r][q]) & (vi)(acc[r][q] != 0.0f));
+                        tot[r][q] = t;
+                    } else {
+                        tot[r][q] =
+                            acc_add(tot[r][q], acc[r][q], &J->acc, akind, &n_ov, &n_un, &n_sw);
+                    }
+                    acc[r][q] = (vf){0};
+                }
         }
     }
+    if (k1 == J->k) {
+        for (int r = 0; r < rows; r++) {
+            vu t[CB];
+            for (int q = 0; q < CB; q++) {
+                t[q] = (vu)tot[r][q];
+                /* One canonical quiet NaN, whatever payload the adds left. */
+                if (!fast)
+                    t[q] =
+                        sel((vi)((t[q] & 0x7fffffffu) > 0x7f800000u), (vu){0} + 0x7fc00000u, t[q]);
+            }
+            store_row(c + r * J->ldc, t, cols);
+        }
+    } else {
+        memcpy(state, acc, sizeof acc);
+        memcpy((char *)state + sizeof acc, tot, sizeof tot);
+    }
+    counts[0] = n_ov;
+    counts[1] = n_un;
+    counts[2] = n_sw;
 }
 
-#define SPECIALIZE(A, P, C)                                                                        \
-    static void gemm_##A##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,     \
-                                     int64_t j0, int64_t j1, struct qc_round_stats *st)            \
+/* A run of panels: the tile body once per panel, counters flushed once. */
+#define TILE_FN(NAME, A, P, F, PA, C)                                                              \
+    static void NAME(const struct qc__gemm_job *J, const float *ap, const float *bp,               \
+                     int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,       \
+                     int rows, int64_t cols, struct qc_round_stats *st)                            \
     {                                                                                              \
-        rows_t(J, i0, i1, j0, j1, A, P, C, st);                                                    \
+        vu counts[3] = {{0}, {0}, {0}};                                                            \
+        for (int t = 0; t < np; t++) {                                                             \
+            const int64_t left = cols - (int64_t)t * NR;                                           \
+            tile_t(J, ap, bp + t * bstride, k0, k1, (char *)state + t * QC_KERN_TILE_STATE,        \
+                   c + t * NR, rows, left < NR ? (int)left : NR, A, P, F, PA, C, counts);          \
+        }                                                                                          \
+        if (C)                                                                                     \
+            flush_counts(st, counts[0], counts[1], counts[2]);                                     \
     }
-#define SPECIALIZE_P(A, C)                                                                         \
-    SPECIALIZE(A, PROD_NONE, C)                                                                    \
-    SPECIALIZE(A, PROD_FLUSH, C) SPECIALIZE(A, PROD_MAGIC, C) SPECIALIZE(A, PROD_GENERIC, C)
-SPECIALIZE_P(ACC_PLAIN, 0)
-SPECIALIZE_P(ACC_MAGIC, 0)
-SPECIALIZE_P(ACC_GENERIC, 0)
-SPECIALIZE_P(ACC_PLAIN, 1)
-SPECIALIZE_P(ACC_MAGIC, 1)
-SPECIALIZE_P(ACC_GENERIC, 1)
 
-typedef void (*gemm_fn)(const struct qc__gemm_f32_job *, int64_t, int64_t, int64_t, int64_t,
-                        struct qc_round_stats *);
-#define ROW(A, C)                                                                                  \
+/* The general kernels: every accumulator kind and product step, with and
+ * without counters. */
+#define GEN(A, P, C) TILE_FN(gen_##A##_##P##_##C, A, P, 0, 0, C)
+#define GEN_P(A, C)                                                                                \
+    GEN(A, PROD_NONE, C)                                                                           \
+    GEN(A, PROD_FLUSH, C)                                                                          \
+    GEN(A, PROD_MAGIC, C) GEN(A, PROD_GENERIC, C) GEN(A, PROD_F32, C)
+GEN_P(ACC_PLAIN, 0)
+GEN_P(ACC_MAGIC, 0)
+GEN_P(ACC_GENERIC, 0)
+GEN_P(ACC_PLAIN, 1)
+GEN_P(ACC_MAGIC, 1)
+GEN_P(ACC_GENERIC, 1)
+
+#define GEN_ROW(A, C)                                                                              \
     {                                                                                              \
-        gemm_##A##_PROD_NONE_##C, gemm_##A##_PROD_FLUSH_##C, gemm_##A##_PROD_MAGIC_##C,            \
-            gemm_##A##_PROD_GENERIC_##C                                                            \
+        gen_##A##_PROD_NONE_##C, gen_##A##_PROD_FLUSH_##C, gen_##A##_PROD_MAGIC_##C,               \
+            gen_##A##_PROD_GENERIC_##C, gen_##A##_PROD_F32_##C                                     \
     }
-static const gemm_fn gemm_table[2][3][4] = {
-    {ROW(ACC_PLAIN, 0), ROW(ACC_MAGIC, 0), ROW(ACC_GENERIC, 0)},
-    {ROW(ACC_PLAIN, 1), ROW(ACC_MAGIC, 1), ROW(ACC_GENERIC, 1)},
+static const qc__tile_fn gen_table[2][3][5] = {
+    {GEN_ROW(ACC_PLAIN, 0), GEN_ROW(ACC_MAGIC, 0), GEN_ROW(ACC_GENERIC, 0)},
+    {GEN_ROW(ACC_PLAIN, 1), GEN_ROW(ACC_MAGIC, 1), GEN_ROW(ACC_GENERIC, 1)},
 };
 
-/* The product step's specialization for a job. */
-static int prod_kind(const struct qc__gemm_f32_job *J)
-{
-    switch (J->prod_step) {
-    case 1:
-        return J->prod.magic ? PROD_MAGIC : PROD_GENERIC;
-    case 2:
-        return PROD_FLUSH;
-    default:
-        return PROD_NONE;
-    }
-}
+/* The fast regime: fp32 or magic accumulators (round to odd, or the plain
+ * add), products exact, rounded by the magic constant, or by the fp32
+ * multiply. */
+enum { FA_PLAIN, FA_ODD, FA_ADD };
+#define FAST(FA, A, PA, P, C) TILE_FN(fast_##FA##_##P##_##C, A, P, 1, PA, C)
+#define FAST_P(FA, A, PA, C)                                                                       \
+    FAST(FA, A, PA, PROD_NONE, C) FAST(FA, A, PA, PROD_MAGIC, C) FAST(FA, A, PA, PROD_F32, C)
+FAST_P(FA_PLAIN, ACC_PLAIN, 0, 0)
+FAST_P(FA_ODD, ACC_MAGIC, 0, 0)
+FAST_P(FA_ADD, ACC_MAGIC, 1, 0)
+FAST_P(FA_PLAIN, ACC_PLAIN, 0, 1)
+FAST_P(FA_ODD, ACC_MAGIC, 0, 1)
+FAST_P(FA_ADD, ACC_MAGIC, 1, 1)
 
-static void gemm_f32(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
-                     int64_t j1, struct qc_round_stats *st)
+#define FAST_ROW(FA, C)                                                                            \
+    {                                                                                              \
+        fast_##FA##_PROD_NONE_##C, fast_##FA##_PROD_MAGIC_##C, fast_##FA##_PROD_F32_##C            \
+    }
+static const qc__tile_fn fast_table[2][3][3] = {
+    {FAST_ROW(FA_PLAIN, 0), FAST_ROW(FA_ODD, 0), FAST_ROW(FA_ADD, 0)},
+    {FAST_ROW(FA_PLAIN, 1), FAST_ROW(FA_ODD, 1), FAST_ROW(FA_ADD, 1)},
+};
+
+static void gemm_f32(const struct qc__gemm_job *J, const float *ap, const float *bp,
+                     int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
+                     int rows, int64_t cols, struct qc_round_stats *st)
 {
-    const int akind = J->acc.plain_fp32 ? ACC_PLAIN : J->acc.magic ? ACC_MAGIC : ACC_GENERIC;
-    const int pkind = prod_kind(J);
-    gemm_table[st != NULL][akind][pkind](J, i0, i1, j0, j1, st);
+    qc__tile_fn fn;
+    if (J->fast) {
+        const int fa = J->acc_kind == ACC_PLAIN ? FA_PLAIN : J->plain_add ? FA_ADD : FA_ODD;
+        const int fp = J->prod_kind == PROD_MAGIC ? 1 : J->prod_kind == PROD_F32 ? 2 : 0;
+        fn = fast_table[st != NULL][fa][fp];
+    } else {
+        fn = gen_table[st != NULL][J->acc_kind][J->prod_kind];
+    }
+    fn(J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, st);
 }
 
 /* ---- The wide kernel: fp64 lanes for inputs whose products need more
  * than fp32's 24 bits (fp32, bf16 x bf16, ...) into an fp32 accumulator.
  * Products of two fp32 values are exact in fp64; each sum is rounded to
  * odd in fp64 (53 bits) and then to nearest in fp32, which equals the one
- * correct rounding of the exact sum. */
+ * correct rounding of the exact sum. A tile's NR columns run as two halves
+ * of HD fp64 vectors. */
 
 #define VLD (VBYTES / 8)
+#define HD  (CB * VL / 2 / VLD) /* fp64 vectors per half panel: 2 */
 
 typedef double vd __attribute__((vector_size(VBYTES)));
 typedef int64_t vl __attribute__((vector_size(VBYTES)));
@@ -548,8 +646,8 @@ static inline __attribute__((always_inline)) vd sum_odd_d(vd x, vd y)
     return (vd)(((vul)s + (overshot & inexact)) | (inexact & 1u));
 }
 
-/* Lane counters are 64-bit here; they are flushed per block like the
- * fp32 kernel's. */
+/* Lane counters are 64-bit here; they are flushed per call like the fp32
+ * kernel's. */
 static inline __attribute__((always_inline)) vd acc_add_d(vd acc, vd y, vul *n_ov, vul *n_un,
                                                           vul *n_sw)
 {
@@ -562,8 +660,8 @@ static inline __attribute__((always_inline)) vd acc_add_d(vd acc, vd y, vul *n_o
     return r;
 }
 
-static inline __attribute__((always_inline)) vd
-product_d(vd a, vd b, const struct qc__gemm_f32_job *J, const int kind, vul *n_ov, vul *n_un)
+static inline __attribute__((always_inline)) vd product_d(vd a, vd b, const struct qc__gemm_job *J,
+                                                          const int kind, vul *n_ov, vul *n_un)
 {
     vd p = a * b;
     if (kind == PROD_GENERIC) { /* rounded to fp32 (rne), nosub for CFG-2 */
@@ -583,99 +681,124 @@ product_d(vd a, vd b, const struct qc__gemm_f32_job *J, const int kind, vul *n_o
     return p;
 }
 
-static inline __attribute__((always_inline)) void block_d(const struct qc__gemm_f32_job *J,
-                                                          int64_t i, const int rows, int64_t j,
-                                                          const int pkind, vul *n_ov, vul *n_un,
-                                                          vul *n_sw)
+static inline __attribute__((always_inline)) void
+tile_d(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t k0, int64_t k1,
+       void *state, float *c, int rows, int cols, const int pkind, vul *counts)
 {
-    vd acc[RB], tot[RB];
+    vul n_ov = counts[0], n_un = counts[1], n_sw = counts[2];
+    const int64_t chunk = J->chunk;
 
+    for (int half = 0; half < 2; half++) {
+        vd acc[MR][HD], tot[MR][HD];
+        char *sv = (char *)state + (size_t)half * 2 * sizeof acc;
+        if (k0 == 0) {
 #pragma GCC unroll 8
-    for (int r = 0; r < rows; r++)
-        acc[r] = tot[r] = (vd){0};
-    int64_t left = J->chunk;
-    for (int64_t kk = 0; kk < J->k; kk++) {
-        const vd bv = load_f32_as_f64(J->b + kk * J->n_pad + j);
+            for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
-        for (int r = 0; r < rows; r++) {
-            const vd av = splat_d(J->a[(i + r) * J->k + kk]);
-            acc[r] = acc_add_d(acc[r], product_d(av, bv, J, pkind, n_ov, n_un), n_ov, n_un, n_sw);
+                for (int q = 0; q < HD; q++)
+                    acc[r][q] = tot[r][q] = (vd){0};
+        } else {
+            memcpy(acc, sv, sizeof acc);
+            memcpy(tot, sv + sizeof acc, sizeof tot);
         }
-        if (--left == 0 || kk == J->k - 1) {
+        const float *a = ap + k0 * MR, *b = bp + half * HD * VLD;
+        int64_t kk = k0;
+        while (kk < k1) {
+            const int64_t cend = (kk / chunk + 1) * chunk;
+            const int64_t end = cend < k1 ? cend : k1;
+            for (; kk < end; kk++, a += MR, b += NR) {
+                vd bv[HD];
 #pragma GCC unroll 8
-            for (int r = 0; r < rows; r++) {
-                tot[r] = acc_add_d(tot[r], acc[r], n_ov, n_un, n_sw);
-                acc[r] = (vd){0};
-            }
-            left = J->chunk;
-        }
-    }
-    for (int r = 0; r < rows; r++) {
-        float out[VLD];
-        for (int l = 0; l < VLD; l++) {
-            const float v = (float)tot[r][l]; /* exact: an fp32 value */
-            out[l] = v != v ? __builtin_nanf("") : v;
-        }
-        const int64_t n = J->n - j < VLD ? J->n - j : VLD;
-        if (n > 0)
-            memcpy(J->c + (i + r) * J->ldc + j, out, (size_t)n * sizeof(float));
-    }
-}
-
-static inline __attribute__((always_inline)) void rows_d(const struct qc__gemm_f32_job *J,
-                                                         int64_t i0, int64_t i1, int64_t j0,
-                                                         int64_t j1, const int pkind, const int cnt,
-                                                         struct qc_round_stats *st)
-{
-    for (int64_t j = j0; j < j1 && j < J->n; j += VLD) {
-        for (int64_t i = i0; i < i1; i += RB) {
-            vul n_ov = {0}, n_un = {0}, n_sw = {0};
-            if (i + RB <= i1)
-                block_d(J, i, RB, j, pkind, &n_ov, &n_un, &n_sw);
-            else
-                for (int64_t t = i; t < i1; t++)
-                    block_d(J, t, 1, j, pkind, &n_ov, &n_un, &n_sw);
-            if (cnt)
-                for (int l = 0; l < VLD; l++) {
-                    st->overflow += n_ov[l];
-                    st->underflow += n_un[l];
-                    st->swamping += n_sw[l];
+                for (int q = 0; q < HD; q++)
+                    bv[q] = load_f32_as_f64(b + q * VLD);
+#pragma GCC unroll 8
+                for (int r = 0; r < MR; r++) {
+                    const vd av = splat_d(a[r]);
+#pragma GCC unroll 8
+                    for (int q = 0; q < HD; q++)
+                        acc[r][q] =
+                            acc_add_d(acc[r][q], product_d(av, bv[q], J, pkind, &n_ov, &n_un),
+                                      &n_ov, &n_un, &n_sw);
                 }
+            }
+            if (kk == cend || kk == J->k) {
+#pragma GCC unroll 8
+                for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+                    for (int q = 0; q < HD; q++) {
+                        tot[r][q] = acc_add_d(tot[r][q], acc[r][q], &n_ov, &n_un, &n_sw);
+                        acc[r][q] = (vd){0};
+                    }
+            }
+        }
+        if (k1 == J->k) {
+            for (int r = 0; r < rows; r++) {
+                float out[HD * VLD];
+                for (int q = 0; q < HD; q++)
+                    for (int l = 0; l < VLD; l++) {
+                        const float v = (float)tot[r][q][l]; /* exact: an fp32 value */
+                        out[q * VLD + l] = v != v ? __builtin_nanf("") : v;
+                    }
+                const int j0 = half * HD * VLD;
+                const int n = cols - j0 < HD * VLD ? cols - j0 : HD * VLD;
+                if (n > 0)
+                    memcpy(c + r * J->ldc + j0, out, (size_t)n * sizeof(float));
+            }
+        } else {
+            memcpy(sv, acc, sizeof acc);
+            memcpy(sv + sizeof acc, tot, sizeof tot);
         }
     }
+    counts[0] = n_ov;
+    counts[1] = n_un;
+    counts[2] = n_sw;
 }
 
-#define SPECIALIZE_D(P, C)                                                                         \
-    static void gemm_d_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,         \
-                                 int64_t j0, int64_t j1, struct qc_round_stats *st)                \
+#define WIDE_FN(P, C)                                                                              \
+    static void wide_##P##_##C(const struct qc__gemm_job *J, const float *ap, const float *bp,     \
+                               int64_t bstride, int np, int64_t k0, int64_t k1, void *state,       \
+                               float *c, int rows, int64_t cols, struct qc_round_stats *st)        \
     {                                                                                              \
-        rows_d(J, i0, i1, j0, j1, P, C, st);                                                       \
+        vul counts[3] = {{0}, {0}, {0}};                                                           \
+        for (int t = 0; t < np; t++) {                                                             \
+            const int64_t left = cols - (int64_t)t * NR;                                           \
+            tile_d(J, ap, bp + t * bstride, k0, k1, (char *)state + t * QC_KERN_TILE_STATE,        \
+                   c + t * NR, rows, left < NR ? (int)left : NR, P, counts);                       \
+        }                                                                                          \
+        if (C)                                                                                     \
+            for (int l = 0; l < VLD; l++) {                                                        \
+                st->overflow += counts[0][l];                                                      \
+                st->underflow += counts[1][l];                                                     \
+                st->swamping += counts[2][l];                                                      \
+            }                                                                                      \
     }
-SPECIALIZE_D(PROD_NONE, 0)
-SPECIALIZE_D(PROD_FLUSH, 0)
-SPECIALIZE_D(PROD_GENERIC, 0)
-SPECIALIZE_D(PROD_NONE, 1)
-SPECIALIZE_D(PROD_FLUSH, 1)
-SPECIALIZE_D(PROD_GENERIC, 1)
+WIDE_FN(PROD_NONE, 0)
+WIDE_FN(PROD_FLUSH, 0)
+WIDE_FN(PROD_GENERIC, 0)
+WIDE_FN(PROD_NONE, 1)
+WIDE_FN(PROD_FLUSH, 1)
+WIDE_FN(PROD_GENERIC, 1)
 
-static void gemm_wide(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
-                      int64_t j1, struct qc_round_stats *st)
+static void gemm_wide(const struct qc__gemm_job *J, const float *ap, const float *bp,
+                      int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
+                      int rows, int64_t cols, struct qc_round_stats *st)
 {
-    static const gemm_fn table[2][3] = {
-        {gemm_d_PROD_NONE_0, gemm_d_PROD_FLUSH_0, gemm_d_PROD_GENERIC_0},
-        {gemm_d_PROD_NONE_1, gemm_d_PROD_FLUSH_1, gemm_d_PROD_GENERIC_1},
+    static const qc__tile_fn table[2][3] = {
+        {wide_PROD_NONE_0, wide_PROD_FLUSH_0, wide_PROD_GENERIC_0},
+        {wide_PROD_NONE_1, wide_PROD_FLUSH_1, wide_PROD_GENERIC_1},
     };
-    const int pkind = J->prod_step == 1 ? 2 : J->prod_step == 2 ? 1 : 0;
-    table[st != NULL][pkind](J, i0, i1, j0, j1, st);
+    const int pk = J->prod_kind == PROD_GENERIC ? 2 : J->prod_kind == PROD_FLUSH ? 1 : 0;
+    table[st != NULL][pk](J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, st);
 }
 
 /* ---- Fixed-point accumulators: each exact fp32 product is scaled onto
  * the Q grid (x 2^N, exact), rounded once to an integer (rne by the magic
  * constant 1.5 x 2^23, rtz by truncation), saturated, and added in int32
  * with saturation. The plan bounds the format to 22 bits so every step is
- * exact in these lanes. */
+ * exact in these lanes. In the fast regime (no sum can reach the range's
+ * ends, every value finite) the clamps, saturation and NaN tracking go. */
 
-static inline __attribute__((always_inline)) vi to_grid(vf p, const struct qc__gemm_f32_job *J,
+static inline __attribute__((always_inline)) vi to_grid(vf p, const struct qc__gemm_job *J,
                                                         const int rne, vi *nan, vu *n_ov, vu *n_un)
 {
     const vi isnan_ = (vi)(p != p);
@@ -700,8 +823,19 @@ static inline __attribute__((always_inline)) vi to_grid(vf p, const struct qc__g
     return q;
 }
 
-static inline __attribute__((always_inline)) vi sat_add(vi x, vi y,
-                                                        const struct qc__gemm_f32_job *J, vu *n_ov)
+static inline __attribute__((always_inline)) vi to_grid_fast(vf p, const struct qc__gemm_job *J,
+                                                             const int rne)
+{
+    vf v = p * J->fx_scale;
+    if (rne) {
+        const vf magic = (vf){0} + 12582912.0f;
+        v = (v + magic) - magic;
+    }
+    return __builtin_convertvector(v, vi);
+}
+
+static inline __attribute__((always_inline)) vi sat_add(vi x, vi y, const struct qc__gemm_job *J,
+                                                        vu *n_ov)
 {
     const vi s = x + y; /* |x|, |y| < 2^22: no int32 overflow */
     const vi hi = (vi){0} + J->fx_hi, lo = (vi){0} + J->fx_lo;
@@ -711,97 +845,202 @@ static inline __attribute__((always_inline)) vi sat_add(vi x, vi y,
     return (vi)sel((vi)(s < lo), (vu)lo, (vu)r);
 }
 
-static inline __attribute__((always_inline)) void block_fx(const struct qc__gemm_f32_job *J,
-                                                           int64_t i, const int rows, int64_t j,
-                                                           const int rne, const int pkind, vu *n_ov,
-                                                           vu *n_un)
-{
-    vi acc[RB], tot[RB], nan[RB];
-
-#pragma GCC unroll 8
-    for (int r = 0; r < rows; r++)
-        acc[r] = tot[r] = nan[r] = (vi){0};
-    int64_t left = J->chunk;
-    for (int64_t kk = 0; kk < J->k; kk++) {
-        const vf bv = (vf)loadu(J->b + kk * J->n_pad + j);
-#pragma GCC unroll 8
-        for (int r = 0; r < rows; r++) {
-            const vf av = splat(J->a[(i + r) * J->k + kk]);
-            const vf p = product(av, bv, J, pkind, n_ov, n_un);
-            acc[r] = sat_add(acc[r], to_grid(p, J, rne, &nan[r], n_ov, n_un), J, n_ov);
-        }
-        if (--left == 0 || kk == J->k - 1) {
-#pragma GCC unroll 8
-            for (int r = 0; r < rows; r++) {
-                tot[r] = sat_add(tot[r], acc[r], J, n_ov);
-                acc[r] = (vi){0};
-            }
-            left = J->chunk;
-        }
-    }
-    for (int r = 0; r < rows; r++) {
-        vf v = __builtin_convertvector(tot[r], vf) * J->fx_inv; /* exact: 22 bits */
-        vu t = sel(nan[r], (vu){0} + 0x7fc00000u, (vu)v);
-        float out[VL];
-        storeu(out, t);
-        const int64_t n = J->n - j < VL ? J->n - j : VL;
-        if (n > 0)
-            memcpy(J->c + (i + r) * J->ldc + j, out, (size_t)n * sizeof(float));
-    }
-}
-
 static inline __attribute__((always_inline)) void
-rows_fx(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
-        const int rne, const int pkind, const int cnt, struct qc_round_stats *st)
+tile_fx(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t k0, int64_t k1,
+        void *state, float *c, int rows, int cols, const int rne, const int pkind, const int fast,
+        const int cnt, vu *counts)
 {
-    for (int64_t j = j0; j < j1 && j < J->n; j += VL) {
-        for (int64_t i = i0; i < i1; i += RB) {
-            vu n_ov = {0}, n_un = {0};
-            if (i + RB <= i1)
-                block_fx(J, i, RB, j, rne, pkind, &n_ov, &n_un);
-            else
-                for (int64_t t = i; t < i1; t++)
-                    block_fx(J, t, 1, j, rne, pkind, &n_ov, &n_un);
-            if (cnt)
-                flush_counts(st, n_ov, n_un, (vu){0});
+    vi acc[MR][CB], tot[MR][CB], nan[MR][CB];
+    vu n_ov = counts[0], n_un = counts[1];
+    const int64_t chunk = J->chunk;
+
+    if (k0 == 0) {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+            for (int q = 0; q < CB; q++)
+                acc[r][q] = tot[r][q] = nan[r][q] = (vi){0};
+    } else {
+        memcpy(acc, state, sizeof acc);
+        memcpy(tot, (char *)state + sizeof acc, sizeof tot);
+        memcpy(nan, (char *)state + 2 * sizeof acc, sizeof nan);
+    }
+    const float *a = ap + k0 * MR, *b = bp;
+    int64_t kk = k0;
+    while (kk < k1) {
+        const int64_t cend = (kk / chunk + 1) * chunk;
+        const int64_t end = cend < k1 ? cend : k1;
+        for (; kk < end; kk++, a += MR, b += NR) {
+            vf bv[CB];
+#pragma GCC unroll 8
+            for (int q = 0; q < CB; q++)
+                bv[q] = (vf)loadu(b + q * VL);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) {
+                const vf av = splat(a[r]);
+#pragma GCC unroll 8
+                for (int q = 0; q < CB; q++) {
+                    if (fast) {
+                        const vi g = to_grid_fast(product_fast(av, bv[q], J, pkind), J, rne);
+                        if (cnt) /* raw q == 0: the driver takes the zero products off */
+                            n_un -= (vu)(g == 0);
+                        acc[r][q] += g;
+                    } else {
+                        const vf p = product(av, bv[q], J, pkind, &n_ov, &n_un);
+                        acc[r][q] = sat_add(acc[r][q], to_grid(p, J, rne, &nan[r][q], &n_ov, &n_un),
+                                            J, &n_ov);
+                    }
+                }
+            }
+        }
+        if (kk == cend || kk == J->k) {
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+                for (int q = 0; q < CB; q++) {
+                    tot[r][q] =
+                        fast ? tot[r][q] + acc[r][q] : sat_add(tot[r][q], acc[r][q], J, &n_ov);
+                    acc[r][q] = (vi){0};
+                }
         }
     }
+    if (k1 == J->k) {
+        for (int r = 0; r < rows; r++) {
+            vu t[CB];
+            for (int q = 0; q < CB; q++) {
+                const vf v =
+                    __builtin_convertvector(tot[r][q], vf) * J->fx_inv; /* exact: 22 bits */
+                t[q] = sel(nan[r][q], (vu){0} + 0x7fc00000u, (vu)v);
+            }
+            store_row(c + r * J->ldc, t, cols);
+        }
+    } else {
+        memcpy(state, acc, sizeof acc);
+        memcpy((char *)state + sizeof acc, tot, sizeof tot);
+        memcpy((char *)state + 2 * sizeof acc, nan, sizeof nan);
+    }
+    counts[0] = n_ov;
+    counts[1] = n_un;
 }
 
-#define SPECIALIZE_FX(R, P, C)                                                                     \
-    static void gemm_fx_##R##_##P##_##C(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1,  \
-                                        int64_t j0, int64_t j1, struct qc_round_stats *st)         \
+#define FX_FN(R, P, F, C)                                                                          \
+    static void fx_##R##_##P##_##F##_##C(const struct qc__gemm_job *J, const float *ap,            \
+                                         const float *bp, int64_t bstride, int np, int64_t k0,     \
+                                         int64_t k1, void *state, float *c, int rows,              \
+                                         int64_t cols, struct qc_round_stats *st)                  \
     {                                                                                              \
-        rows_fx(J, i0, i1, j0, j1, R, P, C, st);                                                   \
+        vu counts[2] = {{0}, {0}};                                                                 \
+        for (int t = 0; t < np; t++) {                                                             \
+            const int64_t left = cols - (int64_t)t * NR;                                           \
+            tile_fx(J, ap, bp + t * bstride, k0, k1, (char *)state + t * QC_KERN_TILE_STATE,       \
+                    c + t * NR, rows, left < NR ? (int)left : NR, R, P, F, C, counts);             \
+        }                                                                                          \
+        if (C)                                                                                     \
+            flush_counts(st, counts[0], counts[1], (vu){0});                                       \
     }
-#define SPECIALIZE_FX_P(R, C)                                                                      \
-    SPECIALIZE_FX(R, PROD_NONE, C)                                                                 \
-    SPECIALIZE_FX(R, PROD_FLUSH, C)                                                                \
-    SPECIALIZE_FX(R, PROD_MAGIC, C) SPECIALIZE_FX(R, PROD_GENERIC, C)
-SPECIALIZE_FX_P(0, 0)
-SPECIALIZE_FX_P(1, 0)
-SPECIALIZE_FX_P(0, 1)
-SPECIALIZE_FX_P(1, 1)
+#define FX_GEN_P(R, C)                                                                             \
+    FX_FN(R, PROD_NONE, 0, C)                                                                      \
+    FX_FN(R, PROD_FLUSH, 0, C) FX_FN(R, PROD_MAGIC, 0, C) FX_FN(R, PROD_GENERIC, 0, C)
+#define FX_FAST_P(R, C) FX_FN(R, PROD_NONE, 1, C) FX_FN(R, PROD_MAGIC, 1, C)
+FX_GEN_P(0, 0)
+FX_GEN_P(1, 0)
+FX_GEN_P(0, 1)
+FX_GEN_P(1, 1)
+FX_FAST_P(0, 0)
+FX_FAST_P(1, 0)
+FX_FAST_P(0, 1)
+FX_FAST_P(1, 1)
 
-#define ROW_FX(R, C)                                                                               \
+#define FX_GEN_ROW(R, C)                                                                           \
     {                                                                                              \
-        gemm_fx_##R##_PROD_NONE_##C, gemm_fx_##R##_PROD_FLUSH_##C, gemm_fx_##R##_PROD_MAGIC_##C,   \
-            gemm_fx_##R##_PROD_GENERIC_##C                                                         \
+        fx_##R##_PROD_NONE_0_##C, fx_##R##_PROD_FLUSH_0_##C, fx_##R##_PROD_MAGIC_0_##C,            \
+            fx_##R##_PROD_GENERIC_0_##C                                                            \
     }
 
-static void gemm_fixed(const struct qc__gemm_f32_job *J, int64_t i0, int64_t i1, int64_t j0,
-                       int64_t j1, struct qc_round_stats *st)
+static void gemm_fixed(const struct qc__gemm_job *J, const float *ap, const float *bp,
+                       int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
+                       int rows, int64_t cols, struct qc_round_stats *st)
 {
-    static const gemm_fn table[2][2][4] = {{ROW_FX(0, 0), ROW_FX(1, 0)},
-                                           {ROW_FX(0, 1), ROW_FX(1, 1)}};
-    const int pkind = prod_kind(J);
-    table[st != NULL][J->fx_rne][pkind](J, i0, i1, j0, j1, st);
+    static const qc__tile_fn gen[2][2][4] = {{FX_GEN_ROW(0, 0), FX_GEN_ROW(1, 0)},
+                                             {FX_GEN_ROW(0, 1), FX_GEN_ROW(1, 1)}};
+    static const qc__tile_fn fast[2][2][2] = {
+        {{fx_0_PROD_NONE_1_0, fx_0_PROD_MAGIC_1_0}, {fx_1_PROD_NONE_1_0, fx_1_PROD_MAGIC_1_0}},
+        {{fx_0_PROD_NONE_1_1, fx_0_PROD_MAGIC_1_1}, {fx_1_PROD_NONE_1_1, fx_1_PROD_MAGIC_1_1}},
+    };
+    const qc__tile_fn fn = J->fast ? fast[st != NULL][J->fx_rne][J->prod_kind == PROD_MAGIC]
+                                   : gen[st != NULL][J->fx_rne][J->prod_kind];
+    fn(J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, st);
+}
+
+/* ---- Packing statistics ------------------------------------------------- */
+
+static void pack_stats(struct qc__pack_stats *s, const float *x, int64_t rows, int64_t width,
+                       const int32_t *weight)
+{
+    const int64_t n = rows * width;
+    vu amax = {0}, amin = (vu){0} + 0x7fffffffu, nz = {0}, bad = {0};
+    int64_t i = 0;
+
+    if (weight) {
+        /* Panel rows: `width` is a multiple of VL. */
+        for (int64_t r = 0; r < rows; r++) {
+            vu z = {0};
+            for (int64_t j = 0; j < width; j += VL, i += VL) {
+                const vu a = loadu(x + i) & 0x7fffffffu;
+                const vi zero = (vi)(a == 0);
+                z -= (vu)zero;
+                amax = sel((vi)a > (vi)amax, a, amax);
+                amin = sel(((vi)a < (vi)amin) & ~zero, a, amin);
+                bad |= (vu)(vi)(a >= 0x7f800000u);
+            }
+            int64_t zr = 0;
+            for (int l = 0; l < VL; l++)
+                zr += z[l];
+            s->zeros += zr;
+            s->zero_pairs += zr * weight[r];
+        }
+    } else {
+        for (; i + VL <= n; i += VL) {
+            const vu a = loadu(x + i) & 0x7fffffffu;
+            const vi zero = (vi)(a == 0);
+            nz -= (vu)zero;
+            amax = sel((vi)a > (vi)amax, a, amax);
+            amin = sel(((vi)a < (vi)amin) & ~zero, a, amin);
+            bad |= (vu)(vi)(a >= 0x7f800000u);
+        }
+    }
+    uint32_t mx = 0, mn = 0x7fffffffu;
+    bool fin = s->finite;
+    for (int l = 0; l < VL; l++) {
+        s->zeros += nz[l];
+        mx = amax[l] > mx ? amax[l] : mx;
+        mn = amin[l] < mn ? amin[l] : mn;
+        fin = fin && !bad[l];
+    }
+    for (; i < n; i++) {
+        uint32_t a;
+        memcpy(&a, x + i, sizeof a);
+        a &= 0x7fffffffu;
+        s->zeros += a == 0;
+        mx = a > mx ? a : mx;
+        mn = a != 0 && a < mn ? a : mn;
+        fin = fin && a < 0x7f800000u;
+    }
+    float fmx, fmn;
+    memcpy(&fmx, &mx, sizeof fmx);
+    memcpy(&fmn, &mn, sizeof fmn);
+    s->finite = fin;
+    if (!(s->amax >= fmx)) /* NaN patterns compare above inf as integers */
+        s->amax = fmx;
+    if (fmn < s->amin)
+        s->amin = fmn;
 }
 
 const struct qc__kern CAT(qc__kern_, QC_SIMD_ISA) = {
     .isa = STR(QC_SIMD_ISA),
-    .nb = CB * VL,
+    .nr = NR,
     .quantize_f32 = quantize_f32,
+    .pack_stats = pack_stats,
     .gemm_f32 = gemm_f32,
     .gemm_wide = gemm_wide,
     .gemm_fixed = gemm_fixed,

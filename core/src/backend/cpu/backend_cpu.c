@@ -1,5 +1,7 @@
 /* The CPU backend: the vtable over the CPU GEMM (gemm_cpu.c) and the SIMD
- * quantizer, with the thread count chosen at creation. */
+ * quantizer, with the thread count chosen at creation and one GEMM
+ * workspace kept for the backend's life, so that a training step's GEMMs
+ * reuse their scratch instead of allocating it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,11 +9,22 @@
 #include "qcore/cpu.h"
 #include "qcore/gemm_cpu.h"
 
+struct cpu_backend {
+    struct qc_backend base; /* first: the registry frees the struct */
+    struct qc_gemm_ws *ws;
+};
+
 static int cpu_gemm(struct qc_backend *be, float *c, const float *a, const float *b,
                     const struct qc_gemm_desc *d, const struct qc_mac *mac,
                     struct qc_round_stats *st, struct qc_err *err)
 {
-    return qc_gemm_cpu(c, a, b, d, mac, be->threads, st, err);
+    struct cpu_backend *cb = (struct cpu_backend *)be;
+    return qc_gemm_cpu_run(c, a, b, d, mac, be->threads, NULL, cb->ws, st, err);
+}
+
+static void cpu_destroy(struct qc_backend *be)
+{
+    qc_gemm_ws_destroy(((struct cpu_backend *)be)->ws);
 }
 
 static int cpu_quantize_f32(struct qc_backend *be, float *out, const float *in, int64_t rows,
@@ -27,16 +40,19 @@ static const struct qc_backend_i cpu_backend_i = {
     .kind = "cpu",
     .gemm = cpu_gemm,
     .quantize_f32 = cpu_quantize_f32,
-    .destroy = NULL,
+    .destroy = cpu_destroy,
 };
 
 int qc__backend_cpu_create(struct qc_backend **out, const struct qc_backend_opts *opts,
                            struct qc_err *err)
 {
-    struct qc_backend *be = calloc(1, sizeof *be);
+    struct cpu_backend *cb = calloc(1, sizeof *cb);
+    struct qc_backend *be = &cb->base;
 
-    if (!be)
+    if (!cb || !(cb->ws = qc_gemm_ws_create())) {
+        free(cb);
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for the CPU backend");
+    }
     be->vt = &cpu_backend_i;
     be->threads = opts && opts->threads > 0 ? opts->threads : qc_cpu_count();
     strcpy(be->device, "cpu (");
