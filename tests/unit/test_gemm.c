@@ -754,3 +754,215 @@ Test(gemm, the_avx512_kernels_run_here_or_are_reported_skipped)
 {
     kernel_variant_runs("avx512");
 }
+
+/* --- the fast regime and the blocked kernels ------------------------------------ */
+
+/* Values with exponents in [elo, ehi], a fraction `zeros` of them zero (the
+ * ReLU-like sparsity of training operands). */
+static void fill_sparse(float *x, int64_t n, int elo, int ehi, double zeros, uint64_t *s)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] =
+            th_unit(s) < zeros ? ((th_next(s) & 1) ? -0.0f : 0.0f) : (float)th_spread(s, elo, ehi);
+}
+
+/* The kernel a configuration runs on a problem (best ISA, 2 threads). */
+static const char *kernel_of(const struct problem *p, const struct qc_mac *mac)
+{
+    static char name[32];
+    struct qc_gemm_ws *ws = qc_gemm_ws_create();
+    float *c = malloc(sizeof(float) * (size_t)(p->c_len + 1));
+    struct qc_round_stats st = {0};
+    cr_assert(ws && c);
+    cr_assert_eq(qc_gemm_cpu_run(c, p->a, p->b, &p->d, mac, 2, NULL, ws, &st, NULL), 0);
+    snprintf(name, sizeof name, "%s", qc_gemm_ws_kernel(ws));
+    qc_gemm_ws_destroy(ws);
+    free(c);
+    return name;
+}
+
+/* Each fast kernel on operands whose magnitudes let the driver prove that
+ * no step overflows or underflows: bits and counters equal the
+ * reference's for every thread count and ISA, with sparse operands (the
+ * swamping count subtracts the zero products) and with K long enough to be
+ * split into blocks, and the driver did pick the kernel named. */
+Test(gemm, fast_kernels_match_ref)
+{
+    static const struct {
+        const char *mac, *kernel;
+        int elo, ehi;
+        int64_t m, n, k;
+    } cases[] = {
+        {"cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32", "f32/fast/add", -4, 3, 7, 37, 100},
+        {"cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32", "f32/fast/add", -4, 3, 5, 19, 1000},
+        {"cfg=5,a=e5m2,b=e5m2,acc=e6m5", "f32/fast/add", -4, 3, 3, 17, 900},
+        {"cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=7", "f32/fast/add", -4, 3, 9, 20, 830},
+        {"cfg=1,a=e5m2,b=e5m2,acc=bf16,chunk=16", "f32/fast/add", -5, 4, 6, 33, 64},
+        {"cfg=1,a=e4m3,b=e4m3,acc=fp16,chunk=16", "f32/fast/odd", -4, 2, 5, 18, 120},
+        {"cfg=4,a=e4m3,b=e4m3,acc=e5m10,chunk=8", "f32/fast/odd", -6, 1, 6, 21, 800},
+        {"cfg=1,acc=fp32", "f32/fast/plain", -8, 8, 7, 23, 90},
+        {"cfg=1,acc=fp32,chunk=64", "f32/fast/plain", -8, 8, 4, 17, 1100},
+        {"cfg=3,a=e4m3,b=e4m3,acc=fp32,chunk=8", "f32/fast/plain", -4, 3, 5, 29, 77},
+        {"cfg=1,a=fp16,b=fp16,acc=fp32", "f32/fast/plain", -6, 6, 6, 18, 50},
+        {"cfg=5,a=e5m2,b=e5m2,acc=q8.13", "fixed/fast", -6, 0, 7, 19, 60},
+        {"cfg=5,a=e5m2,b=e5m2,acc=q8.13,acc_rounding=rtz,chunk=8", "fixed/fast", -6, 0, 5, 31, 70},
+        {"cfg=2,a=e4m3,b=e4m3,acc=q12.10", "fixed/fast", -3, 1, 4, 17, 900},
+        /* sums that leave q8.8's range: the optimistic fixed kernel gives
+         * way to the saturating one */
+        {"cfg=5,a=e5m2,b=e5m2,acc=q8.8", "fixed", 0, 4, 5, 18, 100},
+        /* the general kernels, for contrast: an accumulator that can
+         * overflow, and one whose rounding is not rne */
+        {"cfg=5,a=e5m2,b=e5m2,acc=e5m2,chunk=32", "f32", 0, 15, 5, 18, 100},
+        {"cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=10,acc_rounding=rtz,chunk=8", "f32", -4, 3, 6, 20, 900},
+    };
+    static const double sparsity[] = {0.08, 0.5};
+    uint64_t s = 99;
+    int fails = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct qc_mac mac = mac_of(cases[i].mac);
+        for (int v = 0; v < 2; v++) {
+            struct problem p = make_problem(cases[i].m, cases[i].n, cases[i].k, v, !v, v ? 3 : 0, 0,
+                                            0, false, th_next(&s));
+            /* operands: the problem's layout, our values (padding stays NaN) */
+            const int64_t lda = p.d.lda ? p.d.lda : (p.d.trans_a ? p.d.m : p.d.k);
+            const int64_t ldb = p.d.ldb ? p.d.ldb : (p.d.trans_b ? p.d.k : p.d.n);
+            for (int64_t q = 0; q < p.a_len; q++)
+                if ((q % lda) < (p.d.trans_a ? p.d.m : p.d.k))
+                    fill_sparse(p.a + q, 1, cases[i].elo, cases[i].ehi, sparsity[v], &s);
+            for (int64_t q = 0; q < p.b_len; q++)
+                if ((q % ldb) < (p.d.trans_b ? p.d.k : p.d.n))
+                    fill_sparse(p.b + q, 1, cases[i].elo, cases[i].ehi, sparsity[v], &s);
+            fails += !check_problem(&p, &mac, cases[i].mac);
+            const char *kern = kernel_of(&p, &mac);
+            cr_expect_str_eq(kern, cases[i].kernel, "%s: ran %s", cases[i].mac, kern);
+            problem_free(&p);
+        }
+    }
+    cr_expect_eq(fails, 0);
+}
+
+/* --- convolution views ---------------------------------------------------------- */
+
+/* A B view (qc_gemm_b_view) packed straight from its tensor gives the bits
+ * and counters of the reference on the unfolded matrix, for every view,
+ * stride and padding, fast and general kernels, the exact scalar engine,
+ * and K split into blocks. */
+Test(gemm, conv_views_match_ref)
+{
+    static const struct {
+        int64_t c, nb, h, w, k, stride, pad, oc;
+    } geo[] = {
+        {3, 2, 7, 6, 3, 1, 1, 5}, {2, 3, 9, 8, 5, 1, 2, 4},   {4, 2, 8, 8, 3, 2, 1, 6},
+        {1, 2, 6, 6, 1, 2, 0, 3}, {2, 4, 16, 16, 3, 1, 1, 3},
+    };
+    static const char *const macs[] = {
+        "cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32",
+        "cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=10,acc_rounding=rtz,chunk=8",
+        "cfg=5,a=e5m2,b=e5m2,acc=q8.13",
+        "cfg=3,acc=fp32,chunk=5",
+    };
+    static const enum qc_gemm_b_view views[] = {QC_GEMM_B_IM2COL, QC_GEMM_B_IM2COL_T,
+                                                QC_GEMM_B_DILATED};
+    static const struct {
+        const char *isa;
+        int threads;
+    } runs[] = {{NULL, 1}, {NULL, 2}, {NULL, 3}, {"generic", 2}, {"scalar", 2}};
+    uint64_t s = 123;
+    int fails = 0;
+    for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) {
+        const int64_t k = geo[g].k, st = geo[g].stride, pad = geo[g].pad;
+        const int64_t oh = (geo[g].h + 2 * pad - k) / st + 1,
+                      ow = (geo[g].w + 2 * pad - k) / st + 1;
+        for (size_t v = 0; v < 3; v++) {
+            struct qc_gemm_conv cv = {.k = k, .stride = st, .pad = pad};
+            struct qc_gemm_desc d;
+            int64_t m, n, kk;
+            if (views[v] == QC_GEMM_B_DILATED) {
+                /* grad-input: the tensor is dY (oc, nb, oh, ow); columns run
+                 * over the input grid */
+                cv.c = geo[g].oc, cv.nb = geo[g].nb, cv.h = oh, cv.w = ow;
+                cv.gh = geo[g].h, cv.gw = geo[g].w;
+                m = geo[g].c, kk = geo[g].oc * k * k, n = geo[g].nb * geo[g].h * geo[g].w;
+            } else {
+                cv.c = geo[g].c, cv.nb = geo[g].nb, cv.h = geo[g].h, cv.w = geo[g].w;
+                cv.gh = oh, cv.gw = ow;
+                const int64_t cols = geo[g].nb * oh * ow, rows = geo[g].c * k * k;
+                m = geo[g].oc;
+                kk = views[v] == QC_GEMM_B_IM2COL ? rows : cols;
+                n = views[v] == QC_GEMM_B_IM2COL ? cols : rows;
+            }
+            qc_gemm_desc_init(&d, m, n, kk);
+            d.b_view = views[v];
+            d.b_conv = &cv;
+            d.sr_stream = g;
+            const int64_t tlen = cv.c * cv.nb * cv.h * cv.w;
+            float *a = malloc(sizeof(float) * (size_t)(m * kk + 1));
+            float *t = malloc(sizeof(float) * (size_t)(tlen + 1));
+            float *ref = malloc(sizeof(float) * (size_t)(m * n + 1));
+            float *out = malloc(sizeof(float) * (size_t)(m * n + 1));
+            cr_assert(a && t && ref && out);
+            fill_sparse(a, m * kk, -4, 2, 0.1, &s);
+            fill_sparse(t, tlen, -4, 2, 0.4, &s);
+            for (size_t mi = 0; mi < sizeof macs / sizeof macs[0]; mi++) {
+                const struct qc_mac mac = mac_of(macs[mi]);
+                struct qc_round_stats sr = {0};
+                struct qc_err err;
+                cr_assert_eq(qc_gemm_ref(ref, a, t, &d, &mac, &sr, &err), 0, "%s", err.msg);
+                for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+                    struct qc_round_stats sf = {0};
+                    int rc = qc_gemm_cpu_run(out, a, t, &d, &mac, runs[r].threads, runs[r].isa,
+                                             NULL, &sf, &err);
+                    if (rc == QC_EUNSUPP)
+                        continue;
+                    cr_assert_eq(rc, 0, "%s", err.msg);
+                    int64_t bad = -1;
+                    for (int64_t q = 0; q < m * n && bad < 0; q++)
+                        if (!th_same_f(out[q], ref[q]))
+                            bad = q;
+                    if (bad >= 0 || !th_same_stats(&sf, &sr)) {
+                        cr_expect_fail(
+                            "geometry %zu view %d %s (%s, %d threads): C[%lld] %a vs "
+                            "ref %a; sw %llu/%llu uf %llu/%llu ov %llu/%llu",
+                            g, (int)views[v], macs[mi], runs[r].isa ? runs[r].isa : "best",
+                            runs[r].threads, (long long)bad, bad >= 0 ? (double)out[bad] : 0.0,
+                            bad >= 0 ? (double)ref[bad] : 0.0, (unsigned long long)sf.swamping,
+                            (unsigned long long)sr.swamping, (unsigned long long)sf.underflow,
+                            (unsigned long long)sr.underflow, (unsigned long long)sf.overflow,
+                            (unsigned long long)sr.overflow);
+                        fails++;
+                    }
+                }
+            }
+            free(a);
+            free(t);
+            free(ref);
+            free(out);
+        }
+    }
+    cr_expect_eq(fails, 0);
+}
+
+/* A workspace kept across calls stops growing once it has served each
+ * shape: the steady state of a training step allocates nothing. */
+Test(gemm, workspace_reaches_a_steady_size)
+{
+    const struct qc_mac mac = mac_of("cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32");
+    struct problem p1 = make_problem(20, 50, 900, false, true, 0, -4, 2, false, 1);
+    struct problem p2 = make_problem(30, 9, 40, true, false, 0, -4, 2, false, 2);
+    struct qc_gemm_ws *ws = qc_gemm_ws_create();
+    float *c = malloc(sizeof(float) * 2000);
+    cr_assert(ws && c);
+    size_t sizes[3];
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(qc_gemm_cpu_run(c, p1.a, p1.b, &p1.d, &mac, 2, NULL, ws, NULL, NULL), 0);
+        cr_assert_eq(qc_gemm_cpu_run(c, p2.a, p2.b, &p2.d, &mac, 2, NULL, ws, NULL, NULL), 0);
+        sizes[round] = qc_gemm_ws_bytes(ws);
+    }
+    cr_expect(sizes[0] > 0);
+    cr_expect_eq(sizes[1], sizes[0]);
+    cr_expect_eq(sizes[2], sizes[0]);
+    qc_gemm_ws_destroy(ws);
+    free(c);
+    problem_free(&p1);
+    problem_free(&p2);
+}

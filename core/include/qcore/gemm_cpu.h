@@ -16,6 +16,10 @@
 struct qc_gemm_ws;
 struct qc_gemm_ws *qc_gemm_ws_create(void);
 void qc_gemm_ws_destroy(struct qc_gemm_ws *ws);
+/* The kernel the last call on this workspace ran: "f32/fast/add",
+ * "f32/fast/odd", "f32/fast/plain", "f32", "fixed/fast", "fixed", "wide",
+ * "native" or "scalar" (docs/operations.md); "" before any call. */
+const char *qc_gemm_ws_kernel(const struct qc_gemm_ws *ws);
 /* Bytes the workspace holds now. */
 size_t qc_gemm_ws_bytes(const struct qc_gemm_ws *ws);
 

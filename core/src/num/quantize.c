@@ -67,7 +67,7 @@ bool qc__f32_plan_init(struct qc__f32_plan *p, const struct qc_format *f, const 
     p->magic_q = r->mode == QC_ROUND_RNE && f->mbits <= 21 && p->emin_b >= 1 &&
                  f->emax + 1 + p->base_shift <= 126;
     p->magic = p->magic_q && !p->gap && f->has_inf && !(f->flags & QC_FMTF_SAT);
-    p->emin_bits = p->magic_q ? (uint32_t)p->emin_b << 23 : 0;
+    p->emin_bits = p->emin_b >= 1 ? (uint32_t)p->emin_b << 23 : 0;
     p->magic_add = ((uint32_t)p->base_shift << 23) + 0x400000u;
     p->flush_bits = p->nosub ? p->min_normal_bits : 0;
     return true;

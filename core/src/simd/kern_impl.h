@@ -31,7 +31,7 @@ struct qc__f32_plan {
      * base_shift) below fp32's top. */
     bool magic;
     bool magic_q;        /* the same for quantization, which handles any overflow result */
-    uint32_t emin_bits;  /* (emin + 127) << 23 */
+    uint32_t emin_bits;  /* (emin + 127) << 23 when emin + 127 >= 1, else 0 */
     uint32_t magic_add;  /* (base_shift << 23) + 0x400000: exponent field -> M */
     uint32_t flush_bits; /* nosub: min normal pattern; else 0 */
     enum qc_round_mode mode;
@@ -69,6 +69,10 @@ struct qc__gemm_job {
      * zero only when a factor is; the kernel then counts r == acc lanes and
      * the driver subtracts the zero products. */
     int fast, plain_add, sw_eq;
+    /* The fixed-point fast regime is optimistic: it adds without
+     * saturation and sets *escaped when a running sum left the format's
+     * range, and the driver then runs the general kernel instead. */
+    int *escaped;
     double wide_flush; /* the wide kernel's product flush (fp32 nosub: 2^-126), else 0 */
     /* fixed-point accumulators: codes in [fx_lo, fx_hi] on the grid 2^-N */
     int fx_rne; /* 1: rne, 0: rtz */

@@ -853,6 +853,9 @@ tile_fx(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t 
     vi acc[MR][CB], tot[MR][CB], nan[MR][CB];
     vu n_ov = counts[0], n_un = counts[1];
     const int64_t chunk = J->chunk;
+    /* fast: the running sums' extremes; unsigned adds, since a sum that
+     * escaped may go on to wrap before the driver discards it */
+    vi top = (vi){0} + J->fx_lo, bottom = (vi){0} + J->fx_hi;
 
     if (k0 == 0) {
 #pragma GCC unroll 8
@@ -884,7 +887,9 @@ tile_fx(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t 
                         const vi g = to_grid_fast(product_fast(av, bv[q], J, pkind), J, rne);
                         if (cnt) /* raw q == 0: the driver takes the zero products off */
                             n_un -= (vu)(g == 0);
-                        acc[r][q] += g;
+                        acc[r][q] = (vi)((vu)acc[r][q] + (vu)g);
+                        top = (vi)sel(acc[r][q] > top, (vu)acc[r][q], (vu)top);
+                        bottom = (vi)sel(acc[r][q] < bottom, (vu)acc[r][q], (vu)bottom);
                     } else {
                         const vf p = product(av, bv[q], J, pkind, &n_ov, &n_un);
                         acc[r][q] = sat_add(acc[r][q], to_grid(p, J, rne, &nan[r][q], &n_ov, &n_un),
@@ -898,11 +903,24 @@ tile_fx(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t 
             for (int r = 0; r < MR; r++)
 #pragma GCC unroll 8
                 for (int q = 0; q < CB; q++) {
-                    tot[r][q] =
-                        fast ? tot[r][q] + acc[r][q] : sat_add(tot[r][q], acc[r][q], J, &n_ov);
+                    if (fast) {
+                        tot[r][q] = (vi)((vu)tot[r][q] + (vu)acc[r][q]);
+                        top = (vi)sel(tot[r][q] > top, (vu)tot[r][q], (vu)top);
+                        bottom = (vi)sel(tot[r][q] < bottom, (vu)tot[r][q], (vu)bottom);
+                    } else {
+                        tot[r][q] = sat_add(tot[r][q], acc[r][q], J, &n_ov);
+                    }
                     acc[r][q] = (vi){0};
                 }
         }
+    }
+    if (fast) {
+        vi out = (vi)(top > (vi){0} + J->fx_hi) | (vi)(bottom < (vi){0} + J->fx_lo);
+        int any = 0;
+        for (int l = 0; l < VL; l++)
+            any |= out[l];
+        if (any)
+            __atomic_store_n(J->escaped, 1, __ATOMIC_RELAXED);
     }
     if (k1 == J->k) {
         for (int r = 0; r < rows; r++) {

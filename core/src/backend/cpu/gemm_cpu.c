@@ -40,6 +40,7 @@ enum {
 struct qc_gemm_ws {
     void *buf[WS_SLOTS];
     size_t cap[WS_SLOTS];
+    const char *kernel; /* what the last call ran (static string) */
 };
 
 struct qc_gemm_ws *qc_gemm_ws_create(void)
@@ -54,6 +55,11 @@ void qc_gemm_ws_destroy(struct qc_gemm_ws *ws)
     for (int i = 0; i < WS_SLOTS; i++)
         free(ws->buf[i]);
     free(ws);
+}
+
+const char *qc_gemm_ws_kernel(const struct qc_gemm_ws *ws)
+{
+    return ws && ws->kernel ? ws->kernel : "";
 }
 
 size_t qc_gemm_ws_bytes(const struct qc_gemm_ws *ws)
@@ -384,13 +390,20 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
     const int64_t chunk = J->chunk;
     const int64_t nch = J->k > 0 ? (J->k + chunk - 1) / chunk : 0;
     if (fam == FAM_FIXED) {
-        /* Every code within (K x (largest product on the grid + 1)). */
-        if ((double)J->k * (pr * J->fx_scale + 1.0) >= (double)J->fx_hi)
+        /* Every product converts inside the range; whether the sums stay
+         * there the kernel checks. */
+        if (pr * J->fx_scale + 1.0 > (double)J->fx_hi)
             return;
     } else if (J->acc_kind == QC_KACC_PLAIN) {
         if ((double)J->k * pr * exp((double)(J->k + nch) * 0x1p-24) >= 0x1p126)
             return;
-    } else if (J->acc_kind == QC_KACC_MAGIC) {
+    } else if (J->acc_kind == QC_KACC_MAGIC ||
+               (J->acc_kind == QC_KACC_GENERIC && J->acc.mode == QC_ROUND_RNE && !J->acc.gap &&
+                J->acc.emin_bits)) {
+        /* rne on a grid without gaps: the magic-constant rounding, which
+         * needs no inf, no saturation and no top of range once nothing
+         * overflows (a format with fp32's range, bf16, too: the sums stay
+         * far below the top, so the constant fits). */
         const struct qc_format *f = &mac->acc;
         /* Products on the accumulator's lattice: no sum underflows. */
         if (J->acc.flush_bits || pi->lsb < f->emin - f->mbits)
@@ -399,9 +412,13 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
             const double step = pr > f->min_normal ? pr : f->min_normal;
             const double per_chunk =
                 add_bound(step, chunk < J->k ? chunk : J->k, f->mbits + 1, f->max_finite);
-            if (isinf(per_chunk) || isinf(add_bound(per_chunk, nch, f->mbits + 1, f->max_finite)))
+            const double bound = isinf(per_chunk)
+                                     ? INFINITY
+                                     : add_bound(per_chunk, nch, f->mbits + 1, f->max_finite);
+            if (isinf(bound) || ilogb(2 * bound) + 23 - f->mbits > 126)
                 return;
         }
+        J->acc_kind = QC_KACC_MAGIC;
         J->plain_add = pi->bits <= f->mbits + 1 && f->mbits + 1 <= 10;
     } else {
         return;
@@ -692,101 +709,119 @@ static int gemm_lanes(float *c, const struct src *s, const struct qc_mac *mac,
     stats_init(&sb);
     struct qc_round_stats sum = {0};
     const int64_t braw = b_raw_rows(d);
+    int escaped = 0;
+    J->escaped = &escaped;
+again :
 
 #pragma omp parallel num_threads(nt)
+{
+    const int t = omp_get_thread_num();
+    struct qc__pack_stats mya, myb;
+    stats_init(&mya);
+    stats_init(&myb);
+    /* 1. A, packed and rounded once, in K ranges. */
     {
-        const int t = omp_get_thread_num();
-        struct qc__pack_stats mya, myb;
-        stats_init(&mya);
-        stats_init(&myb);
-        /* 1. A, packed and rounded once, in K ranges. */
-        {
-            const int64_t k0 = K * t / nt, k1 = K * (t + 1) / nt;
-            if (k1 > k0) {
-                pack_a(ap, s, mpan, k0, k1, kern);
-                for (int64_t p = 0; p < mpan; p++)
-                    kern->pack_stats(&mya, ap + (p * K + k0) * MR, 1, (k1 - k0) * MR, NULL);
-                if (counting)
-                    count_za(za, ap, K, 0, mpan, k0, k1);
-            }
+        const int64_t k0 = K * t / nt, k1 = K * (t + 1) / nt;
+        if (k1 > k0) {
+            pack_a(ap, s, mpan, k0, k1, kern);
+            for (int64_t p = 0; p < mpan; p++)
+                kern->pack_stats(&mya, ap + (p * K + k0) * MR, 1, (k1 - k0) * MR, NULL);
+            if (counting)
+                count_za(za, ap, K, 0, mpan, k0, k1);
         }
-        /* 2. B's raw magnitudes. */
-        {
-            const int64_t r0 = braw * t / nt, r1 = braw * (t + 1) / nt;
-            if (r1 > r0)
-                b_raw_stats(&myb, s, r0, r1, kern);
-        }
+    }
+    /* 2. B's raw magnitudes. */
+    {
+        const int64_t r0 = braw * t / nt, r1 = braw * (t + 1) / nt;
+        if (r1 > r0)
+            b_raw_stats(&myb, s, r0, r1, kern);
+    }
 #pragma omp critical
-        {
-            merge_stats(&sa, &mya);
-            merge_stats(&sb, &myb);
-        }
+    {
+        merge_stats(&sa, &mya);
+        merge_stats(&sb, &myb);
+    }
 #pragma omp barrier
 #pragma omp single
-        {
-            if (s->fb)
-                rounded_stats(&sb, s->fb);
+    {
+        if (s->fb)
+            rounded_stats(&sb, s->fb);
+        if (escaped) /* the second round: the general kernel */
+            J->fast = J->sw_eq = J->plain_add = 0;
+        else
             decide_fast(J, fam, mac, pi, &sa, &sb);
-        }
-        /* 3. This thread's tiles. */
-        const int64_t p0 = split_rows ? mpan * t / nt : 0,
-                      p1 = split_rows ? mpan * (t + 1) / nt : mpan;
-        const int64_t q0 = split_rows ? 0 : npan * t / nt,
-                      q1 = split_rows ? npan : npan * (t + 1) / nt;
-        char *mine = thr + per * (size_t)t;
-        float *blk = (float *)mine;
-        float *row = (float *)(mine + blk_b);
-        char *state = mine + blk_b + row_b;
-        int32_t *zat = za_b ? (int32_t *)(state + state_b) : za;
-        struct qc_round_stats my = {0};
-        const bool zcount = counting && J->sw_eq;
-        int64_t sum_za = 0, zeros_b = 0, pairs = 0;
-        if (zcount) {
-            if (split_rows)
-                count_za(zat, ap, K, p0, p1, 0, K);
-            for (int64_t kk = 0; kk < K; kk++)
-                sum_za += zat[kk];
-        }
-        const qc__tile_fn fn = fam == FAM_F32     ? kern->gemm_f32
-                               : fam == FAM_FIXED ? kern->gemm_fixed
-                                                  : kern->gemm_wide;
-        for (int64_t qb = q0; qb < q1; qb += ncp) {
-            const int np = (int)(q1 - qb < ncp ? q1 - qb : ncp);
-            for (int64_t k0 = 0; k0 < K || k0 == 0; k0 += kcb) {
-                const int64_t k1 = k0 + kcb < K ? k0 + kcb : K;
-                const int64_t kb = k1 - k0;
-                if (kb > 0)
-                    pack_b(blk, row, s, k0, k1, qb, np, nr, kern);
-                if (zcount && kb > 0) {
-                    struct qc__pack_stats zs;
-                    stats_init(&zs);
-                    for (int q = 0; q < np; q++)
-                        kern->pack_stats(&zs, blk + (int64_t)q * kb * nr, kb, nr, zat + k0);
-                    zeros_b += zs.zeros;
-                    pairs += zs.zero_pairs;
-                }
-                for (int64_t p = p0; p < p1; p++) {
-                    const int rows = (int)(d->m - p * MR < MR ? d->m - p * MR : MR);
-                    fn(J, ap + p * K * MR, blk, kb * nr, np, k0, k1,
-                       state + (size_t)((p - p0) * ncp) * QC_KERN_TILE_STATE,
-                       c + p * MR * qc_gemm_ldc(d) + qb * nr, rows, d->n - qb * nr,
-                       counting ? &my : NULL);
-                }
-                if (K == 0)
-                    break;
+        ws->kernel = fam == FAM_WIDE                ? "wide"
+                     : fam == FAM_FIXED             ? (J->fast ? "fixed/fast" : "fixed")
+                     : !J->fast                     ? "f32"
+                     : J->acc_kind == QC_KACC_PLAIN ? "f32/fast/plain"
+                     : J->plain_add                 ? "f32/fast/add"
+                                                    : "f32/fast/odd";
+    }
+    /* 3. This thread's tiles. */
+    const int64_t p0 = split_rows ? mpan * t / nt : 0, p1 = split_rows ? mpan * (t + 1) / nt : mpan;
+    const int64_t q0 = split_rows ? 0 : npan * t / nt, q1 = split_rows ? npan : npan * (t + 1) / nt;
+    char *mine = thr + per * (size_t)t;
+    float *blk = (float *)mine;
+    float *row = (float *)(mine + blk_b);
+    char *state = mine + blk_b + row_b;
+    int32_t *zat = za_b ? (int32_t *)(state + state_b) : za;
+    struct qc_round_stats my = {0};
+    const bool zcount = counting && J->sw_eq;
+    int64_t sum_za = 0, zeros_b = 0, pairs = 0;
+    if (zcount) {
+        if (split_rows)
+            count_za(zat, ap, K, p0, p1, 0, K);
+        for (int64_t kk = 0; kk < K; kk++)
+            sum_za += zat[kk];
+    }
+    const qc__tile_fn fn = fam == FAM_F32     ? kern->gemm_f32
+                           : fam == FAM_FIXED ? kern->gemm_fixed
+                                              : kern->gemm_wide;
+    for (int64_t qb = q0; qb < q1; qb += ncp) {
+        const int np = (int)(q1 - qb < ncp ? q1 - qb : ncp);
+        for (int64_t k0 = 0; k0 < K || k0 == 0; k0 += kcb) {
+            const int64_t k1 = k0 + kcb < K ? k0 + kcb : K;
+            const int64_t kb = k1 - k0;
+            if (kb > 0)
+                pack_b(blk, row, s, k0, k1, qb, np, nr, kern);
+            if (zcount && kb > 0) {
+                struct qc__pack_stats zs;
+                stats_init(&zs);
+                for (int q = 0; q < np; q++)
+                    kern->pack_stats(&zs, blk + (int64_t)q * kb * nr, kb, nr, zat + k0);
+                zeros_b += zs.zeros;
+                pairs += zs.zero_pairs;
             }
+            for (int64_t p = p0; p < p1; p++) {
+                const int rows = (int)(d->m - p * MR < MR ? d->m - p * MR : MR);
+                fn(J, ap + p * K * MR, blk, kb * nr, np, k0, k1,
+                   state + (size_t)((p - p0) * ncp) * QC_KERN_TILE_STATE,
+                   c + p * MR * qc_gemm_ldc(d) + qb * nr, rows, d->n - qb * nr,
+                   counting ? &my : NULL);
+            }
+            if (K == 0)
+                break;
         }
-        if (zcount) {
-            /* The kernel counted every lane whose sum stayed put; a zero
-             * product (a zero factor) always does and is no swamp. */
-            const int64_t zp = (q1 - q0) * nr * sum_za + (p1 - p0) * MR * zeros_b - pairs;
-            if (fam == FAM_FIXED)
-                my.underflow -= (uint64_t)zp;
-            else
-                my.swamping -= (uint64_t)zp;
-        }
+    }
+    if (zcount) {
+        /* The kernel counted every lane whose sum stayed put; a zero
+         * product (a zero factor) always does and is no swamp. */
+        const int64_t zp = (q1 - q0) * nr * sum_za + (p1 - p0) * MR * zeros_b - pairs;
+        if (fam == FAM_FIXED)
+            my.underflow -= (uint64_t)zp;
+        else
+            my.swamping -= (uint64_t)zp;
+    }
 #pragma omp critical
-        qc_round_stats_add(&sum, &my);
+    qc_round_stats_add(&sum, &my);
+}
+    if (escaped && J->fast) {
+        /* A fixed-point sum left the range somewhere: saturation matters,
+         * so the whole product again with the saturating kernel. */
+        memset(&sum, 0, sizeof sum);
+        stats_init(&sa);
+        stats_init(&sb);
+        goto again;
     }
     if (st) {
         sum.ops = (uint64_t)d->m * (uint64_t)d->n * (uint64_t)d->k;
@@ -817,6 +852,7 @@ static int gemm_native(float *c, const struct src *s, const struct qc__kern *ker
     const int64_t m = d->m, n = d->n, K = d->k, ldc = qc_gemm_ldc(d);
 
     pthread_once(&blas_once, blas_single);
+    ws->kernel = "native";
     if (st)
         st->ops += (uint64_t)m * (uint64_t)n * (uint64_t)K;
     if (m == 0 || n == 0)
@@ -973,6 +1009,7 @@ static int run_scalar(float *c, const float *a, const float *b, const struct qc_
         s.b = b32;
         return gemm_native(c, &s, NULL, threads, ws, st, err);
     }
+    ws->kernel = "scalar";
     gemm_scalar(c, aq, bq, d, mac, threads, st);
     return QC_OK;
 }
