@@ -71,10 +71,12 @@ struct qc_layer {
     struct qc_nn_arith arith;
     struct qc_mac gm[QC_GEMM_GROUPS]; /* resolved MAC of each GEMM, operands in place */
     int nuse;                         /* how many layers read this one's output */
+    bool grad_needed; /* some layer at or before this one has parameters: the gradient of
+                         this output is needed (false up to the first conv or linear) */
 
     /* batch-sized buffers, owned by the net */
     float *out, *grad;
-    float *saved;              /* conv: im2col of the input; bn: normalized input */
+    float *saved;              /* bn: normalized input */
     int32_t *argmax;           /* maxpool */
     float *bn_mean, *bn_var;   /* batchnorm running statistics (part of the state) */
     float *bn_bmean, *bn_binv; /* batchnorm batch statistics of the last forward */
@@ -89,8 +91,10 @@ struct qc_net {
     int64_t nstate;        /* batchnorm running statistics, flattened */
     float *state;
     struct qc_backend *be; /* borrowed */
-    float *scratch;        /* conv column gradients */
+    float *scratch;        /* a grad-input's permuted filters, then a gradient to add */
     int64_t scratch_len;
+    float *scale_buf[2]; /* scaled GEMM operands (nn_scale.c), kept across steps */
+    int64_t scale_len[2];
     uint64_t sr_stream;          /* advanced per GEMM call for stochastic rounding */
     struct qc_scale_cfg scaling; /* scale policy of quantized operands (none: as zeroed) */
     /* Scale state of operand o of group g of layer i at

@@ -186,7 +186,7 @@ static int64_t per_sample(const struct qc_layer *l)
 
 int qc_net_finalize(struct qc_net *net, struct qc_err *err)
 {
-    int64_t np = 0, ns = 0, scratch = 0;
+    int64_t np = 0, ns = 0, wt = 0, dx = 0;
     const int64_t B = net->batch;
 
     for (int i = 1; i < net->n; i++) {
@@ -202,6 +202,15 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
         for (int j = 0; j < 2; j++)
             if (net->layers[i].in[j] >= 0)
                 net->layers[net->layers[i].in[j]].nuse++;
+    /* Layers come in topological order: an output's gradient matters when
+     * its layer or one feeding it has parameters. */
+    for (int i = 1; i < net->n; i++) {
+        struct qc_layer *l = &net->layers[i];
+        l->grad_needed = l->w_len > 0 || l->b_len > 0;
+        for (int j = 0; j < 2; j++)
+            if (l->in[j] >= 0 && net->layers[l->in[j]].grad_needed)
+                l->grad_needed = true;
+    }
     net->nparams = np;
     net->nstate = ns;
     net->params = calloc((size_t)np + 1, sizeof(float));
@@ -220,15 +229,16 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
         const struct qc_layer *in = i > 0 ? &net->layers[l->in[0]] : NULL;
         switch (l->kind) {
         case QC_LAYER_CONV: {
-            const int64_t kk = in->c * l->k * l->k, cols = B * l->h * l->w;
-            l->saved = calloc((size_t)(kk * cols) + 1, sizeof(float));
-            /* grad-input gathers oc x k x k terms per input position */
-            const int64_t g = l->c * l->k * l->k * B * in->h * in->w;
-            scratch = g > scratch ? g : scratch;
-            if (!l->saved)
-                goto oom;
-            break;
+            /* grad-input: the filters as in->c x (oc x k x k) */
+            const int64_t g = in->c * l->c * l->k * l->k;
+            wt = g > wt ? g : wt;
         }
+            /* fall through */
+        case QC_LAYER_LINEAR:
+            /* a residual source adds this gradient to another */
+            if (in->nuse > 1 && B * per_sample(in) > dx)
+                dx = B * per_sample(in);
+            break;
         case QC_LAYER_MAXPOOL:
             l->argmax = calloc(len + 1, sizeof(int32_t));
             if (!l->argmax)
@@ -248,8 +258,8 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
             break;
         }
     }
-    net->scratch_len = scratch;
-    net->scratch = calloc((size_t)scratch + 1, sizeof(float));
+    net->scratch_len = wt + dx;
+    net->scratch = calloc((size_t)(wt + dx) + 1, sizeof(float));
     if (!net->scratch)
         goto oom;
     return QC_OK;
@@ -281,6 +291,11 @@ void qc_net_free(struct qc_net *net)
     free(net->state);
     free(net->scratch);
     net->params = net->grads = net->state = net->scratch = NULL;
+    for (int i = 0; i < 2; i++) {
+        free(net->scale_buf[i]);
+        net->scale_buf[i] = NULL;
+        net->scale_len[i] = 0;
+    }
     net->n = 0;
 }
 

@@ -1,7 +1,5 @@
 /* Dense layers on batch x features: forward, grad-input and grad-weight as
  * emulated GEMMs (grad-weight reduces over the batch), biases in fp32. */
-#include <stdlib.h>
-
 #include "nn_impl.h"
 
 int qc__linear_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct qc_nn_stats *st,
@@ -42,18 +40,13 @@ int qc__linear_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool
             sum += l->grad[i * l->c + o];
         net->grads[l->b_off + o] = (float)sum;
     }
-    if (in->kind == QC_LAYER_INPUT)
+    if (!in->grad_needed)
         return QC_OK;
-    /* dX (nb x in) = dY . W */
-    float *dx = acc ? malloc((size_t)(nb * in->c) * sizeof(float)) : in->grad;
-    if (!dx)
-        return qc_err_set(err, QC_ENOMEM, "", "out of memory in linear '%s' backward", l->name);
+    /* dX (nb x in) = dY . W; a residual source's in the net's scratch first */
+    float *dx = acc ? net->scratch : in->grad;
     qc_gemm_desc_init(&d, nb, in->c, l->c);
     rc = qc__nn_gemm(net, l, QC_GEMM_BWD, dx, l->grad, net->params + l->w_off, &d, st, err);
-    if (acc) {
-        for (int64_t i = 0; !rc && i < nb * in->c; i++)
-            in->grad[i] += dx[i];
-        free(dx);
-    }
+    for (int64_t i = 0; acc && !rc && i < nb * in->c; i++)
+        in->grad[i] += dx[i];
     return rc;
 }

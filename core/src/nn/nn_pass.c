@@ -69,7 +69,8 @@ int qc_net_backward(struct qc_net *net, int64_t nb, struct qc_nn_stats *st, stru
     for (int i = net->n - 1; i >= 1 && rc == QC_OK; i--) {
         struct qc_layer *l = &net->layers[i];
         const bool acc = net->layers[l->in[0]].nuse > 1;
-        const bool to_input = net->layers[l->in[0]].kind == QC_LAYER_INPUT;
+        /* no layer before this one has parameters: no gradient to pass on */
+        const bool to_input = !net->layers[l->in[0]].grad_needed;
         switch (l->kind) {
         case QC_LAYER_CONV:
             rc = qc__conv_backward(net, l, nb, acc, st, err);

@@ -73,25 +73,40 @@ int qc_net_set_scaling(struct qc_net *net, const struct qc_scale_cfg *c, struct 
 }
 
 /* Operand `o` (0: a, 1: b) of the GEMM as `rows` K-contiguous vectors,
- * quantized under its scales into a new array (*out, caller frees). */
-static int scale_operand(float **out, int32_t *e, const float *x, int64_t ld, int64_t rows,
-                         int64_t k, bool rows_major, struct qc_net *net, const struct qc_layer *l,
-                         enum qc_gemm_group g, int o, struct qc_scale_stats *st, struct qc_err *err)
+ * quantized under its scales into the net's buffer for that operand (kept
+ * and grown across calls: *out is borrowed). B is read through the
+ * description, so a view works too. */
+static int scale_operand(float **out, int32_t *e, const float *x, const struct qc_gemm_desc *d,
+                         struct qc_net *net, const struct qc_layer *l, enum qc_gemm_group g, int o,
+                         struct qc_scale_stats *st, struct qc_err *err)
 {
     const struct qc_mac *mac = &l->gm[g];
     const int threads = net->be->threads;
     const int slot = ((int)(l - net->layers) * QC_GEMM_GROUPS + (int)g) * 2 + o;
-    float *buf = malloc((size_t)(rows * k + 1) * sizeof(float));
+    const int64_t rows = o == 0 ? d->m : d->n, k = d->k;
 
-    /* rows_major: element (r, p) at x[r*ld + p] (A as stored, or B^T);
-     * else at x[p*ld + r] (A^T, or B as stored). */
+    if (net->scale_len[o] < rows * k + 1) {
+        free(net->scale_buf[o]);
+        net->scale_len[o] = 0;
+        net->scale_buf[o] = malloc((size_t)(rows * k + 1) * sizeof(float));
+        if (!net->scale_buf[o])
+            return qc_err_set(err, QC_ENOMEM, "", "out of memory for a scaled GEMM operand");
+        net->scale_len[o] = rows * k + 1;
+    }
+    float *buf = net->scale_buf[o];
     *out = buf;
-    if (!buf)
-        return qc_err_set(err, QC_ENOMEM, "", "out of memory for a scaled GEMM operand");
+    if (o == 0) {
+        const int64_t lda = qc_gemm_lda(d);
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t p = 0; p < k; p++)
-            buf[r * k + p] = rows_major ? x[r * ld + p] : x[p * ld + r];
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t p = 0; p < k; p++)
+                buf[r * k + p] = d->trans_a ? x[p * lda + r] : x[r * lda + p];
+    } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t p = 0; p < k; p++)
+                buf[r * k + p] = qc_gemm_b_value(d, x, p, r);
+    }
     return qc_scale_operand(
         buf, e, buf, rows, k, o == 0 ? &mac->a_read : &mac->b_read, mac->scale_rule, &net->scaling,
         net->scale_slots ? &net->scale_slots[slot] : NULL, net->scale_record, threads, st, err);
@@ -104,15 +119,14 @@ int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gem
     const struct qc_format *fa, *fb;
     struct qc_scale_stats *ss = st ? &st->scale[g] : NULL;
     struct qc_gemm_desc dd = *d;
-    float *as = NULL, *bs = NULL;
+    float *as, *bs;
     int32_t ea = 0, eb = 0;
     int rc = QC_OK;
 
     qc__nn_operands(l, g, &fa, &fb);
     if (qc_scale_applies(fa)) {
-        const int64_t lda = d->lda ? d->lda : (d->trans_a ? d->m : d->k);
-        if ((rc = scale_operand(&as, &ea, a, lda, d->m, d->k, !d->trans_a, net, l, g, 0, ss, err)))
-            goto out;
+        if ((rc = scale_operand(&as, &ea, a, d, net, l, g, 0, ss, err)))
+            return rc;
         dd.trans_a = false;
         dd.lda = 0;
         dd.a_rounded = true;
@@ -120,16 +134,17 @@ int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gem
     }
     if (qc_scale_applies(fb)) {
         /* B's reduction vectors are its columns: scaled as B^T's rows. */
-        const int64_t ldb = d->ldb ? d->ldb : (d->trans_b ? d->k : d->n);
-        if ((rc = scale_operand(&bs, &eb, b, ldb, d->n, d->k, d->trans_b, net, l, g, 1, ss, err)))
-            goto out;
+        if ((rc = scale_operand(&bs, &eb, b, d, net, l, g, 1, ss, err)))
+            return rc;
         dd.trans_b = true;
         dd.ldb = 0;
+        dd.b_view = QC_GEMM_B_ARRAY;
+        dd.b_conv = NULL;
         dd.b_rounded = true;
         b = bs;
     }
     if ((rc = qc_backend_gemm(net->be, c, a, b, &dd, &l->gm[g], st ? &st->gemm[g] : NULL, err)))
-        goto out;
+        return rc;
     const int e = ea + eb;
     if (e != 0) {
         /* A power of two: exact, unless the result leaves fp32's normal range. */
@@ -138,8 +153,5 @@ int qc__nn_gemm_scaled(struct qc_net *net, const struct qc_layer *l, enum qc_gem
             for (int64_t j = 0; j < d->n; j++)
                 c[i * ldc + j] = ldexpf(c[i * ldc + j], e);
     }
-out:
-    free(as);
-    free(bs);
-    return rc;
+    return QC_OK;
 }

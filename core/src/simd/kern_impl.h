@@ -111,8 +111,10 @@ struct qc__kern {
     int nr; /* columns of a B panel: two vectors */
     void (*quantize_f32)(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
                          struct qc_round_stats *st);
-    /* Largest magnitude, zero count and zero pairs of `rows` rows of
-     * `width` floats (weight NULL: no pairs). Adds into *s. */
+    /* Largest and smallest nonzero magnitude, finiteness and zero count
+     * of `rows` x `width` floats; with `weight` (one per row, < 2^27,
+     * `width` a multiple of the vector) the zero count and the zero pairs
+     * alone. Adds into *s. */
     void (*pack_stats)(struct qc__pack_stats *s, const float *x, int64_t rows, int64_t width,
                        const int32_t *weight);
     qc__tile_fn gemm_f32; /* fp32 lanes, float accumulator (job->acc) */

@@ -1000,23 +1000,25 @@ static void pack_stats(struct qc__pack_stats *s, const float *x, int64_t rows, i
     int64_t i = 0;
 
     if (weight) {
-        /* Panel rows: `width` is a multiple of VL. */
-        for (int64_t r = 0; r < rows; r++) {
-            vu z = {0};
-            for (int64_t j = 0; j < width; j += VL, i += VL) {
-                const vu a = loadu(x + i) & 0x7fffffffu;
-                const vi zero = (vi)(a == 0);
-                z -= (vu)zero;
-                amax = sel((vi)a > (vi)amax, a, amax);
-                amin = sel(((vi)a < (vi)amin) & ~zero, a, amin);
-                bad |= (vu)(vi)(a >= 0x7f800000u);
+        /* Panel rows (`width` a multiple of VL): zeros and zero pairs only.
+         * Lanes are 32-bit: flushed every 16 rows (weights < 2^27). */
+        for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+            const int64_t r1 = r0 + 16 < rows ? r0 + 16 : rows;
+            vu zs = {0}, ps = {0};
+            for (int64_t r = r0; r < r1; r++) {
+                const vu wv = (vu){0} + (uint32_t)weight[r];
+                for (int64_t j = 0; j < width; j += VL, i += VL) {
+                    const vu z = (vu)(vi)((loadu(x + i) & 0x7fffffffu) == 0);
+                    zs -= z;
+                    ps += z & wv;
+                }
             }
-            int64_t zr = 0;
-            for (int l = 0; l < VL; l++)
-                zr += z[l];
-            s->zeros += zr;
-            s->zero_pairs += zr * weight[r];
+            for (int l = 0; l < VL; l++) {
+                s->zeros += zs[l];
+                s->zero_pairs += ps[l];
+            }
         }
+        return;
     } else {
         for (; i + VL <= n; i += VL) {
             const vu a = loadu(x + i) & 0x7fffffffu;

@@ -360,7 +360,9 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
                         const struct qc__pack_stats *sb)
 {
     J->fast = J->plain_add = J->sw_eq = 0;
-    if (!sa->finite || !sb->finite || (fam != FAM_F32 && fam != FAM_FIXED))
+    /* (pack_stats' zero pairs need fewer than 2^27 rows of A) */
+    if (!sa->finite || !sb->finite || (fam != FAM_F32 && fam != FAM_FIXED) ||
+        J->m >= (INT64_C(1) << 27) - QC_KERN_MR)
         return;
     const double pm = (double)sa->amax * sb->amax;   /* exact in double */
     const double pmin = (double)sa->amin * sb->amin; /* smallest nonzero product */
@@ -496,18 +498,29 @@ static void b_row(float *row, const float *b, const struct qc_gemm_desc *d, int6
         return;
     }
     const struct qc_gemm_conv *v = d->b_conv;
-    const int64_t K = v->k, s = v->stride, pad = v->pad;
+    const int64_t K = v->k, s = v->stride, pad = v->pad, gw = v->gw, gh = v->gh;
     const int64_t c = kk / (K * K), ki = kk / K % K, kj = kk % K;
     const bool dil = d->b_view == QC_GEMM_B_DILATED;
-    const int64_t grid = v->gh * v->gw;
-    int64_t j = j0, t = 0;
-    while (t < valid) {
-        /* One row (b, y) of the column grid at a time: x runs over [x0, x1). */
-        const int64_t bi = j / grid, y = j / v->gw % v->gh, x0 = j % v->gw;
-        int64_t x1 = v->gw;
+    /* The x whose source column is in range, [xa, xb), the same in every
+     * row of the grid; zeros around. */
+    int64_t xa, xb;
+    if (!dil) { /* ix = x*s - pad + kj in [0, w) */
+        xa = pad - kj > 0 ? (pad - kj + s - 1) / s : 0;
+        xb = v->w - 1 + pad - kj >= 0 ? (v->w - 1 + pad - kj) / s + 1 : 0;
+    } else { /* tx = x + pad - kj in [0, s*(w-1)] */
+        xa = kj - pad > 0 ? kj - pad : 0;
+        xb = s * (v->w - 1) + kj - pad + 1;
+    }
+    xb = xb > gw ? gw : xb;
+    xa = xa > xb ? xb : xa;
+    /* The grid position of j0, then row (b, y) by row. */
+    int64_t bi = j0 / (gh * gw), y = j0 / gw % gh, x0 = j0 % gw;
+    const float *plane = b + (c * v->nb + bi) * v->h * v->w;
+    for (int64_t t = 0; t < valid;) {
+        int64_t x1 = gw;
         if (x1 - x0 > valid - t)
             x1 = x0 + (valid - t);
-        float *out = row + t;
+        float *out = row + t - x0; /* out[x] for x in [x0, x1) */
         int64_t sy;
         bool yok;
         if (dil) {
@@ -518,30 +531,34 @@ static void b_row(float *row, const float *b, const struct qc_gemm_desc *d, int6
             sy = y * s - pad + ki;
             yok = sy >= 0 && sy < v->h;
         }
-        if (!yok) {
-            memset(out, 0, (size_t)(x1 - x0) * sizeof(float));
-        } else {
-            const float *src = b + ((c * v->nb + bi) * v->h + sy) * v->w;
-            if (!dil && s == 1) {
-                /* ix = x - pad + kj: a contiguous run with zeros at the edges */
-                for (int64_t x = x0; x < x1; x++) {
-                    const int64_t ix = x - pad + kj;
-                    out[x - x0] = ix >= 0 && ix < v->w ? src[ix] : 0.0f;
-                }
+        const int64_t ra = yok ? (xa > x0 ? xa : x0) : x1, rb = yok ? (xb < x1 ? xb : x1) : x1;
+        for (int64_t x = x0; x < ra; x++)
+            out[x] = 0.0f;
+        for (int64_t x = rb > ra ? rb : ra; x < x1; x++)
+            out[x] = 0.0f;
+        if (rb > ra) {
+            const float *src = plane + sy * v->w;
+            if (s == 1) {
+                const float *q = dil ? src + pad - kj : src - pad + kj;
+                memcpy(out + ra, q + ra, (size_t)(rb - ra) * sizeof(float));
             } else if (!dil) {
-                for (int64_t x = x0; x < x1; x++) {
-                    const int64_t ix = x * s - pad + kj;
-                    out[x - x0] = ix >= 0 && ix < v->w ? src[ix] : 0.0f;
-                }
+                const float *q = src - pad + kj;
+                for (int64_t x = ra; x < rb; x++)
+                    out[x] = q[x * s];
             } else {
-                for (int64_t x = x0; x < x1; x++) {
+                for (int64_t x = ra; x < rb; x++) {
                     const int64_t tx = x + pad - kj;
-                    out[x - x0] = tx >= 0 && tx % s == 0 && tx / s < v->w ? src[tx / s] : 0.0f;
+                    out[x] = tx % s == 0 ? src[tx / s] : 0.0f;
                 }
             }
         }
         t += x1 - x0;
-        j += x1 - x0;
+        x0 = 0;
+        if (++y == gh) {
+            y = 0;
+            bi++;
+            plane += v->h * v->w;
+        }
     }
 }
 
@@ -555,34 +572,25 @@ static void pack_b(float *blk, float *row, const struct src *s, int64_t k0, int6
     const int64_t n = d->n;
 
     if (d->b_view == QC_GEMM_B_IM2COL_T) {
-        /* Row kk is output position (b, y, x); column j = (c, ki, kj). */
-        const struct qc_gemm_conv *v = d->b_conv;
-        const int64_t K = v->k, K2 = K * K, grid = v->gh * v->gw, plane = v->nb * v->h * v->w;
-        for (int64_t kk = k0; kk < k1; kk++) {
-            const int64_t bi = kk / grid, y = kk / v->gw % v->gh, x = kk % v->gw;
-            const int64_t iy0 = y * v->stride - v->pad, ix0 = x * v->stride - v->pad;
-            const float *img = s->b + bi * v->h * v->w;
-            int64_t j = j0;
-            while (j < j0 + w) {
+        /* Column j of B is row j of U = im2col(input): unfold it over the
+         * block's positions (contiguous runs), then scatter down the panel. */
+        struct qc_gemm_desc u;
+        qc_gemm_desc_init(&u, 0, d->k, d->n);
+        u.b_view = QC_GEMM_B_IM2COL;
+        u.b_conv = d->b_conv;
+        for (int t = 0; t < np; t++)
+            for (int c = 0; c < nr; c++) {
+                const int64_t j = j0 + (int64_t)t * nr + c;
+                float *dst = blk + (int64_t)t * kb * nr + c;
                 if (j >= n) {
-                    row[j - j0] = 0.0f;
-                    j++;
+                    for (int64_t kk = 0; kk < kb; kk++)
+                        dst[kk * nr] = 0.0f;
                     continue;
                 }
-                const int64_t c = j / K2, ki = j / K % K;
-                const int64_t iy = iy0 + ki;
-                int64_t kj = j % K;
-                const bool yok = iy >= 0 && iy < v->h;
-                const float *src = img + c * plane + iy * v->w;
-                for (; kj < K && j < j0 + w && j < n; kj++, j++) {
-                    const int64_t ix = ix0 + kj;
-                    row[j - j0] = yok && ix >= 0 && ix < v->w ? src[ix] : 0.0f;
-                }
+                b_row(row, s->b, &u, j, k0, kb);
+                for (int64_t kk = 0; kk < kb; kk++)
+                    dst[kk * nr] = row[kk];
             }
-            for (int t = 0; t < np; t++)
-                memcpy(blk + ((int64_t)t * kb + kk - k0) * nr, row + (int64_t)t * nr,
-                       (size_t)nr * sizeof(float));
-        }
     } else if (d->b_view == QC_GEMM_B_ARRAY && d->trans_b) {
         const int64_t ldb = qc_gemm_ldb(d);
         for (int t = 0; t < np; t++)
@@ -694,7 +702,7 @@ static int gemm_lanes(float *c, const struct src *s, const struct qc_mac *mac,
 
     /* Per thread: B block, row buffer, tile state, own zero counts. */
     const size_t blk_b = (size_t)(kcb * ncp * nr) * sizeof(float);
-    const size_t row_b = (size_t)(ncp * nr) * sizeof(float);
+    const size_t row_b = (size_t)(ncp * nr > kcb ? ncp * nr : kcb) * sizeof(float);
     const size_t state_b = blocked ? (size_t)(my_rows_max * ncp) * QC_KERN_TILE_STATE : 0;
     const size_t za_b = counting && split_rows ? (size_t)(K + 1) * sizeof(int32_t) : 0;
     const size_t per = (blk_b + row_b + state_b + za_b + 255) / 64 * 64;
@@ -841,6 +849,61 @@ static void blas_single(void)
     openblas_set_num_threads(1);
 }
 
+/* acc=native with B = im2col^T (a convolution's grad-weight): C (m x n) =
+ * A (m x P) . U^T where U (n x P) is the unfolded input. Its long K (the
+ * positions) is split across threads, each unfolding a block of columns of
+ * U at a time and adding its partial product; the partials are summed at
+ * the end (so the bits depend on the thread count, as native's may). */
+static int native_unfold_t(float *c, const float *a, int64_t lda, CBLAS_TRANSPOSE tra,
+                           const struct src *s, const struct qc__kern *kern, int nt,
+                           struct qc_gemm_ws *ws, struct qc_err *err)
+{
+    const struct qc_gemm_desc *d = &s->d;
+    const int64_t m = d->m, n = d->n, P = d->k, ldc = qc_gemm_ldc(d);
+    struct qc_gemm_desc u; /* U as an im2col view: n x P */
+
+    qc_gemm_desc_init(&u, 0, P, n);
+    u.b_view = QC_GEMM_B_IM2COL;
+    u.b_conv = d->b_conv;
+    int64_t w = 65536 / n;
+    w = w < 64 ? 64 : w / 16 * 16;
+    if (w > P)
+        w = P;
+    const int64_t blocks = (P + w - 1) / w;
+    if (blocks < nt)
+        nt = (int)blocks;
+    const size_t per = (size_t)(n * w + m * n + 16);
+    float *buf = ws_get(ws, WS_THREAD, per * (size_t)nt * sizeof(float));
+    if (!buf)
+        return oom(err);
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num();
+        float *ub = buf + per * (size_t)t, *part = ub + n * w;
+        const int64_t q0 = blocks * t / nt, q1 = blocks * (t + 1) / nt;
+        for (int64_t q = q0; q < q1; q++) {
+            const int64_t p0 = q * w, pw = P - p0 < w ? P - p0 : w;
+            for (int64_t r = 0; r < n; r++)
+                b_row(ub + r * pw, s->b, &u, r, p0, pw);
+            if (s->fb)
+                round_seg(ub, n * pw, s->fb, s->pb_ok ? &s->pb : NULL, kern);
+            const float *ab = tra == CblasTrans ? a + p0 * lda : a + p0;
+            cblas_sgemm(CblasRowMajor, tra, CblasTrans, (int)m, (int)n, (int)pw, 1.0f, ab, (int)lda,
+                        ub, (int)pw, q == q0 ? 0.0f : 1.0f, part, (int)n);
+        }
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float v = 0.0f;
+                for (int th = 0; th < nt; th++)
+                    v += buf[per * (size_t)th + (size_t)(n * w + i * n + j)];
+                c[i * ldc + j] = v;
+            }
+    }
+    return QC_OK;
+}
+
 /* The rounded operands through OpenBLAS sgemm, its columns split across
  * threads; B (a view too) is unfolded block by block into a thread's own
  * buffer. Not bit-reproducible across thread counts, by contract
@@ -882,6 +945,9 @@ static int gemm_native(float *c, const struct src *s, const struct qc__kern *ker
     int nt = threads;
     if (macs / 1048576.0 < nt)
         nt = macs < 1048576.0 ? 1 : (int)(macs / 1048576.0);
+    const CBLAS_TRANSPOSE tra = ta ? CblasTrans : CblasNoTrans;
+    if (d->b_view == QC_GEMM_B_IM2COL_T)
+        return native_unfold_t(c, a, lda, tra, s, kern, nt, ws, err);
     const bool direct = d->b_view == QC_GEMM_B_ARRAY && !s->fb;
     /* Columns per block: B (K x nb) stays in L2. */
     int64_t nb = 65536 / K;
@@ -896,7 +962,6 @@ static int gemm_native(float *c, const struct src *s, const struct qc__kern *ker
     float *buf = NULL;
     if (!direct && !(buf = ws_get(ws, WS_THREAD, (size_t)(nt * K * nb + 1) * sizeof(float))))
         return oom(err);
-    const CBLAS_TRANSPOSE tra = ta ? CblasTrans : CblasNoTrans;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t q = 0; q < blocks; q++) {
         const int64_t j0 = q * nb, w = n - j0 < nb ? n - j0 : nb;
@@ -913,10 +978,6 @@ static int gemm_native(float *c, const struct src *s, const struct qc__kern *ker
             for (int64_t p = 0; p < K; p++)
                 for (int64_t j = 0; j < w; j++)
                     bb[p * w + j] = s->b[(j0 + j) * ldb + p];
-        } else if (d->b_view == QC_GEMM_B_IM2COL_T) {
-            for (int64_t p = 0; p < K; p++)
-                for (int64_t j = 0; j < w; j++)
-                    bb[p * w + j] = qc_gemm_b_value(d, s->b, p, j0 + j);
         } else {
             for (int64_t p = 0; p < K; p++)
                 b_row(bb + p * w, s->b, d, p, j0, w);
@@ -1078,6 +1139,24 @@ static int prepare_src(struct src *s, const float *a, const float *b, const stru
     }
     s->pa_ok = s->fa && qc__f32_plan_init(&s->pa, s->fa, &rne);
     s->pb_ok = s->fb && qc__f32_plan_init(&s->pb, s->fb, &rne);
+    if (s->fb && d->b_view != QC_GEMM_B_ARRAY) {
+        /* A view repeats each tensor value k x k times: round the tensor
+         * once instead, and pack from the rounded copy. */
+        const struct qc_gemm_conv *v = d->b_conv;
+        const int64_t len = v->c * v->nb * v->h * v->w;
+        float *t = ws_get(ws, WS_B_DENSE, (size_t)(len + 1) * sizeof(float));
+        if (!t)
+            return oom(err);
+#pragma omp parallel num_threads(threads)
+        {
+            const int64_t i = omp_get_thread_num(), nt = omp_get_num_threads();
+            const int64_t r0 = len * i / nt, r1 = len * (i + 1) / nt;
+            memcpy(t + r0, b + r0, (size_t)(r1 - r0) * sizeof(float));
+            round_seg(t + r0, r1 - r0, s->fb, s->pb_ok ? &s->pb : NULL, kern);
+        }
+        s->b = t;
+        s->fb = NULL;
+    }
     return QC_OK;
 }
 
