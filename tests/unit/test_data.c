@@ -287,6 +287,39 @@ Test(data, limit_keeps_a_prefix_and_beyond_n_keeps_all)
     remove_tmpdir(dir);
 }
 
+/* ":size=32" pads each 28 x 28 image with black pixels, centred (2 on every
+ * side); a size below the images' is refused naming it. */
+Test(data, size_option_pads_images_centred)
+{
+    enum { N = 5 };
+    uint8_t pixels[N * IMG], labels[N];
+    struct qc_dataset d;
+    struct qc_err err;
+    char dir[256];
+
+    fake_images(pixels, labels, N, 4);
+    make_tmpdir(dir, sizeof dir);
+    write_fashion_test(dir, true, N, pixels, labels);
+    cr_assert_eq(qc_dataset_load(&d, "fashion-mnist:size=32", dir, QC_SPLIT_TEST, 0, 0, &err),
+                 QC_OK, "%s", err.msg);
+    cr_assert_eq(d.n, N);
+    cr_assert(d.h == 32 && d.w == 32 && d.c == 1);
+    cr_assert_str_eq(d.name, "fashion-mnist");
+    for (int i = 0; i < N; i++)
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++) {
+                const bool in = y >= 2 && y < 30 && x >= 2 && x < 30;
+                const uint8_t want = in ? pixels[i * IMG + (y - 2) * 28 + (x - 2)] : 0;
+                cr_assert_eq(d.pixels[(i * 32 + y) * 32 + x], want, "image %d (%d,%d)", i, y, x);
+            }
+    cr_assert_arr_eq(d.labels, labels, N);
+    qc_dataset_free(&d);
+    cr_assert_eq(qc_dataset_load(&d, "fashion-mnist:size=20", dir, QC_SPLIT_TEST, 0, 0, &err),
+                 QC_EINVAL);
+    cr_assert(strstr(err.msg, "size=20 is below the images' 28x28"), "%s", err.msg);
+    remove_tmpdir(dir);
+}
+
 enum idx_fault {
     F_MISSING_IMAGES,
     F_MAGIC_IMAGES,
@@ -672,7 +705,9 @@ struct name_case {
 
 static struct name_case bad_names[] = {
     {"imagenet", "unknown dataset 'imagenet'"},
-    {"mnist:x=1", "mnist takes no options"},
+    {"mnist:x=1", "mnist takes no options but size=N"},
+    {"mnist:size=0", "size=0 is not an integer in 1..1024"},
+    {"fashion-mnist:size=3x", "size=3x is not an integer"},
     {"synthetic:colour=1", "unknown option 'colour'"},
     {"synthetic:c=4", "c=4 is outside 1..3"},
     {"synthetic:h=abc", "h=abc is not an integer"},

@@ -93,7 +93,9 @@ int qc_dataset_present(const char *name, const char *dir, struct qc_err *err);
  *       t10k-labels-idx1-ubyte, each with or without ".gz" (".gz" is tried
  *       first); 60000/10000 images of 1x28x28, 10 classes. Default dirs
  *       /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)
- *       and /usr/share/datasets/mnist.
+ *       and /usr/share/datasets/mnist. Option ":size=N" pads every
+ *       image with black pixels, centred, to N x N (N >= 28;
+ *       "fashion-mnist:size=32" is CIFAR's shape for the CIFAR ResNets).
  *   "cifar10" (or "cifar-10")  binary batches data_batch_1..5.bin (train)
  *       and test_batch.bin (test), each record 1 label byte + 3x32x32
  *       pixel bytes; 50000/10000 images, 10 classes. Default dir

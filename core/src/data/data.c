@@ -269,9 +269,57 @@ static int load_synth(struct qc_dataset *out, const char *opts, enum qc_split sp
     return QC_OK;
 }
 
+/* A file dataset's option: "size=N" pads every image with black pixels,
+ * centred, to N x N (Fashion-MNIST at CIFAR's 32 x 32, for the CIFAR-style
+ * ResNets). 0 when absent. */
+static int parse_size(int *size, const struct ds_row *row, const char *opts, struct qc_err *err)
+{
+    char *end;
+
+    *size = 0;
+    if (!opts)
+        return QC_OK;
+    if (strncmp(opts, "size=", 5) != 0)
+        return qc_err_set(err, QC_EINVAL, "/name", "%s takes no options but size=N, got '%s'",
+                          row->info.name, opts);
+    long v = strtol(opts + 5, &end, 10);
+    if (end == opts + 5 || *end || v < 1 || v > 1024)
+        return qc_err_set(err, QC_EINVAL, "/name", "%s: size=%s is not an integer in 1..1024",
+                          row->info.name, opts + 5);
+    *size = (int)v;
+    return QC_OK;
+}
+
+/* Pads d's images to size x size, centred, with zero (black) pixels. */
+static int pad_images(struct qc_dataset *d, int size, struct qc_err *err)
+{
+    if (size < d->h || size < d->w) {
+        qc_err_set(err, QC_EINVAL, "/name", "size=%d is below the images' %dx%d", size, d->h, d->w);
+        qc_dataset_free(d);
+        return QC_EINVAL;
+    }
+    const int64_t plane = (int64_t)size * size;
+    uint8_t *px = calloc((size_t)(d->n * d->c * plane) + 1, 1);
+    if (!px) {
+        qc_dataset_free(d);
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for %lld padded images",
+                          (long long)d->n);
+    }
+    const int top = (size - d->h) / 2, left = (size - d->w) / 2;
+    for (int64_t i = 0; i < d->n * d->c; i++)
+        for (int y = 0; y < d->h; y++)
+            memcpy(px + i * plane + (int64_t)(y + top) * size + left,
+                   d->pixels + (i * d->h + y) * d->w, (size_t)d->w);
+    free(d->pixels);
+    d->pixels = px;
+    d->h = d->w = size;
+    return QC_OK;
+}
+
 int qc_dataset_load(struct qc_dataset *out, const char *name, const char *dir, enum qc_split split,
                     int64_t limit, uint64_t seed, struct qc_err *err)
 {
+    int size = 0;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -294,14 +342,15 @@ int qc_dataset_load(struct qc_dataset *out, const char *name, const char *dir, e
         }
         return qc_err_set(err, QC_EINVAL, "/name", "unknown dataset '%s' (known: %s)", name, known);
     }
-    if (colon && row->source != SRC_SYNTH)
-        return qc_err_set(err, QC_EINVAL, "/name", "%s takes no options, got '%s'", row->info.name,
-                          colon + 1);
+    if (row->source != SRC_SYNTH && (rc = parse_size(&size, row, colon ? colon + 1 : NULL, err)))
+        return rc;
 
     if (row->source == SRC_SYNTH)
         rc = load_synth(out, colon ? colon + 1 : NULL, split, limit, seed, err);
     else
         rc = load_files(out, row, dir, split, limit, err);
+    if (!rc && size > 0)
+        rc = pad_images(out, size, err);
     if (rc)
         return rc;
     snprintf(out->name, sizeof out->name, "%s", row->info.name);
