@@ -563,3 +563,38 @@ Test(quantize, in_place_and_bad_arguments)
                  QC_EINVAL);
     cr_expect_eq(qc_quantize_f32(y, y, -1, 8, &f, &r, QC_SCALE_FLOOR, 0, NULL, &err), QC_EINVAL);
 }
+
+/* Stochastic rounding of a large array runs its SIMD path on several
+ * threads: the same bits and counters as the exact scalar engine, since
+ * each element's random bits depend on its index alone. */
+Test(quantize, sr_large_arrays_match_the_scalar_engine)
+{
+    enum { N = 200003 };
+    static const char *const fmts[] = {"e4m3", "e5m2:sat", "fp16:nosub", "bf16"};
+    float *x = malloc(sizeof(float) * N), *a = malloc(sizeof(float) * N),
+          *b = malloc(sizeof(float) * N);
+    cr_assert(x && a && b);
+    fill_f32(x, N, 0, -30, 20, 5);
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        const struct qc_format f = th_format(fmts[i]);
+        struct qc_round r = th_round(i % 2 ? "sr:13" : "sr", 99 + i);
+        r.stream = 7 + i;
+        struct qc_round_stats sa = {0}, sb = {0};
+        struct qc_err err;
+        cr_assert_eq(qc_quantize_f32(a, x, 1, N, &f, &r, QC_SCALE_FLOOR, 11, &sa, &err), 0, "%s",
+                     err.msg);
+        cr_assert_eq(
+            qc_quantize_f32_isa(b, x, 1, N, &f, &r, QC_SCALE_FLOOR, 11, &sb, "scalar", &err), 0,
+            "%s", err.msg);
+        for (int64_t j = 0; j < N; j++)
+            if (!th_same_f(a[j], b[j])) {
+                cr_expect_fail("%s: element %lld: %a vs scalar %a", fmts[i], (long long)j,
+                               (double)a[j], (double)b[j]);
+                break;
+            }
+        cr_expect(th_same_stats(&sa, &sb), "%s: counters differ", fmts[i]);
+    }
+    free(x);
+    free(a);
+    free(b);
+}

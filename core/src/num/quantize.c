@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
+#include "qcore/cpu.h"
 #include "simd/kern_impl.h"
 #include "quantize_hd.h"
 #include "quantize_impl.h"
@@ -70,6 +73,31 @@ bool qc__f32_plan_init(struct qc__f32_plan *p, const struct qc_format *f, const 
     p->emin_bits = p->emin_b >= 1 ? (uint32_t)p->emin_b << 23 : 0;
     p->magic_add = ((uint32_t)p->base_shift << 23) + 0x400000u;
     p->flush_bits = p->nosub ? p->min_normal_bits : 0;
+    return true;
+}
+
+bool qc__f32_plan_init_sr(struct qc__f32_plan *p, const struct qc_format *f,
+                          const struct qc_round *r)
+{
+    struct qc_round base, rtz;
+
+    if (r->mode != QC_ROUND_SR || r->sr_bits < 1 || r->sr_bits > 32 ||
+        (f->flags & (QC_FMTF_DAZ | QC_FMTF_SAN)))
+        return false;
+    qc_round_init(&base, QC_ROUND_RNE);
+    qc_round_init(&rtz, QC_ROUND_RTZ);
+    if (!qc__f32_plan_init(p, f, &base))
+        return false;
+    /* An overflow rounded away goes where rne's would; toward zero, to max. */
+    p->ov_away_pos = p->ov_pos;
+    p->ov_away_neg = p->ov_neg;
+    p->ov_keep_pos = f32_bits((float)qc_round_value(f, DBL_MAX, &rtz, 0, NULL));
+    p->ov_keep_neg = f32_bits((float)qc_round_value(f, -DBL_MAX, &rtz, 0, NULL));
+    p->mode = QC_ROUND_SR;
+    p->magic = p->magic_q = p->plain_fp32 = false;
+    p->sr_bits = r->sr_bits;
+    p->seed = r->seed;
+    p->stream = r->stream;
     return true;
 }
 
@@ -220,6 +248,26 @@ int qc__quantize_f32_kern(float *out, const float *in, int64_t rows, int64_t col
     const int64_t n = rows * cols;
     if (kern && qc__f32_plan_init(&plan, f, r)) {
         kern->quantize_f32(out, in, n, &plan, st);
+        return QC_OK;
+    }
+    if (kern && qc__f32_plan_init_sr(&plan, f, r)) {
+        /* Each element's bits depend on its index alone: any split of the
+         * array over threads gives the same result. */
+        const int nt = n >= (INT64_C(1) << 16) ? qc_cpu_count() : 1;
+        struct qc_round_stats sum = {0};
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
+            const int64_t i0 = n * t / k / 64 * 64, i1 = t + 1 == k ? n : n * (t + 1) / k / 64 * 64;
+            struct qc_round_stats mine = {0};
+            if (i1 > i0)
+                kern->quantize_sr(out + i0, in + i0, i1 - i0, first_index + (uint64_t)i0, &plan,
+                                  st ? &mine : NULL);
+#pragma omp critical
+            qc_round_stats_add(&sum, &mine);
+        }
+        if (st)
+            qc_round_stats_add(st, &sum);
         return QC_OK;
     }
     for (int64_t i = 0; i < n; i++)

@@ -30,6 +30,10 @@ int qc__quantize_f32_check(const struct qc_format *f, const struct qc_round *r, 
 
 /* Fills `p` and returns true when the SIMD path can round to `f` with `r`. */
 bool qc__f32_plan_init(struct qc__f32_plan *p, const struct qc_format *f, const struct qc_round *r);
+/* The same for stochastic rounding (kern->quantize_sr): formats without a
+ * gap (no daz, no subnormal-as-normal), at most 32 random bits. */
+bool qc__f32_plan_init_sr(struct qc__f32_plan *p, const struct qc_format *f,
+                          const struct qc_round *r);
 
 /* qc_quantize_f32 with an explicit kernel (NULL: the scalar engine only). */
 int qc__quantize_f32_kern(float *out, const float *in, int64_t rows, int64_t cols,

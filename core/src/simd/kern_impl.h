@@ -35,6 +35,12 @@ struct qc__f32_plan {
     uint32_t magic_add;  /* (base_shift << 23) + 0x400000: exponent field -> M */
     uint32_t flush_bits; /* nosub: min normal pattern; else 0 */
     enum qc_round_mode mode;
+    /* Stochastic rounding (qc__f32_plan_init_sr): R <= 32 random bits per
+     * element from Philox keyed (seed, stream, index), and the results of
+     * an overflow that rounds away from zero or toward it. */
+    int sr_bits;
+    uint64_t seed, stream;
+    uint32_t ov_away_pos, ov_away_neg, ov_keep_pos, ov_keep_neg;
 };
 
 /* Rows of A in one packed panel, and the widest column panel of B (in
@@ -111,6 +117,9 @@ struct qc__kern {
     int nr; /* columns of a B panel: two vectors */
     void (*quantize_f32)(float *out, const float *in, int64_t n, const struct qc__f32_plan *p,
                          struct qc_round_stats *st);
+    /* Stochastic rounding: element i draws index first + i. */
+    void (*quantize_sr)(float *out, const float *in, int64_t n, uint64_t first,
+                        const struct qc__f32_plan *p, struct qc_round_stats *st);
     /* Largest and smallest nonzero magnitude, finiteness and zero count
      * of `rows` x `width` floats; with `weight` (one per row, < 2^27,
      * `width` a multiple of the vector) the zero count and the zero pairs

@@ -5,6 +5,9 @@
  * same bits; only the vector width differs. */
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "kern_impl.h"
 
@@ -309,6 +312,179 @@ static void quantize_f32(float *out, const float *in, int64_t n, const struct qc
         (p->gap ? quantize_magic_gap : quantize_magic)(out, in, n, p, st);
     else
         table[p->gap][p->mode](out, in, n, p, st);
+}
+
+/* ---- Philox4x32-10 in lanes (base/rng.c, qc_rng_u64): the very bits of
+ * the scalar generator for each lane's index, VL/2 indices per vector of
+ * 64-bit lanes. Each 32-bit word lives in the low half of a 64-bit lane;
+ * the high halves carry junk that the multiplies ignore and the end
+ * masks. */
+
+typedef uint64_t vq __attribute__((vector_size(VBYTES)));
+#define VQ (VBYTES / 8)
+
+/* The 64-bit products of the lanes' low 32-bit halves. */
+static inline vq mul_lo32(vq a, vq b)
+{
+#if ISA_ID == ISA_avx512
+    return (vq)_mm512_mul_epu32((__m512i)a, (__m512i)b);
+#elif ISA_ID == ISA_avx2
+    return (vq)_mm256_mul_epu32((__m256i)a, (__m256i)b);
+#elif defined(__SSE2__)
+    return (vq)_mm_mul_epu32((__m128i)a, (__m128i)b);
+#else
+    return (a & 0xffffffffu) * (b & 0xffffffffu);
+#endif
+}
+
+/* qc_rng_u64(seed, stream, index[l]) for every lane l. */
+static inline __attribute__((always_inline)) vq philox(uint64_t seed, uint64_t stream, vq index)
+{
+    vq c0 = index, c1 = index >> 32;
+    vq c2 = (vq){0} + (stream & 0xffffffffu), c3 = (vq){0} + (stream >> 32);
+    const vq m0 = (vq){0} + 0xD2511F53u, m1 = (vq){0} + 0xCD9E8D57u;
+
+#pragma GCC unroll 10
+    for (uint32_t round = 0; round < 10; round++) {
+        const uint32_t k0 = (uint32_t)seed + round * 0x9E3779B9u;
+        const uint32_t k1 = (uint32_t)(seed >> 32) + round * 0xBB67AE85u;
+        const vq p0 = mul_lo32(c0, m0), p1 = mul_lo32(c2, m1);
+        const vq n0 = (p1 >> 32) ^ c1 ^ k0, n2 = (p0 >> 32) ^ c3 ^ k1;
+        c1 = p1;
+        c3 = p0;
+        c0 = n0;
+        c2 = n2;
+    }
+    return (c0 & 0xffffffffu) | (c1 << 32);
+}
+
+/* The low 32 random bits of VL consecutive indices from `first`: two
+ * Philox streams of VL/2 lanes, interleaved round by round so that their
+ * multiplies overlap, and only the first output word (c0) kept. */
+static inline __attribute__((always_inline)) vu random32(uint64_t seed, uint64_t stream,
+                                                         uint64_t first)
+{
+    vq a0 = (vq){0} + first, b0 = (vq){0} + (first + VQ);
+    for (int l = 0; l < VQ; l++) {
+        a0[l] += (uint64_t)l;
+        b0[l] += (uint64_t)l;
+    }
+    vq ca0 = a0, ca1 = a0 >> 32, cb0 = b0, cb1 = b0 >> 32;
+    vq ca2 = (vq){0} + (stream & 0xffffffffu), ca3 = (vq){0} + (stream >> 32);
+    vq cb2 = ca2, cb3 = ca3;
+    const vq m0 = (vq){0} + 0xD2511F53u, m1 = (vq){0} + 0xCD9E8D57u;
+
+#pragma GCC unroll 10
+    for (uint32_t round = 0; round < 10; round++) {
+        const uint32_t k0 = (uint32_t)seed + round * 0x9E3779B9u;
+        const uint32_t k1 = (uint32_t)(seed >> 32) + round * 0xBB67AE85u;
+        const vq pa0 = mul_lo32(ca0, m0), pa1 = mul_lo32(ca2, m1);
+        const vq pb0 = mul_lo32(cb0, m0), pb1 = mul_lo32(cb2, m1);
+        const vq na0 = (pa1 >> 32) ^ ca1 ^ k0, na2 = (pa0 >> 32) ^ ca3 ^ k1;
+        const vq nb0 = (pb1 >> 32) ^ cb1 ^ k0, nb2 = (pb0 >> 32) ^ cb3 ^ k1;
+        ca1 = pa1;
+        ca3 = pa0;
+        ca0 = na0;
+        ca2 = na2;
+        cb1 = pb1;
+        cb3 = pb0;
+        cb0 = nb0;
+        cb2 = nb2;
+    }
+    /* The low words of both halves, in lane order. */
+#if VL == 4
+    return __builtin_shufflevector((vu)ca0, (vu)cb0, 0, 2, 4, 6);
+#elif VL == 8
+    return __builtin_shufflevector((vu)ca0, (vu)cb0, 0, 2, 4, 6, 8, 10, 12, 14);
+#else
+    return __builtin_shufflevector((vu)ca0, (vu)cb0, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                   26, 28, 30);
+#endif
+}
+
+/* Stochastic rounding of fp32 patterns `u` to the plan's format (no gaps,
+ * R <= 32), given R random bits per lane in `rnd`: rounds away from zero
+ * iff f + rnd >= 2^R, where f is the R bits of the exact value just below
+ * the kept last bit (base/round.c, round_mag). Left-aligned in 32 bits,
+ * that carry is an unsigned overflow. */
+static inline __attribute__((always_inline)) vu round_sr(vu u, vu rnd, const struct qc__f32_plan *p,
+                                                         vu *n_ov, vu *n_un)
+{
+    const vu sign = u & 0x80000000u;
+    const vu a = u & 0x7fffffffu;
+    const vi neg = (vi)(sign != 0);
+    const vi nan = (vi)(a > 0x7f800000u);
+    const vi inf = (vi)(a == 0x7f800000u);
+    const vu ex = a >> 23;
+    const vi exx = (vi)ex - (vi)(ex == 0); /* subnormals share binade 1's spacing */
+    vi d = p->emin_b - exx;
+    d &= (vi)(d > 0);
+    const vi s = p->base_shift + d; /* bits dropped below the kept last bit */
+    const vu sig = (a & 0x7fffffu) | ((vu)(vi)(ex != 0) & 0x800000u);
+
+    /* The dropped bits, left-aligned: sig << (32 - s), or sig >> (s - 32). */
+    const vi lc = (32 - s) & (vi)(s >= 1) & (vi)(s <= 31); /* every count in 0..31 */
+    const vi rc = (vi)sel(s > 63, (vu){0} + 31u, (vu)((s - 32) & (vi)(s >= 32)));
+    vu t = sel(s >= 32, sig >> (vu)rc, sig << (vu)lc);
+    t = sel(s == 0, (vu){0}, t);
+    const uint32_t keep_mask = p->sr_bits >= 32 ? 0xffffffffu : ~((1u << (32 - p->sr_bits)) - 1);
+    t &= keep_mask;
+    const vu rs = p->sr_bits >= 32 ? rnd : rnd << (32 - p->sr_bits);
+    const vi away = (vi)((t + rs) < t);
+
+    /* Truncate, then one quantum more when away. */
+    const vi big = (vi)(s > 23);
+    const vu sc = (vu)(s & 31);
+    const vu one = (vu){0} + 1u;
+    const vu quantum = one << sc;
+    vu r = (a & ~(quantum - 1u)) + ((vu)away & quantum);
+    r = sel(big, (vu)away & p->min_sub_bits, r);
+
+    const vi fin = ~(nan | inf);
+    const vi ov = fin & (vi)(r > p->max_bits);
+    r &= (vu)(r >= p->flush_bits); /* nosub */
+    const vi un = fin & (vi)(a != 0) & (vi)(r == 0);
+    *n_ov -= (vu)ov;
+    *n_un -= (vu)un;
+    vu out = r | sign;
+    const vu ov_pos = sel(away, (vu){0} + p->ov_away_pos, (vu){0} + p->ov_keep_pos);
+    const vu ov_neg = sel(away, (vu){0} + p->ov_away_neg, (vu){0} + p->ov_keep_neg);
+    out = sel(ov, sel(neg, ov_neg, ov_pos), out);
+    out = sel(inf, sel(neg, (vu){0} + p->inf_neg, (vu){0} + p->inf_pos), out);
+    out = sel(nan, (vu){0} + 0x7fc00000u, out);
+    return out;
+}
+
+static void quantize_sr(float *out, const float *in, int64_t n, uint64_t first,
+                        const struct qc__f32_plan *pp, struct qc_round_stats *st)
+{
+    const struct qc__f32_plan p = *pp;
+    const int64_t span = (int64_t)VL << 24; /* 32-bit lane counters */
+
+    for (int64_t base = 0; base < n; base += span) {
+        const int64_t end = base + span < n ? base + span : n;
+        vu n_ov = {0}, n_un = {0};
+        int64_t i = base;
+        for (; i <= end - VL; i += VL) {
+            const vu rnd = random32(p.seed, p.stream, first + (uint64_t)i);
+            storeu(out + i, round_sr(loadu(in + i), rnd, &p, &n_ov, &n_un));
+        }
+        if (i < end) {
+            float tmp[VL] = {0};
+            memcpy(tmp, in + i, (size_t)(end - i) * sizeof(float));
+            /* Padding lanes hold +0: rounds to +0 with no events. */
+            const vu rnd = random32(p.seed, p.stream, first + (uint64_t)i);
+            storeu(tmp, round_sr(loadu(tmp), rnd, &p, &n_ov, &n_un));
+            memcpy(out + i, tmp, (size_t)(end - i) * sizeof(float));
+        }
+        if (st) {
+            st->ops += (uint64_t)(end - base);
+            for (int l = 0; l < VL; l++) {
+                st->overflow += n_ov[l];
+                st->underflow += n_un[l];
+            }
+        }
+    }
 }
 
 /* x + y rounded to fp32 by round-to-odd: RO(x) = RZ(x) | inexact. With s
@@ -1060,6 +1236,7 @@ const struct qc__kern CAT(qc__kern_, QC_SIMD_ISA) = {
     .isa = STR(QC_SIMD_ISA),
     .nr = NR,
     .quantize_f32 = quantize_f32,
+    .quantize_sr = quantize_sr,
     .pack_stats = pack_stats,
     .gemm_f32 = gemm_f32,
     .gemm_wide = gemm_wide,
