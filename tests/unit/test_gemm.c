@@ -810,6 +810,12 @@ Test(gemm, fast_kernels_match_ref)
         /* sums that leave q8.8's range: the optimistic fixed kernel gives
          * way to the saturating one */
         {"cfg=5,a=e5m2,b=e5m2,acc=q8.8", "fixed", 0, 4, 5, 18, 100},
+        /* stochastic accumulator rounding: the fp64-lane kernel, Philox in lanes */
+        {"cfg=5,a=e5m2,b=e5m2,acc=e6m5,acc_rounding=sr,chunk=32,seed=5", "sr", -4, 3, 7, 21, 100},
+        {"cfg=3,a=e4m3,b=e4m3,acc=bf16,acc_rounding=sr:12,seed=2", "sr", -4, 3, 5, 18, 900},
+        {"cfg=5,a=e5m2,b=e5m2,acc=e5m2:sat,acc_rounding=sr:16,chunk=8,seed=7", "sr", 0, 12, 6, 17,
+         60},
+        {"cfg=1,acc=e6m5:nosub,acc_rounding=sr:20,seed=3", "sr", -20, 10, 5, 19, 40},
         /* the general kernels, for contrast: an accumulator that can
          * overflow, and one whose rounding is not rne */
         {"cfg=5,a=e5m2,b=e5m2,acc=e5m2,chunk=32", "f32", 0, 15, 5, 18, 100},

@@ -53,6 +53,19 @@ struct qc__f32_plan {
 enum { QC_KACC_PLAIN, QC_KACC_MAGIC, QC_KACC_GENERIC };
 enum { QC_KPROD_NONE, QC_KPROD_FLUSH, QC_KPROD_MAGIC, QC_KPROD_GENERIC, QC_KPROD_F32 };
 
+/* A stochastically rounding float accumulator in fp64 lanes
+ * (kern->gemm_sr): its grid and its special results as fp64 bit patterns.
+ * Each sum is rounded to odd in fp64, which keeps every bit that the R
+ * random bits are compared with (mbits + 1 + R <= 52). */
+struct qc__sr64 {
+    int mbits, sr_bits;
+    int32_t emin_b; /* emin + 1023 */
+    uint64_t max_bits, min_sub_bits, flush_bits;
+    uint64_t ov_away_pos, ov_away_neg, ov_keep_pos, ov_keep_neg, inf_pos, inf_neg;
+    uint64_t seed, stream;
+    int64_t steps; /* rounding steps per output: K + number of chunks */
+};
+
 /* One emulated GEMM over SIMD lanes, on packed operands (gemm_cpu.c packs
  * them, rounded to the multiplier's reading):
  *   A: row panels of MR rows, K-major: panel p at ap + p*k*MR, element
@@ -85,6 +98,7 @@ struct qc__gemm_job {
     int32_t fx_hi, fx_lo;
     float fx_scale, fx_inv, fx_clamp; /* 2^N, 2^-N, 2^22 */
     struct qc__f32_plan prod, acc;
+    struct qc__sr64 sr;
 };
 
 /* Bytes of state one tile keeps between blocks of K (acc and chunk total
@@ -101,7 +115,8 @@ struct qc__gemm_job {
  * is the raw count of r == acc or q == 0 lanes. */
 typedef void (*qc__tile_fn)(const struct qc__gemm_job *job, const float *ap, const float *bp,
                             int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
-                            int rows, int64_t cols, struct qc_round_stats *st);
+                            int rows, int64_t cols, int64_t i0, int64_t j0,
+                            struct qc_round_stats *st);
 
 /* What packing learns about a rounded operand panel. */
 struct qc__pack_stats {
@@ -132,6 +147,9 @@ struct qc__kern {
      * `wide_flush`). */
     qc__tile_fn gemm_wide;
     qc__tile_fn gemm_fixed; /* fp32 lanes, fixed-point accumulator (the fx_* fields) */
+    /* fp64 lanes, a float accumulator with stochastic rounding (job->sr;
+     * products as gemm_wide's) */
+    qc__tile_fn gemm_sr;
 };
 
 extern const struct qc__kern qc__kern_generic;

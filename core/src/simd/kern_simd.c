@@ -698,9 +698,10 @@ tile_t(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t k
 #define TILE_FN(NAME, A, P, F, PA, C)                                                              \
     static void NAME(const struct qc__gemm_job *J, const float *ap, const float *bp,               \
                      int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,       \
-                     int rows, int64_t cols, struct qc_round_stats *st)                            \
+                     int rows, int64_t cols, int64_t i0, int64_t j0, struct qc_round_stats *st)    \
     {                                                                                              \
         vu counts[3] = {{0}, {0}, {0}};                                                            \
+        (void)i0, (void)j0;                                                                        \
         for (int t = 0; t < np; t++) {                                                             \
             const int64_t left = cols - (int64_t)t * NR;                                           \
             tile_t(J, ap, bp + t * bstride, k0, k1, (char *)state + t * QC_KERN_TILE_STATE,        \
@@ -759,7 +760,7 @@ static const qc__tile_fn fast_table[2][3][3] = {
 
 static void gemm_f32(const struct qc__gemm_job *J, const float *ap, const float *bp,
                      int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
-                     int rows, int64_t cols, struct qc_round_stats *st)
+                     int rows, int64_t cols, int64_t i0, int64_t j0, struct qc_round_stats *st)
 {
     qc__tile_fn fn;
     if (J->fast) {
@@ -769,7 +770,7 @@ static void gemm_f32(const struct qc__gemm_job *J, const float *ap, const float 
     } else {
         fn = gen_table[st != NULL][J->acc_kind][J->prod_kind];
     }
-    fn(J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, st);
+    fn(J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, i0, j0, st);
 }
 
 /* ---- The wide kernel: fp64 lanes for inputs whose products need more
@@ -933,9 +934,11 @@ tile_d(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t k
 #define WIDE_FN(P, C)                                                                              \
     static void wide_##P##_##C(const struct qc__gemm_job *J, const float *ap, const float *bp,     \
                                int64_t bstride, int np, int64_t k0, int64_t k1, void *state,       \
-                               float *c, int rows, int64_t cols, struct qc_round_stats *st)        \
+                               float *c, int rows, int64_t cols, int64_t i0, int64_t j0,           \
+                               struct qc_round_stats *st)                                          \
     {                                                                                              \
         vul counts[3] = {{0}, {0}, {0}};                                                           \
+        (void)i0, (void)j0;                                                                        \
         for (int t = 0; t < np; t++) {                                                             \
             const int64_t left = cols - (int64_t)t * NR;                                           \
             tile_d(J, ap, bp + t * bstride, k0, k1, (char *)state + t * QC_KERN_TILE_STATE,        \
@@ -957,14 +960,189 @@ WIDE_FN(PROD_GENERIC, 1)
 
 static void gemm_wide(const struct qc__gemm_job *J, const float *ap, const float *bp,
                       int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
-                      int rows, int64_t cols, struct qc_round_stats *st)
+                      int rows, int64_t cols, int64_t i0, int64_t j0, struct qc_round_stats *st)
 {
     static const qc__tile_fn table[2][3] = {
         {wide_PROD_NONE_0, wide_PROD_FLUSH_0, wide_PROD_GENERIC_0},
         {wide_PROD_NONE_1, wide_PROD_FLUSH_1, wide_PROD_GENERIC_1},
     };
     const int pk = J->prod_kind == PROD_GENERIC ? 2 : J->prod_kind == PROD_FLUSH ? 1 : 0;
-    table[st != NULL][pk](J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, st);
+    table[st != NULL][pk](J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, i0, j0, st);
+}
+
+/* ---- Stochastic accumulator rounding in fp64 lanes: each sum rounded to
+ * odd in fp64, then to the format with the output's draw for that step
+ * (docs/mac.md: index (i*n + j)*(K + chunks) + step). */
+
+static inline vul sel64(vl mask, vul x, vul y)
+{
+    return ((vul)mask & x) | (~(vul)mask & y);
+}
+
+/* round_sr in 64-bit lanes: R <= 32 random bits per lane in `rnd`. */
+static inline __attribute__((always_inline)) vd round_sr_d(vd x, vq rnd, const struct qc__sr64 *P,
+                                                           vul *n_ov, vul *n_un)
+{
+    const vul u = (vul)x;
+    const vul sign = u & 0x8000000000000000u;
+    const vul a = u & 0x7fffffffffffffffu;
+    const vl neg = (vl)(sign != 0);
+    const vl nan = (vl)(a > 0x7ff0000000000000u);
+    const vl inf = (vl)(a == 0x7ff0000000000000u);
+    const vl ex = (vl)(a >> 52);
+    vl d = P->emin_b - ex;
+    d &= (vl)(d > 0);
+    const vl s = (52 - P->mbits) + d; /* bits dropped, at least 29 */
+    const vul sig = (a & 0x000fffffffffffffu) | 0x0010000000000000u;
+    /* The dropped bits, left-aligned in 64: every shift count in 0..63. */
+    const vl lc = (64 - s) & (vl)(s <= 63);
+    const vl rc = (vl)sel64((vl)(s > 127), (vul){0} + 63u, (vul)((s - 64) & (vl)(s >= 64)));
+    vul t = sel64((vl)(s >= 64), sig >> (vul)rc, sig << (vul)lc);
+    t &= ~((UINT64_C(1) << (64 - P->sr_bits)) - 1);
+    const vul rs = (vul)rnd << (64 - P->sr_bits);
+    const vl away = (vl)((t + rs) < t);
+    const vul quantum = ((vul){0} + 1u) << (vul)(s & 63);
+    vul r = (a & ~(quantum - 1u)) + ((vul)away & quantum);
+    r = sel64((vl)(s > 52), (vul)away & P->min_sub_bits, r);
+    r = sel64((vl)(a == 0), (vul){0}, r);
+    const vl fin = ~(nan | inf);
+    const vl ov = fin & (vl)(r > P->max_bits);
+    r &= (vul)(vl)(r >= P->flush_bits); /* nosub */
+    *n_ov -= (vul)ov;
+    *n_un -= (vul)(fin & (vl)(a != 0) & (vl)(r == 0));
+    vul out = r | sign;
+    const vul ovp = sel64(away, (vul){0} + P->ov_away_pos, (vul){0} + P->ov_keep_pos);
+    const vul ovn = sel64(away, (vul){0} + P->ov_away_neg, (vul){0} + P->ov_keep_neg);
+    out = sel64(ov, sel64(neg, ovn, ovp), out);
+    out = sel64(inf, sel64(neg, (vul){0} + P->inf_neg, (vul){0} + P->inf_pos), out);
+    return (vd)out;
+}
+
+static inline __attribute__((always_inline)) vd
+sr_add(vd acc, vd y, vq idx, const struct qc__sr64 *P, vul *n_ov, vul *n_un, vul *n_sw)
+{
+    const vd s = sum_odd_d(acc, y);
+    const vd r = round_sr_d(s, philox(P->seed, P->stream, idx), P, n_ov, n_un);
+    *n_sw -=
+        (vul)((vl)(acc != 0.0) & (vl)(y != 0.0) & finite_d(acc) & finite_d(y) & (vl)(r == acc));
+    return r;
+}
+
+static inline __attribute__((always_inline)) void tile_sr(const struct qc__gemm_job *J,
+                                                          const float *ap, const float *bp,
+                                                          int64_t k0, int64_t k1, void *state,
+                                                          float *c, int rows, int cols, int64_t i0,
+                                                          int64_t j0, const int pkind, vul *counts)
+{
+    const struct qc__sr64 *P = &J->sr;
+    vul n_ov = counts[0], n_un = counts[1], n_sw = counts[2];
+    const int64_t chunk = J->chunk;
+
+    for (int half = 0; half < 2; half++) {
+        vd acc[MR][HD], tot[MR][HD];
+        vq base[MR][HD]; /* each lane's first draw index */
+        char *sv = (char *)state + (size_t)half * 2 * sizeof acc;
+        for (int r = 0; r < MR; r++)
+            for (int q = 0; q < HD; q++) {
+                const int64_t j = j0 + half * HD * VLD + q * VLD;
+                base[r][q] = (vq){0} + (uint64_t)(((i0 + r) * J->n + j) * P->steps);
+                for (int l = 0; l < VLD; l++)
+                    base[r][q][l] += (uint64_t)(l * P->steps);
+            }
+        if (k0 == 0) {
+            for (int r = 0; r < MR; r++)
+                for (int q = 0; q < HD; q++)
+                    acc[r][q] = tot[r][q] = (vd){0};
+        } else {
+            memcpy(acc, sv, sizeof acc);
+            memcpy(tot, sv + sizeof acc, sizeof tot);
+        }
+        const float *a = ap + k0 * MR, *b = bp + half * HD * VLD;
+        int64_t kk = k0;
+        while (kk < k1) {
+            const int64_t ci = kk / chunk, cend = (ci + 1) * chunk;
+            const int64_t end = cend < k1 ? cend : k1;
+            for (; kk < end; kk++, a += MR, b += NR) {
+                vd bv[HD];
+                for (int q = 0; q < HD; q++)
+                    bv[q] = load_f32_as_f64(b + q * VLD);
+                const uint64_t step = (uint64_t)(kk + ci);
+                for (int r = 0; r < MR; r++) {
+                    const vd av = splat_d(a[r]);
+                    for (int q = 0; q < HD; q++)
+                        acc[r][q] = sr_add(acc[r][q], product_d(av, bv[q], J, pkind, &n_ov, &n_un),
+                                           base[r][q] + step, P, &n_ov, &n_un, &n_sw);
+                }
+            }
+            if (kk == cend || kk == J->k) {
+                const uint64_t step = (uint64_t)(kk + ci);
+                for (int r = 0; r < MR; r++)
+                    for (int q = 0; q < HD; q++) {
+                        tot[r][q] =
+                            sr_add(tot[r][q], acc[r][q], base[r][q] + step, P, &n_ov, &n_un, &n_sw);
+                        acc[r][q] = (vd){0};
+                    }
+            }
+        }
+        if (k1 == J->k) {
+            for (int r = 0; r < rows; r++) {
+                float out[HD * VLD];
+                for (int q = 0; q < HD; q++)
+                    for (int l = 0; l < VLD; l++) {
+                        const float v = (float)tot[r][q][l]; /* exact: a value of the format */
+                        out[q * VLD + l] = v != v ? __builtin_nanf("") : v;
+                    }
+                const int jj = half * HD * VLD;
+                const int n = cols - jj < HD * VLD ? cols - jj : HD * VLD;
+                if (n > 0)
+                    memcpy(c + r * J->ldc + jj, out, (size_t)n * sizeof(float));
+            }
+        } else {
+            memcpy(sv, acc, sizeof acc);
+            memcpy(sv + sizeof acc, tot, sizeof tot);
+        }
+    }
+    counts[0] = n_ov;
+    counts[1] = n_un;
+    counts[2] = n_sw;
+}
+
+#define SR_FN(P, C)                                                                                \
+    static void sr_##P##_##C(const struct qc__gemm_job *J, const float *ap, const float *bp,       \
+                             int64_t bstride, int np, int64_t k0, int64_t k1, void *state,         \
+                             float *c, int rows, int64_t cols, int64_t i0, int64_t j0,             \
+                             struct qc_round_stats *st)                                            \
+    {                                                                                              \
+        vul counts[3] = {{0}, {0}, {0}};                                                           \
+        for (int t = 0; t < np; t++) {                                                             \
+            const int64_t left = cols - (int64_t)t * NR;                                           \
+            tile_sr(J, ap, bp + t * bstride, k0, k1, (char *)state + t * QC_KERN_TILE_STATE,       \
+                    c + t * NR, rows, left < NR ? (int)left : NR, i0, j0 + t * NR, P, counts);     \
+        }                                                                                          \
+        if (C)                                                                                     \
+            for (int l = 0; l < VLD; l++) {                                                        \
+                st->overflow += counts[0][l];                                                      \
+                st->underflow += counts[1][l];                                                     \
+                st->swamping += counts[2][l];                                                      \
+            }                                                                                      \
+    }
+SR_FN(PROD_NONE, 0)
+SR_FN(PROD_FLUSH, 0)
+SR_FN(PROD_GENERIC, 0)
+SR_FN(PROD_NONE, 1)
+SR_FN(PROD_FLUSH, 1)
+SR_FN(PROD_GENERIC, 1)
+
+static void gemm_sr(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t bstride,
+                    int np, int64_t k0, int64_t k1, void *state, float *c, int rows, int64_t cols,
+                    int64_t i0, int64_t j0, struct qc_round_stats *st)
+{
+    static const qc__tile_fn table[2][3] = {
+        {sr_PROD_NONE_0, sr_PROD_FLUSH_0, sr_PROD_GENERIC_0},
+        {sr_PROD_NONE_1, sr_PROD_FLUSH_1, sr_PROD_GENERIC_1},
+    };
+    const int pk = J->prod_kind == PROD_GENERIC ? 2 : J->prod_kind == PROD_FLUSH ? 1 : 0;
+    table[st != NULL][pk](J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, i0, j0, st);
 }
 
 /* ---- Fixed-point accumulators: each exact fp32 product is scaled onto
@@ -1118,12 +1296,13 @@ tile_fx(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t 
 }
 
 #define FX_FN(R, P, F, C)                                                                          \
-    static void fx_##R##_##P##_##F##_##C(const struct qc__gemm_job *J, const float *ap,            \
-                                         const float *bp, int64_t bstride, int np, int64_t k0,     \
-                                         int64_t k1, void *state, float *c, int rows,              \
-                                         int64_t cols, struct qc_round_stats *st)                  \
+    static void fx_##R##_##P##_##F##_##C(                                                          \
+        const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t bstride, int np,   \
+        int64_t k0, int64_t k1, void *state, float *c, int rows, int64_t cols, int64_t i0,         \
+        int64_t j0, struct qc_round_stats *st)                                                     \
     {                                                                                              \
         vu counts[2] = {{0}, {0}};                                                                 \
+        (void)i0, (void)j0;                                                                        \
         for (int t = 0; t < np; t++) {                                                             \
             const int64_t left = cols - (int64_t)t * NR;                                           \
             tile_fx(J, ap, bp + t * bstride, k0, k1, (char *)state + t * QC_KERN_TILE_STATE,       \
@@ -1153,7 +1332,7 @@ FX_FAST_P(1, 1)
 
 static void gemm_fixed(const struct qc__gemm_job *J, const float *ap, const float *bp,
                        int64_t bstride, int np, int64_t k0, int64_t k1, void *state, float *c,
-                       int rows, int64_t cols, struct qc_round_stats *st)
+                       int rows, int64_t cols, int64_t i0, int64_t j0, struct qc_round_stats *st)
 {
     static const qc__tile_fn gen[2][2][4] = {{FX_GEN_ROW(0, 0), FX_GEN_ROW(1, 0)},
                                              {FX_GEN_ROW(0, 1), FX_GEN_ROW(1, 1)}};
@@ -1163,7 +1342,7 @@ static void gemm_fixed(const struct qc__gemm_job *J, const float *ap, const floa
     };
     const qc__tile_fn fn = J->fast ? fast[st != NULL][J->fx_rne][J->prod_kind == PROD_MAGIC]
                                    : gen[st != NULL][J->fx_rne][J->prod_kind];
-    fn(J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, st);
+    fn(J, ap, bp, bstride, np, k0, k1, state, c, rows, cols, i0, j0, st);
 }
 
 /* ---- Packing statistics ------------------------------------------------- */
@@ -1241,4 +1420,5 @@ const struct qc__kern CAT(qc__kern_, QC_SIMD_ISA) = {
     .gemm_f32 = gemm_f32,
     .gemm_wide = gemm_wide,
     .gemm_fixed = gemm_fixed,
+    .gemm_sr = gemm_sr,
 };

@@ -154,7 +154,7 @@ static int round_rows_from(float *dst, const float *src, int64_t rows, int64_t c
 
 /* ---- plans ------------------------------------------------------------------------ */
 
-enum family { FAM_NONE, FAM_F32, FAM_FIXED, FAM_WIDE };
+enum family { FAM_NONE, FAM_F32, FAM_FIXED, FAM_WIDE, FAM_SR };
 
 /* What the fast-regime decision needs to know about the products. */
 struct prod_info {
@@ -296,6 +296,59 @@ static bool wide_plan(struct qc__gemm_job *J, const struct qc_mac *mac,
         J->prod_kind = QC_KPROD_FLUSH;
         J->wide_flush = mac->prod_flush;
     }
+    return true;
+}
+
+static uint64_t f64_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+/* The stochastic kernel's plan: a float accumulator without gaps, at most
+ * 32 random bits and mbits + 1 + R <= 52 (so that fp64's round to odd
+ * keeps every bit compared), products as the wide kernel's. */
+static bool sr_plan(struct qc__gemm_job *J, const struct qc_mac *mac, const struct qc_gemm_desc *d)
+{
+    const struct qc_format *f = &mac->acc, *pr = &mac->prod_round;
+    const struct qc_round *r = &mac->acc_round;
+    struct qc_round rne, rtz;
+
+    if (f->kind != QC_FMT_FLOAT || r->mode != QC_ROUND_SR || r->sr_bits < 1 || r->sr_bits > 32 ||
+        !qc_format_fits_f32(f) || (f->flags & (QC_FMTF_DAZ | QC_FMTF_SAN)) ||
+        f->mbits + 1 + r->sr_bits > 52 || d->k >= (INT64_C(1) << 26))
+        return false;
+    J->prod_kind = QC_KPROD_NONE;
+    J->wide_flush = 0.0;
+    if (!mac->fused && !mac->prod_exact) {
+        if (!is_plain_fp32(pr, QC_FMTF_NOSUB))
+            return false;
+        J->prod_kind = QC_KPROD_GENERIC;
+        J->wide_flush = (pr->flags & QC_FMTF_NOSUB) ? pr->min_normal : 0.0;
+    } else if (!mac->fused && mac->prod_flush > 0.0) {
+        J->prod_kind = QC_KPROD_FLUSH;
+        J->wide_flush = mac->prod_flush;
+    }
+    qc_round_init(&rne, QC_ROUND_RNE);
+    qc_round_init(&rtz, QC_ROUND_RTZ);
+    struct qc__sr64 *P = &J->sr;
+    P->mbits = f->mbits;
+    P->sr_bits = r->sr_bits;
+    P->emin_b = f->emin + 1023;
+    P->max_bits = f64_bits(f->max_finite);
+    P->min_sub_bits = f64_bits(ldexp(1.0, f->emin - f->mbits));
+    P->flush_bits = (f->flags & QC_FMTF_NOSUB) ? f64_bits(f->min_normal) : 0;
+    /* Overflows rounded away go where rne's do, toward zero to max. */
+    P->ov_away_pos = f64_bits(qc_round_value(f, DBL_MAX, &rne, 0, NULL));
+    P->ov_away_neg = f64_bits(qc_round_value(f, -DBL_MAX, &rne, 0, NULL));
+    P->ov_keep_pos = f64_bits(qc_round_value(f, DBL_MAX, &rtz, 0, NULL));
+    P->ov_keep_neg = f64_bits(qc_round_value(f, -DBL_MAX, &rtz, 0, NULL));
+    P->inf_pos = f64_bits(qc_round_value(f, INFINITY, &rne, 0, NULL));
+    P->inf_neg = f64_bits(qc_round_value(f, -INFINITY, &rne, 0, NULL));
+    P->seed = r->seed;
+    P->stream = d->sr_stream;
+    P->steps = d->k + (d->k > 0 ? (d->k + J->chunk - 1) / J->chunk : 0);
     return true;
 }
 
@@ -758,7 +811,8 @@ again :
             J->fast = J->sw_eq = J->plain_add = 0;
         else
             decide_fast(J, fam, mac, pi, &sa, &sb);
-        ws->kernel = fam == FAM_WIDE                ? "wide"
+        ws->kernel = fam == FAM_SR                  ? "sr"
+                     : fam == FAM_WIDE              ? "wide"
                      : fam == FAM_FIXED             ? (J->fast ? "fixed/fast" : "fixed")
                      : !J->fast                     ? "f32"
                      : J->acc_kind == QC_KACC_PLAIN ? "f32/fast/plain"
@@ -784,6 +838,7 @@ again :
     }
     const qc__tile_fn fn = fam == FAM_F32     ? kern->gemm_f32
                            : fam == FAM_FIXED ? kern->gemm_fixed
+                           : fam == FAM_SR    ? kern->gemm_sr
                                               : kern->gemm_wide;
     for (int64_t qb = q0; qb < q1; qb += ncp) {
         const int np = (int)(q1 - qb < ncp ? q1 - qb : ncp);
@@ -804,7 +859,7 @@ again :
                 const int rows = (int)(d->m - p * MR < MR ? d->m - p * MR : MR);
                 fn(J, ap + p * K * MR, blk, kb * nr, np, k0, k1,
                    state + (size_t)((p - p0) * ncp) * QC_KERN_TILE_STATE,
-                   c + p * MR * qc_gemm_ldc(d) + qb * nr, rows, d->n - qb * nr,
+                   c + p * MR * qc_gemm_ldc(d) + qb * nr, rows, d->n - qb * nr, p * MR, qb * nr,
                    counting ? &my : NULL);
             }
             if (K == 0)
@@ -1196,6 +1251,8 @@ int qc_gemm_cpu_run(float *c, const float *a, const float *b, const struct qc_ge
             fam = FAM_FIXED;
         else if (wide_plan(&job, mac, d))
             fam = FAM_WIDE;
+        else if (sr_plan(&job, mac, d))
+            fam = FAM_SR;
     }
     if (fam != FAM_NONE || (kern && panels_ok(mac) && mac->native)) {
         if ((rc = prepare_src(&s, a, b, d, mac, kern, threads, ws, err)))
