@@ -17,7 +17,9 @@ static const struct bench_entry entries[] = {
     {.name = "gemm_native", .group = "numerics", .run = bench_gemm_native},
     {.name = "gemm_memory", .group = "numerics", .run = bench_gemm_memory},
     {.name = "gemm_paths", .group = "numerics", .run = bench_gemm_paths},
-    {.name = "train_epoch", .group = "train", .run = bench_train_epoch},
+    {.name = "gemm_layers", .group = "numerics", .run = bench_gemm_layers},
+    {.name = "gemm_sr", .group = "numerics", .run = bench_gemm_sr},
+    {.name = "train_models", .group = "train", .run = bench_train_models},
     {.name = "cuda_gemm", .group = "cuda", .run = bench_cuda_gemm},
     {.name = "cuda_train_epoch", .group = "cuda", .run = bench_cuda_train_epoch},
     {.name = "server_ingest", .group = "server", .run = bench_server_ingest},
@@ -43,6 +45,16 @@ int main(int argc, char **argv)
 {
     bool selected[N_ENTRIES];
     bool any = false;
+
+    /* A baseline or a run in a process of its own (bench_util.h). */
+    if (argc >= 3 && strcmp(argv[1], "--child") == 0) {
+        if (strcmp(argv[2], "train") == 0)
+            return bench_train_child(argc - 3, argv + 3);
+        if (strcmp(argv[2], "sgemm") == 0)
+            return bench_sgemm_child(argc - 3, argv + 3);
+        fprintf(stderr, "qlab-bench: unknown child '%s'\n", argv[2]);
+        return 2;
+    }
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--list") == 0) {

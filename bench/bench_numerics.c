@@ -1,11 +1,15 @@
 /* Numerics benchmarks of libqcore: fp32 quantization against memcpy, the
- * emulated GEMM and acc=native against OpenBLAS sgemm, the peak heap of one
- * GEMM call, and the slower GEMM paths, so that a regression in any kernel
- * shows up as a ratio to a baseline timed in the same run. The targets are
- * those of the performance issue. */
+ * emulated GEMM and acc=native against OpenBLAS sgemm (run in a process of
+ * its own, so that it never shares one with the OpenMP pool the subjects
+ * started), every GEMM shape of a LeNet-5 and a ResNet-20 step, stochastic
+ * rounding against rne, the peak heap of one GEMM call, and the slower
+ * GEMM paths, so that a regression in any kernel shows up as a ratio to a
+ * baseline timed in the same run. The targets are those of the
+ * performance issues. */
 #include "bench_numerics.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +24,9 @@
 
 #define QUANT_N (INT64_C(16) << 20) /* 64 MiB of fp32 */
 /* The prefix re-checked against the exact scalar engine after timing. */
-#define QUANT_CHECK_N (INT64_C(1) << 16)
-#define GEMM_DIM      512
+#define QUANT_CHECK_N  (INT64_C(1) << 16)
+#define GEMM_DIM       1024 /* the headline figures */
+#define GEMM_DIM_SMALL 512  /* memory and the slow paths */
 /* Columns of B's packed panel are padded to a multiple of the kernel's
  * column block, at most 64 (kern_impl.h); 512 needs no padding. */
 #define PANEL_PAD 64
@@ -30,6 +35,7 @@
 #define NATIVE_MAC "cfg=5,a=e5m2,b=e5m2,acc=native"
 #define FIXED_MAC  "cfg=5,a=e5m2,b=e5m2,acc=q8.13"
 #define SR_MAC     "cfg=5,a=e5m2,b=e5m2,product=exact,acc=e6m5,acc_rounding=sr,chunk=32,seed=1"
+#define RNE_MAC    "cfg=5,a=e5m2,b=e5m2,product=exact,acc=e6m5,acc_rounding=rne,chunk=32"
 
 /* Fast subjects: best of many calls. */
 static const struct bench_plan plan_fast = {
@@ -113,7 +119,7 @@ static const struct {
     double target; /* 0: informative */
 } quant_cases[] = {
     {"e4m3", "rne", 0.6}, {"fp8_e4m3", "rne", 0}, {"e5m2", "rne", 0},
-    {"bf16", "rne", 0},   {"e4m3", "sr", 0},
+    {"bf16", "rne", 0},   {"e4m3", "sr", 0.3},
 };
 
 void bench_quantize(void)
@@ -140,14 +146,7 @@ void bench_quantize(void)
             bench_die("rounding '%s': %s", quant_cases[i].rounding, err.msg);
         q.rnd.seed = 1;
         const struct bench_case subj = {run_quantize, &q};
-        /* Stochastic rounding runs the exact scalar engine: a few hundred
-         * ms per pass, so fewer rounds. */
-        struct bench_plan plan = plan_fast;
-        if (sr) {
-            plan.min_reps = plan.max_reps = 2;
-            plan.warm_subject = false;
-        }
-        bench_pair(&t, &subj, &base, &plan);
+        bench_pair(&t, &subj, &base, &plan_fast);
 
         /* The timed path must give what the exact scalar engine gives. The
          * prefix is recomputed: the last timed call may have been memcpy's. */
@@ -178,10 +177,12 @@ void bench_quantize(void)
             .ratio = v / b,
             .target_kind = quant_cases[i].target > 0 ? BENCH_AT_LEAST : BENCH_NO_TARGET,
             .target = quant_cases[i].target,
-            .threads = 1,
-            .isa = sr ? "scalar" : qc_cpu_isa_best(),
+            .threads = sr ? qc_cpu_count() : 1,
+            .isa = qc_cpu_isa_best(),
             .config = config,
-            .note = sr ? "stochastic rounding runs the exact scalar engine" : NULL,
+            .note = sr ? "SIMD Philox and rounding, threaded (each element's bits depend on its "
+                         "index alone); memcpy single-threaded"
+                       : NULL,
             .extra = extra,
         });
     }
@@ -202,9 +203,11 @@ struct gemm_data {
     float *c_blas;
 };
 
-static void gemm_data_init(struct gemm_data *g)
+static void gemm_data_init_dim(struct gemm_data *g, int64_t m, int64_t n, int64_t k)
 {
-    g->m = g->n = g->k = GEMM_DIM;
+    g->m = m;
+    g->n = n;
+    g->k = k;
     g->a = bench_alloc((size_t)(g->m * g->k) * sizeof(float));
     g->b = bench_alloc((size_t)(g->k * g->n) * sizeof(float));
     g->c = bench_alloc((size_t)(g->m * g->n) * sizeof(float));
@@ -212,6 +215,11 @@ static void gemm_data_init(struct gemm_data *g)
     g->c_blas = bench_alloc((size_t)(g->m * g->n) * sizeof(float));
     bench_fill_normal(g->a, g->m * g->k, 2, 1.0);
     bench_fill_normal(g->b, g->k * g->n, 3, 1.0);
+}
+
+static void gemm_data_init(struct gemm_data *g)
+{
+    gemm_data_init_dim(g, GEMM_DIM_SMALL, GEMM_DIM_SMALL, GEMM_DIM_SMALL);
 }
 
 static void gemm_data_free(struct gemm_data *g)
@@ -236,6 +244,7 @@ struct gemm_call {
     const char *isa; /* NULL: qc_gemm_cpu, which picks the best */
     bool counters;   /* pass a stats struct (slower kernel) or NULL */
     struct qc_round_stats st;
+    struct qc_gemm_ws *ws; /* kept across calls (NULL: each call its own) */
 };
 
 static void gemm_call_init(struct gemm_call *gc, const struct gemm_data *g, const char *mac,
@@ -257,42 +266,87 @@ static void run_gemm(void *ctx)
     struct qc_err err;
     int rc;
 
-    /* acc=native hands the product to OpenBLAS, whose thread count is its
-     * own global setting: qc_gemm_cpu's `threads` does not reach it. */
-    if (gc->mac.native)
-        openblas_set_num_threads(gc->threads);
+    /* acc=native runs OpenBLAS single-threaded inside the GEMM's own
+     * threads: qc_gemm_cpu's `threads` is the whole story. */
     memset(&gc->st, 0, sizeof gc->st);
-    if (gc->isa)
-        rc = qc_gemm_cpu_isa(gc->g->c, gc->g->a, gc->g->b, &gc->desc, &gc->mac, gc->threads,
-                             gc->isa, st, &err);
-    else
-        rc = qc_gemm_cpu(gc->g->c, gc->g->a, gc->g->b, &gc->desc, &gc->mac, gc->threads, st, &err);
+    rc = qc_gemm_cpu_run(gc->g->c, gc->g->a, gc->g->b, &gc->desc, &gc->mac, gc->threads, gc->isa,
+                         gc->ws, st, &err);
     if (rc)
         bench_die("qc_gemm_cpu (isa %s, %d threads): %s: %s", gc->isa ? gc->isa : "auto",
                   gc->threads, qc_error_name(rc), err.msg);
 }
 
-struct sgemm_call {
-    const struct gemm_data *g;
-    int threads;
-};
-
-static void run_sgemm(void *ctx)
+int bench_sgemm_child(int argc, char **argv)
 {
-    struct sgemm_call *s = ctx;
-    const struct gemm_data *g = s->g;
-
-    openblas_set_num_threads(s->threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->m, (int)g->n, (int)g->k, 1.0f,
-                g->a, (int)g->k, g->b, (int)g->n, 0.0f, g->c_blas, (int)g->n);
+    if (argc != 4)
+        bench_die("--child sgemm M N K THREADS");
+    const int m = atoi(argv[0]), n = atoi(argv[1]), k = atoi(argv[2]), threads = atoi(argv[3]);
+    if (m < 1 || n < 1 || k < 1 || threads < 1)
+        bench_die("--child sgemm: bad shape or thread count");
+    float *a = bench_alloc((size_t)m * (size_t)k * sizeof(float));
+    float *b = bench_alloc((size_t)k * (size_t)n * sizeof(float));
+    float *c = bench_alloc((size_t)m * (size_t)n * sizeof(float));
+    bench_fill_normal(a, (int64_t)m * k, 2, 1.0);
+    bench_fill_normal(b, (int64_t)k * n, 3, 1.0);
+    openblas_set_num_threads(threads);
+    double best = INFINITY;
+    const double start = bench_now();
+    for (int rep = 0; rep < 200 && (rep < 4 || bench_now() - start < 0.6); rep++) {
+        const double t0 = bench_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c,
+                    n);
+        const double t = bench_now() - t0;
+        if (rep > 0 && t < best) /* the first call starts OpenBLAS's threads */
+            best = t;
+    }
+    printf("{\"seconds\":%.9g,\"gmacs\":%.6g}\n", best, (double)m * n * k / best * 1e-9);
+    free(a);
+    free(b);
+    free(c);
+    return 0;
 }
 
-/* OpenBLAS's pthreads workers spin for about 0.1 s after a multi-threaded
- * call (measured here: one core stays busy); on a 2-core machine they would
- * steal the next subject's cores, so a baseline call is followed by a pause. */
-static double settle_for(int threads)
+/* OpenBLAS sgemm on an m x n x k product in a process of its own: its best
+ * time in seconds. */
+static double sgemm_child_s(int64_t m, int64_t n, int64_t k, int threads)
 {
-    return threads > 1 ? 0.15 : 0.0;
+    char dims[4][24], out[512];
+    snprintf(dims[0], sizeof dims[0], "%lld", (long long)m);
+    snprintf(dims[1], sizeof dims[1], "%lld", (long long)n);
+    snprintf(dims[2], sizeof dims[2], "%lld", (long long)k);
+    snprintf(dims[3], sizeof dims[3], "%d", threads);
+    char *argv[] = {
+        (char *)bench_self(), "--child", "sgemm", dims[0], dims[1], dims[2], dims[3], NULL};
+    if (bench_run_child(out, sizeof out, argv, NULL) != 0)
+        bench_die("the sgemm baseline process failed (%s)", out);
+    const double s = bench_json_num(out, "seconds");
+    if (!(s > 0))
+        bench_die("the sgemm baseline printed no time: %s", out);
+    return s;
+}
+
+/* The best time of `c` over a plan's repetitions, the baseline's turns
+ * (a child process each) interleaved. */
+static void time_vs_child(struct bench_timing *t, const struct bench_case *c, int64_t m, int64_t n,
+                          int64_t k, int threads, const struct bench_plan *plan)
+{
+    const double start = bench_now();
+    t->subject_s = t->baseline_s = INFINITY;
+    t->reps = 0;
+    if (plan->warm_subject)
+        c->fn(c->ctx);
+    while (t->reps < plan->max_reps &&
+           (t->reps < plan->min_reps || bench_now() - start < plan->budget_s)) {
+        if (t->reps < 2) { /* two baseline processes are enough for their best */
+            const double b = sgemm_child_s(m, n, k, threads);
+            t->baseline_s = b < t->baseline_s ? b : t->baseline_s;
+        }
+        const double t0 = bench_now();
+        c->fn(c->ctx);
+        const double s = bench_now() - t0;
+        t->subject_s = s < t->subject_s ? s : t->subject_s;
+        t->reps++;
+    }
 }
 
 struct gemm_figure {
@@ -305,20 +359,22 @@ struct gemm_figure {
     const char *note;
 };
 
-/* Times one configuration against sgemm at the same thread count, emits the
- * figure, and leaves the subject's result in g->c (counters in gc). */
-static void gemm_measure(struct gemm_call *gc, const struct gemm_data *g,
-                         const struct gemm_figure *f, const struct bench_plan *plan)
+/* Times one configuration against sgemm at the same thread count (in a
+ * process of its own), emits the figure, and leaves the subject's result in
+ * g->c (counters in gc); returns the subject's best time. */
+static double gemm_measure(struct gemm_call *gc, const struct gemm_data *g,
+                           const struct gemm_figure *f, const struct bench_plan *plan)
 {
-    struct sgemm_call sg = {.g = g, .threads = f->threads};
-    const struct bench_case subj = {run_gemm, gc}, base = {run_sgemm, &sg};
-    struct bench_plan p = *plan;
+    const struct bench_case subj = {run_gemm, gc};
     struct bench_timing t;
     char config[QC_MAC_TEXT_MAX], extra[256];
 
+    static struct qc_gemm_ws *ws; /* one for every timed call, as a training run keeps one */
+    if (!ws && !(ws = qc_gemm_ws_create()))
+        bench_die("out of memory for a GEMM workspace");
     gemm_call_init(gc, g, f->mac, f->threads, f->isa, f->counters);
-    p.settle_s = settle_for(f->threads);
-    bench_pair(&t, &subj, &base, &p);
+    gc->ws = ws;
+    time_vs_child(&t, &subj, g->m, g->n, g->k, f->threads, plan);
     if (f->counters && gc->st.ops != (uint64_t)gemm_macs(g))
         bench_die("%s: counters report %llu MACs, expected %.0f", f->bench,
                   (unsigned long long)gc->st.ops, gemm_macs(g));
@@ -337,7 +393,7 @@ static void gemm_measure(struct gemm_call *gc, const struct gemm_data *g,
         .bench = f->bench,
         .value = v,
         .unit = "GMAC/s",
-        .baseline = "openblas_sgemm",
+        .baseline = "openblas_sgemm (own process)",
         .baseline_value = b,
         .ratio = v / b,
         .target_kind = f->target > 0 ? BENCH_AT_LEAST : BENCH_NO_TARGET,
@@ -348,6 +404,7 @@ static void gemm_measure(struct gemm_call *gc, const struct gemm_data *g,
         .note = f->note,
         .extra = extra,
     });
+    return t.subject_s;
 }
 
 /* Dies unless g->c equals g->c_ref bit for bit: the emulated GEMM promises
@@ -384,8 +441,9 @@ void bench_gemm_emul(void)
     const int nt = thread_counts(threads);
     bool have_ref = false, have_counted = false;
 
-    gemm_data_init(&g);
+    gemm_data_init_dim(&g, GEMM_DIM, GEMM_DIM, GEMM_DIM);
     for (int ti = 0; ti < nt; ti++) {
+        double secs[2];
         for (int counters = 0; counters <= 1; counters++) {
             struct gemm_call gc;
             char name[96];
@@ -400,7 +458,7 @@ void bench_gemm_emul(void)
                 .note = counters ? "with a qc_round_stats: counting kernel"
                                  : "stats NULL: the kernel variant without counters",
             };
-            gemm_measure(&gc, &g, &f, &plan_fast);
+            secs[counters] = gemm_measure(&gc, &g, &f, &plan_fast);
             if (!have_ref) {
                 keep_as_ref(&g);
                 have_ref = true;
@@ -414,6 +472,22 @@ void bench_gemm_emul(void)
                 bench_die("%s: counters differ from the 1-thread run", name);
             }
         }
+        char name[64];
+        snprintf(name, sizeof name, "gemm_counting_cost_t%d", threads[ti]);
+        bench_emit(&(struct bench_figure){
+            .bench = name,
+            .value = secs[1] / secs[0],
+            .unit = "x the kernel without counters",
+            .baseline = "gemm_emul_e6m5_nocounters",
+            .baseline_value = secs[0],
+            .ratio = secs[1] / secs[0],
+            .target_kind = BENCH_AT_MOST,
+            .target = 1.3,
+            .threads = threads[ti],
+            .isa = qc_cpu_isa_best(),
+            .config = EMUL_MAC,
+            .note = "time with overflow, underflow and swamping counted over time without",
+        });
     }
     gemm_data_free(&g);
 }
@@ -434,15 +508,13 @@ void bench_gemm_native(void)
             .mac = NATIVE_MAC,
             .threads = threads[ti],
             .target = 0.8,
-            .note = "inputs rounded to e5m2 (cfg 5 reading), then OpenBLAS sgemm with "
-                    "openblas_set_num_threads(threads); not bit-reproducible by contract, so "
-                    "no bit check",
+            .note = "inputs rounded to e5m2 (cfg 5 reading), then OpenBLAS sgemm, "
+                    "single-threaded inside the GEMM's own threads; not bit-reproducible by "
+                    "contract, so no bit check",
         };
         gemm_measure(&gc, &g, &f, &plan_fast);
     }
     gemm_data_free(&g);
-    /* Leave OpenBLAS as the next benchmark expects to find it. */
-    openblas_set_num_threads(qc_cpu_count());
 }
 
 /* ---- memory ---------------------------------------------------------------- */
@@ -573,8 +645,8 @@ void bench_gemm_paths(void)
                  &(struct gemm_figure){.bench = name,
                                        .mac = FIXED_MAC,
                                        .threads = all,
-                                       .note = "fixed-point accumulator: no SIMD plan, so the "
-                                               "exact scalar engine runs"},
+                                       .note = "fixed-point accumulator: int32 lanes, "
+                                               "saturation checked optimistically"},
                  &plan_slow);
 
     snprintf(name, sizeof name, "gemm_acc_e6m5_sr_t%d", all);
@@ -582,8 +654,100 @@ void bench_gemm_paths(void)
                  &(struct gemm_figure){.bench = name,
                                        .mac = SR_MAC,
                                        .threads = all,
-                                       .note = "stochastic accumulator rounding: no SIMD plan, "
-                                               "so the exact scalar engine runs"},
+                                       .note = "stochastic accumulator rounding: fp64 lanes, a "
+                                               "Philox draw per rounding step"},
                  &plan_slow);
+    gemm_data_free(&g);
+}
+
+/* ---- layer shapes ------------------------------------------------------------- */
+
+/* Every GEMM of a training step (batch 128): forward, grad-weight and
+ * grad-input per layer (none into the input), as the layers call them. */
+static const struct {
+    const char *name;
+    int64_t m, n, k;
+} layer_shapes[] = {
+    {"lenet5_conv1_fwd", 6, 100352, 25},       {"lenet5_conv1_wgrad", 6, 25, 100352},
+    {"lenet5_conv2_fwd", 16, 12800, 150},      {"lenet5_conv2_wgrad", 16, 150, 12800},
+    {"lenet5_conv2_bwd", 6, 25088, 400},       {"lenet5_fc1_fwd", 128, 120, 400},
+    {"lenet5_fc1_wgrad", 120, 400, 128},       {"lenet5_fc1_bwd", 128, 400, 120},
+    {"lenet5_fc2_fwd", 128, 84, 120},          {"lenet5_fc2_wgrad", 84, 120, 128},
+    {"lenet5_fc2_bwd", 128, 120, 84},          {"lenet5_fc3_fwd", 128, 10, 84},
+    {"lenet5_fc3_wgrad", 10, 84, 128},         {"lenet5_fc3_bwd", 128, 84, 10},
+    {"resnet20_conv1_fwd", 16, 131072, 9},     {"resnet20_conv1_wgrad", 16, 9, 131072},
+    {"resnet20_s1_fwd", 16, 131072, 144},      {"resnet20_s1_wgrad", 16, 144, 131072},
+    {"resnet20_s1_bwd", 16, 131072, 144},      {"resnet20_s2b1c1_fwd", 32, 32768, 144},
+    {"resnet20_s2b1c1_wgrad", 32, 144, 32768}, {"resnet20_s2b1c1_bwd", 16, 131072, 288},
+    {"resnet20_s2_fwd", 32, 32768, 288},       {"resnet20_s2_wgrad", 32, 288, 32768},
+    {"resnet20_s2_bwd", 32, 32768, 288},       {"resnet20_s2sc_fwd", 32, 32768, 16},
+    {"resnet20_s2sc_wgrad", 32, 16, 32768},    {"resnet20_s2sc_bwd", 16, 131072, 32},
+    {"resnet20_s3b1c1_fwd", 64, 8192, 288},    {"resnet20_s3b1c1_wgrad", 64, 288, 8192},
+    {"resnet20_s3b1c1_bwd", 32, 32768, 576},   {"resnet20_s3_fwd", 64, 8192, 576},
+    {"resnet20_s3_wgrad", 64, 576, 8192},      {"resnet20_s3_bwd", 64, 8192, 576},
+    {"resnet20_s3sc_fwd", 64, 8192, 32},       {"resnet20_s3sc_wgrad", 64, 32, 8192},
+    {"resnet20_s3sc_bwd", 32, 32768, 64},      {"resnet20_fc_fwd", 128, 10, 64},
+    {"resnet20_fc_wgrad", 10, 64, 128},        {"resnet20_fc_bwd", 128, 64, 10},
+};
+
+void bench_gemm_layers(void)
+{
+    const int threads = qc_cpu_count();
+    static const struct bench_plan plan = {
+        .min_reps = 3, .max_reps = 50, .budget_s = 0.5, .warm_subject = true};
+
+    for (size_t i = 0; i < sizeof layer_shapes / sizeof layer_shapes[0]; i++) {
+        struct gemm_data g;
+        struct gemm_call gc;
+        char name[96];
+        gemm_data_init_dim(&g, layer_shapes[i].m, layer_shapes[i].n, layer_shapes[i].k);
+        snprintf(name, sizeof name, "gemm_layer_%s", layer_shapes[i].name);
+        gemm_measure(&gc, &g,
+                     &(struct gemm_figure){.bench = name,
+                                           .mac = EMUL_MAC,
+                                           .threads = threads,
+                                           .counters = true,
+                                           .note = "a training step's GEMM shape (batch 128), "
+                                                   "dense operands, counters on as in training"},
+                     &plan);
+        gemm_data_free(&g);
+    }
+}
+
+/* ---- stochastic rounding ------------------------------------------------------ */
+
+void bench_gemm_sr(void)
+{
+    const int threads = qc_cpu_count();
+    struct gemm_data g;
+    struct gemm_call rne, sr;
+    struct bench_timing t;
+    static const struct bench_plan plan = {
+        .min_reps = 2, .max_reps = 10, .budget_s = 2.0, .warm_subject = true, .base_per_round = 1};
+
+    gemm_data_init_dim(&g, 256, 256, 256);
+    gemm_call_init(&rne, &g, RNE_MAC, threads, NULL, true);
+    gemm_call_init(&sr, &g, SR_MAC, threads, NULL, true);
+    const struct bench_case subj = {run_gemm, &sr}, base = {run_gemm, &rne};
+    bench_pair(&t, &subj, &base, &plan);
+    const double v = gemm_macs(&g) / t.subject_s * 1e-9, b = gemm_macs(&g) / t.baseline_s * 1e-9;
+    char extra[128];
+    snprintf(extra, sizeof extra, "\"shape\":[256,256,256],\"reps\":%d", t.reps);
+    bench_emit(&(struct bench_figure){
+        .bench = "gemm_sr_vs_rne",
+        .value = v,
+        .unit = "GMAC/s",
+        .baseline = "the same GEMM with acc_rounding=rne",
+        .baseline_value = b,
+        .ratio = v / b,
+        .target_kind = BENCH_AT_LEAST,
+        .target = 1.0 / 3,
+        .threads = threads,
+        .isa = qc_cpu_isa_best(),
+        .config = SR_MAC,
+        .note =
+            "one Philox4x32-10 draw per rounding step (docs/mac.md), in fp64 lanes; counters on",
+        .extra = extra,
+    });
     gemm_data_free(&g);
 }

@@ -4,12 +4,20 @@
 #include "bench_util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+extern char **environ;
 
 double bench_now(void)
 {
@@ -210,4 +218,116 @@ void bench_fill_normal(float *x, int64_t n, uint64_t seed, double scale)
         if (i + 1 < n)
             x[i + 1] = (float)(r * sin(t));
     }
+}
+
+const char *bench_self(void)
+{
+    static char path[PATH_MAX];
+
+    if (!path[0]) {
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+        if (n <= 0)
+            bench_die("cannot find this executable: %s", strerror(errno));
+        path[n] = '\0';
+    }
+    return path;
+}
+
+int bench_run_child(char *out, size_t cap, char *const argv[], long *maxrss_kb)
+{
+    posix_spawn_file_actions_t fa;
+    int fds[2], status = -1;
+    pid_t pid;
+    size_t len = 0;
+
+    if (cap)
+        out[0] = '\0';
+    if (maxrss_kb)
+        *maxrss_kb = 0;
+    fflush(stdout);
+    if (pipe(fds) != 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return -1;
+    }
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n && len + 1 < cap; i++)
+            out[len++] = buf[i];
+    }
+    if (cap)
+        out[len < cap ? len : cap - 1] = '\0';
+    close(fds[0]);
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (maxrss_kb)
+        *maxrss_kb = ru.ru_maxrss;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const char *json_after(const char *json, const char *key)
+{
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        return NULL;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
+double bench_json_num(const char *json, const char *key)
+{
+    const char *p = json_after(json, key);
+    char *end;
+
+    if (!p)
+        return NAN;
+    double v = strtod(p, &end);
+    return end == p ? NAN : v;
+}
+
+void bench_json_str(char *out, size_t cap, const char *json, const char *key)
+{
+    const char *p = json_after(json, key);
+    size_t n = 0;
+
+    if (cap)
+        out[0] = '\0';
+    if (!p || *p != '"')
+        return;
+    for (p++; *p && *p != '"' && n + 1 < cap; p++)
+        out[n++] = *p == '\\' && p[1] ? *++p : *p;
+    out[n] = '\0';
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, int n)
+{
+    if (n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }

@@ -84,4 +84,28 @@ void *bench_alloc(size_t bytes);
  * alone: every run benchmarks the same data. */
 void bench_fill_normal(float *x, int64_t n, uint64_t seed, double scale);
 
+/* ---- baselines in their own process ---------------------------------------
+ * A baseline timed inside qlab-bench would share the process with the
+ * thread pools the subjects started; it runs as a child instead (qlab-bench
+ * itself with --child, or the PyTorch script), the parent idle meanwhile. */
+
+/* The path of this executable, to run it as a child. */
+const char *bench_self(void);
+
+/* Runs argv (argv[0] a path; no shell) with its stdout captured into `out`
+ * (at most cap - 1 bytes, NUL-terminated); stderr passes through. Returns
+ * its exit status, -1 when it could not run; *maxrss_kb (may be NULL) gets
+ * its peak resident set in KiB. */
+int bench_run_child(char *out, size_t cap, char *const argv[], long *maxrss_kb);
+
+/* The number after "key": in a JSON line; NAN when absent or null. */
+double bench_json_num(const char *json, const char *key);
+
+/* Copies the string after "key": in a JSON line into out (empty when
+ * absent). */
+void bench_json_str(char *out, size_t cap, const char *json, const char *key);
+
+/* Median of n values (sorts them). */
+double bench_median(double *v, int n);
+
 #endif
