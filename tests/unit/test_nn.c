@@ -196,9 +196,10 @@ Test(nn, relu_and_maxpool_propagate_nan)
     const float x[16] = {5, nan, -1, -2, 1, 2, -3, -4, -5, -6, 7, 8, -7, -INFINITY, nan, 9};
 
     cr_assert_eq(qc_net_init(&net, 1, 4, 4, 1, be), QC_OK);
-    /* A 1x1 average pool first (an identity), so that ReLU's backward runs:
-     * the net skips gradients into the input itself. */
-    int id = qc_net_add_simple(&net, QC_LAYER_AVGPOOL, "id", 0, 1, 1, &err);
+    /* A 1x1 convolution with weight 1 first (an identity with a parameter),
+     * so that ReLU's backward runs: the net passes no gradient on where no
+     * layer before has parameters. */
+    int id = qc_net_add_conv(&net, "id", 0, 1, 1, 1, 0, false, &err);
     cr_assert_geq(id, 0, "%s", err.msg);
     int relu = qc_net_add_simple(&net, QC_LAYER_RELU, "relu", id, 0, 0, &err);
     cr_assert_geq(relu, 0, "%s", err.msg);
@@ -206,6 +207,7 @@ Test(nn, relu_and_maxpool_propagate_nan)
     cr_assert_geq(pool, 0, "%s", err.msg);
     cr_assert_eq(qc_net_finalize(&net, &err), QC_OK, "%s", err.msg);
     exact_arith(&net);
+    net.params[net.layers[id].w_off] = 1.0f;
     cr_assert_eq(qc_net_forward(&net, x, 1, true, NULL, &err), QC_OK, "%s", err.msg);
 
     const float *r = net.layers[relu].out;
