@@ -151,7 +151,7 @@ WRKT_SRC  := $(wildcard tests/worker_unit/*.c)
 WRKT_OBJ  := $(WRKT_SRC:%.c=$(OBJ)/%.o)
 
 .PHONY: all deps test test-unit test-hw test-cli test-server test-worker test-worker-unit test-asan tour \
-        bench demo clean \
+        bench bench-deps demo clean \
         format check-format check-layers help fuzz fuzz-smoke
 
 all: $(BIN)/qlab $(if $(wildcard server/main.c),$(BIN)/qlab-server) $(if $(wildcard worker/main.c),$(BIN)/qlab-worker)
@@ -549,7 +549,19 @@ test-deploy: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versio
 test-slurm: $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab
 	BIN=$(BIN) tests/slurm/run.sh
 
-bench: deps $(BIN)/qlab-bench $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab \
+# PyTorch is the training benchmarks' baseline only (bench/torch_train.py):
+# installed here, never by deps or make test.
+BENCH_PKGS := python3-torch
+bench-deps:
+	@missing=""; for p in $(BENCH_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "bench-deps: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "bench-deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "bench-deps: missing; run: sudo apt-get install -y$$missing"; exit 1; fi
+
+bench: deps bench-deps $(BIN)/qlab-bench $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab \
        $(if $(VERILATOR),$(BIN)/qlab-hw-bench)
 	QLAB_SERVER_BIN=$(BIN)/qlab-server $(BIN)/qlab-bench
 	BIN=$(BIN) tests/worker/bench.py
@@ -595,6 +607,7 @@ help:
 	@echo '  deps          install the missing Debian and npm packages (apt-get when root)'
 	@echo '  all           build qlab, qlab-server and qlab-worker into $(BUILD)/bin'
 	@echo '  bench         the benchmarks, as ratios against baselines measured in the same run'
+	@echo '  bench-deps    python3-torch for the PyTorch baseline of make bench (not part of deps)'
 	@echo '  tour          the numerics core through the qlab CLI, no server'
 	@echo '  test-unit test-hw test-cli test-server test-worker-unit test-worker test-web'
 	@echo '  test-python'
