@@ -280,6 +280,21 @@ int bench_run_child(char *out, size_t cap, char *const argv[], long *maxrss_kb)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+long long bench_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kb = -1;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
 static const char *json_after(const char *json, const char *key)
 {
     char pat[96];

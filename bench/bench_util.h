@@ -98,6 +98,11 @@ const char *bench_self(void);
  * its peak resident set in KiB. */
 int bench_run_child(char *out, size_t cap, char *const argv[], long *maxrss_kb);
 
+/* This process's peak resident set in bytes (VmHWM of /proc/self/status),
+ * -1 when unknown. A child measures itself: the parent's getrusage of a
+ * child spawned by vfork reports at least the parent's own peak. */
+long long bench_peak_rss(void);
+
 /* The number after "key": in a JSON line; NAN when absent or null. */
 double bench_json_num(const char *json, const char *key);
 

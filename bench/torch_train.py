@@ -100,6 +100,16 @@ def resnet20(nn):
     return nn.Sequential(*layers)
 
 
+def peak_rss():
+    """This process's peak resident set (VmHWM). The parent's getrusage
+    cannot tell: a child spawned by vfork starts from the parent's mark."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", choices=["lenet5", "mlp", "resnet20"], required=True)
@@ -147,7 +157,8 @@ def main():
     one_pass()  # warm-up: allocator, thread pool, oneDNN primitives
     best = min(one_pass() for _ in range(max(1, a.passes)))
     out.update(images=int(x.shape[0]), batch=a.batch, seconds=best,
-               images_per_s=x.shape[0] / best, torch=torch.__version__)
+               images_per_s=x.shape[0] / best, torch=torch.__version__,
+               peak_rss_bytes=peak_rss())
     print(json.dumps(out))
     return 0
 
