@@ -272,7 +272,10 @@ static void emit_model(const struct model_case *m, struct run_result *torch, str
 
 void bench_train_models(void)
 {
-    const int threads = qc_cpu_count();
+    /* QLAB_BENCH_THREADS=N: both sides at N threads (1 is the figure least
+     * bent by other jobs on a shared machine: no thread waits on another). */
+    const char *env = getenv("QLAB_BENCH_THREADS");
+    const int threads = env && atoi(env) > 0 ? atoi(env) : qc_cpu_count();
     struct qc_dataset probe;
     struct qc_err err;
 
