@@ -280,19 +280,32 @@ int bench_run_child(char *out, size_t cap, char *const argv[], long *maxrss_kb)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-long long bench_peak_rss(void)
+/* The "<field>: N kB" line of /proc/self/status, in bytes; -1 if absent. */
+static long long status_kb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
+    const size_t len = strlen(field);
     long long kb = -1;
 
     if (!f)
         return -1;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
+        if (strncmp(line, field, len) == 0 && line[len] == ':' &&
+            sscanf(line + len + 1, " %lld kB", &kb) == 1)
             break;
     fclose(f);
     return kb < 0 ? -1 : kb * 1024;
+}
+
+long long bench_peak_rss(void)
+{
+    return status_kb("VmHWM");
+}
+
+long long bench_rss_now(void)
+{
+    return status_kb("VmRSS");
 }
 
 static const char *json_after(const char *json, const char *key)

@@ -102,6 +102,8 @@ int bench_run_child(char *out, size_t cap, char *const argv[], long *maxrss_kb);
  * -1 when unknown. A child measures itself: the parent's getrusage of a
  * child spawned by vfork reports at least the parent's own peak. */
 long long bench_peak_rss(void);
+/* This process's resident set now in bytes (VmRSS), -1 when unknown. */
+long long bench_rss_now(void);
 
 /* The number after "key": in a JSON line; NAN when absent or null. */
 double bench_json_num(const char *json, const char *key);

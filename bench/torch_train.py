@@ -100,12 +100,13 @@ def resnet20(nn):
     return nn.Sequential(*layers)
 
 
-def peak_rss():
-    """This process's peak resident set (VmHWM). The parent's getrusage
-    cannot tell: a child spawned by vfork starts from the parent's mark."""
+def status_bytes(field):
+    """A "<field>: N kB" line of /proc/self/status in bytes. The parent's
+    getrusage cannot tell the peak: a child spawned by vfork starts from
+    the parent's mark."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return None
 
@@ -128,6 +129,7 @@ def main():
         out.update(skipped=True, reason="python3-torch is not installed (make bench-deps): %s" % e)
         print(json.dumps(out))
         return 0
+    start_rss = status_bytes("VmRSS")  # interpreter and torch's libraries
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     try:
@@ -158,7 +160,7 @@ def main():
     best = min(one_pass() for _ in range(max(1, a.passes)))
     out.update(images=int(x.shape[0]), batch=a.batch, seconds=best,
                images_per_s=x.shape[0] / best, torch=torch.__version__,
-               peak_rss_bytes=peak_rss())
+               peak_rss_bytes=status_bytes("VmHWM"), start_rss_bytes=start_rss)
     print(json.dumps(out))
     return 0
 
