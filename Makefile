@@ -13,6 +13,8 @@ OPT      ?= -O2
 DEB_PKGS := build-essential pkg-config python3 clang-format openssl libcriterion-dev libopenblas-dev libmpfr-dev \
             libgmp-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev nettle-dev libuv1-dev \
             libcurl4-openssl-dev zlib1g-dev dataset-fashion-mnist
+# Real FPGA boards: XRT's host library (the FPGA backend's xrt_host.cpp).
+DEB_PKGS += libxrt-dev uuid-dev g++
 # The dashboard (web/) and its browser tests (tests/web/): Node >= 18 with npm
 # (Debian bookworm's nodejs 18 and npm 9 do), and Debian's Chromium.
 # NodeSource's nodejs bundles npm; ask Debian for npm only where the command
@@ -36,8 +38,11 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvl
 CFLAGS_Q := -std=c11 $(OPT) -g $(WARN) -ffp-contract=off -fno-math-errno -fopenmp \
             -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icore/include -MMD -MP
 LDLIBS_Q := -ljansson -lz -lopenblas -lmpfr -lgmp -lm -fopenmp
+CXX      ?= g++
 
+SAN_FLAGS :=
 ifeq ($(SAN),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS_Q += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDLIBS_Q += -fsanitize=address,undefined
 endif
@@ -90,7 +95,22 @@ endif
 # dependencies pointing one way. Backends may nest (backend/cpu/).
 CORE_SRC  := $(filter-out core/src/simd/kern_simd.c $(if $(CUDA_OBJ),$(CUDA_STUB)),\
                $(wildcard core/src/*/*.c core/src/*/*/*.c))
-CORE_OBJ  := $(CORE_SRC:%.c=$(OBJ)/%.o)
+# Real FPGA boards through XRT where libxrt-dev is installed; its xrt.pc is
+# broken on Debian, so the flags are spelled out. Elsewhere xrt_stub.c says
+# there is no XRT (docs/fpga.md).
+XRT_INC   := /usr/include/xrt
+HAVE_XRT  := $(if $(wildcard $(XRT_INC)/xrt/xrt_kernel.h),1,0)
+ifeq ($(HAVE_XRT),1)
+CORE_SRC  := $(filter-out core/src/backend/fpga/xrt_stub.c,$(CORE_SRC))
+CORE_CXX  := core/src/backend/fpga/xrt_host.cpp
+LDLIBS_XRT := -lxrt_coreutil -luuid -lstdc++
+else
+$(info make: no libxrt-dev ($(XRT_INC)); the FPGA backend reports no real boards)
+CORE_CXX  :=
+LDLIBS_XRT :=
+endif
+CORE_OBJ  := $(CORE_SRC:%.c=$(OBJ)/%.o) $(CORE_CXX:%.cpp=$(OBJ)/%.o)
+LDLIBS_Q  += $(LDLIBS_XRT)
 # The SIMD kernels are one source compiled once per instruction set; the
 # dispatcher picks one at run time (core/src/simd/cpu_features.c).
 SIMD_SRC  := core/src/simd/kern_simd.c
@@ -168,6 +188,20 @@ $(OBJ)/core/%.o: CFLAGS_Q += -Icore/src
 $(OBJ)/server/%.o $(OBJ)/tests/server/%.o $(OBJ)/bench/bench_server.o: CFLAGS_Q += -I.
 # The worker's unit tests include its headers as "worker/x.h".
 $(OBJ)/tests/worker_unit/%.o: CFLAGS_Q += -I.
+
+# The board presets travel inside the library (board.c includes them).
+$(BUILD)/gen/boards_conf.inc: hw/boards/boards.conf scripts/embed_text.py
+	@mkdir -p $(dir $@)
+	python3 scripts/embed_text.py $@ $<
+$(OBJ)/core/src/backend/fpga/board.o: $(BUILD)/gen/boards_conf.inc
+$(OBJ)/core/src/backend/fpga/board.o: CFLAGS_Q += -I$(BUILD)/gen
+
+# The XRT host is C++ (XRT's native API); everything else stays C11.
+CXXFLAGS_Q := -std=c++17 $(OPT) -g -Wall -Wextra -Werror -Icore/include -Icore/src \
+              -I$(XRT_INC) -MMD -MP $(SAN_FLAGS)
+$(OBJ)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_Q) -c $< -o $@
 
 $(OBJ)/core/src/simd/kern_%.o: $(SIMD_SRC)
 	@mkdir -p $(dir $@)
@@ -480,8 +514,10 @@ FUZZ_OBJ      := $(FUZZ_DIR)/obj
 # The SIMD kernels come from the plain build, uninstrumented: no input of a
 # fuzz target reaches them that the exact-reference tests (plain and ASan)
 # do not cover, and instrumenting them would triple the fuzz build's time.
-# The fuzz build has no CUDA backend: cuda_stub.c stands in for it there.
-FUZZ_CORE_OBJ := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(sort $(CORE_SRC) $(CUDA_STUB))) $(SIMD_OBJ)
+# The fuzz build has no CUDA backend (cuda_stub.c stands in for it) and no
+# XRT host (C++; xrt_stub.c stands in: no target reaches a board).
+FUZZ_CORE_SRC := $(sort $(CORE_SRC) $(CUDA_STUB) core/src/backend/fpga/xrt_stub.c)
+FUZZ_CORE_OBJ := $(FUZZ_CORE_SRC:%.c=$(FUZZ_OBJ)/%.o) $(SIMD_OBJ)
 FUZZ_SRV_OBJ  := $(SRV_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/gen/migrations.o
 FUZZ_HW_OBJ   := $(HW_SRC:%.c=$(FUZZ_OBJ)/%.o)
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
@@ -489,6 +525,9 @@ FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 $(FUZZ_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icore/src -I. -c $< -o $@
+
+$(FUZZ_OBJ)/core/src/backend/fpga/board.o: $(BUILD)/gen/boards_conf.inc
+$(FUZZ_OBJ)/core/src/backend/fpga/board.o: FUZZ_CFLAGS += -I$(BUILD)/gen
 
 $(FUZZ_OBJ)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)

@@ -52,6 +52,8 @@ PUBLIC = {
     "backend.h": "backend",
     "gemm_cpu.h": "backend",
     "conv.h": "backend",
+    "board.h": "backend",
+    "fpga.h": "backend",
     "nn.h": "nn",
     "model.h": "nn",
     "data.h": "data",

@@ -1,5 +1,4 @@
-/* Compute backends: one vtable per kind of device (CPU and CUDA; FPGA slots
- * in later without touching callers).
+/* Compute backends: one vtable per kind of device (CPU, CUDA, FPGA boards).
  *
  * A backend that cannot perform an operation, or cannot perform it with the
  * requested configuration, returns QC_EUNSUPP with a message saying why.
@@ -15,6 +14,15 @@
 
 struct qc_backend;
 
+/* What a board backend has charged since it was created (the cycle model
+ * of board.h for every GEMM it ran). */
+struct qc_backend_timing {
+    uint64_t cycles; /* at clock_hz */
+    uint64_t macs;
+    double clock_hz;
+    int64_t units; /* MAC units of the array: utilisation = macs / (cycles x units) */
+};
+
 struct qc_backend_i {
     const char *kind; /* "cpu", "cuda", "fpga" */
     /* Required. */
@@ -28,6 +36,9 @@ struct qc_backend_i {
                         struct qc_err *err);
     /* Optional (NULL: nothing to release beyond the struct). */
     void (*destroy)(struct qc_backend *be);
+    /* Optional (NULL: the backend models no board timing). Totals since
+     * creation. */
+    void (*timing)(struct qc_backend *be, struct qc_backend_timing *out);
 };
 
 /* Common head of every backend object; a backend embeds it first. */
@@ -40,6 +51,14 @@ struct qc_backend {
 struct qc_backend_opts {
     int threads; /* 0 = all cores */
     int device;  /* device index for gpu/fpga; ignored by cpu */
+    /* fpga: the board preset (hw/boards/boards.conf) whose timing the
+     * backend models, and the run's scale policy (enum qc_scale_policy),
+     * which decides what block rescaling costs on the board. */
+    const char *board;
+    int scale_policy;
+    /* fpga: a real board through XRT, this xclbin loaded onto device
+     * `device` (NULL or "": an emulated board). */
+    const char *xclbin;
 };
 
 /* One accelerator a backend kind can run on (qc_backend_devices). */

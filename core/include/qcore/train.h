@@ -40,12 +40,14 @@ struct qc_train_cfg {
     struct qc_nn_arith arith;  /* every layer's arithmetic ... */
     struct qc_layer_override overrides[QC_TRAIN_MAX_OVERRIDES]; /* ... except these */
     int noverrides;
-    struct qc_loss_scaler loss;  /* initial scaler */
-    struct qc_scale_cfg scaling; /* tensor/block scale policy (scale.h); none by default */
-    int threads;                 /* CPU threads, 0 = all */
-    char backend[16];            /* where the GEMMs run: "cpu" (the default) or "cuda" */
-    int device;                  /* the accelerator's index (qc_backend_opts.device) */
-    uint64_t fingerprint;        /* identifies the experiment in checkpoints */
+    struct qc_loss_scaler loss;     /* initial scaler */
+    struct qc_scale_cfg scaling;    /* tensor/block scale policy (scale.h); none by default */
+    int threads;                    /* CPU threads, 0 = all */
+    char backend[16];               /* where the GEMMs run: "cpu" (the default), "cuda" or "fpga" */
+    int device;                     /* the accelerator's index (qc_backend_opts.device) */
+    char board[32];                 /* fpga: the board preset (its timing goes in the metrics) */
+    char xclbin[QC_TRAIN_PATH_MAX]; /* fpga: a real board's xclbin ("" = an emulated board) */
+    uint64_t fingerprint;           /* identifies the experiment in checkpoints */
 };
 
 /* Fills a configuration with the defaults of docs/spec.md (fp32 arithmetic,
@@ -81,10 +83,12 @@ int qc_train_run(const struct qc_train_cfg *cfg, const struct qc_train_opts *opt
 struct qc_spec;
 /* The configuration a spec describes. `canonical` (len bytes, the spec's
  * canonical JSON text) gives the fingerprint. QC_EUNSUPP, naming the field,
- * for what this build cannot run: an fpga device, or a scale
- * policy on a format whose multiplier reading leaves fp32's range. Device
- * kind gpu selects the "cuda" backend (device 0; a worker sets the index):
- * whether this build and machine have one is known when the run starts. */
+ * for what this build cannot run: a scale policy on a format whose
+ * multiplier reading leaves fp32's range. Device kind gpu selects the
+ * "cuda" backend (device 0; a worker sets the index): whether this build
+ * and machine have one is known when the run starts. Device kind fpga
+ * selects the "fpga" backend on the spec's board (an emulated board; a
+ * worker names the board it leased the run for). */
 int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s, const char *canonical,
                            size_t len, struct qc_err *err);
 

@@ -1,5 +1,5 @@
-/* The backend registry. Each backend lives in its own folder (cpu/, cuda/;
- * fpga/ to come) and registers one create function here; a kind this build
+/* The backend registry. Each backend lives in its own folder (cpu/, cuda/,
+ * fpga/) and registers one create function here; a kind this build
  * or machine lacks is an error, never a quiet run on another device. */
 #include "qcore/backend.h"
 
@@ -19,7 +19,7 @@ struct backend_row {
 static const struct backend_row backends[] = {
     {.kind = "cpu", .create = qc__backend_cpu_create},
     {.kind = "cuda", .create = qc__backend_cuda_create, .devices = qc__backend_cuda_devices},
-    {.kind = "fpga", .missing = "this build has no FPGA backend"},
+    {.kind = "fpga", .create = qc__backend_fpga_create, .devices = qc__backend_fpga_devices},
 };
 
 int qc_backend_create(struct qc_backend **out, const char *kind, const struct qc_backend_opts *opts,

@@ -16,4 +16,10 @@ int qc__backend_cuda_create(struct qc_backend **out, const struct qc_backend_opt
 /* The GPUs the CUDA runtime finds (qc_backend_devices). */
 int qc__backend_cuda_devices(struct qc_backend_device *out, int max, struct qc_err *why);
 
+/* backend/fpga/backend_fpga.c */
+int qc__backend_fpga_create(struct qc_backend **out, const struct qc_backend_opts *opts,
+                            struct qc_err *err);
+/* The real boards XRT finds (qc_backend_devices; qcore/fpga.h has more). */
+int qc__backend_fpga_devices(struct qc_backend_device *out, int max, struct qc_err *why);
+
 #endif

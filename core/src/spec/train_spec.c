@@ -18,15 +18,23 @@ int qc_train_cfg_from_spec(struct qc_train_cfg *cfg, const struct qc_spec *s, co
     int rc;
 
     qc_train_cfg_init(cfg);
-    if (s->device.kind == QC_DEVICE_FPGA)
-        return qc_err_set(err, QC_EUNSUPP, "/device/kind",
-                          "device '%s': this build has no FPGA backend, and a run never moves "
-                          "to another kind of device",
-                          qc_spec_device_name(s->device.kind));
     /* A GPU run needs the CUDA backend; if this build or machine has none,
-     * creating it fails when the run starts, saying why (never a CPU run). */
+     * creating it fails when the run starts, saying why (never a CPU run).
+     * An FPGA run trains on the fpga backend: the same bits as the CPU,
+     * with the board's timing. Without a board (any board) the host that
+     * runs it names one; creating the backend refuses none. */
     snprintf(cfg->backend, sizeof cfg->backend, "%s",
-             s->device.kind == QC_DEVICE_GPU ? "cuda" : "cpu");
+             s->device.kind == QC_DEVICE_GPU    ? "cuda"
+             : s->device.kind == QC_DEVICE_FPGA ? "fpga"
+                                                : "cpu");
+    if (s->device.kind == QC_DEVICE_FPGA) {
+        const size_t n = strlen(s->device.board);
+        if (n >= sizeof cfg->board)
+            return qc_err_set(err, QC_EINVAL, "/device/board",
+                              "board '%.40s...' is longer than %zu characters (no preset is)",
+                              s->device.board, sizeof cfg->board - 1);
+        memcpy(cfg->board, s->device.board, n + 1);
+    }
     qc_spec_model_desc(&cfg->model, s);
     snprintf(cfg->dataset, sizeof cfg->dataset, "%s", qc_spec_dataset_name(s->dataset.name));
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", s->dataset.dir);

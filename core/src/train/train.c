@@ -209,7 +209,61 @@ struct run {
     double t_interval;
     struct qc_nn_stats *lay; /* per-layer counts of the interval (net.n entries) */
     struct line line;        /* the step line, sized for the net */
+    /* Board timing (backends with a timing slot). Every full-batch step
+     * runs the same GEMM shapes, so it costs the same cycles: steps run
+     * before a resume are counted at that figure, and no checkpoint has to
+     * carry timing. */
+    bool timed;
+    struct qc_backend_timing bt;     /* the backend's totals after the last step */
+    uint64_t full_cycles, full_macs; /* one full-batch step */
+    uint64_t last_cycles, last_macs; /* the epoch's last, partial step (0: none seen) */
+    uint64_t iv_cycles, iv_macs;     /* the interval's steps run in this process ... */
+    int64_t iv_steps;                /* ... and how many */
 };
+
+/* The backend's cycles and MACs of the step just run, and the totals. */
+static void board_step(struct run *r, int64_t nb)
+{
+    struct qc_backend_timing now;
+
+    if (!r->timed)
+        return;
+    r->be->vt->timing(r->be, &now);
+    const uint64_t cyc = now.cycles - r->bt.cycles, macs = now.macs - r->bt.macs;
+    if (nb == r->cfg->batch) {
+        r->full_cycles = cyc;
+        r->full_macs = macs;
+    } else {
+        r->last_cycles = cyc;
+        r->last_macs = macs;
+    }
+    r->iv_cycles += cyc;
+    r->iv_macs += macs;
+    r->iv_steps++;
+    r->bt = now;
+}
+
+/* Skips what ran outside training steps (validation) in the totals. */
+static void board_sync(struct run *r)
+{
+    if (r->timed)
+        r->be->vt->timing(r->be, &r->bt);
+}
+
+/* ,"board":...,"board_cycles":...,"board_time_s":...: the board's
+ * estimate for `cycles` and `macs` over `images` training images. */
+static void put_board(struct line *l, const struct run *r, uint64_t cycles, uint64_t macs,
+                      int64_t images)
+{
+    const double t = (double)cycles / r->bt.clock_hz;
+    const double cap = (double)cycles * (double)r->bt.units;
+
+    put(l,
+        ",\"board\":\"%s\",\"board_cycles\":%llu,\"board_time_s\":%.9g,"
+        "\"board_utilisation\":%.6g,\"board_images_per_s\":%.6g",
+        r->cfg->board, (unsigned long long)cycles, t, cap > 0 ? (double)macs / cap : 0.0,
+        t > 0 ? (double)images / t : 0.0);
+}
 
 static int emit(struct run *r, const char *line)
 {
@@ -240,6 +294,14 @@ static int emit_step(struct run *r, double lr)
     put_rates(rates, sizeof rates, &a->st, scaled);
     put(l, "%s", rates);
     put_layers(l, &r->net, r->lay, scaled);
+    if (r->timed) {
+        /* Steps of this interval run before a resume were full batches. */
+        const uint64_t before = (uint64_t)(a->steps - r->iv_steps);
+        put_board(l, r, r->iv_cycles + before * r->full_cycles, r->iv_macs + before * r->full_macs,
+                  a->seen);
+        r->iv_cycles = r->iv_macs = 0;
+        r->iv_steps = 0;
+    }
     put(l, ",\"images_per_s\":%.1f}", dt > 0 ? (double)a->seen / dt : 0.0);
     memset(a, 0, sizeof *a);
     memset(r->lay, 0, (size_t)r->net.n * sizeof *r->lay);
@@ -314,7 +376,11 @@ static int checkpoint(struct run *r, struct qc_err *err)
 static int setup(struct run *r, struct qc_err *err)
 {
     const struct qc_train_cfg *cfg = r->cfg;
-    struct qc_backend_opts bo = {.threads = cfg->threads, .device = cfg->device};
+    struct qc_backend_opts bo = {.threads = cfg->threads,
+                                 .device = cfg->device,
+                                 .board = cfg->board,
+                                 .scale_policy = (int)cfg->scaling.policy,
+                                 .xclbin = cfg->xclbin};
     const char *dir = cfg->data_dir[0] ? cfg->data_dir : NULL;
     int rc;
 
@@ -347,6 +413,8 @@ static int setup(struct run *r, struct qc_err *err)
     if (!r->lay || !r->line.p)
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for metric lines");
     r->net.layer_stats = r->lay;
+    r->timed = r->be->vt->timing != NULL;
+    board_sync(r);
     qc_net_init_params(&r->net, cfg->seed);
     r->steps_per_epoch = (r->train.n + cfg->batch - 1) / cfg->batch;
     struct qc_optim_cfg oc = cfg->optim;
@@ -438,6 +506,7 @@ static int train_step(struct run *r, int64_t nb, struct qc_err *err)
     if (!skip)
         qc_optim_step(&r->opt, r->net.params, r->net.grads, 1.0f / scale,
                       qc_optim_lr(&r->opt.cfg, r->prog.step));
+    board_step(r, nb);
     accum_add(&r->us.interval, loss, correct, nb, skip, &st);
     accum_add(&r->us.epoch, loss, correct, nb, skip, &st);
     r->prog.step++;
@@ -455,6 +524,7 @@ static int end_epoch(struct run *r, struct qc_err *err)
         return QC_ECONFLICT;
     if ((rc = validate(r, &vloss, &vacc, err)))
         return rc;
+    board_sync(r);
     const struct accum *a = &r->us.epoch;
     char lb[32], vb[32];
     int n = snprintf(line, sizeof line,
@@ -467,6 +537,15 @@ static int end_epoch(struct run *r, struct qc_err *err)
                      loss_json(vb, sizeof vb, vloss), vacc, r->scaler.scale, (long long)a->skipped);
     n += put_rates(line + n, sizeof line - (size_t)n, &a->st,
                    r->cfg->scaling.policy != QC_SCALE_POLICY_NONE);
+    if (r->timed) {
+        /* The epoch's estimated time on the board: its full steps and its
+         * last, partial one. */
+        const int64_t B = r->cfg->batch, full = r->train.n / B, part = r->train.n % B != 0;
+        struct line bl = {line + n, 0, sizeof line - (size_t)n};
+        put_board(&bl, r, (uint64_t)full * r->full_cycles + (part ? r->last_cycles : 0),
+                  (uint64_t)full * r->full_macs + (part ? r->last_macs : 0), r->train.n);
+        n += (int)bl.n;
+    }
     snprintf(line + n, sizeof line - (size_t)n, "}");
     memset(&r->us.epoch, 0, sizeof r->us.epoch);
     if (r->hooks && r->hooks->progress) {
