@@ -42,6 +42,12 @@ const char qw_config_usage[] =
     "  --drain-before S        S seconds before --end-time: stop leasing, hand the runs back\n"
     "                          and exit 0 (default 0: never)\n"
     "  --drain-signal SIG      drain the same way on USR1, USR2 or HUP (default none)\n"
+    "  --fpga-emulate B[,B...] offer emulated FPGA boards, one per name (presets of\n"
+    "                          hw/boards/boards.conf: zcu104, zcu102, u250)\n"
+    "  --xclbin FILE           offer the real boards XRT finds, with FILE loaded (its\n"
+    "                          qgemm kernel; docs/fpga.md)\n"
+    "  --fpga-board B          the preset real boards are offered as and timed by\n"
+    "                          (default: the board XRT names, which needs a preset)\n"
     "  --config FILE           key=value file with the options above (no dashes)\n"
     "  --version, --help\n";
 
@@ -83,6 +89,9 @@ static const struct opt table[] = {
     O("end-time", T_DBL, end_time, 0, 1e11),
     O("drain-before", T_DBL, drain_before_s, 0, 1e7),
     O("drain-signal", T_SIGNAL, drain_signal, 0, 0),
+    O("fpga-emulate", T_STR, fpga_emulate, 0, 0),
+    O("xclbin", T_STR, xclbin, 0, 0),
+    O("fpga-board", T_STR, fpga_board, 0, 0),
 };
 #define NOPTS ((int)(sizeof table / sizeof table[0]))
 

@@ -29,18 +29,21 @@ struct qw_config {
     int threads;                      /* CPU threads per run (0 = cores / slots) */
     bool once;                        /* lease one run, run it, exit */
     enum qw_log_level log_level;
-    double heartbeat_s;        /* 0 = the interval the server asks for */
-    int lease_wait_s;          /* long-poll wait, 0..30 */
-    double http_timeout_s;     /* per request, long-poll wait excluded */
-    double backoff_max_s;      /* cap of the exponential back-off */
-    int64_t checkpoint_every;  /* steps between checkpoints (0 = epoch ends only) */
-    double flush_s;            /* metric batch: send at most this long after a point */
-    int flush_points;          /* ... or as soon as this many are waiting */
-    int64_t journal_max_bytes; /* per run; training waits while it is full */
-    double shutdown_timeout_s; /* SIGTERM: exit within this even if runs hang */
-    double end_time;           /* the batch job's end, Unix seconds (0 = none; qw_drain.h) */
-    double drain_before_s;     /* drain this long before end_time (0 = never) */
-    int drain_signal;          /* signal number that drains the worker (0 = none) */
+    double heartbeat_s;             /* 0 = the interval the server asks for */
+    int lease_wait_s;               /* long-poll wait, 0..30 */
+    double http_timeout_s;          /* per request, long-poll wait excluded */
+    double backoff_max_s;           /* cap of the exponential back-off */
+    int64_t checkpoint_every;       /* steps between checkpoints (0 = epoch ends only) */
+    double flush_s;                 /* metric batch: send at most this long after a point */
+    int flush_points;               /* ... or as soon as this many are waiting */
+    int64_t journal_max_bytes;      /* per run; training waits while it is full */
+    double shutdown_timeout_s;      /* SIGTERM: exit within this even if runs hang */
+    double end_time;                /* the batch job's end, Unix seconds (0 = none; qw_drain.h) */
+    double drain_before_s;          /* drain this long before end_time (0 = never) */
+    int drain_signal;               /* signal number that drains the worker (0 = none) */
+    char fpga_emulate[QW_NAME_MAX]; /* comma-separated board presets to emulate ("" = none) */
+    char xclbin[QW_PATH_MAX];       /* real boards: the xclbin to load ("" = offer none) */
+    char fpga_board[QW_NAME_MAX];   /* real boards: their preset ("" = XRT's board name) */
 };
 
 /* Fills `c` from every source. Returns 0, 1 when the caller should exit 0

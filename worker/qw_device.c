@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "qcore/backend.h"
+#include "qcore/board.h"
 #include "qcore/cpu.h"
 #include "qcore/data.h"
+#include "qcore/fpga.h"
 #include "qw_log.h"
 
 typedef int (*probe_fn)(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err);
@@ -84,16 +86,97 @@ static int probe_cuda(struct qw_devices *out, const struct qw_config *cfg, struc
     return 0;
 }
 
-/* FPGA boards (XRT, and emulated ones) join here with the FPGA backend. */
-static int probe_fpga(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
+/* One FPGA device on preset `b`: one run at a time (the array is one),
+ * with the CPU threads of a CPU slot for the host side of a step. */
+static struct qw_device *add_board(struct qw_devices *out, const struct qc_board *b, bool emulated,
+                                   struct qc_err *err)
 {
-    (void)out;
-    (void)cfg;
-    (void)err;
+    struct qw_device *d = add(out, QW_DEV_FPGA, "fpga", err);
+
+    if (!d)
+        return NULL;
+    d->slots = d->free = 1;
+    d->threads = out->dev[0].threads > 0 ? out->dev[0].threads : 1;
+    d->emulated = emulated;
+    d->index = -1;
+    snprintf(d->board, sizeof d->board, "%s", b->name);
+    return d;
+}
+
+static json_t *board_info(const struct qc_board *b)
+{
+    return json_pack("{s:s, s:i, s:i, s:f, s:f}", "part", b->part, "rows", b->rows, "cols", b->cols,
+                     "clock_mhz", b->clock_hz / 1e6, "ddr_gbps", b->ddr_bytes_per_s / 1e9);
+}
+
+/* Emulated boards: one device per name of --fpga-emulate (a name may
+ * repeat: two emulated ZCU104s take two runs at once). An unknown name
+ * stops the worker: it would otherwise register a board it cannot time. */
+static int probe_emulated(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
+{
+    char list[QW_NAME_MAX], *save = NULL;
+    struct qc_board b;
+    int rc;
+
+    snprintf(list, sizeof list, "%s", cfg->fpga_emulate);
+    for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        if ((rc = qc_board_find(&b, name, err))) {
+            snprintf(err->field, sizeof err->field, "fpga-emulate");
+            return rc;
+        }
+        struct qw_device *d = add_board(out, &b, true, err);
+        if (!d)
+            return err->code;
+        d->info = board_info(&b);
+        if (!d->info)
+            return qc_err_set(err, QC_ENOMEM, "", "out of memory");
+    }
     return 0;
 }
 
-static const probe_fn probes[] = {probe_cpu, probe_cuda, probe_fpga};
+/* Real boards through XRT: offered only with --xclbin (a board without the
+ * qgemm kernel cannot train). None found is no error: the log says why. */
+static int probe_xrt(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
+{
+    struct qc_fpga_device devs[8];
+    struct qc_err why;
+    struct qc_board b;
+    int n, rc;
+
+    qc_err_clear(&why);
+    n = qc_fpga_devices(devs, 8, &why);
+    if (n == 0) {
+        if (cfg->xclbin[0])
+            qw_log_warn("--xclbin %s: no real FPGA board offered: %s", cfg->xclbin, why.msg);
+        else
+            qw_log_debug("no real FPGA board: %s", why.msg);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!cfg->xclbin[0]) {
+            qw_log_info("FPGA device %d (%s, %s) not offered: no --xclbin", devs[i].index,
+                        devs[i].name, devs[i].shell);
+            continue;
+        }
+        const char *preset = cfg->fpga_board[0] ? cfg->fpga_board : devs[i].name;
+        if ((rc = qc_board_find(&b, preset, err))) {
+            snprintf(err->field, sizeof err->field, "fpga-board");
+            return rc;
+        }
+        struct qw_device *d = add_board(out, &b, false, err);
+        if (!d)
+            return err->code;
+        d->index = devs[i].index;
+        d->info = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "xrt_device", devs[i].index, "name",
+                            devs[i].name, "shell", devs[i].shell, "bdf", devs[i].bdf,
+                            "loaded_xclbin", devs[i].xclbin, "xclbin", cfg->xclbin);
+        if (!d->info)
+            return qc_err_set(err, QC_ENOMEM, "", "out of memory");
+    }
+    return 0;
+}
+
+static const probe_fn probes[] = {probe_cpu, probe_cuda, probe_emulated, probe_xrt};
 
 int qw_devices_discover(struct qw_devices *out, const struct qw_config *cfg, struct qc_err *err)
 {

@@ -1,10 +1,10 @@
 /* The devices a worker offers: a general list of (id, kind, board,
  * emulated, slots, free, info) that the registration, the heartbeat and
  * the lease request all send. Discovery is a table of probe functions, one
- * per device family: the CPU always, CUDA GPUs when built with CUDA, FPGA
- * boards when the FPGA backend lands. A run is only ever executed on a
- * device of the kind its spec asks for (qw_device_accepts); nothing falls
- * back to another kind.
+ * per device family: the CPU always, CUDA GPUs when built with CUDA, the
+ * emulated FPGA boards of --fpga-emulate and the real ones XRT finds. A run is only ever executed
+ * on a device of the kind its spec asks for (qw_device_accepts); nothing falls back to another
+ * kind.
  *
  * Ownership: a qw_devices list is caller-owned storage; `info` objects are
  * owned by the list and freed by qw_devices_free. Loop thread only. */
@@ -28,7 +28,7 @@ struct qw_device {
     bool emulated;   /* an emulated board (FPGA emulator), not real hardware */
     int slots, free; /* concurrent runs it takes, and how many more it can */
     int threads;     /* CPU threads one run uses here */
-    int index;       /* GPU: the CUDA device index (qc_backend_opts.device) */
+    int index;       /* GPU: the CUDA device index; FPGA: XRT's (-1: emulated) */
     json_t *info;    /* family-specific details (CPU: cores, simd; GPU: name, memory) */
 };
 

@@ -170,10 +170,19 @@ static void thread_main(void *arg)
     if ((rc = configure(cfg, x->p.spec_json, &err)))
         goto out;
     cfg->threads = x->p.threads;
-    /* The run executes on the device it was leased for: a GPU lease (a spec
-     * asking for gpu, or for any) trains on that GPU, a CPU lease on the CPU. */
-    snprintf(cfg->backend, sizeof cfg->backend, "%s", x->p.gpu ? "cuda" : "cpu");
-    cfg->device = x->p.gpu ? x->p.gpu_index : 0;
+    /* The run executes on the device it was leased for, whatever kind its
+     * spec allowed (any): a GPU lease trains on that GPU, an FPGA lease on
+     * that board's backend with the board's timing, a CPU lease on the CPU. */
+    if (x->p.board[0]) {
+        snprintf(cfg->backend, sizeof cfg->backend, "fpga");
+        snprintf(cfg->board, sizeof cfg->board, "%s", x->p.board);
+        cfg->device = x->p.fpga_index;
+        snprintf(cfg->xclbin, sizeof cfg->xclbin, "%s", x->p.fpga_index >= 0 ? x->p.xclbin : "");
+    } else {
+        snprintf(cfg->backend, sizeof cfg->backend, "%s", x->p.gpu ? "cuda" : "cpu");
+        cfg->device = x->p.gpu ? x->p.gpu_index : 0;
+        cfg->board[0] = '\0';
+    }
     snprintf(opts.checkpoint_dir, sizeof opts.checkpoint_dir, "%s", x->p.dir);
     opts.checkpoint_every = x->p.checkpoint_every;
     opts.resume = x->p.ckpt != NULL;
@@ -185,6 +194,11 @@ static void thread_main(void *arg)
     if (x->p.gpu)
         qw_log_info("run %" PRId64 ": training%s on CUDA device %d", x->p.run,
                     opts.resume ? " (resuming from the server's checkpoint)" : "", x->p.gpu_index);
+    else if (x->p.board[0])
+        qw_log_info("run %" PRId64 ": training%s on %s board %s (%d host thread%s)", x->p.run,
+                    opts.resume ? " (resuming from the server's checkpoint)" : "",
+                    x->p.fpga_index >= 0 ? "FPGA" : "emulated FPGA", x->p.board, x->p.threads,
+                    x->p.threads == 1 ? "" : "s");
     else
         qw_log_info("run %" PRId64 ": training%s on %d thread%s", x->p.run,
                     opts.resume ? " (resuming from the server's checkpoint)" : "", x->p.threads,

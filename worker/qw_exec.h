@@ -29,6 +29,9 @@ struct qw_exec_params {
     int threads;              /* CPU threads of the training */
     bool gpu;                 /* the run's device is a GPU: the CUDA backend ... */
     int gpu_index;            /* ... on this CUDA device */
+    char board[64];           /* an FPGA device: its board preset ("" = the CPU) ... */
+    int fpga_index;           /* ... XRT's device index (-1: an emulated board) ... */
+    char xclbin[QW_PATH_MAX]; /* ... and the xclbin of a real one */
     int64_t checkpoint_every; /* steps; 0 = epoch ends only */
     char journal_path[QW_PATH_MAX];
     char lease[QW_JOURNAL_TOKEN_MAX], token[QW_JOURNAL_TOKEN_MAX];

@@ -566,6 +566,11 @@ static void start_training(struct qw_job *j, void *ckpt, size_t len)
     p.threads = j->dev->threads;
     p.gpu = j->dev->kind == QW_DEV_GPU;
     p.gpu_index = j->dev->index;
+    if (j->dev->kind == QW_DEV_FPGA) {
+        snprintf(p.board, sizeof p.board, "%s", j->dev->board);
+        p.fpga_index = j->dev->index;
+        snprintf(p.xclbin, sizeof p.xclbin, "%s", cfg->xclbin);
+    }
     p.checkpoint_every = cfg->checkpoint_every;
     snprintf(p.journal_path, sizeof p.journal_path, "%s", j->jpath);
     snprintf(p.lease, sizeof p.lease, "%s", j->lease);

@@ -456,11 +456,74 @@ def test_drain_signal(d):
     assert "drain signal" in w.text(), w.text()[-2000:]
 
 
+def test_fpga_emulated_board(d):
+    """--fpga-emulate zcu104 registers an emulated board (kind fpga, board,
+    emulated); a spec asking for that board is leased to it and to nothing
+    else, one asking for another board stays queued, and the board's run has
+    the metrics of the same spec on the CPU bit for bit, plus the board's
+    timing (board_* series; docs/fpga.md)."""
+    srv = Server(d)
+    base = spec("fpga", epochs=2)
+    on_cpu = dict(base, device={"kind": "cpu"})
+    on_zcu = dict(base, device={"kind": "fpga", "board": "zcu104"})
+    on_u250 = dict(base, device={"kind": "fpga", "board": "u250"})
+    rid_u250 = srv.submit(on_u250)
+    rid = srv.submit(on_zcu)
+    w = worker(srv.url, d, "w", ["--fpga-emulate", "zcu104"])
+    wait_for(lambda: srv.run(rid)["state"] == "succeeded", 60, "the board's run to succeed")
+    devs = [dv for wk in srv.api("GET", "/workers")["workers"] for dv in wk["devices"]]
+    fpga = [dv for dv in devs if dv["kind"] == "fpga"]
+    assert len(fpga) == 1 and fpga[0]["board"] == "zcu104" and fpga[0]["emulated"] is True, devs
+    assert fpga[0]["info"]["rows"] == 16 and fpga[0]["info"]["cols"] == 4, fpga[0]
+    r = srv.run(rid)
+    assert [l["device"] for l in r["leases"]] == [fpga[0]["id"]], r["leases"]
+    assert "emulated FPGA board zcu104" in w.text(), w.text()[-2000:]
+    # The u250 run matches no device: still queued while the worker idles.
+    assert srv.run(rid_u250)["state"] == "queued", srv.run(rid_u250)
+    ref = reference(on_cpu)
+    got = {}
+    series = srv.series(rid, {n for (_, n) in ref})
+    for name, ser in series.items():
+        for st, v in zip(ser["step"], ser["value"]):
+            got[(st, name)] = v
+    board = {k: v for k, v in got.items() if "board_" in k[1]}
+    rest = {k: v for k, v in got.items() if "board_" not in k[1]}
+    assert set(rest) == set(ref), "points differ: missing %s, extra %s" % (
+        sorted(set(ref) - set(rest))[:5], sorted(set(rest) - set(ref))[:5])
+    bad = [k for k in ref if not k[1].endswith("images_per_s") and ref[k] != rest[k]]
+    assert not bad, "values differ from the CPU run at %s" % bad[:3]
+    for name in ("board_cycles", "board_time_s", "board_utilisation", "epoch_board_time_s"):
+        assert name in series and series[name]["value"], "no %s series: %s" % (name,
+                                                                                sorted(series))
+    ep = series["epoch_board_time_s"]["value"]
+    assert len(ep) == 2 and all(v > 0 for v in ep) and ep[0] == ep[1], ep
+    util = series["board_utilisation"]["value"]
+    assert all(0 < u <= 1 for u in util), util
+    # The same spec on the CPU: no board timing at all.
+    rid_cpu = srv.submit(on_cpu)
+    wait_for(lambda: srv.run(rid_cpu)["state"] == "succeeded", 60, "the CPU run")
+    assert srv.run(rid_cpu)["leases"][0]["device"].startswith("cpu")
+    assert not [n for n in srv.series(rid_cpu) if "board" in n]
+    assert srv.run(rid_u250)["state"] == "queued"
+    assert w.alive(), w.text()[-2000:]
+
+
+def test_fpga_emulate_unknown_board(d):
+    """An unknown board name stops the worker at start with a message naming
+    it and the known presets, before it registers anything."""
+    srv = Server(d)
+    w = worker(srv.url, d, "w", ["--fpga-emulate", "zcu104,zcu999"])
+    rc = w.wait(10 * SLOW)
+    assert rc not in (0, None), "exit status %s" % rc
+    assert "zcu999" in w.text() and "zcu104" in w.text(), w.text()[-2000:]
+    assert srv.api("GET", "/workers")["workers"] == []
+
+
 TESTS = [test_sweep_two_workers, test_kill9_worker_resumes_elsewhere, test_stale_lease_abandoned,
          test_kill9_server_mid_sweep,
          test_cancel_running_run, test_sigterm_releases_run, test_bad_server_answers,
          test_journal_replayed_after_restart, test_many_metric_names, test_drain_before_end_time,
-         test_drain_signal]
+         test_drain_signal, test_fpga_emulated_board, test_fpga_emulate_unknown_board]
 
 
 def main():

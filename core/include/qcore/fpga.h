@@ -10,11 +10,11 @@
 #include "qcore/error.h"
 
 struct qc_fpga_device {
-    int index;        /* XRT's device index (qc_backend_opts.device) */
-    char name[96];    /* the board, as XRT names it */
-    char shell[128];  /* the platform (shell) the board runs */
-    char bdf[32];     /* PCIe bus:device.function */
-    char xclbin[40];  /* UUID of the loaded xclbin, "" when none */
+    int index;       /* XRT's device index (qc_backend_opts.device) */
+    char name[96];   /* the board, as XRT names it */
+    char shell[128]; /* the platform (shell) the board runs */
+    char bdf[32];    /* PCIe bus:device.function */
+    char xclbin[40]; /* UUID of the loaded xclbin, "" when none */
 };
 
 /* Fills up to `max` devices and returns how many XRT finds. 0 when there

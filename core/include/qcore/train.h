@@ -45,7 +45,7 @@ struct qc_train_cfg {
     int threads;                    /* CPU threads, 0 = all */
     char backend[16];               /* where the GEMMs run: "cpu" (the default), "cuda" or "fpga" */
     int device;                     /* the accelerator's index (qc_backend_opts.device) */
-    char board[32];                 /* fpga: the board preset (its timing goes in the metrics) */
+    char board[64];                 /* fpga: the board preset (its timing goes in the metrics) */
     char xclbin[QC_TRAIN_PATH_MAX]; /* fpga: a real board's xclbin ("" = an emulated board) */
     uint64_t fingerprint;           /* identifies the experiment in checkpoints */
 };

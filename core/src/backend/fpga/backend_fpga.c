@@ -62,8 +62,8 @@ static int xrt_gemm(struct fpga_backend *f, float *c, const float *a, const floa
     }
     if ((rc = qc_quantize_f32(aq, a, d->m, d->k, &mac->a_read, &rne, mac->scale_rule, 0, NULL,
                               err)) ||
-        (rc = qc_quantize_f32(bq, b, d->k, d->n, &mac->b_read, &rne, mac->scale_rule, 0, NULL,
-                              err)))
+        (rc =
+             qc_quantize_f32(bq, b, d->k, d->n, &mac->b_read, &rne, mac->scale_rule, 0, NULL, err)))
         goto out;
     rc = qc__xrt_gemm(f->xrt, c, d->a_rounded ? a : aq, d->b_rounded ? b : bq, d->m, d->n, d->k,
                       err);

@@ -57,8 +57,8 @@ static int set_key(struct qc_board *b, const char *key, const char *v, struct qc
     static const struct {
         const char *key;
         double lo, hi;
-    } keys[] = {{"rows", 1, 1024},           {"cols", 1, 1024},          {"clock_mhz", 1, 2000},
-                {"ddr_gbps", 0.001, 10000},  {"ddr_efficiency", 0.01, 1}, {"ddr_latency_ns", 0, 1e6},
+    } keys[] = {{"rows", 1, 1024},          {"cols", 1, 1024},           {"clock_mhz", 1, 2000},
+                {"ddr_gbps", 0.001, 10000}, {"ddr_efficiency", 0.01, 1}, {"ddr_latency_ns", 0, 1e6},
                 {"buffer_kib", 1, 1 << 20}};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].key) != 0)
@@ -199,8 +199,8 @@ int qc_board_find(struct qc_board *out, const char *name, struct qc_err *err)
         size_t len = strlen(known);
         snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", table[i].name);
     }
-    return qc_err_set(err, QC_ENOTFOUND, "board", "unknown board '%s' (hw/boards/boards.conf has %s)",
-                      name ? name : "", known);
+    return qc_err_set(err, QC_ENOTFOUND, "board",
+                      "unknown board '%s' (hw/boards/boards.conf has %s)", name ? name : "", known);
 }
 
 int qc_board_count(void)

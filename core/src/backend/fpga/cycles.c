@@ -120,8 +120,8 @@ int qc_board_gemm_cost(struct qc_board_cost *out, const struct qc_board *b, int6
         pass_bytes += (double)k * (double)n * 4.0;
 
     const double lat = ceil(b->ddr_latency_s * b->clock_hz);
-    const double first = lat + ceil(((double)R * (double)k * ea + (double)k * (double)C * eb) /
-                                    per_cycle);
+    const double first =
+        lat + ceil(((double)R * (double)k * ea + (double)k * (double)C * eb) / per_cycle);
     const double tile_mem = ceil((bytes - bytes_c) / (double)tiles / per_cycle);
     const double tile_busy = (double)(tcomp + wait);
     const double tile = tile_mem > tile_busy ? tile_mem : tile_busy;

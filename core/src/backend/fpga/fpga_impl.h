@@ -16,8 +16,8 @@ struct qc__xrt; /* an opened device with its xclbin loaded and the GEMM kernel f
 int qc__xrt_open(struct qc__xrt **out, int index, const char *xclbin, struct qc_err *err);
 /* c(m,n) = a(m,k) b(k,n), dense fp32 holding the multiplier's values, on
  * the board: buffer objects in the kernel's memory banks, one run. */
-int qc__xrt_gemm(struct qc__xrt *x, float *c, const float *a, const float *b, int64_t m,
-                 int64_t n, int64_t k, struct qc_err *err);
+int qc__xrt_gemm(struct qc__xrt *x, float *c, const float *a, const float *b, int64_t m, int64_t n,
+                 int64_t k, struct qc_err *err);
 void qc__xrt_close(struct qc__xrt *x); /* NULL is a no-op */
 
 int qc__xrt_devices(struct qc_fpga_device *out, int max, struct qc_err *why);

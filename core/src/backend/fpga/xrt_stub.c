@@ -12,8 +12,8 @@ int qc__xrt_open(struct qc__xrt **out, int index, const char *xclbin, struct qc_
                       "%s: this build has no XRT (install libxrt-dev and rebuild)", xclbin);
 }
 
-int qc__xrt_gemm(struct qc__xrt *x, float *c, const float *a, const float *b, int64_t m,
-                 int64_t n, int64_t k, struct qc_err *err)
+int qc__xrt_gemm(struct qc__xrt *x, float *c, const float *a, const float *b, int64_t m, int64_t n,
+                 int64_t k, struct qc_err *err)
 {
     (void)x, (void)c, (void)a, (void)b, (void)m, (void)n, (void)k;
     return qc_err_set(err, QC_EUNSUPP, "device", "this build has no XRT");
