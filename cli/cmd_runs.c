@@ -254,6 +254,31 @@ int cli_cmd_show(int argc, char **argv)
     print_cost(json_object_get(r, "cost"));
     const char *k;
     json_t *v;
+    json_t *sum = json_object_get(r, "summary");
+    json_t *spec_j = json_object_get(r, "spec"); /* jansson's getters take NULL */
+    const char *board =
+        json_string_value(json_object_get(json_object_get(spec_j, "device"), "board"));
+    if (!board)
+        board = json_string_value(json_object_get(sum, "board"));
+    json_t *ept = json_object_get(sum, "epoch_board_time_s");
+    if (board || ept) {
+        /* An FPGA run: its board, and the time the board would take. */
+        printf("%-17s %s%s\n", "board", board ? board : "(any fpga)",
+               json_is_true(json_object_get(sum, "board_emulated")) ? " (emulated)" : "");
+        if (json_is_number(ept)) {
+            const double per = json_number_value(ept);
+            const json_t *ep =
+                json_object_get(json_object_get(json_object_get(r, "spec"), "train"), "epochs");
+            const long long n = json_is_integer(ep) ? (long long)json_integer_value(ep) : 0;
+            printf("%-17s %.6g s per epoch", "on-board time", per);
+            if (n > 0)
+                printf(", %.6g s for %lld epoch%s", per * (double)n, n, n == 1 ? "" : "s");
+            json_t *ips = json_object_get(sum, "epoch_board_images_per_s");
+            if (json_is_number(ips))
+                printf(" (%.6g images/s)", json_number_value(ips));
+            printf(" (estimated: docs/fpga.md)\n");
+        }
+    }
     printf("summary\n");
     json_object_foreach(json_object_get(r, "summary"), k, v)
     {

@@ -567,6 +567,10 @@ static void start_training(struct qw_job *j, void *ckpt, size_t len)
     p.gpu = j->dev->kind == QW_DEV_GPU;
     p.gpu_index = j->dev->index;
     if (j->dev->kind == QW_DEV_FPGA) {
+        /* The board a run without one in its spec got: the completion's
+         * summary names it (qlab show, the run page). */
+        json_object_set_new(j->summary, "board", json_string(j->dev->board));
+        json_object_set_new(j->summary, "board_emulated", json_boolean(j->dev->emulated));
         snprintf(p.board, sizeof p.board, "%s", j->dev->board);
         p.fpga_index = j->dev->index;
         snprintf(p.xclbin, sizeof p.xclbin, "%s", cfg->xclbin);

@@ -79,8 +79,8 @@ Test(fpga, emulated_board_equals_cpu_and_charges_the_model)
     };
     const int64_t m = 19, n = 11, k = 70;
     float a[19 * 70], b[70 * 11], c1[19 * 11], c2[19 * 11];
-    struct qc_backend_opts opts = {.threads = 2, .board = "zcu104",
-                                   .scale_policy = QC_SCALE_POLICY_NONE};
+    struct qc_backend_opts opts = {
+        .threads = 2, .board = "zcu104", .scale_policy = QC_SCALE_POLICY_NONE};
     struct qc_backend *be = NULL;
     struct qc_board zcu = board_of("zcu104");
     struct qc_backend_timing t;
@@ -167,8 +167,8 @@ static uint64_t replay(int R, int C, int64_t m, int64_t n, int64_t k, int64_t ch
 Test(fpga, array_cycles_equal_the_replayed_schedule)
 {
     static const int64_t shapes[][4] = {
-        {16, 4, 32, 8},   {17, 5, 33, 8},  {6, 16, 25, 0}, {120, 84, 400, 32},
-        {16, 256, 144, 16}, {1, 1, 1, 0}, {64, 10, 64, 64}, {10, 84, 120, 7},
+        {16, 4, 32, 8},     {17, 5, 33, 8}, {6, 16, 25, 0},   {120, 84, 400, 32},
+        {16, 256, 144, 16}, {1, 1, 1, 0},   {64, 10, 64, 64}, {10, 84, 120, 7},
     };
     struct qc_board b = board_of("zcu104");
 

@@ -10,7 +10,7 @@ exactly the points the local run printed (images_per_s aside), each step once.
 Usage: BIN=build/bin tests/worker/test_worker.py [TEST...]
 Prints "ok - NAME" / "not ok - NAME" lines and a summary; exit status 1 on
 any failure. Standard library only."""
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
 import urllib.error, urllib.request
 
 BIN = os.path.abspath(os.environ.get("BIN", "build/bin"))
@@ -499,6 +499,12 @@ def test_fpga_emulated_board(d):
     assert len(ep) == 2 and all(v > 0 for v in ep) and ep[0] == ep[1], ep
     util = series["board_utilisation"]["value"]
     assert all(0 < u <= 1 for u in util), util
+    # qlab show: the board and the estimated time on it.
+    out = subprocess.run([os.path.join(BIN, "qlab"), "show", str(rid)], capture_output=True,
+                         text=True, env=dict(os.environ, QLAB_SERVER=srv.url)).stdout
+    assert re.search(r"^board +zcu104 \(emulated\)$", out, re.M), out
+    per = float(re.search(r"^on-board time +([0-9.e+-]+) s per epoch", out, re.M).group(1))
+    assert abs(per - ep[-1]) <= 1e-5 * ep[-1], (per, ep)
     # The same spec on the CPU: no board timing at all.
     rid_cpu = srv.submit(on_cpu)
     wait_for(lambda: srv.run(rid_cpu)["state"] == "succeeded", 60, "the CPU run")

@@ -98,11 +98,24 @@ export async function render(root, [idText], ctx) {
       ['lease deadline', time(run.lease_deadline) || '—'],
       ['cost', costText(run.cost)],
     ];
+    // An FPGA run: its board (the spec's, or the one the worker leased it
+    // to) and the estimated time on it (docs/fpga.md).
+    const sum = run.summary || {};
+    const board = (run.spec && run.spec.device && run.spec.device.board) || sum.board;
+    if (board || (run.spec && run.spec.device && run.spec.device.kind === 'fpga')) {
+      kv.push(['board', `${board || 'any fpga board'}${sum.board_emulated ? ' (emulated)' : ''}`]);
+      const per = sum.epoch_board_time_s;
+      const epochs = run.spec && run.spec.train ? run.spec.train.epochs : null;
+      kv.push(['on-board time', typeof per === 'number'
+        ? `${num(per)} s per epoch${epochs ? `, ${num(per * epochs)} s for ${epochs}` : ''} (estimated)`
+        : 'after the first epoch']);
+    }
     fill(facts, h('dl', { class: 'facts card' }, kv.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
     fill(tl, timeline(run));
     org.update(run);
     // The summary leaves the per-layer counters out (they are series).
-    const names = Object.keys(run.summary || {}).filter((n) => !isLayerMetric(n)).sort();
+    const names = Object.keys(run.summary || {})
+      .filter((n) => !isLayerMetric(n) && typeof run.summary[n] === 'number').sort();
     const layers = Object.keys(live.state.series).filter(isLayerMetric).length;
     fill(summary, h('section', { class: 'card' }, h('h3', {}, 'Last values'),
       names.length ? h('table', { class: 'grid compact summary' }, h('tbody', {},
