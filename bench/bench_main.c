@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench_cuda.h"
+#include "bench_fpga.h"
 #include "bench_numerics.h"
 #include "bench_server.h"
 #include "bench_train.h"
@@ -22,6 +23,7 @@ static const struct bench_entry entries[] = {
     {.name = "train_models", .group = "train", .run = bench_train_models},
     {.name = "cuda_gemm", .group = "cuda", .run = bench_cuda_gemm},
     {.name = "cuda_train_epoch", .group = "cuda", .run = bench_cuda_train_epoch},
+    {.name = "fpga_boards", .group = "fpga", .run = bench_fpga},
     {.name = "server_ingest", .group = "server", .run = bench_server_ingest},
     {.name = "server_runs_list", .group = "server", .run = bench_server_runs_list},
     {.name = "server_downsample", .group = "server", .run = bench_server_downsample},

@@ -7,6 +7,7 @@
 #ifndef QCORE_BACKEND_H
 #define QCORE_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "qcore/gemm.h"
@@ -59,6 +60,10 @@ struct qc_backend_opts {
     /* fpga: a real board through XRT, this xclbin loaded onto device
      * `device` (NULL or "": an emulated board). */
     const char *xclbin;
+    /* fpga, emulated: charge every GEMM to the board without computing it
+     * (C is zero). For predictions of board time only (make bench): the
+     * run's numbers are meaningless. */
+    bool dry_run;
 };
 
 /* One accelerator a backend kind can run on (qc_backend_devices). */

@@ -47,7 +47,8 @@ struct qc_train_cfg {
     int device;                     /* the accelerator's index (qc_backend_opts.device) */
     char board[64];                 /* fpga: the board preset (its timing goes in the metrics) */
     char xclbin[QC_TRAIN_PATH_MAX]; /* fpga: a real board's xclbin ("" = an emulated board) */
-    uint64_t fingerprint;           /* identifies the experiment in checkpoints */
+    bool board_dry_run;   /* fpga: time GEMMs without computing them (qc_backend_opts.dry_run) */
+    uint64_t fingerprint; /* identifies the experiment in checkpoints */
 };
 
 /* Fills a configuration with the defaults of docs/spec.md (fp32 arithmetic,

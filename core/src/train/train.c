@@ -380,7 +380,8 @@ static int setup(struct run *r, struct qc_err *err)
                                  .device = cfg->device,
                                  .board = cfg->board,
                                  .scale_policy = (int)cfg->scaling.policy,
-                                 .xclbin = cfg->xclbin};
+                                 .xclbin = cfg->xclbin,
+                                 .dry_run = cfg->board_dry_run};
     const char *dir = cfg->data_dir[0] ? cfg->data_dir : NULL;
     int rc;
 

@@ -20,6 +20,7 @@ struct fpga_backend {
     struct qc_board board;
     enum qc_scale_policy policy;
     struct qc__xrt *xrt; /* NULL: emulated */
+    bool dry_run;
     uint64_t cycles, macs;
 };
 
@@ -84,6 +85,13 @@ static int fpga_gemm(struct qc_backend *be, float *c, const float *a, const floa
         return rc;
     if (f->xrt)
         return xrt_gemm(f, c, a, b, d, mac, st, err);
+    if (f->dry_run) {
+        for (int64_t i = 0; i < d->m; i++)
+            memset(c + i * qc_gemm_ldc(d), 0, (size_t)d->n * sizeof(float));
+        if (st)
+            st->ops += (uint64_t)d->m * (uint64_t)d->n * (uint64_t)d->k;
+        return QC_OK;
+    }
     return qc_gemm_cpu(c, a, b, d, mac, be->threads, st, err);
 }
 
@@ -142,6 +150,7 @@ int qc__backend_fpga_create(struct qc_backend **out, const struct qc_backend_opt
     f->base.vt = &fpga_backend_i;
     f->base.threads = opts->threads > 0 ? opts->threads : qc_cpu_count();
     f->policy = (enum qc_scale_policy)opts->scale_policy;
+    f->dry_run = opts->dry_run && !f->xrt;
     snprintf(f->base.device, sizeof f->base.device, "fpga %s (%s, %dx%d at %g MHz)", f->board.name,
              f->xrt ? "xrt" : "emulated", f->board.rows, f->board.cols, f->board.clock_hz / 1e6);
     *out = &f->base;
