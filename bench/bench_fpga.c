@@ -53,8 +53,8 @@ static double member(const char *line, const char *key)
 }
 
 static void configure(struct run_ctx *c, const char *arch, const char *dataset, int64_t batch,
-                      int64_t images, const char *fmt, const char *mac,
-                      enum qc_scale_policy policy, const char *backend)
+                      int64_t images, const char *fmt, const char *mac, enum qc_scale_policy policy,
+                      const char *backend)
 {
     memset(c, 0, sizeof *c);
     qc_train_cfg_init(&c->cfg);
@@ -90,8 +90,7 @@ static void train_throughput(void)
 
     configure(&fpga, "lenet5", "fashion-mnist", 128, 2048, "e5m2", mac, QC_SCALE_POLICY_NONE,
               "fpga");
-    configure(&cpu, "lenet5", "fashion-mnist", 128, 2048, "e5m2", mac, QC_SCALE_POLICY_NONE,
-              "cpu");
+    configure(&cpu, "lenet5", "fashion-mnist", 128, 2048, "e5m2", mac, QC_SCALE_POLICY_NONE, "cpu");
     const struct bench_plan plan = {.min_reps = 2,
                                     .max_reps = 3,
                                     .budget_s = 20.0,

@@ -41,6 +41,7 @@ static const struct qc_backend_i cpu_backend_i = {
     .gemm = cpu_gemm,
     .quantize_f32 = cpu_quantize_f32,
     .destroy = cpu_destroy,
+    .timing = NULL,
 };
 
 int qc__backend_cpu_create(struct qc_backend **out, const struct qc_backend_opts *opts,

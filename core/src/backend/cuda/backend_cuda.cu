@@ -32,6 +32,7 @@ static const struct qc_backend_i cuda_backend_i = {
     .gemm = qc__cuda_gemm,
     .quantize_f32 = qc__cuda_quantize_f32,
     .destroy = cuda_destroy,
+    .timing = NULL,
 };
 
 /* The number of devices, or 0 with the reason in `err`. */
