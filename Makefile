@@ -135,7 +135,7 @@ RTL       := $(sort $(wildcard hw/rtl/*.sv))
 # without sanitizers, and linked into both the plain and the sanitizer test
 # binaries; a bench is re-verilated only when its RTL or list changes.
 VL        := build/vl
-VL_BENCHES := tb_mul tb_mac tb_array
+VL_BENCHES := tb_mul tb_mac tb_array tb_systolic
 VERILATOR := $(shell command -v verilator 2>/dev/null)
 VL_MAKE   := OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1
 VL_LIBS   := $(foreach t,$(VL_BENCHES),$(VL)/$(t)/vl_shim.o $(VL)/$(t)/V$(t)__ALL.a) \

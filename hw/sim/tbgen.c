@@ -4,6 +4,7 @@
  *     mul   cfg=5,a=e5m2,b=e5m2
  *     mac   cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=32
  *     array 4x3 cfg=5,a=e5m2,b=e5m2,acc=e6m5
+ *     systolic 16x4 cfg=5,a=e5m2,b=e5m2,acc=e6m5   (qsystolic, its sequencer's ports)
  *
  * Each configuration goes through hw_params_from_mac, the mapping synthesis
  * uses, so the benches test exactly the parameters that are synthesized.
@@ -28,7 +29,7 @@ struct port_def {
 };
 
 struct inst {
-    char unit[8];
+    char unit[12];
     char mac[QC_MAC_TEXT_MAX];
     int rows, cols;
     const char *module;
@@ -66,6 +67,22 @@ static void define_ports(struct inst *t, const struct hw_params *h)
         add_port(t, "unf", 1, 1);
         return;
     }
+    if (strcmp(t->unit, "systolic") == 0) {
+        const int n = t->rows * t->cols;
+        add_port(t, "start", 0, 1);
+        add_port(t, "k", 0, 16);
+        add_port(t, "chunk", 0, 16);
+        add_port(t, "tiles", 0, 16);
+        add_port(t, "a", 0, p[HW_P_AW] * t->rows);
+        add_port(t, "b", 0, p[HW_P_BW] * t->cols);
+        add_port(t, "kk", 1, 16);
+        add_port(t, "tile", 1, 16);
+        add_port(t, "done", 1, 1);
+        add_port(t, "fin", 1, n);
+        add_port(t, "res", 1, p[HW_P_CW] * n);
+        add_port(t, "res_nan", 1, n);
+        return;
+    }
     const int n = strcmp(t->unit, "array") == 0 ? t->rows * t->cols : 1;
     add_port(t, "op", 0, 2);
     add_port(t, "a", 0, p[HW_P_AW] * (n > 1 ? t->rows : 1));
@@ -92,14 +109,15 @@ static int parse_line(struct inst *t, char *line, const char *where)
         return -1;
     }
     snprintf(t->unit, sizeof t->unit, "%s", unit);
-    if (strcmp(unit, "array") == 0) {
+    if (strcmp(unit, "array") == 0 || strcmp(unit, "systolic") == 0) {
         if (sscanf(arg, "%dx%d", &t->rows, &t->cols) != 2 || t->rows < 1 || t->cols < 1) {
             fprintf(stderr, "qlab-tbgen: %s: array shape '%s' is not RxC\n", where, arg);
             return -1;
         }
         arg = strtok_r(NULL, " \t\n", &save);
     } else if (strcmp(unit, "mul") && strcmp(unit, "mac")) {
-        fprintf(stderr, "qlab-tbgen: %s: unit '%s' is not mul, mac or array\n", where, unit);
+        fprintf(stderr, "qlab-tbgen: %s: unit '%s' is not mul, mac, array or systolic\n", where,
+                unit);
         return -1;
     }
     if (!arg || strlen(arg) >= sizeof t->mac) {
@@ -115,6 +133,8 @@ static int parse_line(struct inst *t, char *line, const char *where)
                            : strcmp(unit, "mac") == 0 ? HW_UNIT_MAC
                                                       : HW_UNIT_ARRAY;
     t->nkv = hw_unit_params(&h, u, t->rows, t->cols, &t->module, t->kv);
+    if (strcmp(unit, "systolic") == 0)
+        t->module = "qsystolic"; /* qarray's parameters, the systolic top */
     define_ports(t, &h);
     return 0;
 }

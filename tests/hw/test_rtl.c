@@ -17,11 +17,13 @@
 #include "qcore/quantize.h"
 #include "qcore/ref.h"
 
+#include "qcore/board.h"
 #include "tb_array_map.h"
 #include "tb_mac_map.h"
 #include "tb_mul_map.h"
+#include "tb_systolic_map.h"
 
-extern const struct tb_ops tb_mul_ops, tb_mac_ops, tb_array_ops;
+extern const struct tb_ops tb_mul_ops, tb_mac_ops, tb_array_ops, tb_systolic_ops;
 
 enum { OP_NOP = 0, OP_CLR = 1, OP_MAC = 2, OP_FLUSH = 3 };
 
@@ -457,4 +459,106 @@ Test(rtl, arrays_run_tiled_gemms, .timeout = 300)
     tb_array_ops.close(h);
     for (int u = 0; u < tb_array_N; u++)
         job_free(&jobs[u]);
+}
+
+/* ---- the systolic top against the core and the cycle model ------------- */
+
+/* Scaled-down GEMM shapes of LeNet-5 and ResNet-20 layers (m output
+ * channels or batch rows, n positions, k = in channels x kernel), with odd
+ * ones that leave partial tiles; every one runs on every systolic bench. */
+static const struct {
+    const char *what;
+    int64_t m, n, k;
+} systolic_shapes[] = {
+    {"lenet5 conv1 fwd (6 x 5x5x1, 12 positions)", 6, 12, 25},
+    {"lenet5 conv2 fwd (16 x 5x5x6, 8 positions)", 16, 8, 150},
+    {"lenet5 fc3 fwd (batch 5, 10 x 84)", 5, 10, 84},
+    {"resnet20 conv 3x3x16 fwd (16, 9 positions)", 16, 9, 144},
+    {"resnet20 conv 3x3x32 wgrad (32 x 288, 4 positions)", 32, 4, 40},
+    {"resnet20 1x1 projection (32 x 16, 7 positions)", 32, 7, 16},
+    {"odd", 3, 5, 1},
+};
+
+Test(rtl, systolic_top_equals_the_core_and_the_cycle_model, .timeout = 600)
+{
+    uint64_t seed = 4242;
+    long checked = 0;
+
+    void *h = tb_systolic_ops.open();
+    for (int u = 0; u < tb_systolic_N; u++) {
+        const struct tb_inst *t = &tb_systolic_insts[u];
+        const int R = t->rows, C = t->cols;
+        const struct tb_port *pa = tb_port(t, "a"), *pb = tb_port(t, "b");
+        const struct tb_port *pk = tb_port(t, "kk"), *pt = tb_port(t, "tile");
+        const struct tb_port *pf = tb_port(t, "fin"), *pd = tb_port(t, "done");
+        const int aw = pa->width / R, bw = pb->width / C;
+        const struct qc_board board = {.rows = R, .cols = C};
+        for (size_t s = 0; s < sizeof systolic_shapes / sizeof systolic_shapes[0]; s++) {
+            const int64_t M = systolic_shapes[s].m, N = systolic_shapes[s].n,
+                          K = systolic_shapes[s].k;
+            struct job j;
+            job_init(&j, t, M, N, K, &seed);
+            const int64_t tr = (M + R - 1) / R, tc = (N + C - 1) / C;
+            int64_t *done_tiles = calloc((size_t)(R * C), sizeof *done_tiles);
+            cr_assert(done_tiles);
+            set(&tb_systolic_ops, h, t, "k", (uint64_t)K);
+            set(&tb_systolic_ops, h, t, "chunk", (uint64_t)(j.mac.chunk > 0 ? j.mac.chunk : 0));
+            set(&tb_systolic_ops, h, t, "tiles", (uint64_t)(tr * tc));
+            set(&tb_systolic_ops, h, t, "start", 1);
+            tb_systolic_ops.eval(h);
+            tb_systolic_ops.tick(h); /* the cycle `start` is taken */
+            set(&tb_systolic_ops, h, t, "start", 0);
+            int64_t cycles = 0;
+            bool done = false;
+            /* Until done, and one cycle more for the far corner's copy. */
+            for (int64_t extra = 0; extra < 2 && cycles < 10000000;) {
+                const int64_t kk = (int64_t)tb_systolic_ops.get(h, pk->off, pk->width);
+                const int64_t tile = (int64_t)tb_systolic_ops.get(h, pt->off, pt->width);
+                const int64_t i0 = tile / tc * R, q0 = tile % tc * C;
+                for (int r = 0; r < R; r++) {
+                    const int64_t i = i0 + r;
+                    tb_systolic_ops.set(h, pa->off + r * aw, aw,
+                                        i < M && kk < K ? j.acode[i * K + kk] : 0);
+                }
+                for (int c = 0; c < C; c++) {
+                    const int64_t q = q0 + c;
+                    tb_systolic_ops.set(h, pb->off + c * bw, bw,
+                                        q < N && kk < K ? j.bcode[kk * N + q] : 0);
+                }
+                tb_systolic_ops.eval(h);
+                tb_systolic_ops.tick(h);
+                if (!done) {
+                    cycles++;
+                    done = tb_systolic_ops.get(h, pd->off, 1) != 0;
+                }
+                if (done)
+                    extra++;
+                for (int unit = 0; unit < R * C; unit++) {
+                    if (!tb_systolic_ops.get(h, pf->off + unit, 1))
+                        continue;
+                    const int64_t tt = done_tiles[unit]++;
+                    const int64_t i = tt / tc * R + unit / C, q = tt % tc * C + unit % C;
+                    if (i < M && q < N) {
+                        check_results(&j, i, q, result_of(&j, &tb_systolic_ops, h, unit));
+                        checked++;
+                    }
+                }
+            }
+            cr_assert(done, "%s: %s: no done", t->mac, systolic_shapes[s].what);
+            for (int unit = 0; unit < R * C; unit++)
+                cr_assert_eq(done_tiles[unit], tr * tc, "%s: %s: unit %d finished %lld tiles",
+                             t->mac, systolic_shapes[s].what, unit, (long long)done_tiles[unit]);
+            const uint64_t model = qc_board_array_cycles(&board, M, N, K, j.mac.chunk);
+            cr_assert_eq((uint64_t)cycles, model,
+                         "%s %dx%d: %s (%lldx%lldx%lld): rtl %lld cycles, model %llu", t->mac, R, C,
+                         systolic_shapes[s].what, (long long)M, (long long)N, (long long)K,
+                         (long long)cycles, (unsigned long long)model);
+            free(done_tiles);
+            job_free(&j);
+        }
+    }
+    tb_systolic_ops.close(h);
+    cr_log_info(
+        "rtl: the systolic top: %ld results equal to qc_gemm_cpu, cycles equal to the model",
+        checked);
 }
