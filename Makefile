@@ -130,6 +130,9 @@ LIBQHW    := $(BUILD)/lib/libqhw.a
 # SHA-256 of the synthesis cache keys: nettle's, as the server's tokens.
 HW_LIBS   := -lnettle
 RTL       := $(sort $(wildcard hw/rtl/*.sv))
+# Board tops (hw/rtl/top/) are simulated but are not cost units: they stay
+# out of the cost flows' RTL hash, so a new top keeps every cached figure.
+RTL_TOP   := $(sort $(wildcard hw/rtl/top/*.sv))
 # Verilator benches of the RTL (hw/sim/*.list -> qlab-tbgen -> verilator).
 # They live in build/vl for every BUILD: the verilated C++ is compiled once,
 # without sanitizers, and linked into both the plain and the sanitizer test
@@ -282,10 +285,10 @@ $(VL)/%.sv $(VL)/%_map.h: hw/sim/%.list $(BIN)/qlab-tbgen
 	@mkdir -p $(VL)
 	$(BIN)/qlab-tbgen $< $(VL)/$*
 
-$(VL)/%/stamp: $(VL)/%.sv $(RTL) hw/sim/vl_shim.cpp hw/sim/tb.h
+$(VL)/%/stamp: $(VL)/%.sv $(RTL) $(RTL_TOP) hw/sim/vl_shim.cpp hw/sim/tb.h
 	rm -rf $(VL)/$*
 	verilator --cc --Mdir $(VL)/$* --top-module $* -Wno-WIDTH -Wno-fatal \
-	  -CFLAGS '-DTB=$* -I$(abspath hw/sim)' $(RTL) $(VL)/$*.sv $(abspath hw/sim/vl_shim.cpp)
+	  -CFLAGS '-DTB=$* -I$(abspath hw/sim)' $(RTL) $(RTL_TOP) $(VL)/$*.sv $(abspath hw/sim/vl_shim.cpp)
 	$(MAKE) -s -C $(VL)/$* -f V$*.mk V$*__ALL.a vl_shim.o verilated.o verilated_threads.o $(VL_MAKE)
 	touch $@
 
@@ -388,8 +391,9 @@ install: $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker web/vendor/versions.j
 	cd web && find . -type f ! -path './node_modules/*' ! -path './scripts/*' ! -name 'package*.json' \
 	  ! -name '.*' -exec install -D -m 0644 {} $(abspath $(DESTDIR)$(DATADIR))/web/{} \;
 	install -m 0644 $(SCHEMA_FILES) $(DESTDIR)$(DATADIR)/schema
-	install -d $(DESTDIR)$(DATADIR)/hw/rtl $(DESTDIR)$(DATADIR)/hw/syn
+	install -d $(DESTDIR)$(DATADIR)/hw/rtl/top $(DESTDIR)$(DATADIR)/hw/syn
 	install -m 0644 $(RTL) $(DESTDIR)$(DATADIR)/hw/rtl
+	install -m 0644 $(RTL_TOP) $(DESTDIR)$(DATADIR)/hw/rtl/top
 	install -m 0644 hw/syn/*.ys $(DESTDIR)$(DATADIR)/hw/syn
 	install -m 0644 hw/cost-table.json hw/calibration.json $(DESTDIR)$(DATADIR)/hw
 	install -m 0755 deploy/slurm/qlab-worker.sbatch $(DESTDIR)$(DATADIR)/slurm
