@@ -917,6 +917,17 @@ Test(spec, check_all_reports_every_error_at_once)
     json_decref(errors);
     json_decref(doc);
 
+    /* A bad value of a required key: one error, not a second one saying
+     * the key (removed to look further) is missing. */
+    doc = json_loads("{\"name\": \"x\", \"model\": {\"arch\": \"lenet5\"}, \"dataset\": {\"name\": "
+                     "\"nope\"}}",
+                     0, &je);
+    cr_expect_eq(qc_spec_check_all(&errors, doc, 64, &first), QC_EINVAL);
+    error_fields(buf, sizeof buf, errors);
+    cr_expect_str_eq(buf, "/dataset/name");
+    json_decref(errors);
+    json_decref(doc);
+
     /* A missing required key cannot be removed: the list ends there. */
     doc = json_loads("{\"name\": \"x\", \"dataset\": {\"name\": \"mnist\", \"val_limit\": -1}}", 0,
                      &je);

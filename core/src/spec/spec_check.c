@@ -61,6 +61,16 @@ static bool remove_at(json_t *doc, const char *ptr)
     return obj && key[0] && json_object_del(obj, key) == 0;
 }
 
+/* Whether an error at `field` only says that the member just removed, or
+ * the object that held it, is now missing: a consequence of the removal,
+ * not a second mistake in the document. */
+static bool caused_by_removal(const char *field, const char *removed)
+{
+    size_t n = strlen(field);
+    return removed[0] && strncmp(removed, field, n) == 0 &&
+           (removed[n] == '\0' || removed[n] == '/');
+}
+
 static int add_error(json_t *list, const struct qc_err *e)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "code", qc_error_name(e->code), "field", e->field,
@@ -75,6 +85,7 @@ static int check_all(json_t **errors, const json_t *doc, int max, struct qc_err 
 {
     json_t *copy = json_deep_copy(doc), *list = json_array();
     struct qc_err e;
+    char removed[sizeof e.field] = "";
     int rc = QC_OK;
 
     *errors = NULL;
@@ -89,6 +100,8 @@ static int check_all(json_t **errors, const json_t *doc, int max, struct qc_err 
         int r = check(copy, &e, ctx);
         if (r == QC_OK)
             break;
+        if (n > 0 && caused_by_removal(e.field, removed))
+            break; /* "required key missing" where we removed a bad value */
         if (n == 0 && first)
             *first = e;
         if (rc == QC_OK)
@@ -99,6 +112,7 @@ static int check_all(json_t **errors, const json_t *doc, int max, struct qc_err 
         }
         if (r == QC_ENOMEM || !remove_at(copy, e.field))
             break;
+        snprintf(removed, sizeof removed, "%s", e.field);
     }
     *errors = list;
     list = NULL;
