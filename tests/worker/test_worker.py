@@ -425,7 +425,9 @@ def test_drain_before_end_time(d):
     before the end the worker stops leasing, hands its run back with a
     checkpoint and exits 0; the run finishes elsewhere with an exact history."""
     srv = Server(d, ttl=30.0)
-    s = spec("drain", epochs=5)
+    # Long enough that the run cannot finish before the drain on a fast,
+    # idle machine (5 epochs took under 1.5 s once the kernels got faster).
+    s = spec("drain", epochs=40 if ASAN else 60)
     rid = srv.submit(s)
     drain_in = 1.5 * SLOW
     w = worker(srv.url, d, "w", ["--end-time", "%.3f" % (time.time() + drain_in + 600),
