@@ -205,6 +205,14 @@ class LocalSlurm:
                     p.wait()
 
 
+
+def heavy(spec):
+    """A spec whose steps are slow enough to outlast a drain or a job limit
+    (a 1024-unit hidden layer: about 0.7 s an epoch on two idle cores; the
+    32-unit one ends 12 epochs in about a second with today's kernels)."""
+    spec["model"]["hidden"] = [1024]
+    return spec
+
 def unix_time(scontrol_time):
     return time.mktime(time.strptime(scontrol_time, "%Y-%m-%dT%H:%M:%S"))
 
@@ -266,7 +274,7 @@ class Scenario:
         job_a = self.submit_workers(["--time=1"], 52, "drain")
         tw.wait_for(lambda: self.worker_of("slurm-%s_" % job_a), 30, "the drain job's worker")
         wa = self.worker_of("slurm-%s_" % job_a)
-        spec_a = tw.spec("handed-back", epochs=12)
+        spec_a = heavy(tw.spec("handed-back", epochs=40))
         run_a = srv.submit(spec_a)
         tw.wait_for(lambda: srv.run(run_a)["worker"] == wa and srv.run(run_a)["state"] == "running",
                     20, "the drain job to run it")
@@ -302,11 +310,11 @@ class Scenario:
 
         # 3. Long runs on the array and the limit job, just before its end.
         # slurmctld enforces time limits every 30 s, so the kill comes 0-30 s
-        # after EndTime: a run of 40 epochs (40 s or more here) is still
+        # after EndTime: a heavy run of 150 epochs (100 s or more here) is still
         # training then.
         end_b = unix_time(sl.job(job_b)["EndTime"])
         time.sleep(max(0.0, end_b - 5 - time.time()))
-        spec_r = tw.spec("long", epochs=40)
+        spec_r = heavy(tw.spec("long", epochs=150))
         runs = [srv.submit(dict(spec_r, name="long-%d" % i)) for i in range(3)]
         holders = lambda: {srv.run(i)["worker"] for i in runs if srv.run(i)["state"] == "running"}
         tw.wait_for(lambda: len(holders()) == 3, 30, "three runs on three workers")
