@@ -19,7 +19,8 @@ struct fpga_backend {
     struct qc_backend base; /* first: the registry frees the struct */
     struct qc_board board;
     enum qc_scale_policy policy;
-    struct qc__xrt *xrt; /* NULL: emulated */
+    struct qc__xrt *xrt;   /* NULL: emulated */
+    struct qc_gemm_ws *ws; /* the emulated GEMM's scratch, kept as the cpu backend keeps it */
     bool dry_run;
     uint64_t cycles, macs;
 };
@@ -92,7 +93,7 @@ static int fpga_gemm(struct qc_backend *be, float *c, const float *a, const floa
             st->ops += (uint64_t)d->m * (uint64_t)d->n * (uint64_t)d->k;
         return QC_OK;
     }
-    return qc_gemm_cpu(c, a, b, d, mac, be->threads, st, err);
+    return qc_gemm_cpu_run(c, a, b, d, mac, be->threads, NULL, f->ws, st, err);
 }
 
 static int fpga_quantize_f32(struct qc_backend *be, float *out, const float *in, int64_t rows,
@@ -117,6 +118,7 @@ static void fpga_timing(struct qc_backend *be, struct qc_backend_timing *out)
 static void fpga_destroy(struct qc_backend *be)
 {
     qc__xrt_close(((struct fpga_backend *)be)->xrt);
+    qc_gemm_ws_destroy(((struct fpga_backend *)be)->ws);
 }
 
 static const struct qc_backend_i fpga_backend_i = {
@@ -140,8 +142,10 @@ int qc__backend_fpga_create(struct qc_backend **out, const struct qc_backend_opt
         return qc_err_set(err, QC_EINVAL, "/scaling/blocks/type", "scale policy %d out of range",
                           opts->scale_policy);
     f = calloc(1, sizeof *f);
-    if (!f)
+    if (!f || !(f->ws = qc_gemm_ws_create())) {
+        free(f);
         return qc_err_set(err, QC_ENOMEM, "", "out of memory for the FPGA backend");
+    }
     if ((rc = qc_board_find(&f->board, opts->board, err)))
         goto fail;
     if (opts->xclbin && opts->xclbin[0] &&
@@ -156,6 +160,7 @@ int qc__backend_fpga_create(struct qc_backend **out, const struct qc_backend_opt
     *out = &f->base;
     return QC_OK;
 fail:
+    qc_gemm_ws_destroy(f->ws);
     free(f);
     return rc;
 }
