@@ -634,9 +634,9 @@ Test(gemm, hand_computed_counters)
     }
 }
 
-/* The stochastic accumulator draws index (i*n + j)*(K + nchunks) + step with
- * the GEMM's stream and the configuration's seed: with K = 1 the only
- * rounding draw is step 0 of each output. */
+/* The stochastic accumulator draws index (i*n + j)*S + step, S = K + nchunks
+ * rounded up to a multiple of 4, with the GEMM's stream and the
+ * configuration's seed: with K = 1 the only rounding draw is step 0. */
 Test(gemm, sr_index_formula)
 {
     const struct qc_mac mac = mac_of("cfg=1,acc=e5m2,acc_rounding=sr:1,seed=9");
@@ -653,7 +653,8 @@ Test(gemm, sr_index_formula)
     int ups = 0;
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 5; j++) {
-            const uint64_t index = (uint64_t)(i * 5 + j) * 2;
+            /* K + chunks = 2 draws per output, rounded up to 4 */
+            const uint64_t index = (uint64_t)(i * 5 + j) * 4;
             const double want = qc_round_value_ref(&e5m2, (double)1.2f, &r, index, NULL);
             cr_expect_eq(ref[i * 5 + j], (float)want, "ref C[%d][%d]", i, j);
             cr_expect_eq(out[i * 5 + j], (float)want, "fast C[%d][%d]", i, j);

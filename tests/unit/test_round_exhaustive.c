@@ -489,14 +489,15 @@ Test(round, nan_is_canonical)
 }
 
 /* sr:R draws f + u >= 2^R: with R = 1 and f = 1 (fraction >= 1/2) the result
- * rounds away exactly when the low bit of the generator is 1. */
+ * rounds away exactly when the element's one random bit (qc_sr_draw, the
+ * low bit of word i mod 4 of Philox block i/4) is 1. */
 Test(round, sr_follows_the_generator_bits)
 {
     const struct qc_format f = th_format("e5m2");
     struct qc_round r = th_round("sr:1", 42);
     r.stream = 3;
     for (uint64_t i = 0; i < 256; i++) {
-        const uint64_t u = qc_rng_u64(42, 3, i) & 1;
+        const uint64_t u = qc_sr_draw(42, 3, i, 1);
         const double got = qc_round_value(&f, 1.2, &r, i, NULL); /* f = 1: 0.8 of a quantum */
         const double ref = qc_round_value_ref(&f, 1.2, &r, i, NULL);
         cr_expect_eq(got, u ? 1.25 : 1.0, "index %llu", (unsigned long long)i);

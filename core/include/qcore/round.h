@@ -50,8 +50,17 @@ const char *qc_round_describe(const struct qc_round *r, char *buf, int len);
 
 void qc_round_stats_add(struct qc_round_stats *acc, const struct qc_round_stats *x);
 
-/* The generator behind stochastic rounding: Philox4x32-10 with key `seed`
- * and counter (index, stream). Returns 64 uniformly random bits. Pure. */
+/* The project's counter-based generator: Philox4x32-10 with key `seed`
+ * and counter (index, stream). Returns 64 uniformly random bits (the
+ * block's first two words). Pure. */
 uint64_t qc_rng_u64(uint64_t seed, uint64_t stream, uint64_t index);
+/* The `bits` (1..64) random bits stochastic rounding uses for element
+ * `index` (docs/formats.md): word index mod 4 of the Philox block
+ * (index / 4, stream), and above 32 bits the same word of block
+ * (index / 4 + 2^63, stream) as the high half. Pure. */
+uint64_t qc_sr_draw(uint64_t seed, uint64_t stream, uint64_t index, int bits);
+/* The four words of the Philox4x32-10 block with key `seed` and counter
+ * (lo, hi), as Random123 lists them. */
+void qc_philox4x32(uint64_t seed, uint64_t lo, uint64_t hi, uint32_t out[4]);
 
 #endif

@@ -137,7 +137,7 @@ static inline QC_HD double qc__lane_round(const struct qc_format *f, double y,
                     fr = sh - bits >= 64 ? 0 : (sig >> (sh - bits)) & mask;
                 else
                     fr = (sig << (bits - sh)) & mask;
-                const uint64_t u = qc__philox(r->seed, r->stream, index) & mask;
+                const uint64_t u = qc__sr_draw(r->seed, r->stream, index, bits);
                 away = bits >= 64 ? fr + u < fr : ((fr + u) >> bits) != 0;
                 break;
             }

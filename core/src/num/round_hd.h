@@ -80,7 +80,7 @@ static inline QC_HD qc_u128 qc__round_mag(qc_u128 sig, int exp, int q, bool neg,
             f = sh - bits >= 128 ? 0 : (uint64_t)(sig >> (sh - bits)) & mask;
         else
             f = (uint64_t)(sig << (bits - sh)) & mask;
-        uint64_t u = qc__philox(r->seed, r->stream, index) & mask;
+        uint64_t u = qc__sr_draw(r->seed, r->stream, index, bits);
         *away = bits >= 64 ? f + u < f : ((f + u) >> bits) != 0;
         break;
     }
@@ -148,7 +148,7 @@ static inline QC_HD double qc__round_gap(const struct qc_xval *x, double s,
     case QC_ROUND_SR: {
         /* Up iff u*s < |x|*2^R: compare |x| with u*s*2^-R, exactly. */
         struct qc_xval t, sx;
-        uint64_t u = qc__philox(r->seed, r->stream, index) & qc__sr_mask(r->sr_bits);
+        uint64_t u = qc__sr_draw(r->seed, r->stream, index, r->sr_bits);
         if (u == 0) { /* 0 < |x|: always up */
             up = true;
             break;

@@ -265,7 +265,10 @@ int qc_gemm_ref(float *c, const float *a, const float *b, const struct qc_gemm_d
             if (mac->native) {
                 v = dot_native(&w, aq + i * k, bq + j * k, k, &fp32);
             } else {
-                const uint64_t first = (uint64_t)(i * n + j) * (uint64_t)(k + nchunks);
+                /* draws: k + nchunks per output, rounded up to a multiple
+                 * of 4 so each output starts a Philox block (docs/mac.md) */
+                const uint64_t first =
+                    (uint64_t)(i * n + j) * (((uint64_t)(k + nchunks) + 3) / 4 * 4);
                 v = dot(&w, aq + i * k, bq + j * k, k, mac, &r, first, &local);
             }
             c[i * ldc + j] = (float)v; /* v is a double: one rne rounding to fp32 */

@@ -29,7 +29,7 @@ static double signed_zero(bool neg)
     return neg ? -0.0 : 0.0;
 }
 
-/* The R random bits of element `index`: the low R bits of the generator. */
+/* The R random bits of element `index` (qc_sr_draw). */
 static uint64_t sr_draw(const struct qc_round *r, uint64_t index, int *bits)
 {
     int R = r->sr_bits;
@@ -39,8 +39,7 @@ static uint64_t sr_draw(const struct qc_round *r, uint64_t index, int *bits)
     if (R > QC_SR_BITS_MAX)
         R = QC_SR_BITS_MAX;
     *bits = R;
-    uint64_t u = qc_rng_u64(r->seed, r->stream, index);
-    return R == 64 ? u : u & ((UINT64_C(1) << R) - 1);
+    return qc_sr_draw(r->seed, r->stream, index, R);
 }
 
 /* On a grid: |x| lies `frac` quanta (exact, in [0, 1)) above the grid point

@@ -63,7 +63,7 @@ struct qc__sr64 {
     uint64_t max_bits, min_sub_bits, flush_bits;
     uint64_t ov_away_pos, ov_away_neg, ov_keep_pos, ov_keep_neg, inf_pos, inf_neg;
     uint64_t seed, stream;
-    int64_t steps; /* rounding steps per output: K + number of chunks */
+    int64_t stride; /* draw indices per output: K + chunks, rounded up to a multiple of 4 */
 };
 
 /* One emulated GEMM over SIMD lanes, on packed operands (gemm_cpu.c packs

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #endif
 
+#include "base/rng_hd.h"
 #include "kern_impl.h"
 
 #define CAT2(a, b) a##b
@@ -314,11 +315,10 @@ static void quantize_f32(float *out, const float *in, int64_t n, const struct qc
         table[p->gap][p->mode](out, in, n, p, st);
 }
 
-/* ---- Philox4x32-10 in lanes (base/rng.c, qc_rng_u64): the very bits of
- * the scalar generator for each lane's index, VL/2 indices per vector of
- * 64-bit lanes. Each 32-bit word lives in the low half of a 64-bit lane;
- * the high halves carry junk that the multiplies ignore and the end
- * masks. */
+/* ---- Philox4x32-10 in lanes (base/rng_hd.h): the very bits of the
+ * scalar generator, one block per 64-bit lane. Each 32-bit word lives in
+ * the low half of a 64-bit lane; the high halves carry junk that the
+ * multiplies ignore and the users drop. */
 
 typedef uint64_t vq __attribute__((vector_size(VBYTES)));
 #define VQ (VBYTES / 8)
@@ -337,10 +337,12 @@ static inline vq mul_lo32(vq a, vq b)
 #endif
 }
 
-/* qc_rng_u64(seed, stream, index[l]) for every lane l. */
-static inline __attribute__((always_inline)) vq philox(uint64_t seed, uint64_t stream, vq index)
+/* qc__philox4(seed, block[l], stream) for every lane l: the four words,
+ * each in the low half of w[0..3]'s lanes. */
+static inline __attribute__((always_inline)) void philox4(uint64_t seed, uint64_t stream, vq block,
+                                                          vq w[4])
 {
-    vq c0 = index, c1 = index >> 32;
+    vq c0 = block, c1 = block >> 32;
     vq c2 = (vq){0} + (stream & 0xffffffffu), c3 = (vq){0} + (stream >> 32);
     const vq m0 = (vq){0} + 0xD2511F53u, m1 = (vq){0} + 0xCD9E8D57u;
 
@@ -355,51 +357,55 @@ static inline __attribute__((always_inline)) vq philox(uint64_t seed, uint64_t s
         c0 = n0;
         c2 = n2;
     }
-    return (c0 & 0xffffffffu) | (c1 << 32);
+    w[0] = c0;
+    w[1] = c1;
+    w[2] = c2;
+    w[3] = c3;
 }
 
-/* The low 32 random bits of VL consecutive indices from `first`: two
- * Philox streams of VL/2 lanes, interleaved round by round so that their
- * multiplies overlap, and only the first output word (c0) kept. */
-static inline __attribute__((always_inline)) vu random32(uint64_t seed, uint64_t stream,
-                                                         uint64_t first)
+/* The 32-bit draws of 2*VL consecutive indices from `first`, a multiple
+ * of 4 (qc__sr_draw): the VQ = VL/2 blocks from first/4 give four words
+ * each, index first + 4l + w being word w of block l. lo gets indices
+ * first .. first+VL-1, hi the next VL. */
+static inline __attribute__((always_inline)) void random32x2(uint64_t seed, uint64_t stream,
+                                                             uint64_t first, vu *lo, vu *hi)
 {
-    vq a0 = (vq){0} + first, b0 = (vq){0} + (first + VQ);
-    for (int l = 0; l < VQ; l++) {
-        a0[l] += (uint64_t)l;
-        b0[l] += (uint64_t)l;
-    }
-    vq ca0 = a0, ca1 = a0 >> 32, cb0 = b0, cb1 = b0 >> 32;
-    vq ca2 = (vq){0} + (stream & 0xffffffffu), ca3 = (vq){0} + (stream >> 32);
-    vq cb2 = ca2, cb3 = ca3;
-    const vq m0 = (vq){0} + 0xD2511F53u, m1 = (vq){0} + 0xCD9E8D57u;
-
-#pragma GCC unroll 10
-    for (uint32_t round = 0; round < 10; round++) {
-        const uint32_t k0 = (uint32_t)seed + round * 0x9E3779B9u;
-        const uint32_t k1 = (uint32_t)(seed >> 32) + round * 0xBB67AE85u;
-        const vq pa0 = mul_lo32(ca0, m0), pa1 = mul_lo32(ca2, m1);
-        const vq pb0 = mul_lo32(cb0, m0), pb1 = mul_lo32(cb2, m1);
-        const vq na0 = (pa1 >> 32) ^ ca1 ^ k0, na2 = (pa0 >> 32) ^ ca3 ^ k1;
-        const vq nb0 = (pb1 >> 32) ^ cb1 ^ k0, nb2 = (pb0 >> 32) ^ cb3 ^ k1;
-        ca1 = pa1;
-        ca3 = pa0;
-        ca0 = na0;
-        ca2 = na2;
-        cb1 = pb1;
-        cb3 = pb0;
-        cb0 = nb0;
-        cb2 = nb2;
-    }
-    /* The low words of both halves, in lane order. */
+    vq block = (vq){0} + (first >> 2), w[4];
+    for (int l = 0; l < VQ; l++)
+        block[l] += (uint64_t)l;
+    philox4(seed, stream, block, w);
 #if VL == 4
-    return __builtin_shufflevector((vu)ca0, (vu)cb0, 0, 2, 4, 6);
+#define PAIRS    0, 4, 2, 6
+#define QUADS_LO 0, 1, 4, 5
+#define QUADS_HI 2, 3, 6, 7
 #elif VL == 8
-    return __builtin_shufflevector((vu)ca0, (vu)cb0, 0, 2, 4, 6, 8, 10, 12, 14);
+#define PAIRS    0, 8, 2, 10, 4, 12, 6, 14
+#define QUADS_LO 0, 1, 8, 9, 2, 3, 10, 11
+#define QUADS_HI 4, 5, 12, 13, 6, 7, 14, 15
 #else
-    return __builtin_shufflevector((vu)ca0, (vu)cb0, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                   26, 28, 30);
+#define PAIRS    0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define QUADS_LO 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23
+#define QUADS_HI 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31
 #endif
+    /* Words 0,1 (and 2,3) of each block side by side: block l's at 2l... */
+    const vu w01 = __builtin_shufflevector((vu)w[0], (vu)w[1], PAIRS);
+    const vu w23 = __builtin_shufflevector((vu)w[2], (vu)w[3], PAIRS);
+    /* ... then block l's four words in a row: the first VL/4 blocks to lo. */
+    *lo = __builtin_shufflevector(w01, w23, QUADS_LO);
+    *hi = __builtin_shufflevector(w01, w23, QUADS_HI);
+#undef PAIRS
+#undef QUADS_LO
+#undef QUADS_HI
+}
+
+/* The 32-bit draws of VL consecutive indices from any `first`, lane by
+ * lane: for the few vectors that do not start a block. */
+static inline vu random32_any(uint64_t seed, uint64_t stream, uint64_t first)
+{
+    vu r;
+    for (int l = 0; l < VL; l++)
+        r[l] = (uint32_t)qc__sr_draw(seed, stream, first + (uint64_t)l, 32);
+    return r;
 }
 
 /* Stochastic rounding of fp32 patterns `u` to the plan's format (no gaps,
@@ -455,6 +461,20 @@ static inline __attribute__((always_inline)) vu round_sr(vu u, vu rnd, const str
     return out;
 }
 
+/* Rounds m <= VL elements whose indices start anywhere at `first`, with
+ * lane-by-lane draws; padding lanes hold +0, which rounds to +0 with no
+ * events. Returns m. */
+static int64_t sr_partial(float *out, const float *in, int64_t m, uint64_t first,
+                          const struct qc__f32_plan *p, vu *n_ov, vu *n_un)
+{
+    float tmp[VL] = {0};
+    memcpy(tmp, in, (size_t)m * sizeof(float));
+    const vu rnd = random32_any(p->seed, p->stream, first);
+    storeu(tmp, round_sr(loadu(tmp), rnd, p, n_ov, n_un));
+    memcpy(out, tmp, (size_t)m * sizeof(float));
+    return m;
+}
+
 static void quantize_sr(float *out, const float *in, int64_t n, uint64_t first,
                         const struct qc__f32_plan *pp, struct qc_round_stats *st)
 {
@@ -465,18 +485,21 @@ static void quantize_sr(float *out, const float *in, int64_t n, uint64_t first,
         const int64_t end = base + span < n ? base + span : n;
         vu n_ov = {0}, n_un = {0};
         int64_t i = base;
-        for (; i <= end - VL; i += VL) {
-            const vu rnd = random32(p.seed, p.stream, first + (uint64_t)i);
-            storeu(out + i, round_sr(loadu(in + i), rnd, &p, &n_ov, &n_un));
+        /* The elements before the first index that starts a Philox block,
+         * then one block per four elements, 2*VL at a time, then the rest. */
+        const int64_t head = (int64_t)((4 - ((first + (uint64_t)i) & 3)) & 3);
+        if (head)
+            i += sr_partial(out + i, in + i, end - i < head ? end - i : head, first + (uint64_t)i,
+                            &p, &n_ov, &n_un);
+        for (; i <= end - 2 * VL; i += 2 * VL) {
+            vu lo, hi;
+            random32x2(p.seed, p.stream, first + (uint64_t)i, &lo, &hi);
+            storeu(out + i, round_sr(loadu(in + i), lo, &p, &n_ov, &n_un));
+            storeu(out + i + VL, round_sr(loadu(in + i + VL), hi, &p, &n_ov, &n_un));
         }
-        if (i < end) {
-            float tmp[VL] = {0};
-            memcpy(tmp, in + i, (size_t)(end - i) * sizeof(float));
-            /* Padding lanes hold +0: rounds to +0 with no events. */
-            const vu rnd = random32(p.seed, p.stream, first + (uint64_t)i);
-            storeu(tmp, round_sr(loadu(tmp), rnd, &p, &n_ov, &n_un));
-            memcpy(out + i, tmp, (size_t)(end - i) * sizeof(float));
-        }
+        while (i < end)
+            i += sr_partial(out + i, in + i, end - i < VL ? end - i : VL, first + (uint64_t)i, &p,
+                            &n_ov, &n_un);
         if (st) {
             st->ops += (uint64_t)(end - base);
             for (int l = 0; l < VL; l++) {
@@ -972,7 +995,8 @@ static void gemm_wide(const struct qc__gemm_job *J, const float *ap, const float
 
 /* ---- Stochastic accumulator rounding in fp64 lanes: each sum rounded to
  * odd in fp64, then to the format with the output's draw for that step
- * (docs/mac.md: index (i*n + j)*(K + chunks) + step). */
+ * (docs/mac.md: index (i*n + j)*S + step, S = K + chunks rounded up to a
+ * multiple of 4). */
 
 static inline vul sel64(vl mask, vul x, vul y)
 {
@@ -1019,13 +1043,28 @@ static inline __attribute__((always_inline)) vd round_sr_d(vd x, vq rnd, const s
 }
 
 static inline __attribute__((always_inline)) vd
-sr_add(vd acc, vd y, vq idx, const struct qc__sr64 *P, vul *n_ov, vul *n_un, vul *n_sw)
+sr_add(vd acc, vd y, vq rnd, const struct qc__sr64 *P, vul *n_ov, vul *n_un, vul *n_sw)
 {
     const vd s = sum_odd_d(acc, y);
-    const vd r = round_sr_d(s, philox(P->seed, P->stream, idx), P, n_ov, n_un);
+    const vd r = round_sr_d(s, rnd, P, n_ov, n_un);
     *n_sw -=
         (vul)((vl)(acc != 0.0) & (vl)(y != 0.0) & finite_d(acc) & finite_d(y) & (vl)(r == acc));
     return r;
+}
+
+/* The Philox words of draw step `step` for every lane of a tile: each
+ * output's draws start a block (the stride is a multiple of 4), so step s
+ * is word s mod 4 of block blk + s/4 in every lane, and a block serves
+ * four steps. w holds the blocks of step block *cur. */
+static inline __attribute__((always_inline)) void
+sr_words(const struct qc__sr64 *P, vq blk[MR][HD], vq w[MR][HD][4], uint64_t step, uint64_t *cur)
+{
+    if (step >> 2 == *cur)
+        return;
+    *cur = step >> 2;
+    for (int r = 0; r < MR; r++)
+        for (int q = 0; q < HD; q++)
+            philox4(P->seed, P->stream, blk[r][q] + *cur, w[r][q]);
 }
 
 static inline __attribute__((always_inline)) void tile_sr(const struct qc__gemm_job *J,
@@ -1040,14 +1079,16 @@ static inline __attribute__((always_inline)) void tile_sr(const struct qc__gemm_
 
     for (int half = 0; half < 2; half++) {
         vd acc[MR][HD], tot[MR][HD];
-        vq base[MR][HD]; /* each lane's first draw index */
+        vq blk[MR][HD];  /* each lane's first Philox block: its first draw index / 4 */
+        vq w[MR][HD][4]; /* the words of the step block `cur` */
+        uint64_t cur = UINT64_MAX;
         char *sv = (char *)state + (size_t)half * 2 * sizeof acc;
         for (int r = 0; r < MR; r++)
             for (int q = 0; q < HD; q++) {
                 const int64_t j = j0 + half * HD * VLD + q * VLD;
-                base[r][q] = (vq){0} + (uint64_t)(((i0 + r) * J->n + j) * P->steps);
+                blk[r][q] = (vq){0} + (uint64_t)(((i0 + r) * J->n + j) * (P->stride / 4));
                 for (int l = 0; l < VLD; l++)
-                    base[r][q][l] += (uint64_t)(l * P->steps);
+                    blk[r][q][l] += (uint64_t)(l * (P->stride / 4));
             }
         if (k0 == 0) {
             for (int r = 0; r < MR; r++)
@@ -1067,19 +1108,21 @@ static inline __attribute__((always_inline)) void tile_sr(const struct qc__gemm_
                 for (int q = 0; q < HD; q++)
                     bv[q] = load_f32_as_f64(b + q * VLD);
                 const uint64_t step = (uint64_t)(kk + ci);
+                sr_words(P, blk, w, step, &cur);
                 for (int r = 0; r < MR; r++) {
                     const vd av = splat_d(a[r]);
                     for (int q = 0; q < HD; q++)
                         acc[r][q] = sr_add(acc[r][q], product_d(av, bv[q], J, pkind, &n_ov, &n_un),
-                                           base[r][q] + step, P, &n_ov, &n_un, &n_sw);
+                                           w[r][q][step & 3], P, &n_ov, &n_un, &n_sw);
                 }
             }
             if (kk == cend || kk == J->k) {
                 const uint64_t step = (uint64_t)(kk + ci);
+                sr_words(P, blk, w, step, &cur);
                 for (int r = 0; r < MR; r++)
                     for (int q = 0; q < HD; q++) {
                         tot[r][q] =
-                            sr_add(tot[r][q], acc[r][q], base[r][q] + step, P, &n_ov, &n_un, &n_sw);
+                            sr_add(tot[r][q], acc[r][q], w[r][q][step & 3], P, &n_ov, &n_un, &n_sw);
                         acc[r][q] = (vd){0};
                     }
             }

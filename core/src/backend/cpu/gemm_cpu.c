@@ -348,7 +348,10 @@ static bool sr_plan(struct qc__gemm_job *J, const struct qc_mac *mac, const stru
     P->inf_neg = f64_bits(qc_round_value(f, -INFINITY, &rne, 0, NULL));
     P->seed = r->seed;
     P->stream = d->sr_stream;
-    P->steps = d->k + (d->k > 0 ? (d->k + J->chunk - 1) / J->chunk : 0);
+    /* draws per output: products and chunk totals, rounded up to a
+     * multiple of 4 (the base of output 1) */
+    const int64_t steps = d->k + (d->k > 0 ? (d->k + J->chunk - 1) / J->chunk : 0);
+    P->stride = (int64_t)qc__sr_dot_base(1, (uint64_t)steps);
     return true;
 }
 
@@ -1067,7 +1070,8 @@ static void gemm_scalar(float *c, const double *aq, const double *bq, const stru
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < d->m; i++) {
             for (int64_t j = 0; j < d->n; j++) {
-                uint64_t base = (uint64_t)(i * d->n + j) * (uint64_t)(d->k + nchunks);
+                const uint64_t base =
+                    qc__sr_dot_base((uint64_t)(i * d->n + j), (uint64_t)(d->k + nchunks));
                 double v = qc__mac_dot(mac, aq + i * d->k, 1, bq + j * d->k, 1, d->k, base, &mine);
                 c[i * ldc + j] = (float)v;
             }

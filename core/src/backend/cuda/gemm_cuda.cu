@@ -33,8 +33,9 @@ static __global__ void __launch_bounds__(TILE *TILE)
     for (int64_t by = blockIdx.y; by < row_tiles; by += gridDim.y) {
         const int64_t i = by * TILE + ty, j = (int64_t)blockIdx.x * TILE + tx;
         const bool mine_ok = i < m && j < n;
-        /* docs/mac.md: output (i, j) draws (i*n + j)*(K + nchunks) + step. */
-        const uint64_t base = (uint64_t)(i * n + j) * (uint64_t)(k + nchunks);
+        /* docs/mac.md: output (i, j) draws (i*n + j)*S + step, S = K + nchunks
+         * rounded up to a multiple of 4. */
+        const uint64_t base = qc__sr_dot_base((uint64_t)(i * n + j), (uint64_t)(k + nchunks));
         struct qc__dot s;
 
         qc__dot_init(&s, mac, k);
