@@ -432,8 +432,19 @@ CRITERION_ARGS ?= --jobs 2
 TEST_SUITES := test-unit test-hw test-cli $(if $(SRVT_SRC),test-server) \
                $(if $(WRKT_SRC),test-worker-unit) $(if $(wildcard tests/worker/run.sh),test-worker)
 
+# Every binary the suites run, built first on all cores (JOBS); the suites
+# then run one after another, each using the cores its own way.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TEST_BINS = $(BIN)/qlab $(BIN)/qlab-server $(BIN)/qlab-worker $(BIN)/qlab-tests \
+            $(BIN)/qlab-hw-tests $(if $(VERILATOR),$(BIN)/qlab-rtl-tests) \
+            $(if $(SRVT_SRC),$(BIN)/qlab-server-tests) $(if $(WRKT_SRC),$(BIN)/qlab-worker-tests)
+.PHONY: test-bins
+test-bins: $(TEST_BINS)
+
 test: deps
+	$(MAKE) -j$(JOBS) test-bins $(FUZZ_BINS)
 	$(MAKE) check-layers check-openapi $(TEST_SUITES) test-web test-python fuzz-smoke test-deploy test-slurm
+	$(MAKE) -j$(JOBS) BUILD=build/asan SAN=1 OPT=-O1 test-bins
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 $(TEST_SUITES)
 
 test-unit: $(BIN)/qlab-tests
