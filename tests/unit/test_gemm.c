@@ -684,6 +684,43 @@ Test(gemm, native_is_close_and_counts_macs)
     problem_free(&p);
 }
 
+/* acc=native over the shapes that split it: B columns in several blocks
+ * per thread and one per thread, A and B transposed or padded, inputs that
+ * need rounding (e5m2) or not (fp32 array B: OpenBLAS reads it in place). */
+Test(gemm, native_is_close_on_every_blocking)
+{
+    static const struct {
+        int64_t m, n, k;
+        const char *mac;
+    } cases[] = {
+        {37, 700, 300, "cfg=5,a=e5m2,b=e5m2,acc=native"}, /* one block per thread */
+        {5, 5000, 600, "cfg=5,a=e5m2,b=e5m2,acc=native"}, /* B beyond 4 MB a thread: L2 blocks */
+        {64, 257, 129, "cfg=1,acc=native"},               /* fp32: B read in place */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int v = 0; v < 4; v++) {
+            const struct qc_mac mac = mac_of(cases[i].mac);
+            struct problem p = make_problem(cases[i].m, cases[i].n, cases[i].k, v & 1, v & 2,
+                                            v == 3 ? 3 : 0, -4, 4, false, 17 + i * 4 + (size_t)v);
+            const int64_t ldc = p.d.ldc ? p.d.ldc : p.d.n;
+            float *ref = calloc((size_t)(p.d.m * ldc), sizeof(float));
+            float *out = calloc((size_t)(p.d.m * ldc), sizeof(float));
+            cr_assert(ref && out);
+            cr_assert_eq(qc_gemm_ref(ref, p.a, p.b, &p.d, &mac, NULL, NULL), 0);
+            cr_assert_eq(qc_gemm_cpu(out, p.a, p.b, &p.d, &mac, 2, NULL, NULL), 0);
+            /* |inputs| < 2^5: fp32 sums of k products err by far less */
+            const double tol = (double)cases[i].k * 0x1p10 * 0x1p-20;
+            int bad = 0;
+            for (int64_t r = 0; r < p.d.m; r++)
+                for (int64_t c = 0; c < p.d.n; c++)
+                    bad += !(fabs((double)out[r * ldc + c] - (double)ref[r * ldc + c]) <= tol);
+            cr_expect_eq(bad, 0, "case %zu variant %d: %d outputs off", i, v, bad);
+            free(ref);
+            free(out);
+            problem_free(&p);
+        }
+}
+
 Test(gemm, ref_rejects_bad_descriptions)
 {
     const struct qc_mac mac = mac_of("cfg=1");
