@@ -567,6 +567,43 @@ Test(quantize, in_place_and_bad_arguments)
 /* Stochastic rounding of a large array runs its SIMD path on several
  * threads: the same bits and counters as the exact scalar engine, since
  * each element's random bits depend on its index alone. */
+/* The SIMD stochastic path takes one Philox block per four elements: the
+ * elements before the first block start, the 2*VL runs and the tail go
+ * different ways. Every start offset mod 4 and every short length, on each
+ * kernel variant this CPU runs, against the scalar engine. */
+Test(quantize, sr_every_start_and_length_matches_the_scalar_engine)
+{
+    enum { N = 80 };
+    float x[N], a[N], b[N];
+    fill_f32(x, N, 0, -12, 10, 9);
+    const struct qc_format f = th_format("e4m3");
+    const struct qc_round r = th_round("sr:11", 31);
+    int ran = 0;
+    for (size_t v = 1; v < sizeof isas / sizeof isas[0]; v++) {
+        if (qc_quantize_f32_isa(a, x, 1, 1, &f, &r, QC_SCALE_FLOOR, 0, NULL, isas[v], NULL) ==
+            QC_EUNSUPP)
+            continue;
+        ran++;
+        for (uint64_t first = 100; first < 104; first++)
+            for (int64_t n = 0; n <= N; n++) {
+                struct qc_round_stats sa = {0}, sb = {0};
+                cr_assert_eq(qc_quantize_f32_isa(a, x, 1, n, &f, &r, QC_SCALE_FLOOR, first, &sa,
+                                                 isas[v], NULL),
+                             0);
+                cr_assert_eq(qc_quantize_f32_isa(b, x, 1, n, &f, &r, QC_SCALE_FLOOR, first, &sb,
+                                                 "scalar", NULL),
+                             0);
+                for (int64_t j = 0; j < n; j++)
+                    cr_assert(th_same_f(a[j], b[j]), "%s first %llu n %lld: element %lld %a vs %a",
+                              isas[v], (unsigned long long)first, (long long)n, (long long)j,
+                              (double)a[j], (double)b[j]);
+                cr_assert(th_same_stats(&sa, &sb), "%s first %llu n %lld: counters differ", isas[v],
+                          (unsigned long long)first, (long long)n);
+            }
+    }
+    cr_expect_geq(ran, 1, "generic runs everywhere");
+}
+
 Test(quantize, sr_large_arrays_match_the_scalar_engine)
 {
     enum { N = 200003 };
