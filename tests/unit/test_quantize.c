@@ -192,6 +192,94 @@ ParameterizedTest(struct scalar_param *p, quantize, scalar_matches_ref)
     free(x);
 }
 
+/* Every code of the small float formats and the points that decide its
+ * rounding: the code itself, the midpoint to the next code (a tie), a
+ * quarter either side of it, and the fp32 neighbours of the midpoint, with
+ * both signs, and past the largest finite value. Biases of both parities,
+ * so that the quantum's binade is sometimes even: rne's tie at 1.5 times
+ * the smallest subnormal once rounded down there in the SIMD tail. Each
+ * kernel runs the array whole (full vectors) and in windows of three (its
+ * scalar tail), against the MPFR reference. */
+Test(quantize, every_code_neighbourhood_matches_ref)
+{
+    static const char fmts[][32] = {
+        "e5m2",        "e4m3",         "fp8_e4m3",
+        "e3m4",        "e2m5",         "e3m2:finite",
+        "e2m3:finite", "e2m1:finite",  "e5m2:sat",
+        "e5m2:nosub",  "e5m2:daz",     "e4m3:inf1",
+        "e4m3:bias=8", "e4m3:bias=10", "e4m3:sat:bias=6",
+        "e3m4:bias=4", "e2m1:bias=2",  "e5m2:subnormal-as-normal",
+        "e6m1",
+    };
+    static const char *const modes[] = {"rne", "rna", "rtz", "rup", "rdn"};
+    enum { MAXN = 256 * 12 + 16 };
+    float *x = malloc(sizeof(float) * MAXN), *out = malloc(sizeof(float) * MAXN);
+    double *x64 = malloc(sizeof(double) * MAXN), *ref = malloc(sizeof(double) * MAXN);
+    double *vals = malloc(sizeof(double) * 256);
+    cr_assert(x && out && x64 && ref && vals);
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        const struct qc_format f = th_format(fmts[fi]);
+        cr_assert(f.bits <= 8, "%s", fmts[fi]);
+        /* the finite non-negative values, ascending (codes of one sign are
+         * monotone, but the sort keeps this independent of the encoding) */
+        int nv = 0;
+        for (uint64_t c = 0; c < (UINT64_C(1) << f.bits); c++) {
+            const double v = qc_format_decode(&f, c);
+            if (isfinite(v) && v >= 0 && !signbit(v))
+                vals[nv++] = v;
+        }
+        for (int i = 1; i < nv; i++)
+            for (int j = i; j > 0 && vals[j - 1] > vals[j]; j--) {
+                const double t = vals[j];
+                vals[j] = vals[j - 1];
+                vals[j - 1] = t;
+            }
+        int64_t n = 0;
+        for (int i = 0; i < nv; i++) {
+            const double v = vals[i];
+            /* past the top: the next step that code would have had */
+            const double w = i + 1 < nv ? vals[i + 1] : v + (v - vals[i - 1]);
+            const double pts[] = {v, v + (w - v) / 4, (v + w) / 2, v + 3 * (w - v) / 4};
+            for (size_t k = 0; k < sizeof pts / sizeof pts[0]; k++) {
+                x[n++] = (float)pts[k];
+                x[n++] = -(float)pts[k];
+            }
+            const float mid = (float)((v + w) / 2);
+            x[n++] = nextafterf(mid, 0.0f);
+            x[n++] = nextafterf(mid, INFINITY);
+        }
+        cr_assert(n <= MAXN);
+        for (int64_t i = 0; i < n; i++)
+            x64[i] = x[i];
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+            const struct qc_round r = th_round(modes[m], 0);
+            compare_all(x, 1, n, &f, &r, QC_SCALE_FLOOR, 0, "codes");
+            cr_assert_eq(qc_quantize_ref_f64(ref, x64, 1, n, &f, &r, QC_SCALE_FLOOR, 0, NULL, NULL),
+                         0);
+            for (size_t k = 1; k < sizeof isas / sizeof isas[0]; k++) {
+                int rc = QC_OK;
+                for (int64_t i = 0; i < n && rc == QC_OK; i += 3)
+                    rc = qc_quantize_f32_isa(out + i, x + i, 1, n - i < 3 ? n - i : 3, &f, &r,
+                                             QC_SCALE_FLOOR, 0, NULL, isas[k], NULL);
+                if (rc == QC_EUNSUPP)
+                    continue;
+                cr_assert_eq(rc, 0);
+                for (int64_t i = 0; i < n; i++)
+                    if (!th_same_f(out[i], (float)ref[i])) {
+                        cr_expect_fail("%s %s tail/%s: %a -> %a, ref %a", fmts[fi], modes[m],
+                                       isas[k], (double)x[i], (double)out[i], ref[i]);
+                        break;
+                    }
+            }
+        }
+    }
+    free(x);
+    free(out);
+    free(x64);
+    free(ref);
+    free(vals);
+}
+
 /* fp64 inputs beyond fp32's range and precision: through the f64 entry point. */
 Test(quantize, f64_inputs_match_ref)
 {

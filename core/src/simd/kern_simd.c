@@ -118,9 +118,14 @@ static inline __attribute__((always_inline)) vu round_lanes_t(vu u, const struct
     const vu half = (one << (vu)s) >> 1;
     vu inc;
     switch (mode) {
-    case QC_ROUND_RNE:
-        inc = (half - 1u + ((a >> (vu)s) & 1u)) & (vu)(s > 0);
+    case QC_ROUND_RNE: {
+        /* The parity of the kept significand. With all 23 stored bits
+         * dropped (a value in [q, 2q) for the quantum q) that is the
+         * implicit bit, not the exponent field's lowest bit. */
+        const vu sig = (a & 0x7fffffu) | ((vu)(ex != 0) & 0x800000u);
+        inc = (half - 1u + ((sig >> (vu)s) & 1u)) & (vu)(s > 0);
         break;
+    }
     case QC_ROUND_RNA:
         inc = half;
         break;
