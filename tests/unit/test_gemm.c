@@ -904,6 +904,10 @@ Test(gemm, conv_views_match_ref)
         "cfg=1,a=e4m3,b=e4m3,acc=e4m7:bias=10,acc_rounding=rtz,chunk=8",
         "cfg=5,a=e5m2,b=e5m2,acc=q8.13",
         "cfg=3,acc=fp32,chunk=5",
+        /* block readings: B gathered along K (qc_gemm_b_rows) and rounded
+         * first, then the lane kernels bounded by the rounded values */
+        "cfg=1,a=mxfp8_e4m3,b=mxfp8_e5m2,acc=fp32",
+        "cfg=3,a=mxfp4_e2m1@8,b=mxfp6_e3m2@4,acc=e6m5,chunk=7",
     };
     static const enum qc_gemm_b_view views[] = {QC_GEMM_B_IM2COL, QC_GEMM_B_IM2COL_T,
                                                 QC_GEMM_B_DILATED};
@@ -984,6 +988,73 @@ Test(gemm, conv_views_match_ref)
         }
     }
     cr_expect_eq(fails, 0);
+}
+
+/* qc_gemm_b_rows gives B^T's rows exactly as qc_gemm_b_value defines B,
+ * for every view and for arrays transposed or not, with padding in the
+ * row stride, over any split of the rows. */
+Test(gemm, b_rows_match_the_view_definition)
+{
+    static const struct qc_gemm_conv geo[] = {
+        /* c, nb, h, w, k, stride, pad, gh, gw (the grid is filled below) */
+        {3, 2, 7, 6, 3, 1, 1, 0, 0},
+        {2, 3, 9, 8, 5, 2, 2, 0, 0},
+        {1, 2, 6, 6, 1, 2, 0, 0, 0},
+        {2, 1, 5, 7, 3, 3, 2, 0, 0},
+    };
+    uint64_t s = 99;
+    for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) {
+        for (int v = 0; v < 5; v++) {
+            struct qc_gemm_conv cv = geo[g];
+            const int64_t oh = (cv.h + 2 * cv.pad - cv.k) / cv.stride + 1,
+                          ow = (cv.w + 2 * cv.pad - cv.k) / cv.stride + 1;
+            struct qc_gemm_desc d;
+            int64_t kk, n, len;
+            if (v < 2) { /* arrays, 3 floats of padding per row */
+                kk = 5 + (int64_t)g, n = 7 + (int64_t)g;
+                qc_gemm_desc_init(&d, 1, n, kk);
+                d.trans_b = v == 1;
+                d.ldb = (d.trans_b ? kk : n) + 3;
+                len = (d.trans_b ? n : kk) * d.ldb;
+            } else if (v == 4) { /* dilated: the tensor is on the output grid */
+                const int64_t h = cv.h, w = cv.w;
+                cv.h = oh, cv.w = ow, cv.gh = h, cv.gw = w;
+                kk = cv.c * cv.k * cv.k, n = cv.nb * h * w;
+                qc_gemm_desc_init(&d, 1, n, kk);
+                d.b_view = QC_GEMM_B_DILATED;
+                len = cv.c * cv.nb * cv.h * cv.w;
+            } else {
+                cv.gh = oh, cv.gw = ow;
+                const int64_t rows = cv.c * cv.k * cv.k, cols = cv.nb * oh * ow;
+                const bool t = v == 3;
+                kk = t ? cols : rows, n = t ? rows : cols;
+                qc_gemm_desc_init(&d, 1, n, kk);
+                d.b_view = t ? QC_GEMM_B_IM2COL_T : QC_GEMM_B_IM2COL;
+                len = cv.c * cv.nb * cv.h * cv.w;
+            }
+            if (d.b_view != QC_GEMM_B_ARRAY)
+                d.b_conv = &cv;
+            float *b = malloc(sizeof(float) * (size_t)len);
+            float *rows = malloc(sizeof(float) * (size_t)(n * kk));
+            cr_assert(b && rows);
+            for (int64_t i = 0; i < len; i++)
+                b[i] = (float)(th_next(&s) % 1000) + 1.0f; /* never 0: padding shows */
+            /* three uneven pieces */
+            const int64_t j1 = n / 3, j2 = n - n / 4;
+            qc_gemm_b_rows(rows, b, &d, 0, j1);
+            qc_gemm_b_rows(rows + j1 * kk, b, &d, j1, j2);
+            qc_gemm_b_rows(rows + j2 * kk, b, &d, j2, n);
+            int64_t bad = -1;
+            for (int64_t j = 0; j < n && bad < 0; j++)
+                for (int64_t p = 0; p < kk && bad < 0; p++)
+                    if (rows[j * kk + p] != qc_gemm_b_value(&d, b, p, j))
+                        bad = j * kk + p;
+            cr_expect_eq(bad, -1, "geometry %zu view %d: row %lld column %lld", g, v,
+                         (long long)(bad / kk), (long long)(bad % kk));
+            free(b);
+            free(rows);
+        }
+    }
 }
 
 /* A workspace kept across calls stops growing once it has served each

@@ -88,6 +88,12 @@ float qc_gemm_b_value(const struct qc_gemm_desc *d, const float *b, int64_t p, i
  * without fused views, and the reference, read a view. */
 void qc_gemm_b_dense(float *out, const float *b, const struct qc_gemm_desc *d);
 
+/* Columns [j0, j1) of B as rows of `out` ((j1 - j0) x k floats; out[(j -
+ * j0) * k + p] = B(p, j)): B^T's rows, in which blocks along K are
+ * contiguous. Rows are independent, so callers may split the range. */
+void qc_gemm_b_rows(float *out, const float *b, const struct qc_gemm_desc *d, int64_t j0,
+                    int64_t j1);
+
 /* Validates shapes and strides against the description (a view's geometry
  * must give exactly k x n), and that `mac` is resolved (qc_mac_resolve).
  * Every backend calls it first. */

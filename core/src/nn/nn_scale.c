@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "nn_impl.h"
 
 static bool keeps_state(const struct qc_scale_cfg *c)
@@ -102,10 +104,12 @@ static int scale_operand(float **out, int32_t *e, const float *x, const struct q
             for (int64_t p = 0; p < k; p++)
                 buf[r * k + p] = d->trans_a ? x[p * lda + r] : x[r * lda + p];
     } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t p = 0; p < k; p++)
-                buf[r * k + p] = qc_gemm_b_value(d, x, p, r);
+#pragma omp parallel num_threads(threads)
+        {
+            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+            qc_gemm_b_rows(buf + r0 * k, x, d, r0, r1);
+        }
     }
     return qc_scale_operand(
         buf, e, buf, rows, k, o == 0 ? &mac->a_read : &mac->b_read, mac->scale_rule, &net->scaling,

@@ -59,6 +59,70 @@ void qc_gemm_b_dense(float *out, const float *b, const struct qc_gemm_desc *d)
             out[p * d->n + j] = qc_gemm_b_value(d, b, p, j);
 }
 
+/* Tap (ki, kj) of output position (y, x) in one h x w plane: im2col reads
+ * the input under the kernel; the dilated view (the transposed
+ * convolution's) reads the error at (y + pad - ki, x + pad - kj) / stride
+ * where that is a whole grid point. 0 outside. */
+static inline float conv_tap(const struct qc_gemm_conv *v, bool dilated, const float *plane,
+                             int64_t y, int64_t x, int64_t ki, int64_t kj)
+{
+    if (!dilated) {
+        const int64_t iy = y * v->stride - v->pad + ki, ix = x * v->stride - v->pad + kj;
+        return iy < 0 || iy >= v->h || ix < 0 || ix >= v->w ? 0.0f : plane[iy * v->w + ix];
+    }
+    const int64_t ty = y + v->pad - ki, tx = x + v->pad - kj;
+    if (ty < 0 || tx < 0 || ty % v->stride || tx % v->stride || ty / v->stride >= v->h ||
+        tx / v->stride >= v->w)
+        return 0.0f;
+    return plane[ty / v->stride * v->w + tx / v->stride];
+}
+
+void qc_gemm_b_rows(float *out, const float *b, const struct qc_gemm_desc *d, int64_t j0,
+                    int64_t j1)
+{
+    const struct qc_gemm_conv *v = d->b_conv;
+    const int64_t k = d->k;
+
+    for (int64_t j = j0; j < j1; j++) {
+        float *row = out + (j - j0) * k;
+        switch (d->b_view) {
+        case QC_GEMM_B_ARRAY: {
+            const int64_t ldb = qc_gemm_ldb(d);
+            if (d->trans_b)
+                memcpy(row, b + j * ldb, (size_t)k * sizeof(float));
+            else
+                for (int64_t p = 0; p < k; p++)
+                    row[p] = b[p * ldb + j];
+            break;
+        }
+        case QC_GEMM_B_IM2COL:
+        case QC_GEMM_B_DILATED: {
+            /* row j = output position (bi, y, x); K runs over (c, ki, kj) */
+            const int64_t bi = j / (v->gh * v->gw), y = j / v->gw % v->gh, x = j % v->gw;
+            const bool dilated = d->b_view == QC_GEMM_B_DILATED;
+            for (int64_t c = 0; c < v->c; c++) {
+                const float *plane = b + (c * v->nb + bi) * v->h * v->w;
+                for (int64_t ki = 0; ki < v->k; ki++)
+                    for (int64_t kj = 0; kj < v->k; kj++)
+                        *row++ = conv_tap(v, dilated, plane, y, x, ki, kj);
+            }
+            break;
+        }
+        case QC_GEMM_B_IM2COL_T: {
+            /* row j = tap (c, ki, kj); K runs over output positions (bi, y, x) */
+            const int64_t c = j / (v->k * v->k), ki = j / v->k % v->k, kj = j % v->k;
+            for (int64_t bi = 0; bi < v->nb; bi++) {
+                const float *plane = b + (c * v->nb + bi) * v->h * v->w;
+                for (int64_t y = 0; y < v->gh; y++)
+                    for (int64_t x = 0; x < v->gw; x++)
+                        *row++ = conv_tap(v, false, plane, y, x, ki, kj);
+            }
+            break;
+        }
+        }
+    }
+}
+
 /* A view's geometry must describe exactly a k x n B. */
 static int check_view(const struct qc_gemm_desc *d, struct qc_err *err)
 {

@@ -210,24 +210,85 @@ int qc_quantize_f64(double *out, const double *in, int64_t rows, int64_t cols,
     return QC_OK;
 }
 
-/* Rows of a block format go through an f64 row buffer and the f64 path. */
+/* One block through the exact engine, by way of doubles (exact: fp32
+ * values are doubles, and block values fit fp32 by qc_format_fits_f32). */
+static void block_f32_exact(float *out, const float *in, int64_t len, const struct qc_format *f,
+                            const struct qc_format *el, const struct qc_round *r,
+                            enum qc_scale_rule rule, uint64_t index, double *x,
+                            struct qc_round_stats *st)
+{
+    for (int64_t i = 0; i < len; i++)
+        x[i] = in[i];
+    qc__quantize_block_hd(x, x, len, f, el, r, rule, index, st);
+    for (int64_t i = 0; i < len; i++)
+        out[i] = (float)x[i];
+}
+
+/* One block through the SIMD rounding of its element format (`plan`):
+ * x / 2^e computed in fp32, rounded by the plan, scaled back in double.
+ * The quotient is exact while every nonzero one is a normal fp32 value,
+ * and then the plan's rounding is the exact engine's (the SIMD kernels are
+ * tested against it). False, with nothing written, where that does not
+ * hold (a NaN scale, or a block whose range reaches below fp32's normals):
+ * the caller takes the exact engine instead. */
+static bool block_f32_fast(float *out, const float *in, int64_t len, const struct qc_format *f,
+                           const struct qc_format *el, const struct qc__f32_plan *plan,
+                           const struct qc_round *r, enum qc_scale_rule rule,
+                           const struct qc__kern *kern, struct qc_round_stats *st)
+{
+    float amax = 0.0f, amin = FLT_MAX;
+    bool pos = false, neg = false;
+
+    for (int64_t i = 0; i < len; i++) {
+        const float a = fabsf(in[i]);
+        if (!(a <= FLT_MAX))
+            return false; /* NaN or inf: the NaN scale */
+        amax = a > amax ? a : amax;
+        amin = a > 0.0f && a < amin ? a : amin;
+    }
+    for (int64_t i = 0; i < len; i++) {
+        pos = pos || in[i] == amax;
+        neg = neg || in[i] == -amax;
+    }
+    const int e = qc__scale_exp(f, el, amax, pos, neg, rule, r);
+    if (e == INT32_MAX || (amax > 0.0f && ldexp(amin, -e) < 0x1p-126))
+        return false;
+    /* 2^-e for e in [-127, 127] is an fp32 value (a subnormal at e = 127),
+     * and the quotients are normals: each multiply is exact. */
+    const float down = ldexpf(1.0f, -e);
+    const double up = ldexp(1.0, e);
+    for (int64_t i = 0; i < len; i++)
+        out[i] = in[i] * down;
+    kern->quantize_f32(out, out, len, plan, st);
+    for (int64_t i = 0; i < len; i++)
+        out[i] = (float)((double)out[i] * up);
+    return true;
+}
+
+/* Block formats, block by block: the SIMD element rounding where the
+ * element format has a SIMD plan (rne, rtz, ...; not sr) and the block
+ * allows it, else the exact engine. */
 static int quantize_blocks_f32(float *out, const float *in, int64_t rows, int64_t cols,
                                const struct qc_format *f, const struct qc_round *r,
                                enum qc_scale_rule rule, uint64_t first, struct qc_round_stats *st,
-                               struct qc_err *err)
+                               const struct qc__kern *kern, struct qc_err *err)
 {
-    double *x = malloc((size_t)(cols + 1) * sizeof(double));
+    struct qc_format el;
+    struct qc__f32_plan plan;
+    double *x = malloc((size_t)(f->block + 1) * sizeof(double));
 
     if (!x)
-        return qc_err_set(err, QC_ENOMEM, "", "out of memory for a row of %lld values",
-                          (long long)cols);
+        return qc_err_set(err, QC_ENOMEM, "", "out of memory for a block of %d values", f->block);
+    qc_format_element(&el, f);
+    const bool simd = kern && qc__f32_plan_init(&plan, &el, r);
     for (int64_t row = 0; row < rows; row++) {
-        const int64_t at = row * cols;
-        for (int64_t i = 0; i < cols; i++)
-            x[i] = in[at + i];
-        quantize_blocks_f64(x, x, 1, cols, f, r, rule, first + (uint64_t)at, st);
-        for (int64_t i = 0; i < cols; i++)
-            out[at + i] = (float)x[i]; /* exact: see qc_format_fits_f32 */
+        for (int64_t c = 0; c < cols; c += f->block) {
+            const int64_t len = cols - c < f->block ? cols - c : f->block;
+            const int64_t at = row * cols + c;
+            if (!simd || !block_f32_fast(out + at, in + at, len, f, &el, &plan, r, rule, kern, st))
+                block_f32_exact(out + at, in + at, len, f, &el, r, rule, first + (uint64_t)at, x,
+                                st);
+        }
     }
     free(x);
     return QC_OK;
@@ -244,7 +305,7 @@ int qc__quantize_f32_kern(float *out, const float *in, int64_t rows, int64_t col
     if ((rc = qc__quantize_f32_check(f, r, rows, cols, err)))
         return rc;
     if (!qc_format_is_scalar(f))
-        return quantize_blocks_f32(out, in, rows, cols, f, r, rule, first_index, st, err);
+        return quantize_blocks_f32(out, in, rows, cols, f, r, rule, first_index, st, kern, err);
     const int64_t n = rows * cols;
     if (kern && qc__f32_plan_init(&plan, f, r)) {
         kern->quantize_f32(out, in, n, &plan, st);

@@ -157,6 +157,12 @@ static int round_rows_from(float *dst, const float *src, int64_t rows, int64_t c
 enum family { FAM_NONE, FAM_F32, FAM_FIXED, FAM_WIDE, FAM_SR };
 
 /* What the fast-regime decision needs to know about the products. */
+/* This call's magnitudes of the block readings' rounded values (NULL for
+ * a scalar reading). */
+struct block_stats {
+    const struct qc__pack_stats *a, *b;
+};
+
 struct prod_info {
     double pmax; /* the largest product magnitude the readings allow */
     int lsb;     /* every product is a multiple of 2^lsb */
@@ -175,28 +181,57 @@ static int lsb_of(const struct qc_format *f)
     return ((f->flags & QC_FMTF_SAN) && f->mbits > 0 ? f->emin - 1 : f->emin) - f->mbits;
 }
 
+/* What bounds one operand's values as the kernels read them: its format
+ * for a scalar float reading; for a block reading, whose scales decide the
+ * range, the magnitudes of this call's rounded values (`st`, from
+ * reading_stats). False where nothing useful does (integer elements, a
+ * NaN scale). */
+static bool reading_bounds(const struct qc_format *f, const struct qc__pack_stats *st, int *lsb,
+                           int *bits, double *max)
+{
+    if (qc_format_is_scalar(f)) {
+        if (f->kind != QC_FMT_FLOAT)
+            return false;
+        *lsb = lsb_of(f);
+        *bits = f->mbits + 1;
+        *max = f->max_finite;
+        return true;
+    }
+    if (f->elem != QC_FMT_FLOAT || !st || !st->finite)
+        return false;
+    /* Each value has at most mbits + 1 significant bits, so none has a
+     * quantum below 2^(ilogb(amin) - mbits); all zero: any bound holds. */
+    *lsb = st->amin <= FLT_MAX ? ilogbf(st->amin) - f->mbits : 0;
+    *bits = f->mbits + 1;
+    *max = st->amax;
+    return true;
+}
+
 /* The fp32-lane kernels' inputs and product step: float readings whose
  * products are exact fp32 values (significands within 24 bits, never below
  * 2^-149, never near the top), or fp32 readings whose product is rounded to
- * fp32 by the multiply itself (CFG-1's fp32 product). */
+ * fp32 by the multiply itself (CFG-1's fp32 product). Block readings are
+ * bounded per call (`bs`). */
 static bool lanes_inputs(struct qc__gemm_job *J, const struct qc_mac *mac,
-                         const struct qc_gemm_desc *d, struct prod_info *pi)
+                         const struct qc_gemm_desc *d, const struct block_stats *bs,
+                         struct prod_info *pi)
 {
     const struct qc_format *fa = &mac->a_read, *fb = &mac->b_read, *pr = &mac->prod_round;
     struct qc_round rne;
+    int lsb_a, lsb_b, bits_a, bits_b;
+    double max_a, max_b;
 
     qc_round_init(&rne, QC_ROUND_RNE);
-    if (fa->kind != QC_FMT_FLOAT || fb->kind != QC_FMT_FLOAT || !qc_format_fits_f32(fa) ||
-        !qc_format_fits_f32(fb) || d->k >= (INT64_C(1) << 26))
+    if (!qc_format_fits_f32(fa) || !qc_format_fits_f32(fb) || d->k >= (INT64_C(1) << 26) ||
+        !reading_bounds(fa, bs->a, &lsb_a, &bits_a, &max_a) ||
+        !reading_bounds(fb, bs->b, &lsb_b, &bits_b, &max_b))
         return false;
-    const int lsb_a = lsb_of(fa), lsb_b = lsb_of(fb);
-    const bool exact = fa->mbits + fb->mbits + 2 <= 24 && lsb_a + lsb_b >= -149 &&
-                       fa->max_finite * fb->max_finite < 0x1p127;
+    const bool exact = bits_a + bits_b <= 24 && lsb_a + lsb_b >= -149 && max_a * max_b < 0x1p127;
     J->prod_kind = QC_KPROD_NONE;
     J->flush = 0.0f;
-    pi->pmax = fa->max_finite * fb->max_finite;
+    pi->pmax = max_a * max_b;
     pi->lsb = lsb_a + lsb_b;
-    pi->bits = fa->mbits + fb->mbits + 2;
+    pi->bits = bits_a + bits_b;
     if (!mac->fused && !mac->prod_exact) {
         if (!exact) {
             /* fp32 x fp32 rounded to fp32: the multiply is that rounding. */
@@ -234,9 +269,10 @@ static bool lanes_inputs(struct qc__gemm_job *J, const struct qc_mac *mac,
 /* The float-accumulator kernel: products as above, an accumulator the
  * bit-pattern rounding supports, sums that cannot leave the fp32 range. */
 static bool float_plan(struct qc__gemm_job *J, const struct qc_mac *mac,
-                       const struct qc_gemm_desc *d, struct prod_info *pi)
+                       const struct qc_gemm_desc *d, const struct block_stats *bs,
+                       struct prod_info *pi)
 {
-    if (mac->acc.kind != QC_FMT_FLOAT || !lanes_inputs(J, mac, d, pi) ||
+    if (mac->acc.kind != QC_FMT_FLOAT || !lanes_inputs(J, mac, d, bs, pi) ||
         !qc__f32_plan_init(&J->acc, &mac->acc, &mac->acc_round))
         return false;
     if (!J->acc.plain_fp32 && mac->acc.mbits > 21)
@@ -252,13 +288,14 @@ static bool float_plan(struct qc__gemm_job *J, const struct qc_mac *mac,
 /* The fixed-point kernel's plan: exact fp32 products, a saturating fixed or
  * int accumulator of at most 22 bits, rne or rtz. */
 static bool fixed_plan(struct qc__gemm_job *J, const struct qc_mac *mac,
-                       const struct qc_gemm_desc *d, struct prod_info *pi)
+                       const struct qc_gemm_desc *d, const struct block_stats *bs,
+                       struct prod_info *pi)
 {
     const struct qc_format *f = &mac->acc;
     const enum qc_round_mode mode = mac->acc_round.mode;
 
     if ((f->kind != QC_FMT_FIXED && f->kind != QC_FMT_INT) || (f->flags & QC_FMTF_WRAP) ||
-        (mode != QC_ROUND_RNE && mode != QC_ROUND_RTZ) || !lanes_inputs(J, mac, d, pi) ||
+        (mode != QC_ROUND_RNE && mode != QC_ROUND_RTZ) || !lanes_inputs(J, mac, d, bs, pi) ||
         J->prod_kind == QC_KPROD_F32)
         return false;
     const int bits = f->kind == QC_FMT_FIXED ? f->ibits + f->fbits : f->ibits;
@@ -689,6 +726,16 @@ static void b_raw_stats(struct qc__pack_stats *st, const struct src *s, int64_t 
     const int64_t width = d->trans_b ? d->k : d->n;
     for (int64_t r = r0; r < r1; r++)
         kern->pack_stats(st, s->b + r * qc_gemm_ldb(d), 1, width, NULL);
+}
+
+/* Magnitudes of A's stored values. */
+static void a_stats(struct qc__pack_stats *st, const struct src *s, const struct qc__kern *kern)
+{
+    const struct qc_gemm_desc *d = &s->d;
+    const int64_t rows = d->trans_a ? d->k : d->m, width = d->trans_a ? d->m : d->k;
+
+    for (int64_t r = 0; r < rows; r++)
+        kern->pack_stats(st, s->a + r * qc_gemm_lda(d), 1, width, NULL);
 }
 
 /* Rows of b_raw_stats' loop. */
@@ -1184,9 +1231,12 @@ static int prepare_src(struct src *s, const float *a, const float *b, const stru
         float *bt = ws_get(ws, WS_B_DENSE, (size_t)(d->n * d->k + 1) * sizeof(float));
         if (!bt)
             return oom(err);
-        for (int64_t j = 0; j < d->n; j++)
-            for (int64_t p = 0; p < d->k; p++)
-                bt[j * d->k + p] = qc_gemm_b_value(d, b, p, j);
+#pragma omp parallel num_threads(threads)
+        {
+            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            const int64_t j0 = d->n * t / nt, j1 = d->n * (t + 1) / nt;
+            qc_gemm_b_rows(bt + j0 * d->k, b, d, j0, j1);
+        }
         if ((rc = round_rows_from(bt, bt, d->n, d->k, s->fb, mac->scale_rule, kern, threads, err)))
             return rc;
         s->b = bt;
@@ -1248,19 +1298,36 @@ int qc_gemm_cpu_run(float *c, const float *a, const float *b, const struct qc_ge
     job.ldc = qc_gemm_ldc(d);
     job.chunk = mac->chunk > 0 && mac->chunk < d->k ? mac->chunk : (d->k ? d->k : 1);
     enum family fam = FAM_NONE;
-    if (kern && panels_ok(mac) && !mac->native) {
-        if (float_plan(&job, mac, d, &pi))
-            fam = FAM_F32;
-        else if (fixed_plan(&job, mac, d, &pi))
-            fam = FAM_FIXED;
-        else if (wide_plan(&job, mac, d))
-            fam = FAM_WIDE;
-        else if (sr_plan(&job, mac, d))
-            fam = FAM_SR;
-    }
-    if (fam != FAM_NONE || (kern && panels_ok(mac) && mac->native)) {
+    const bool lanes = kern && panels_ok(mac);
+    if (lanes) {
+        /* Block readings are rounded first, and bounded as rounded: the
+         * plans below need their range, which their scales decide. */
         if ((rc = prepare_src(&s, a, b, d, mac, kern, threads, ws, err)))
             goto out;
+        struct qc__pack_stats sa, sb;
+        struct block_stats bs = {NULL, NULL};
+        if (!qc_format_is_scalar(&mac->a_read)) {
+            stats_init(&sa);
+            a_stats(&sa, &s, kern);
+            bs.a = &sa;
+        }
+        if (!qc_format_is_scalar(&mac->b_read)) {
+            stats_init(&sb);
+            b_raw_stats(&sb, &s, 0, b_raw_rows(&s.d), kern);
+            bs.b = &sb;
+        }
+        if (!mac->native) {
+            if (float_plan(&job, mac, d, &bs, &pi))
+                fam = FAM_F32;
+            else if (fixed_plan(&job, mac, d, &bs, &pi))
+                fam = FAM_FIXED;
+            else if (wide_plan(&job, mac, d))
+                fam = FAM_WIDE;
+            else if (sr_plan(&job, mac, d))
+                fam = FAM_SR;
+        }
+    }
+    if (fam != FAM_NONE || (lanes && mac->native)) {
         if (mac->native)
             rc = gemm_native(c, &s, kern, threads, ws, st, err);
         else
