@@ -377,6 +377,86 @@ Test(scale, clipping_of_block_scales_is_counted)
     qc_scale_slot_free(&s);
 }
 
+/* The scaled quantization against the exact reference, element by element
+ * and in its clip count, over units that take the SIMD rounding (quotients
+ * exact in fp32) and units that cannot (values below fp32's normals once
+ * scaled, fp32 subnormals, NaN): the second call is scaled by the first
+ * call's amaxes (delayed, window of two), so values three times larger
+ * clip. */
+Test(scale, operand_matches_the_reference_on_every_path)
+{
+    static const char fmts[][24] = {"mxfp8_e4m3@8", "mxfp4_e2m1@8", "mxfp6_e3m2", "e4m3", "e5m2"};
+    enum { ROWS = 3, K = 40, N = ROWS * K };
+    const struct qc_scale_cfg c = policy(QC_SCALE_POLICY_DELAYED, 2);
+    uint64_t seed = 31;
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        const struct qc_format f = th_format(fmts[fi]);
+        const bool block = !qc_format_is_scalar(&f);
+        const int64_t bl = block ? f.block : K * ROWS;
+        struct qc_format el;
+        if (block) {
+            qc_format_element(&el, &f);
+        } else {
+            char sat[160];
+            snprintf(sat, sizeof sat, "%s:sat", fmts[fi]);
+            el = th_format(sat);
+        }
+        float d1[N], d2[N], out[N];
+        for (int i = 0; i < N; i++) {
+            const int unit = i / (int)bl;
+            d1[i] = (float)ldexp((double)(th_next(&seed) % 2000) / 1000.0 - 1.0, unit % 5 - 2);
+            d2[i] = 3.0f * d1[i];
+            if (block && unit % 3 == 1 && i % 4 == 0)
+                d2[i] = (i % 8 ? 0x1p-140f : 0x1p-128f) * (float)(i % 7 + 1); /* fallbacks */
+        }
+        d2[N - 3] = NAN; /* the last unit: the NaN scale (a scalar format passes it) */
+        struct qc_scale_slot slot = {0};
+        struct qc_scale_stats st = {0};
+        int32_t te;
+        quantize(out, &te, d1, ROWS, K, &f, &c, &slot, 2, &st);
+        memset(&st, 0, sizeof st);
+        quantize(out, &te, d2, ROWS, K, &f, &c, &slot, 2, &st);
+        uint64_t clipped = 0;
+        for (int64_t u0 = 0; u0 < N; u0 += bl) {
+            /* each unit of a row is K or a block long; rows hold whole blocks */
+            const int64_t row = u0 / K, c0 = u0 % K;
+            const int64_t len = block ? (K - c0 < bl ? K - c0 : bl) : N;
+            double amax = 0;
+            bool nan = false;
+            for (int64_t i = 0; i < len; i++) {
+                nan = nan || isnan(d2[u0 + i]);
+                amax = fmax(amax, fabs((double)d1[u0 + i]));
+            }
+            const int e = block ? qc_scale_exp(&f, amax, QC_SCALE_FLOOR) : te;
+            for (int64_t i = 0; i < len; i++) {
+                const float x = d2[u0 + i];
+                struct qc_round_stats rs = {0};
+                double want;
+                if (block && nan) {
+                    want = NAN;
+                } else if (isnan(x)) {
+                    want = x;
+                } else {
+                    want = qc_round_value_ref(&el, ldexp(x, -e), NULL, 0, &rs);
+                    if (block)
+                        want = ldexp(want, e);
+                }
+                clipped += rs.overflow;
+                cr_expect(th_same_f(out[u0 + i], (float)want),
+                          "%s row %lld element %lld: %a -> %a, reference %a (e %d)", fmts[fi],
+                          (long long)row, (long long)(c0 + i), (double)x, (double)out[u0 + i], want,
+                          e);
+            }
+            if (block && c0 + len == K)
+                u0 = (row + 1) * K - bl; /* the next row starts a block */
+        }
+        cr_expect_eq(st.clipped, clipped, "%s: clipped %llu, reference %llu", fmts[fi],
+                     (unsigned long long)st.clipped, (unsigned long long)clipped);
+        cr_expect_gt(clipped, 0, "%s: the data must clip", fmts[fi]);
+        qc_scale_slot_free(&slot);
+    }
+}
+
 /* --- the scaled GEMM of a layer ------------------------------------------------ */
 
 /* A net of one linear layer: input k features, n outputs, batch m. */

@@ -224,19 +224,44 @@ static void block_f32_exact(float *out, const float *in, int64_t len, const stru
         out[i] = (float)x[i];
 }
 
-/* One block through the SIMD rounding of its element format (`plan`):
- * x / 2^e computed in fp32, rounded by the plan, scaled back in double.
- * The quotient is exact while every nonzero one is a normal fp32 value,
- * and then the plan's rounding is the exact engine's (the SIMD kernels are
- * tested against it). False, with nothing written, where that does not
- * hold (a NaN scale, or a block whose range reaches below fp32's normals):
- * the caller takes the exact engine instead. */
+bool qc__scaled_round_f32(float *out, const float *in, int64_t len, int e, bool back,
+                          const struct qc__f32_plan *plan, const struct qc__kern *kern,
+                          struct qc_round_stats *st)
+{
+    float amax = 0.0f, amin = FLT_MAX;
+
+    for (int64_t i = 0; i < len; i++) {
+        const float a = fabsf(in[i]);
+        if (!(a <= FLT_MAX))
+            return false;
+        amax = a > amax ? a : amax;
+        amin = a > 0.0f && a < amin ? a : amin;
+    }
+    if (amax > 0.0f && (ldexp(amin, -e) < 0x1p-126 || ldexp(amax, -e) >= 0x1p127))
+        return false;
+    /* 2^-e is exact in double; each quotient is an fp32 value (checked
+     * above), so the product rounds to itself. */
+    const double down = ldexp(1.0, -e);
+    for (int64_t i = 0; i < len; i++)
+        out[i] = (float)((double)in[i] * down);
+    kern->quantize_f32(out, out, len, plan, st);
+    if (back) {
+        const double up = ldexp(1.0, e);
+        for (int64_t i = 0; i < len; i++)
+            out[i] = (float)((double)out[i] * up); /* a block value: fits fp32 */
+    }
+    return true;
+}
+
+/* One block through the SIMD rounding of its element format (`plan`),
+ * where qc__scaled_round_f32 allows it; false otherwise (also for the NaN
+ * scale), nothing written. */
 static bool block_f32_fast(float *out, const float *in, int64_t len, const struct qc_format *f,
                            const struct qc_format *el, const struct qc__f32_plan *plan,
                            const struct qc_round *r, enum qc_scale_rule rule,
                            const struct qc__kern *kern, struct qc_round_stats *st)
 {
-    float amax = 0.0f, amin = FLT_MAX;
+    float amax = 0.0f;
     bool pos = false, neg = false;
 
     for (int64_t i = 0; i < len; i++) {
@@ -244,25 +269,13 @@ static bool block_f32_fast(float *out, const float *in, int64_t len, const struc
         if (!(a <= FLT_MAX))
             return false; /* NaN or inf: the NaN scale */
         amax = a > amax ? a : amax;
-        amin = a > 0.0f && a < amin ? a : amin;
     }
     for (int64_t i = 0; i < len; i++) {
         pos = pos || in[i] == amax;
         neg = neg || in[i] == -amax;
     }
     const int e = qc__scale_exp(f, el, amax, pos, neg, rule, r);
-    if (e == INT32_MAX || (amax > 0.0f && ldexp(amin, -e) < 0x1p-126))
-        return false;
-    /* 2^-e for e in [-127, 127] is an fp32 value (a subnormal at e = 127),
-     * and the quotients are normals: each multiply is exact. */
-    const float down = ldexpf(1.0f, -e);
-    const double up = ldexp(1.0, e);
-    for (int64_t i = 0; i < len; i++)
-        out[i] = in[i] * down;
-    kern->quantize_f32(out, out, len, plan, st);
-    for (int64_t i = 0; i < len; i++)
-        out[i] = (float)((double)out[i] * up);
-    return true;
+    return e != INT32_MAX && qc__scaled_round_f32(out, in, len, e, true, plan, kern, st);
 }
 
 /* Block formats, block by block: the SIMD element rounding where the

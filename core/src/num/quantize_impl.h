@@ -23,6 +23,16 @@ int qc__tensor_scale_exp(const struct qc_format *f, double amax, enum qc_scale_r
 double qc__block_elem(const struct qc_format *el, double x, int e, const struct qc_round *r,
                       uint64_t index, struct qc_round_stats *st);
 
+/* in / 2^e rounded by the SIMD `plan` of an element format, times 2^e
+ * again when `back` (a block's values; else the scaled values), for `len`
+ * values (out may alias in): the exact engine's result and counts, where
+ * the quotients are exact fp32 values, i.e. every value finite and every
+ * nonzero quotient a normal fp32 value below 2^127. False, with nothing
+ * written, where that does not hold: the caller takes the exact engine. */
+bool qc__scaled_round_f32(float *out, const float *in, int64_t len, int e, bool back,
+                          const struct qc__f32_plan *plan, const struct qc__kern *kern,
+                          struct qc_round_stats *st);
+
 /* The argument checks of qc_quantize_f32 (rounding, shape, fp32 output),
  * shared with every backend's quantizer so that all refuse the same calls. */
 int qc__quantize_f32_check(const struct qc_format *f, const struct qc_round *r, int64_t rows,

@@ -312,7 +312,11 @@ int qc_scale_operand(float *out, int32_t *tensor_exp, const float *in, int64_t r
     mine.wasted = wasted;
 
     /* The elements: x / 2^e rounded exactly (the exponent moves, nothing
-     * rounds before the one rounding), saturating. */
+     * rounds before the one rounding), saturating; by the element format's
+     * SIMD rounding where the quotients are exact fp32 values. */
+    const struct qc__kern *kern = qc__kern_get(NULL);
+    struct qc__f32_plan plan;
+    const bool simd = kern && qc__f32_plan_init(&plan, &el, &rne);
     uint64_t elements = 0, clipped = 0;
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : elements, clipped)
     for (int64_t u = 0; u < (scalar ? rows : units); u++) {
@@ -325,6 +329,11 @@ int qc_scale_operand(float *out, int32_t *tensor_exp, const float *in, int64_t r
         if (!scalar && (bad[u] || e == INT32_MAX)) {
             for (int64_t i = 0; i < len; i++)
                 o[i] = NAN; /* the NaN scale: every value of the block reads NaN */
+            continue;
+        }
+        if (simd && qc__scaled_round_f32(o, x, len, e, !scalar, &plan, kern, &rs)) {
+            elements += rs.ops;
+            clipped += rs.overflow;
             continue;
         }
         for (int64_t i = 0; i < len; i++) {
