@@ -990,6 +990,63 @@ Test(gemm, conv_views_match_ref)
     cr_expect_eq(fails, 0);
 }
 
+/* Sums that land on the accumulator's rounding decisions: for every
+ * nonnegative code c of a small accumulator format and its successor w,
+ * a two-term dot product 1 * c + 1 * t with t a quarter, half (the tie),
+ * three quarters of the step w - c, and the tie's fp32 neighbours, both
+ * signs: the first add puts c in the accumulator exactly, the second
+ * rounds. Every kernel against the reference, values and counts. */
+Test(gemm, accumulator_rounding_decisions_match_ref)
+{
+    static const char *const acc_fmts[] = {"e6m5", "e5m10", "e4m7:bias=10", "e4m7:bias=10:nosub",
+                                           "e5m2", "e4m3",  "e4m3:bias=8",  "e5m3:sat"};
+    static const char *const modes[] = {"rne", "rtz", "rup", "rdn", "rna"};
+    int fails = 0;
+    for (size_t ai = 0; ai < sizeof acc_fmts / sizeof acc_fmts[0]; ai++) {
+        const struct qc_format f = th_format(acc_fmts[ai]);
+        double vals[2048];
+        int nv = 0;
+        for (uint64_t code = 0; code < (UINT64_C(1) << f.bits) && nv < 2048; code++) {
+            const double v = qc_format_decode(&f, code);
+            if (isfinite(v) && v >= 0 && !signbit(v))
+                vals[nv++] = v;
+        }
+        for (int i = 1; i < nv; i++)
+            for (int j = i; j > 0 && vals[j - 1] > vals[j]; j--) {
+                const double t = vals[j];
+                vals[j] = vals[j - 1];
+                vals[j - 1] = t;
+            }
+        /* 5 offsets x 2 signs per code, the top code's step beyond max */
+        const int64_t n = (int64_t)nv * 10;
+        struct problem p = make_problem(1, n, 2, false, false, 0, 0, 0, false, 1);
+        p.a[0] = p.a[1] = 1.0f;
+        for (int i = 0; i < nv; i++) {
+            const double c = vals[i], w = i + 1 < nv ? vals[i + 1] : c + (c - vals[i - 1]);
+            const float step = (float)(w - c), tie = step / 2;
+            const float off[5] = {step / 4, tie, 3 * step / 4, nextafterf(tie, 0.0f),
+                                  nextafterf(tie, INFINITY)};
+            for (int o = 0; o < 5; o++)
+                for (int sg = 0; sg < 2; sg++) {
+                    const int64_t j = (int64_t)i * 10 + o * 2 + sg;
+                    p.b[j] = sg ? -(float)c : (float)c;
+                    p.b[n + j] = sg ? -off[o] : off[o];
+                }
+        }
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+            char spec[96];
+            /* exact products (e5m2 x e7m12 fits fp32) keep the lane
+             * kernels; fp32 readings would take the scalar engine */
+            snprintf(spec, sizeof spec, "cfg=3,a=e5m2,b=e7m12,acc=%s,acc_rounding=%s", acc_fmts[ai],
+                     modes[m]);
+            const struct qc_mac mac = mac_of(spec);
+            fails += !check_problem(&p, &mac, spec);
+        }
+        problem_free(&p);
+    }
+    cr_expect_eq(fails, 0);
+}
+
 /* qc_gemm_b_rows gives B^T's rows exactly as qc_gemm_b_value defines B,
  * for every view and for arrays transposed or not, with padding in the
  * row stride, over any split of the rows. */

@@ -99,8 +99,8 @@ static void multiply(struct work *w, double a, double b, const struct qc_mac *ma
 }
 
 /* Returns round_acc(acc + addend) where `addend` is exact, counting the
- * step's events. IEEE zero signs of the exact sum: x + (-x) and +0 + -0 are
- * +0, -0 under rdn; -0 + -0 is -0. */
+ * step's events. IEEE zero signs of the exact sum (754-2008 6.3): x + (-x)
+ * and +0 + -0 are +0, -0 under rdn; two zeros of one sign keep it. */
 static double add_round(struct work *w, double acc, mpfr_srcptr addend, const struct qc_mac *mac,
                         const struct qc_round *r, uint64_t index, struct qc_round_stats *st)
 {
@@ -111,9 +111,9 @@ static double add_round(struct work *w, double acc, mpfr_srcptr addend, const st
     QC__REF_EXACT(mpfr_set_d(am, acc, MPFR_RNDN));
     QC__REF_EXACT(mpfr_add(w->sum, am, addend, MPFR_RNDN));
     if (mpfr_zero_p(w->sum)) {
-        bool both_neg_zero =
-            mpfr_zero_p(am) && mpfr_zero_p(addend) && mpfr_signbit(am) && mpfr_signbit(addend);
-        bool neg = both_neg_zero || r->mode == QC_ROUND_RDN;
+        const bool like_zeros =
+            mpfr_zero_p(am) && mpfr_zero_p(addend) && !mpfr_signbit(am) == !mpfr_signbit(addend);
+        const bool neg = like_zeros ? mpfr_signbit(am) : r->mode == QC_ROUND_RDN;
         mpfr_set_zero(w->sum, neg ? -1 : 1);
     }
     double v = qc__ref_round(&mac->acc, w->sum, r, index, &fl);
