@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "gemm_view_hd.h"
+
 /* Limits that keep every index product far from int64 overflow. */
 #define DIM_MAX   (INT64_C(1) << 31)
 #define ELEMS_MAX (INT64_C(1) << 36)
@@ -19,35 +21,8 @@ void qc_gemm_desc_init(struct qc_gemm_desc *d, int64_t m, int64_t n, int64_t k)
 
 float qc_gemm_b_value(const struct qc_gemm_desc *d, const float *b, int64_t p, int64_t j)
 {
-    const struct qc_gemm_conv *v = d->b_conv;
-
-    switch (d->b_view) {
-    case QC_GEMM_B_ARRAY:
-        break;
-    case QC_GEMM_B_IM2COL_T: {
-        const int64_t t = p;
-        p = j;
-        j = t;
-    }
-        /* fall through */
-    case QC_GEMM_B_IM2COL: {
-        const int64_t c = p / (v->k * v->k), ki = p / v->k % v->k, kj = p % v->k;
-        const int64_t bi = j / (v->gh * v->gw), y = j / v->gw % v->gh, x = j % v->gw;
-        const int64_t iy = y * v->stride - v->pad + ki, ix = x * v->stride - v->pad + kj;
-        if (iy < 0 || iy >= v->h || ix < 0 || ix >= v->w)
-            return 0.0f;
-        return b[((c * v->nb + bi) * v->h + iy) * v->w + ix];
-    }
-    case QC_GEMM_B_DILATED: {
-        const int64_t c = p / (v->k * v->k), ki = p / v->k % v->k, kj = p % v->k;
-        const int64_t bi = j / (v->gh * v->gw), y = j / v->gw % v->gh, x = j % v->gw;
-        const int64_t ty = y + v->pad - ki, tx = x + v->pad - kj;
-        if (ty < 0 || tx < 0 || ty % v->stride || tx % v->stride || ty / v->stride >= v->h ||
-            tx / v->stride >= v->w)
-            return 0.0f;
-        return b[((c * v->nb + bi) * v->h + ty / v->stride) * v->w + tx / v->stride];
-    }
-    }
+    if (d->b_view != QC_GEMM_B_ARRAY)
+        return qc__view_value(d->b_conv, d->b_view, b, p, j);
     const int64_t ldb = qc_gemm_ldb(d);
     return d->trans_b ? b[j * ldb + p] : b[p * ldb + j];
 }
@@ -57,24 +32,6 @@ void qc_gemm_b_dense(float *out, const float *b, const struct qc_gemm_desc *d)
     for (int64_t p = 0; p < d->k; p++)
         for (int64_t j = 0; j < d->n; j++)
             out[p * d->n + j] = qc_gemm_b_value(d, b, p, j);
-}
-
-/* Tap (ki, kj) of output position (y, x) in one h x w plane: im2col reads
- * the input under the kernel; the dilated view (the transposed
- * convolution's) reads the error at (y + pad - ki, x + pad - kj) / stride
- * where that is a whole grid point. 0 outside. */
-static inline float conv_tap(const struct qc_gemm_conv *v, bool dilated, const float *plane,
-                             int64_t y, int64_t x, int64_t ki, int64_t kj)
-{
-    if (!dilated) {
-        const int64_t iy = y * v->stride - v->pad + ki, ix = x * v->stride - v->pad + kj;
-        return iy < 0 || iy >= v->h || ix < 0 || ix >= v->w ? 0.0f : plane[iy * v->w + ix];
-    }
-    const int64_t ty = y + v->pad - ki, tx = x + v->pad - kj;
-    if (ty < 0 || tx < 0 || ty % v->stride || tx % v->stride || ty / v->stride >= v->h ||
-        tx / v->stride >= v->w)
-        return 0.0f;
-    return plane[ty / v->stride * v->w + tx / v->stride];
 }
 
 void qc_gemm_b_rows(float *out, const float *b, const struct qc_gemm_desc *d, int64_t j0,
@@ -104,7 +61,7 @@ void qc_gemm_b_rows(float *out, const float *b, const struct qc_gemm_desc *d, in
                 const float *plane = b + (c * v->nb + bi) * v->h * v->w;
                 for (int64_t ki = 0; ki < v->k; ki++)
                     for (int64_t kj = 0; kj < v->k; kj++)
-                        *row++ = conv_tap(v, dilated, plane, y, x, ki, kj);
+                        *row++ = qc__view_tap(v, dilated, plane, y, x, ki, kj);
             }
             break;
         }
@@ -115,7 +72,7 @@ void qc_gemm_b_rows(float *out, const float *b, const struct qc_gemm_desc *d, in
                 const float *plane = b + (c * v->nb + bi) * v->h * v->w;
                 for (int64_t y = 0; y < v->gh; y++)
                     for (int64_t x = 0; x < v->gw; x++)
-                        *row++ = conv_tap(v, false, plane, y, x, ki, kj);
+                        *row++ = qc__view_tap(v, false, plane, y, x, ki, kj);
             }
             break;
         }

@@ -11,6 +11,7 @@
 
 extern "C" {
 #include "backend/backend_impl.h"
+#include "num/gemm_view_hd.h"
 #include "num/mac_hd.h"
 #include "num/quantize_hd.h"
 #include "num/quantize_impl.h"

@@ -59,6 +59,16 @@ static __global__ void __launch_bounds__(TILE *TILE)
         qc__cuda_stats_flush(&mine, st);
 }
 
+/* Bt (n x k, dense fp64) gathered from the tensor `t` of a B view: element
+ * (j, p) is B(p, j), read by the CPU's own view code (num/gemm_view_hd.h). */
+static __global__ void k_gather_view(double *bt, const float *t, struct qc_gemm_conv v,
+                                     enum qc_gemm_b_view view, int64_t n, int64_t k)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n * k;
+         i += (int64_t)gridDim.x * blockDim.x)
+        bt[i] = (double)qc__view_value(&v, view, t, i % k, i / k);
+}
+
 /* A (m x k, dense) and Bt (n x k, dense) as fp64 on the device, rounded to
  * the multiplier's readings unless the description says they already are. */
 static int stage_operands(struct qc__cuda_backend *cb, double **a64, double **b64, const float *a,
@@ -91,7 +101,23 @@ static int stage_operands(struct qc__cuda_backend *cb, double **a64, double **b6
         if ((rc = qc__cuda_widen(cb, *a64, a32, rows, cols, d->trans_a, err)))
             return rc;
     }
-    if (n * k > 0) {
+    if (n * k > 0 && d->b_view != QC_GEMM_B_ARRAY) {
+        /* A view (a convolution's unfolded operand): the tensor goes up as
+         * it is, and Bt is gathered from it on the device. */
+        const struct qc_gemm_conv *v = d->b_conv;
+        const int64_t len = v->c * v->nb * v->h * v->w;
+        if ((rc = qc__cuda_buf(cb, QC__CUDA_BUF_B32,
+                               (size_t)(len > n * k ? len : n * k) * sizeof(float), (void **)&b32,
+                               err)))
+            return rc;
+        if ((e = cudaMemcpyAsync(b32, b, (size_t)len * sizeof(float), cudaMemcpyHostToDevice,
+                                 cb->stream)) != cudaSuccess)
+            return qc__cuda_fail(e, "copying B's tensor", err);
+        k_gather_view<<<qc__cuda_blocks(n * k), QC__CUDA_THREADS, 0, cb->stream>>>(*b64, b32, *v,
+                                                                                   d->b_view, n, k);
+        if ((e = cudaGetLastError()) != cudaSuccess)
+            return qc__cuda_fail(e, "gathering B's view", err);
+    } else if (n * k > 0) {
         /* B as stored: k rows of n, or n rows of k when transposed (then it
          * is already Bt). */
         const int64_t rows = d->trans_b ? n : k, cols = d->trans_b ? k : n;
