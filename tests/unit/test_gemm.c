@@ -999,45 +999,54 @@ Test(gemm, conv_views_match_ref)
 Test(gemm, accumulator_rounding_decisions_match_ref)
 {
     static const char *const acc_fmts[] = {"e6m5", "e5m10", "e4m7:bias=10", "e4m7:bias=10:nosub",
-                                           "e5m2", "e4m3",  "e4m3:bias=8",  "e5m3:sat"};
+                                           "e5m2", "e4m3",  "e4m3:bias=8",  "e5m3:sat",
+                                           "q8.8", "q4.11", "int12"};
     static const char *const modes[] = {"rne", "rtz", "rup", "rdn", "rna"};
     int fails = 0;
     for (size_t ai = 0; ai < sizeof acc_fmts / sizeof acc_fmts[0]; ai++) {
         const struct qc_format f = th_format(acc_fmts[ai]);
-        double vals[2048];
+        /* The nonnegative codes (float or two's complement alike: the low
+         * half), every one of a small format, a sample of a wide one, and
+         * each with the step to the next value (past the top: the last
+         * step again). */
+        const uint64_t half = UINT64_C(1) << (f.bits - 1);
+        const uint64_t stride = half > 1024 ? half / 512 : 1;
+        double vals[1100], steps[1100];
         int nv = 0;
-        for (uint64_t code = 0; code < (UINT64_C(1) << f.bits) && nv < 2048; code++) {
+        for (uint64_t code = 0; code < half; code = code + stride < half ? code + stride
+                                                    : code + 1 < half    ? half - 1
+                                                                         : half) {
             const double v = qc_format_decode(&f, code);
-            if (isfinite(v) && v >= 0 && !signbit(v))
-                vals[nv++] = v;
+            if (!isfinite(v) || signbit(v))
+                continue;
+            double w = code + 1 < half ? qc_format_decode(&f, code + 1) : NAN;
+            if (!(isfinite(w) && w > v))
+                w = v + (v - qc_format_decode(&f, code - 1));
+            vals[nv] = v;
+            steps[nv++] = w - v;
         }
-        for (int i = 1; i < nv; i++)
-            for (int j = i; j > 0 && vals[j - 1] > vals[j]; j--) {
-                const double t = vals[j];
-                vals[j] = vals[j - 1];
-                vals[j - 1] = t;
-            }
-        /* 5 offsets x 2 signs per code, the top code's step beyond max */
+        cr_assert(nv > 0 && nv <= 1100);
+        /* 5 offsets x 2 signs per code */
         const int64_t n = (int64_t)nv * 10;
         struct problem p = make_problem(1, n, 2, false, false, 0, 0, 0, false, 1);
         p.a[0] = p.a[1] = 1.0f;
         for (int i = 0; i < nv; i++) {
-            const double c = vals[i], w = i + 1 < nv ? vals[i + 1] : c + (c - vals[i - 1]);
-            const float step = (float)(w - c), tie = step / 2;
+            const float c = (float)vals[i], step = (float)steps[i], tie = step / 2;
             const float off[5] = {step / 4, tie, 3 * step / 4, nextafterf(tie, 0.0f),
                                   nextafterf(tie, INFINITY)};
             for (int o = 0; o < 5; o++)
                 for (int sg = 0; sg < 2; sg++) {
                     const int64_t j = (int64_t)i * 10 + o * 2 + sg;
-                    p.b[j] = sg ? -(float)c : (float)c;
+                    p.b[j] = sg ? -c : c;
                     p.b[n + j] = sg ? -off[o] : off[o];
                 }
         }
         for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
             char spec[96];
-            /* exact products (e5m2 x e7m12 fits fp32) keep the lane
-             * kernels; fp32 readings would take the scalar engine */
-            snprintf(spec, sizeof spec, "cfg=3,a=e5m2,b=e7m12,acc=%s,acc_rounding=%s", acc_fmts[ai],
+            /* exact products (e5m2 x e6m16 fits fp32) keep the lane
+             * kernels, float and fixed; fp32 readings would take the
+             * scalar engine */
+            snprintf(spec, sizeof spec, "cfg=3,a=e5m2,b=e6m16,acc=%s,acc_rounding=%s", acc_fmts[ai],
                      modes[m]);
             const struct qc_mac mac = mac_of(spec);
             fails += !check_problem(&p, &mac, spec);
