@@ -86,8 +86,12 @@ struct qc__gemm_job {
      * the operands lie on the accumulator's grid, so an fp32 add followed
      * by one rounding is exact (no round-to-odd). `sw_eq`: a product is
      * zero only when a factor is; the kernel then counts r == acc lanes and
-     * the driver subtracts the zero products. */
-    int fast, plain_add, sw_eq;
+     * the driver subtracts the zero products. `prod_uf` (with fast and a
+     * magic product, sw_eq off): a product's rounding may underflow (to a
+     * subnormal or zero, nosub flushing) though nothing else can; the
+     * kernel counts those underflows and skips zero products in swamping
+     * itself. */
+    int fast, plain_add, sw_eq, prod_uf;
     /* The fixed-point fast regime is optimistic: it adds without
      * saturation and sets *escaped when a running sum left the format's
      * range, and the driver then runs the general kernel instead. */

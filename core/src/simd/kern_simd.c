@@ -537,6 +537,9 @@ enum {
     PROD_MAGIC = QC_KPROD_MAGIC,
     PROD_GENERIC = QC_KPROD_GENERIC,
     PROD_F32 = QC_KPROD_F32,
+    /* the fast regime's magic product whose rounding may underflow
+     * (job->prod_uf) */
+    PROD_MAGIC_UF = 16,
 };
 
 /* acc <- round_acc(acc + y), counting events; swamping per docs/mac.md. */
@@ -615,6 +618,14 @@ static inline __attribute__((always_inline)) vf
 product_fast(vf a, vf b, const struct qc__gemm_job *J, const int pkind)
 {
     const vf p = a * b;
+    if (pkind == PROD_MAGIC_UF) {
+        /* magic_fast rounds onto the subnormal grid too (its exponent is
+         * clamped at emin); nosub then flushes what lands below the
+         * smallest normal. A zero loses its sign, which no rne sum of the
+         * fast regime can see (+0 + -0 is +0, and acc is never -0). */
+        const vu r = (vu)magic_fast(p, &J->prod);
+        return (vf)(r & (vu)((vi)(r & 0x7fffffffu) >= (vi){0} + (int32_t)J->prod.flush_bits));
+    }
     return pkind == PROD_MAGIC ? magic_fast(p, &J->prod) : p;
 }
 
@@ -672,8 +683,15 @@ tile_t(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t k
                     if (fast) {
                         const vf p = product_fast(av, bv[q], J, pkind);
                         const vf s = step_fast(acc[r][q], p, &J->acc, akind, plain_add);
-                        if (cnt) /* raw r == acc: the driver takes the zero products off */
+                        if (cnt && pkind == PROD_MAGIC_UF) {
+                            /* a nonzero exact product rounded to zero; a
+                             * zero addend is never a swamp */
+                            n_un -= (vu)((vi)(av * bv[q] != 0.0f) & (vi)(p == 0.0f));
+                            n_sw -= (vu)((vi)(s == acc[r][q]) & (vi)(p != 0.0f));
+                        } else if (cnt) {
+                            /* raw r == acc: the driver takes the zero products off */
                             n_sw -= (vu)(s == acc[r][q]);
+                        }
                         acc[r][q] = s;
                     } else {
                         const vf p = product(av, bv[q], J, pkind, &n_ov, &n_un);
@@ -769,7 +787,8 @@ static const qc__tile_fn gen_table[2][3][5] = {
 enum { FA_PLAIN, FA_ODD, FA_ADD };
 #define FAST(FA, A, PA, P, C) TILE_FN(fast_##FA##_##P##_##C, A, P, 1, PA, C)
 #define FAST_P(FA, A, PA, C)                                                                       \
-    FAST(FA, A, PA, PROD_NONE, C) FAST(FA, A, PA, PROD_MAGIC, C) FAST(FA, A, PA, PROD_F32, C)
+    FAST(FA, A, PA, PROD_NONE, C)                                                                  \
+    FAST(FA, A, PA, PROD_MAGIC, C) FAST(FA, A, PA, PROD_F32, C) FAST(FA, A, PA, PROD_MAGIC_UF, C)
 FAST_P(FA_PLAIN, ACC_PLAIN, 0, 0)
 FAST_P(FA_ODD, ACC_MAGIC, 0, 0)
 FAST_P(FA_ADD, ACC_MAGIC, 1, 0)
@@ -779,9 +798,10 @@ FAST_P(FA_ADD, ACC_MAGIC, 1, 1)
 
 #define FAST_ROW(FA, C)                                                                            \
     {                                                                                              \
-        fast_##FA##_PROD_NONE_##C, fast_##FA##_PROD_MAGIC_##C, fast_##FA##_PROD_F32_##C            \
+        fast_##FA##_PROD_NONE_##C, fast_##FA##_PROD_MAGIC_##C, fast_##FA##_PROD_F32_##C,           \
+            fast_##FA##_PROD_MAGIC_UF_##C                                                          \
     }
-static const qc__tile_fn fast_table[2][3][3] = {
+static const qc__tile_fn fast_table[2][3][4] = {
     {FAST_ROW(FA_PLAIN, 0), FAST_ROW(FA_ODD, 0), FAST_ROW(FA_ADD, 0)},
     {FAST_ROW(FA_PLAIN, 1), FAST_ROW(FA_ODD, 1), FAST_ROW(FA_ADD, 1)},
 };
@@ -793,7 +813,9 @@ static void gemm_f32(const struct qc__gemm_job *J, const float *ap, const float 
     qc__tile_fn fn;
     if (J->fast) {
         const int fa = J->acc_kind == ACC_PLAIN ? FA_PLAIN : J->plain_add ? FA_ADD : FA_ODD;
-        const int fp = J->prod_kind == PROD_MAGIC ? 1 : J->prod_kind == PROD_F32 ? 2 : 0;
+        const int fp = J->prod_kind == PROD_MAGIC ? (J->prod_uf ? 3 : 1)
+                       : J->prod_kind == PROD_F32 ? 2
+                                                  : 0;
         fn = fast_table[st != NULL][fa][fp];
     } else {
         fn = gen_table[st != NULL][J->acc_kind][J->prod_kind];

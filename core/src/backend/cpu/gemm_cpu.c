@@ -452,11 +452,12 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
                         const struct prod_info *pi, const struct qc__pack_stats *sa,
                         const struct qc__pack_stats *sb)
 {
-    J->fast = J->plain_add = J->sw_eq = 0;
+    J->fast = J->plain_add = J->sw_eq = J->prod_uf = 0;
     /* (pack_stats' zero pairs need fewer than 2^27 rows of A) */
     if (!sa->finite || !sb->finite || (fam != FAM_F32 && fam != FAM_FIXED) ||
         J->m >= (INT64_C(1) << 27) - QC_KERN_MR)
         return;
+    bool prod_uf = false;
     const double pm = (double)sa->amax * sb->amax;   /* exact in double */
     const double pmin = (double)sa->amin * sb->amin; /* smallest nonzero product */
     double pr = pm;
@@ -469,8 +470,13 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
             return;
         break;
     case QC_KPROD_MAGIC:
-        if (pm > pf->max_finite ||
-            pmin < ((pf->flags & QC_FMTF_NOSUB) ? pf->min_normal : pf->min_subnormal))
+        if (pm > pf->max_finite)
+            return;
+        /* A product that may round below the product format's range (to
+         * its subnormals, to zero, or flushed under nosub) leaves the rest
+         * fast: the kernel counts those underflows itself. */
+        prod_uf = pmin < ((pf->flags & QC_FMTF_NOSUB) ? pf->min_normal : pf->min_subnormal);
+        if (prod_uf && fam != FAM_F32)
             return;
         pr = pm * (1 + ldexp(1.0, -pf->mbits - 1));
         break;
@@ -520,7 +526,9 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
     }
     if (J->prod_kind == QC_KPROD_FLUSH)
         J->prod_kind = QC_KPROD_NONE; /* nothing reaches the flush */
-    J->fast = J->sw_eq = 1;
+    J->fast = 1;
+    J->prod_uf = prod_uf;
+    J->sw_eq = !prod_uf;
 }
 
 /* ---- packing ---------------------------------------------------------------------- */
@@ -858,7 +866,7 @@ again :
         if (s->fb)
             rounded_stats(&sb, s->fb);
         if (escaped) /* the second round: the general kernel */
-            J->fast = J->sw_eq = J->plain_add = 0;
+            J->fast = J->sw_eq = J->plain_add = J->prod_uf = 0;
         else
             decide_fast(J, fam, mac, pi, &sa, &sb);
         ws->kernel = fam == FAM_SR                  ? "sr"
