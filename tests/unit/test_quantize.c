@@ -652,9 +652,6 @@ Test(quantize, in_place_and_bad_arguments)
     cr_expect_eq(qc_quantize_f32(y, y, -1, 8, &f, &r, QC_SCALE_FLOOR, 0, NULL, &err), QC_EINVAL);
 }
 
-/* Stochastic rounding of a large array runs its SIMD path on several
- * threads: the same bits and counters as the exact scalar engine, since
- * each element's random bits depend on its index alone. */
 /* The SIMD stochastic path takes one Philox block per four elements: the
  * elements before the first block start, the 2*VL runs and the tail go
  * different ways. Every start offset mod 4 and every short length, on each
@@ -692,6 +689,9 @@ Test(quantize, sr_every_start_and_length_matches_the_scalar_engine)
     cr_expect_geq(ran, 1, "generic runs everywhere");
 }
 
+/* Stochastic rounding of a large array runs its SIMD path on several
+ * threads: the same bits and counters as the exact scalar engine, since
+ * each element's random bits depend on its index alone. */
 Test(quantize, sr_large_arrays_match_the_scalar_engine)
 {
     enum { N = 200003 };
