@@ -1056,6 +1056,37 @@ Test(gemm, accumulator_rounding_decisions_match_ref)
     cr_expect_eq(fails, 0);
 }
 
+/* Operands small enough that products underflow the product step (CFG-1's
+ * e5m2 rounding, CFG-2's nosub flush, CFG-3..6's flush below eP's smallest
+ * normal) while the accumulator provably cannot overflow: the fast regime
+ * with the product's underflows counted in the kernel, for rne and rtz
+ * accumulators, against the reference. */
+Test(gemm, fast_regime_with_underflowing_products_matches_ref)
+{
+    static const char *const specs[] = {
+        "cfg=1,a=e5m2,b=e5m2,acc=e6m5,chunk=16",
+        "cfg=2,a=e5m2,b=e5m2,acc=e6m5",
+        "cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=8",
+        "cfg=3,a=e5m2,b=e5m2,acc=fp32",
+        "cfg=5,a=e5m2,b=e5m2,acc=e6m5,acc_rounding=rtz",
+        "cfg=1,a=e5m2,b=e5m2,acc=e8m10,acc_rounding=rtz,chunk=4",
+        "cfg=6,a=e4m3,b=e4m3,acc=e5m10,chunk=32",
+    };
+    uint64_t s = 4242;
+    int fails = 0;
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        const struct qc_mac mac = mac_of(specs[i]);
+        for (int rep = 0; rep < 3; rep++) {
+            /* magnitudes 2^-17 .. 2^3: products from 2^-34 to 2^6 */
+            struct problem p = make_problem(5 + rep, 17 + 3 * rep, 40 + 20 * rep, rep == 1,
+                                            rep == 2, 0, -17, 3, false, th_next(&s));
+            fails += !check_problem(&p, &mac, specs[i]);
+            problem_free(&p);
+        }
+    }
+    cr_expect_eq(fails, 0);
+}
+
 /* qc_gemm_b_rows gives B^T's rows exactly as qc_gemm_b_value defines B,
  * for every view and for arrays transposed or not, with padding in the
  * row stride, over any split of the rows. */

@@ -87,11 +87,13 @@ struct qc__gemm_job {
      * by one rounding is exact (no round-to-odd). `sw_eq`: a product is
      * zero only when a factor is; the kernel then counts r == acc lanes and
      * the driver subtracts the zero products. `prod_uf` (with fast and a
-     * magic product, sw_eq off): a product's rounding may underflow (to a
-     * subnormal or zero, nosub flushing) though nothing else can; the
+     * magic or flush product, sw_eq off): a product's rounding may
+     * underflow (to a subnormal or zero, nosub or CFG-3..6 flushing)
+     * though nothing else can; the
      * kernel counts those underflows and skips zero products in swamping
-     * itself. */
-    int fast, plain_add, sw_eq, prod_uf;
+     * itself. `acc_rtz` (with fast): the accumulator rounds toward zero,
+     * by truncating the round-to-odd sum. */
+    int fast, plain_add, sw_eq, prod_uf, acc_rtz;
     /* The fixed-point fast regime is optimistic: it adds without
      * saturation and sets *escaped when a running sum left the format's
      * range, and the driver then runs the general kernel instead. */

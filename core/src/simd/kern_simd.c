@@ -531,6 +531,8 @@ static inline __attribute__((always_inline)) vu sum_odd(vf x, vf y)
 }
 
 enum { ACC_PLAIN = QC_KACC_PLAIN, ACC_MAGIC = QC_KACC_MAGIC, ACC_GENERIC = QC_KACC_GENERIC };
+/* the fast regime's truncating accumulator (job->acc_rtz) */
+enum { ACC_RTZ = 8 };
 enum {
     PROD_NONE = QC_KPROD_NONE,
     PROD_FLUSH = QC_KPROD_FLUSH,
@@ -540,6 +542,7 @@ enum {
     /* the fast regime's magic product whose rounding may underflow
      * (job->prod_uf) */
     PROD_MAGIC_UF = 16,
+    PROD_FLUSH_UF = 17, /* the same for an exact product's flush */
 };
 
 /* acc <- round_acc(acc + y), counting events; swamping per docs/mac.md. */
@@ -603,6 +606,21 @@ static inline __attribute__((always_inline)) vf magic_fast(vf s, const struct qc
     return (s + m) - m;
 }
 
+/* Truncation onto the plan's grid in the fast regime, where s is finite
+ * and zero or at least the grid's quantum (sums of values on its lattice):
+ * the bits below the quantum at s's binade (or at emin below it) go; the
+ * sign stays. Truncating the round-to-odd sum equals truncating the exact
+ * one for grids of at most 22 bits. */
+static inline __attribute__((always_inline)) vf trunc_fast(vu s, const struct qc__f32_plan *p)
+{
+    const vi ex = (vi)((s & 0x7fffffffu) >> 23);
+    vi d = p->emin_b - ex;
+    d &= (vi)(d > 0);
+    vi sh = p->base_shift + d;
+    sh = (vi)sel((vi)(sh > 31), (vu){0} + 31u, (vu)sh); /* zero: every magnitude bit goes */
+    return (vf)(s & ~((((vu){0} + 1u) << (vu)sh) - 1u));
+}
+
 /* acc + p rounded in the fast regime. `plain_add`: both lie on the
  * accumulator's grid of at most 10 bits, so the fp32 sum rounds to the same
  * value as the exact one (docs/operations.md); else round to odd first. */
@@ -611,6 +629,8 @@ step_fast(vf acc, vf p, const struct qc__f32_plan *pl, const int akind, const in
 {
     if (akind == ACC_PLAIN)
         return acc + p;
+    if (akind == ACC_RTZ)
+        return trunc_fast(sum_odd(acc, p), pl);
     return magic_fast(plain_add ? acc + p : (vf)sum_odd(acc, p), pl);
 }
 
@@ -626,6 +646,8 @@ product_fast(vf a, vf b, const struct qc__gemm_job *J, const int pkind)
         const vu r = (vu)magic_fast(p, &J->prod);
         return (vf)(r & (vu)((vi)(r & 0x7fffffffu) >= (vi){0} + (int32_t)J->prod.flush_bits));
     }
+    if (pkind == PROD_FLUSH_UF) /* the zero's sign is as invisible as above */
+        return (vf)((vu)p & (vu)((vf)((vu)p & 0x7fffffffu) >= J->flush));
     return pkind == PROD_MAGIC ? magic_fast(p, &J->prod) : p;
 }
 
@@ -683,7 +705,7 @@ tile_t(const struct qc__gemm_job *J, const float *ap, const float *bp, int64_t k
                     if (fast) {
                         const vf p = product_fast(av, bv[q], J, pkind);
                         const vf s = step_fast(acc[r][q], p, &J->acc, akind, plain_add);
-                        if (cnt && pkind == PROD_MAGIC_UF) {
+                        if (cnt && (pkind == PROD_MAGIC_UF || pkind == PROD_FLUSH_UF)) {
                             /* a nonzero exact product rounded to zero; a
                              * zero addend is never a swamp */
                             n_un -= (vu)((vi)(av * bv[q] != 0.0f) & (vi)(p == 0.0f));
@@ -784,26 +806,30 @@ static const qc__tile_fn gen_table[2][3][5] = {
 /* The fast regime: fp32 or magic accumulators (round to odd, or the plain
  * add), products exact, rounded by the magic constant, or by the fp32
  * multiply. */
-enum { FA_PLAIN, FA_ODD, FA_ADD };
+enum { FA_PLAIN, FA_ODD, FA_ADD, FA_RTZ };
 #define FAST(FA, A, PA, P, C) TILE_FN(fast_##FA##_##P##_##C, A, P, 1, PA, C)
 #define FAST_P(FA, A, PA, C)                                                                       \
     FAST(FA, A, PA, PROD_NONE, C)                                                                  \
-    FAST(FA, A, PA, PROD_MAGIC, C) FAST(FA, A, PA, PROD_F32, C) FAST(FA, A, PA, PROD_MAGIC_UF, C)
+    FAST(FA, A, PA, PROD_MAGIC, C)                                                                 \
+    FAST(FA, A, PA, PROD_F32, C)                                                                   \
+    FAST(FA, A, PA, PROD_MAGIC_UF, C) FAST(FA, A, PA, PROD_FLUSH_UF, C)
 FAST_P(FA_PLAIN, ACC_PLAIN, 0, 0)
 FAST_P(FA_ODD, ACC_MAGIC, 0, 0)
 FAST_P(FA_ADD, ACC_MAGIC, 1, 0)
+FAST_P(FA_RTZ, ACC_RTZ, 0, 0)
 FAST_P(FA_PLAIN, ACC_PLAIN, 0, 1)
 FAST_P(FA_ODD, ACC_MAGIC, 0, 1)
 FAST_P(FA_ADD, ACC_MAGIC, 1, 1)
+FAST_P(FA_RTZ, ACC_RTZ, 0, 1)
 
 #define FAST_ROW(FA, C)                                                                            \
     {                                                                                              \
         fast_##FA##_PROD_NONE_##C, fast_##FA##_PROD_MAGIC_##C, fast_##FA##_PROD_F32_##C,           \
-            fast_##FA##_PROD_MAGIC_UF_##C                                                          \
+            fast_##FA##_PROD_MAGIC_UF_##C, fast_##FA##_PROD_FLUSH_UF_##C                           \
     }
-static const qc__tile_fn fast_table[2][3][4] = {
-    {FAST_ROW(FA_PLAIN, 0), FAST_ROW(FA_ODD, 0), FAST_ROW(FA_ADD, 0)},
-    {FAST_ROW(FA_PLAIN, 1), FAST_ROW(FA_ODD, 1), FAST_ROW(FA_ADD, 1)},
+static const qc__tile_fn fast_table[2][4][5] = {
+    {FAST_ROW(FA_PLAIN, 0), FAST_ROW(FA_ODD, 0), FAST_ROW(FA_ADD, 0), FAST_ROW(FA_RTZ, 0)},
+    {FAST_ROW(FA_PLAIN, 1), FAST_ROW(FA_ODD, 1), FAST_ROW(FA_ADD, 1), FAST_ROW(FA_RTZ, 1)},
 };
 
 static void gemm_f32(const struct qc__gemm_job *J, const float *ap, const float *bp,
@@ -812,10 +838,14 @@ static void gemm_f32(const struct qc__gemm_job *J, const float *ap, const float 
 {
     qc__tile_fn fn;
     if (J->fast) {
-        const int fa = J->acc_kind == ACC_PLAIN ? FA_PLAIN : J->plain_add ? FA_ADD : FA_ODD;
-        const int fp = J->prod_kind == PROD_MAGIC ? (J->prod_uf ? 3 : 1)
-                       : J->prod_kind == PROD_F32 ? 2
-                                                  : 0;
+        const int fa = J->acc_rtz                 ? FA_RTZ
+                       : J->acc_kind == ACC_PLAIN ? FA_PLAIN
+                       : J->plain_add             ? FA_ADD
+                                                  : FA_ODD;
+        const int fp = J->prod_kind == PROD_MAGIC   ? (J->prod_uf ? 3 : 1)
+                       : J->prod_kind == PROD_F32   ? 2
+                       : J->prod_kind == PROD_FLUSH ? 4 /* always prod_uf */
+                                                    : 0;
         fn = fast_table[st != NULL][fa][fp];
     } else {
         fn = gen_table[st != NULL][J->acc_kind][J->prod_kind];

@@ -452,7 +452,7 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
                         const struct prod_info *pi, const struct qc__pack_stats *sa,
                         const struct qc__pack_stats *sb)
 {
-    J->fast = J->plain_add = J->sw_eq = J->prod_uf = 0;
+    J->fast = J->plain_add = J->sw_eq = J->prod_uf = J->acc_rtz = 0;
     /* (pack_stats' zero pairs need fewer than 2^27 rows of A) */
     if (!sa->finite || !sb->finite || (fam != FAM_F32 && fam != FAM_FIXED) ||
         J->m >= (INT64_C(1) << 27) - QC_KERN_MR)
@@ -466,7 +466,9 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
     case QC_KPROD_NONE:
         break;
     case QC_KPROD_FLUSH:
-        if (pmin < J->flush)
+        /* products that may be flushed: as for the magic product below */
+        prod_uf = pmin < J->flush;
+        if (prod_uf && fam != FAM_F32)
             return;
         break;
     case QC_KPROD_MAGIC:
@@ -499,12 +501,15 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
         if ((double)J->k * pr * exp((double)(J->k + nch) * 0x1p-24) >= 0x1p126)
             return;
     } else if (J->acc_kind == QC_KACC_MAGIC ||
-               (J->acc_kind == QC_KACC_GENERIC && J->acc.mode == QC_ROUND_RNE && !J->acc.gap &&
+               (J->acc_kind == QC_KACC_GENERIC &&
+                (J->acc.mode == QC_ROUND_RNE || J->acc.mode == QC_ROUND_RTZ) && !J->acc.gap &&
                 J->acc.emin_bits)) {
         /* rne on a grid without gaps: the magic-constant rounding, which
          * needs no inf, no saturation and no top of range once nothing
          * overflows (a format with fp32's range, bf16, too: the sums stay
-         * far below the top, so the constant fits). */
+         * far below the top, so the constant fits). rtz on such a grid:
+         * truncation of the round-to-odd sum; it never grows a magnitude
+         * past the exact sum's, so rne's bound below bounds it too. */
         const struct qc_format *f = &mac->acc;
         /* Products on the accumulator's lattice: no sum underflows. */
         if (J->acc.flush_bits || pi->lsb < f->emin - f->mbits)
@@ -519,12 +524,18 @@ static void decide_fast(struct qc__gemm_job *J, enum family fam, const struct qc
             if (isinf(bound) || ilogb(2 * bound) + 23 - f->mbits > 126)
                 return;
         }
-        J->acc_kind = QC_KACC_MAGIC;
-        J->plain_add = pi->bits <= f->mbits + 1 && f->mbits + 1 <= 10;
+        if (J->acc.mode == QC_ROUND_RTZ) {
+            /* an fp32 add is no substitute here: rounding a tiny negative
+             * addend to nearest can cross a truncation boundary */
+            J->acc_rtz = 1;
+        } else {
+            J->acc_kind = QC_KACC_MAGIC;
+            J->plain_add = pi->bits <= f->mbits + 1 && f->mbits + 1 <= 10;
+        }
     } else {
         return;
     }
-    if (J->prod_kind == QC_KPROD_FLUSH)
+    if (J->prod_kind == QC_KPROD_FLUSH && !prod_uf)
         J->prod_kind = QC_KPROD_NONE; /* nothing reaches the flush */
     J->fast = 1;
     J->prod_uf = prod_uf;
@@ -866,13 +877,14 @@ again :
         if (s->fb)
             rounded_stats(&sb, s->fb);
         if (escaped) /* the second round: the general kernel */
-            J->fast = J->sw_eq = J->plain_add = J->prod_uf = 0;
+            J->fast = J->sw_eq = J->plain_add = J->prod_uf = J->acc_rtz = 0;
         else
             decide_fast(J, fam, mac, pi, &sa, &sb);
         ws->kernel = fam == FAM_SR                  ? "sr"
                      : fam == FAM_WIDE              ? "wide"
                      : fam == FAM_FIXED             ? (J->fast ? "fixed/fast" : "fixed")
                      : !J->fast                     ? "f32"
+                     : J->acc_rtz                   ? "f32/fast/rtz"
                      : J->acc_kind == QC_KACC_PLAIN ? "f32/fast/plain"
                      : J->plain_add                 ? "f32/fast/add"
                                                     : "f32/fast/odd";
