@@ -156,13 +156,13 @@ static int round_rows_from(float *dst, const float *src, int64_t rows, int64_t c
 
 enum family { FAM_NONE, FAM_F32, FAM_FIXED, FAM_WIDE, FAM_SR };
 
-/* What the fast-regime decision needs to know about the products. */
 /* This call's magnitudes of the block readings' rounded values (NULL for
  * a scalar reading). */
 struct block_stats {
     const struct qc__pack_stats *a, *b;
 };
 
+/* What the fast-regime decision needs to know about the products. */
 struct prod_info {
     double pmax; /* the largest product magnitude the readings allow */
     int lsb;     /* every product is a multiple of 2^lsb */
@@ -183,9 +183,9 @@ static int lsb_of(const struct qc_format *f)
 
 /* What bounds one operand's values as the kernels read them: its format
  * for a scalar float reading; for a block reading, whose scales decide the
- * range, the magnitudes of this call's rounded values (`st`, from
- * reading_stats). False where nothing useful does (integer elements, a
- * NaN scale). */
+ * range, the magnitudes of this call's rounded values (`st`: a_stats or
+ * b_raw_stats after prepare_src). False where nothing useful does
+ * (integer elements, a NaN scale). */
 static bool reading_bounds(const struct qc_format *f, const struct qc__pack_stats *st, int *lsb,
                            int *bits, double *max)
 {
