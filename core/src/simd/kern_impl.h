@@ -89,10 +89,9 @@ struct qc__gemm_job {
      * the driver subtracts the zero products. `prod_uf` (with fast and a
      * magic or flush product, sw_eq off): a product's rounding may
      * underflow (to a subnormal or zero, nosub or CFG-3..6 flushing)
-     * though nothing else can; the
-     * kernel counts those underflows and skips zero products in swamping
-     * itself. `acc_rtz` (with fast): the accumulator rounds toward zero,
-     * by truncating the round-to-odd sum. */
+     * though nothing else can; the kernel counts those underflows and
+     * skips zero products in swamping itself. `acc_rtz` (with fast): the
+     * accumulator rounds toward zero, by truncating the round-to-odd sum. */
     int fast, plain_add, sw_eq, prod_uf, acc_rtz;
     /* The fixed-point fast regime is optimistic: it adds without
      * saturation and sets *escaped when a running sum left the format's
