@@ -37,7 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if (qc_backend_create(&be, "cpu", &bo, &err) ||
         qc_model_build(&net, &m, 1, 4, 4, 3, 2, be, &err) ||
-        qc_optim_init(&opt, &oc, net.nparams, &err)) {
+        qc_optim_init(&opt, &oc, net.nparams, NULL, &err)) {
         fprintf(stderr, "fuzz_checkpoint: setup: %s\n", err.msg);
         abort();
     }

@@ -8,6 +8,7 @@
 #define QCORE_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "qcore/gemm.h"
@@ -24,6 +25,20 @@ struct qc_backend_timing {
     int64_t units; /* MAC units of the array: utilisation = macs / (cycles x units) */
 };
 
+/* Where a backend keeps the tensors of a training step (a net's buffers,
+ * an optimizer's state): memory that both the host and the backend's
+ * device read and write. Independent of any backend object, so that a net
+ * may outlive the backend it was built for. */
+struct qc_backend_mem {
+    const char *what;             /* "host", "CUDA managed" */
+    void *(*alloc)(size_t bytes); /* zeroed; NULL when out of memory */
+    void (*free)(void *p);        /* NULL is a no-op */
+};
+
+/* An element-wise operation of a training step (internal to libqcore:
+ * core/src/backend/ops.h). */
+struct qc_op;
+
 struct qc_backend_i {
     const char *kind; /* "cpu", "cuda", "fpga" */
     /* Required. */
@@ -35,6 +50,11 @@ struct qc_backend_i {
                         int64_t cols, const struct qc_format *f, const struct qc_round *r,
                         enum qc_scale_rule rule, uint64_t first_index, struct qc_round_stats *st,
                         struct qc_err *err);
+    /* Optional (NULL: the host runs it, on host memory). An element-wise
+     * operation of a training step on the tensors `mem` gave. */
+    int (*op)(struct qc_backend *be, const struct qc_op *op, struct qc_err *err);
+    /* Optional (NULL: host memory). Must be set with `op`. */
+    const struct qc_backend_mem *mem;
     /* Optional (NULL: nothing to release beyond the struct). */
     void (*destroy)(struct qc_backend *be);
     /* Optional (NULL: the backend models no board timing). Totals since
@@ -87,6 +107,10 @@ void qc_backend_destroy(struct qc_backend *be); /* NULL is a no-op */
  * device); QC_EINVAL for a kind that is no accelerator. */
 int qc_backend_devices(const char *kind, struct qc_backend_device *out, int max,
                        struct qc_err *why);
+
+/* The memory a backend's training tensors live in (host memory when the
+ * backend names none). */
+const struct qc_backend_mem *qc_backend_mem(const struct qc_backend *be);
 
 static inline int qc_backend_gemm(struct qc_backend *be, float *c, const float *a, const float *b,
                                   const struct qc_gemm_desc *d, const struct qc_mac *mac,

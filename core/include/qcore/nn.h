@@ -74,12 +74,13 @@ struct qc_layer {
     bool grad_needed; /* some layer at or before this one has parameters: the gradient of
                          this output is needed (false up to the first conv or linear) */
 
-    /* batch-sized buffers, owned by the net */
+    /* batch-sized buffers, owned by the net, in its backend's memory */
     float *out, *grad;
     float *saved;              /* bn: normalized input */
     int32_t *argmax;           /* maxpool */
     float *bn_mean, *bn_var;   /* batchnorm running statistics (part of the state) */
     float *bn_bmean, *bn_binv; /* batchnorm batch statistics of the last forward */
+    double *bn_sums;           /* batchnorm: per channel, the last backward's gradient sums */
 };
 
 struct qc_net {
@@ -90,8 +91,9 @@ struct qc_net {
     float *params, *grads; /* flat master weights and their gradients */
     int64_t nstate;        /* batchnorm running statistics, flattened */
     float *state;
-    struct qc_backend *be; /* borrowed */
-    float *scratch;        /* a grad-input's permuted filters, then a gradient to add */
+    struct qc_backend *be;            /* borrowed */
+    const struct qc_backend_mem *mem; /* where the buffers live (be's memory) */
+    float *scratch;                   /* a grad-input's permuted filters, then a gradient to add */
     int64_t scratch_len;
     float *scale_buf[2]; /* scaled GEMM operands (nn_scale.c), kept across steps */
     int64_t scale_len[2];

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "qcore/backend.h"
 #include "qcore/format.h"
 
 enum qc_optim_kind { QC_OPTIM_SGD = 0, QC_OPTIM_ADAM = 1 };
@@ -26,22 +27,28 @@ struct qc_optim_cfg {
 };
 
 /* Optimizer state: owned by the caller's struct, buffers freed by
- * qc_optim_free. m and v hold n floats each (v only for Adam). */
+ * qc_optim_free. m and v hold n floats each (v only for Adam), in the
+ * memory of the backend the steps run on (the net's). */
 struct qc_optim {
     struct qc_optim_cfg cfg;
     int64_t n;
     int64_t t; /* steps taken */
     float *m, *v;
+    struct qc_backend *be;            /* borrowed; NULL: the host */
+    const struct qc_backend_mem *mem; /* where m and v live */
 };
 
+/* Steps run on `be` (NULL: the host), over parameters and gradients in its
+ * memory (qc_backend_mem: a net built on `be` has them there). QC_ENOMEM. */
 int qc_optim_init(struct qc_optim *o, const struct qc_optim_cfg *cfg, int64_t n,
-                  struct qc_err *err);
+                  struct qc_backend *be, struct qc_err *err);
 void qc_optim_free(struct qc_optim *o);
 /* The learning rate at 0-based step `step`. Pure. */
 double qc_optim_lr(const struct qc_optim_cfg *cfg, int64_t step);
-/* One step: params -= update(grads * grad_mul), at learning rate lr. */
-void qc_optim_step(struct qc_optim *o, float *params, const float *grads, float grad_mul,
-                   double lr);
+/* One step: params -= update(grads * grad_mul), at learning rate lr.
+ * QC_OK, or the backend's error (nothing is counted as a step then). */
+int qc_optim_step(struct qc_optim *o, float *params, const float *grads, float grad_mul, double lr,
+                  struct qc_err *err);
 
 enum qc_loss_scale_kind { QC_LOSS_SCALE_NONE = 0, QC_LOSS_SCALE_STATIC, QC_LOSS_SCALE_DYNAMIC };
 
@@ -60,5 +67,9 @@ bool qc_loss_scaler_update(struct qc_loss_scaler *s, bool overflow);
 
 /* True if every one of the n values is finite. */
 bool qc_all_finite(const float *x, int64_t n);
+/* The same over n values in be's memory, checked on be (NULL: the host):
+ * *finite is the answer when QC_OK is returned. */
+int qc_all_finite_on(struct qc_backend *be, const float *x, int64_t n, bool *finite,
+                     struct qc_err *err);
 
 #endif

@@ -122,6 +122,17 @@ static inline QC_HD double qc__hd_dmul(double a, double b)
 #endif
 }
 
+/* The square root rounded once to nearest (IEEE 754 requires it of both
+ * processors; the GPU's intrinsic says so outright). */
+static inline QC_HD double qc__hd_sqrt(double a)
+{
+#ifdef __CUDA_ARCH__
+    return __dsqrt_rn(a);
+#else
+    return __builtin_sqrt(a);
+#endif
+}
+
 /* 2^e for a normal exponent, -1022 <= e <= 1023, from its bits. */
 static inline QC_HD double qc__hd_pow2(int e)
 {

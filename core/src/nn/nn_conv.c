@@ -5,8 +5,6 @@
  * convolution), so no partial sums are ever added outside the MAC. The
  * unfolded operands are GEMM views (qcore/gemm.h): the backend reads them
  * from the tensors as it packs, and no unfolded matrix is ever stored. */
-#include <string.h>
-
 #include "nn_impl.h"
 
 /* The convolution's input as the GEMM's view of it: the tensor of the
@@ -40,11 +38,10 @@ int qc__conv_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct 
     int rc = qc__nn_gemm(net, l, QC_GEMM_FWD, l->out, net->params + l->w_off, in->out, &d, st, err);
     if (rc || !l->bias)
         return rc;
-    const float *b = net->params + l->b_off;
-    for (int64_t o = 0; o < l->c; o++)
-        for (int64_t j = 0; j < n; j++)
-            l->out[o * n + j] += b[o];
-    return QC_OK;
+    struct qc_op op = {.kind = QC_OP_BIAS};
+    op.u.bias = (struct qc_op_bias){
+        .n = l->c * n, .c = l->c, .inner = n, .y = l->out, .b = net->params + l->b_off};
+    return qc__nn_op(net, l, &op, err);
 }
 
 int qc__conv_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
@@ -64,12 +61,15 @@ int qc__conv_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool a
                           err)))
         return rc;
     if (l->bias) {
-        for (int64_t o = 0; o < l->c; o++) {
-            double sum = 0.0;
-            for (int64_t j = 0; j < n; j++)
-                sum += l->grad[o * n + j];
-            net->grads[l->b_off + o] = (float)sum;
-        }
+        struct qc_op op = {.kind = QC_OP_BIAS_GRAD};
+        op.u.bias = (struct qc_op_bias){.c = l->c,
+                                        .db = net->grads + l->b_off,
+                                        .dy = l->grad,
+                                        .cstride = n,
+                                        .tstride = 1,
+                                        .count = n};
+        if ((rc = qc__nn_op(net, l, &op, err)))
+            return rc;
     }
     if (!in->grad_needed)
         return QC_OK;
@@ -77,12 +77,13 @@ int qc__conv_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool a
     /* grad-input: dX (c x nb*h*w) = W' (c x oc*k*k) . dilated dY, the net's
      * scratch holding W' and, for a residual source, dX before it is added */
     const int64_t k2 = l->k * l->k, kg = l->c * k2, nx = nb * in->h * in->w;
-    const float *w = net->params + l->w_off;
     float *wt = net->scratch;
     float *dx = acc ? net->scratch + in->c * kg : in->grad;
-    for (int64_t c = 0; c < in->c; c++)
-        for (int64_t o = 0; o < l->c; o++)
-            memcpy(wt + c * kg + o * k2, w + (o * in->c + c) * k2, (size_t)k2 * sizeof(float));
+    struct qc_op op = {.kind = QC_OP_SWAP01};
+    op.u.swap = (struct qc_op_swap){
+        .d0 = l->c, .d1 = in->c, .inner = k2, .y = wt, .x = net->params + l->w_off};
+    if ((rc = qc__nn_op(net, l, &op, err)))
+        return rc;
     const struct qc_gemm_conv g = {.c = l->c,
                                    .nb = nb,
                                    .h = l->h,
@@ -95,9 +96,7 @@ int qc__conv_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool a
     qc_gemm_desc_init(&d, in->c, nx, kg);
     d.b_view = QC_GEMM_B_DILATED;
     d.b_conv = &g;
-    rc = qc__nn_gemm(net, l, QC_GEMM_BWD, dx, wt, l->grad, &d, st, err);
-    if (!rc && acc)
-        for (int64_t i = 0; i < in->c * nx; i++)
-            in->grad[i] += dx[i];
-    return rc;
+    if ((rc = qc__nn_gemm(net, l, QC_GEMM_BWD, dx, wt, l->grad, &d, st, err)) || !acc)
+        return rc;
+    return qc__nn_map(net, l, QC_OP_PUT, in->c * nx, in->grad, dx, NULL, true, err);
 }

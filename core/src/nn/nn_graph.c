@@ -26,6 +26,7 @@ int qc_net_init(struct qc_net *net, int64_t c, int64_t h, int64_t w, int64_t bat
     net->n = 1;
     net->batch = batch;
     net->be = be;
+    net->mem = qc_backend_mem(be);
     return QC_OK;
 }
 
@@ -188,6 +189,7 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
 {
     int64_t np = 0, ns = 0, wt = 0, dx = 0;
     const int64_t B = net->batch;
+    const struct qc_backend_mem *mem = net->mem ? net->mem : qc_backend_mem(NULL);
 
     for (int i = 1; i < net->n; i++) {
         struct qc_layer *l = &net->layers[i];
@@ -213,17 +215,17 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
     }
     net->nparams = np;
     net->nstate = ns;
-    net->params = calloc((size_t)np + 1, sizeof(float));
-    net->grads = calloc((size_t)np + 1, sizeof(float));
-    net->state = calloc((size_t)ns + 1, sizeof(float));
+    net->params = mem->alloc(((size_t)np + 1) * sizeof(float));
+    net->grads = mem->alloc(((size_t)np + 1) * sizeof(float));
+    net->state = mem->alloc(((size_t)ns + 1) * sizeof(float));
     if (!net->params || !net->grads || !net->state)
         goto oom;
     ns = 0;
     for (int i = 0; i < net->n; i++) {
         struct qc_layer *l = &net->layers[i];
         const size_t len = (size_t)(B * per_sample(l));
-        l->out = calloc(len + 1, sizeof(float));
-        l->grad = calloc(len + 1, sizeof(float));
+        l->out = mem->alloc((len + 1) * sizeof(float));
+        l->grad = mem->alloc((len + 1) * sizeof(float));
         if (!l->out || !l->grad)
             goto oom;
         const struct qc_layer *in = i > 0 ? &net->layers[l->in[0]] : NULL;
@@ -240,18 +242,19 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
                 dx = B * per_sample(in);
             break;
         case QC_LAYER_MAXPOOL:
-            l->argmax = calloc(len + 1, sizeof(int32_t));
+            l->argmax = mem->alloc((len + 1) * sizeof(int32_t));
             if (!l->argmax)
                 goto oom;
             break;
         case QC_LAYER_BATCHNORM:
-            l->saved = calloc(len + 1, sizeof(float));
-            l->bn_bmean = calloc((size_t)l->c, sizeof(float));
-            l->bn_binv = calloc((size_t)l->c, sizeof(float));
+            l->saved = mem->alloc((len + 1) * sizeof(float));
+            l->bn_bmean = mem->alloc((size_t)l->c * sizeof(float));
+            l->bn_binv = mem->alloc((size_t)l->c * sizeof(float));
+            l->bn_sums = mem->alloc((size_t)l->c * 2 * sizeof(double));
             l->bn_mean = net->state + ns;
             l->bn_var = net->state + ns + l->c;
             ns += 2 * l->c;
-            if (!l->saved || !l->bn_bmean || !l->bn_binv)
+            if (!l->saved || !l->bn_bmean || !l->bn_binv || !l->bn_sums)
                 goto oom;
             break;
         default:
@@ -259,37 +262,41 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
         }
     }
     net->scratch_len = wt + dx;
-    net->scratch = calloc((size_t)(wt + dx) + 1, sizeof(float));
+    net->scratch = mem->alloc(((size_t)(wt + dx) + 1) * sizeof(float));
     if (!net->scratch)
         goto oom;
     return QC_OK;
 oom:
     qc_net_free(net);
-    return qc_err_set(err, QC_ENOMEM, "", "out of memory for the network's buffers");
+    return qc_err_set(err, QC_ENOMEM, "", "out of %s memory for the network's buffers", mem->what);
 }
 
 void qc_net_free(struct qc_net *net)
 {
+    const struct qc_backend_mem *mem = net->mem ? net->mem : qc_backend_mem(NULL);
+
     for (int i = 0; i < net->n; i++) {
         struct qc_layer *l = &net->layers[i];
-        free(l->out);
-        free(l->grad);
-        free(l->saved);
-        free(l->argmax);
-        free(l->bn_bmean);
-        free(l->bn_binv);
+        mem->free(l->out);
+        mem->free(l->grad);
+        mem->free(l->saved);
+        mem->free(l->argmax);
+        mem->free(l->bn_bmean);
+        mem->free(l->bn_binv);
+        mem->free(l->bn_sums);
         l->out = l->grad = l->saved = l->bn_bmean = l->bn_binv = NULL;
         l->argmax = NULL;
+        l->bn_sums = NULL;
     }
     if (net->scale_slots)
         for (int i = 0; i < net->n * QC_NN_SCALE_SLOTS; i++)
             qc_scale_slot_free(&net->scale_slots[i]);
     free(net->scale_slots);
     net->scale_slots = NULL;
-    free(net->params);
-    free(net->grads);
-    free(net->state);
-    free(net->scratch);
+    mem->free(net->params);
+    mem->free(net->grads);
+    mem->free(net->state);
+    mem->free(net->scratch);
     net->params = net->grads = net->state = net->scratch = NULL;
     for (int i = 0; i < 2; i++) {
         free(net->scale_buf[i]);

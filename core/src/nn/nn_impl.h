@@ -5,6 +5,7 @@
 #ifndef QCORE_NN_IMPL_H
 #define QCORE_NN_IMPL_H
 
+#include "backend/ops.h"
 #include "qcore/nn.h"
 
 /* One GEMM of layer `l` in group `g` with the layer's resolved MAC; counts
@@ -33,21 +34,30 @@ int qc__linear_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struc
                        struct qc_err *err);
 int qc__linear_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
                         struct qc_nn_stats *st, struct qc_err *err);
-void qc__pool_forward(struct qc_net *net, struct qc_layer *l, int64_t nb);
-void qc__pool_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc);
-void qc__bn_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool train);
-void qc__bn_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc);
-void qc__relu_forward(struct qc_net *net, struct qc_layer *l, int64_t nb);
-void qc__relu_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc);
-void qc__add_forward(struct qc_net *net, struct qc_layer *l, int64_t nb);
-void qc__add_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc0, bool acc1);
-void qc__flatten_forward(struct qc_net *net, struct qc_layer *l, int64_t nb);
-void qc__flatten_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc);
+int qc__pool_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct qc_err *err);
+int qc__pool_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
+                      struct qc_err *err);
+int qc__bn_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool train,
+                   struct qc_err *err);
+int qc__bn_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
+                    struct qc_err *err);
+int qc__relu_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct qc_err *err);
+int qc__relu_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
+                      struct qc_err *err);
+int qc__add_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct qc_err *err);
+int qc__add_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc0, bool acc1,
+                     struct qc_err *err);
+int qc__flatten_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struct qc_err *err);
+int qc__flatten_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
+                         struct qc_err *err);
 
-/* dst = v or dst += v. */
-static inline void qc__put(float *dst, float v, bool acc)
-{
-    *dst = acc ? *dst + v : v;
-}
+/* Runs backend operation `op` for layer l (nn_elementwise.c), naming the
+ * layer and the operation in any error. */
+int qc__nn_op(struct qc_net *net, const struct qc_layer *l, const struct qc_op *op,
+              struct qc_err *err);
+/* A map operation of backend/ops.h (ZERO, PUT, ADD, RELU, RELU_GRAD) over n
+ * elements for layer l. */
+int qc__nn_map(struct qc_net *net, const struct qc_layer *l, enum qc_op_kind kind, int64_t n,
+               float *y, const float *x, const float *x2, bool acc, struct qc_err *err);
 
 #endif

@@ -14,11 +14,10 @@ int qc__linear_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, struc
     int rc = qc__nn_gemm(net, l, QC_GEMM_FWD, l->out, in->out, net->params + l->w_off, &d, st, err);
     if (rc)
         return rc;
-    const float *b = net->params + l->b_off;
-    for (int64_t i = 0; i < nb; i++)
-        for (int64_t o = 0; o < l->c; o++)
-            l->out[i * l->c + o] += b[o];
-    return QC_OK;
+    struct qc_op op = {.kind = QC_OP_BIAS};
+    op.u.bias = (struct qc_op_bias){
+        .n = nb * l->c, .c = l->c, .inner = 1, .y = l->out, .b = net->params + l->b_off};
+    return qc__nn_op(net, l, &op, err);
 }
 
 int qc__linear_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
@@ -34,19 +33,22 @@ int qc__linear_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool
     if ((rc = qc__nn_gemm(net, l, QC_GEMM_WGRAD, net->grads + l->w_off, l->grad, in->out, &d, st,
                           err)))
         return rc;
-    for (int64_t o = 0; o < l->c; o++) {
-        double sum = 0.0;
-        for (int64_t i = 0; i < nb; i++)
-            sum += l->grad[i * l->c + o];
-        net->grads[l->b_off + o] = (float)sum;
-    }
+    struct qc_op op = {.kind = QC_OP_BIAS_GRAD};
+    op.u.bias = (struct qc_op_bias){.c = l->c,
+                                    .db = net->grads + l->b_off,
+                                    .dy = l->grad,
+                                    .cstride = 1,
+                                    .tstride = l->c,
+                                    .count = nb};
+    if ((rc = qc__nn_op(net, l, &op, err)))
+        return rc;
     if (!in->grad_needed)
         return QC_OK;
     /* dX (nb x in) = dY . W; a residual source's in the net's scratch first */
     float *dx = acc ? net->scratch : in->grad;
     qc_gemm_desc_init(&d, nb, in->c, l->c);
-    rc = qc__nn_gemm(net, l, QC_GEMM_BWD, dx, l->grad, net->params + l->w_off, &d, st, err);
-    for (int64_t i = 0; acc && !rc && i < nb * in->c; i++)
-        in->grad[i] += dx[i];
-    return rc;
+    if ((rc = qc__nn_gemm(net, l, QC_GEMM_BWD, dx, l->grad, net->params + l->w_off, &d, st, err)) ||
+        !acc)
+        return rc;
+    return qc__nn_map(net, l, QC_OP_PUT, nb * in->c, in->grad, dx, NULL, true, err);
 }

@@ -1,67 +1,56 @@
 /* Batch normalisation over CNHW channels with fp32 statistics (accumulated
- * in double for order-independent accuracy); its inputs and outputs are
+ * in fp64 in a fixed order), as backend operations (backend/ops_hd.h has
+ * the arithmetic): per-channel statistics, then the elements; per-channel
+ * gradient sums, then the input's gradient. Its inputs and outputs are
  * quantized where the neighbouring GEMMs read them. */
-#include <math.h>
-
 #include "nn_impl.h"
 
-#define BN_EPS      1e-5
-#define BN_MOMENTUM 0.1
-
-void qc__bn_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool train)
-{
-    const struct qc_layer *in = &net->layers[l->in[0]];
-    const int64_t n = nb * l->h * l->w;
-    const float *gamma = net->params + l->w_off, *beta = net->params + l->b_off;
-
-    for (int64_t c = 0; c < l->c; c++) {
-        const float *x = in->out + c * n;
-        float mean, inv;
-        if (train) {
-            double s = 0.0, s2 = 0.0;
-            for (int64_t i = 0; i < n; i++)
-                s += x[i];
-            const double m = s / (double)n;
-            for (int64_t i = 0; i < n; i++)
-                s2 += (x[i] - m) * (x[i] - m);
-            const double var = s2 / (double)n;
-            mean = (float)m;
-            inv = (float)(1.0 / sqrt(var + BN_EPS));
-            l->bn_mean[c] = (float)((1.0 - BN_MOMENTUM) * l->bn_mean[c] + BN_MOMENTUM * m);
-            l->bn_var[c] = (float)((1.0 - BN_MOMENTUM) * l->bn_var[c] +
-                                   BN_MOMENTUM * (n > 1 ? s2 / (double)(n - 1) : var));
-        } else {
-            mean = l->bn_mean[c];
-            inv = (float)(1.0 / sqrt((double)l->bn_var[c] + BN_EPS));
-        }
-        l->bn_bmean[c] = mean;
-        l->bn_binv[c] = inv;
-        float *xh = l->saved + c * n, *y = l->out + c * n;
-        for (int64_t i = 0; i < n; i++) {
-            xh[i] = (x[i] - mean) * inv;
-            y[i] = gamma[c] * xh[i] + beta[c];
-        }
-    }
-}
-
-void qc__bn_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc)
+static struct qc_op bn_op(struct qc_net *net, struct qc_layer *l, int64_t nb, enum qc_op_kind kind)
 {
     struct qc_layer *in = &net->layers[l->in[0]];
-    const int64_t n = nb * l->h * l->w;
-    const float *gamma = net->params + l->w_off;
+    struct qc_op op = {.kind = kind};
 
-    for (int64_t c = 0; c < l->c; c++) {
-        const float *g = l->grad + c * n, *xh = l->saved + c * n;
-        double sg = 0.0, sgx = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            sg += g[i];
-            sgx += (double)g[i] * xh[i];
-        }
-        net->grads[l->w_off + c] = (float)sgx; /* dgamma */
-        net->grads[l->b_off + c] = (float)sg;  /* dbeta */
-        const double k = (double)gamma[c] * l->bn_binv[c] / (double)n;
-        float *dx = in->grad + c * n;
-        for (int64_t i = 0; i < n; i++)
-            qc__put(&dx[i], (float)(k * ((double)n * g[i] - sg - xh[i] * sgx)), acc);
-    }
+    op.u.bn = (struct qc_op_bn){.c = l->c,
+                                .n = nb * l->h * l->w,
+                                .x = in->out,
+                                .gamma = net->params + l->w_off,
+                                .beta = net->params + l->b_off,
+                                .y = l->out,
+                                .xh = l->saved,
+                                .bmean = l->bn_bmean,
+                                .binv = l->bn_binv,
+                                .rmean = l->bn_mean,
+                                .rvar = l->bn_var,
+                                .sums = l->bn_sums,
+                                .dy = l->grad,
+                                .dx = in->grad,
+                                .dgamma = net->grads + l->w_off,
+                                .dbeta = net->grads + l->b_off};
+    return op;
+}
+
+int qc__bn_forward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool train,
+                   struct qc_err *err)
+{
+    struct qc_op op = bn_op(net, l, nb, QC_OP_BN_STATS);
+    int rc;
+
+    op.u.bn.train = train;
+    if ((rc = qc__nn_op(net, l, &op, err)))
+        return rc;
+    op.kind = QC_OP_BN_APPLY;
+    return qc__nn_op(net, l, &op, err);
+}
+
+int qc__bn_backward(struct qc_net *net, struct qc_layer *l, int64_t nb, bool acc,
+                    struct qc_err *err)
+{
+    struct qc_op op = bn_op(net, l, nb, QC_OP_BN_SUMS);
+    int rc;
+
+    op.u.bn.acc = acc;
+    if ((rc = qc__nn_op(net, l, &op, err)))
+        return rc;
+    op.kind = QC_OP_BN_GRAD;
+    return qc__nn_op(net, l, &op, err);
 }

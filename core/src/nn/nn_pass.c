@@ -17,7 +17,8 @@ int qc_net_forward(struct qc_net *net, const float *x, int64_t nb, bool train,
         return qc_err_set(err, QC_EINVAL, "batch", "batch of %lld outside 1..%lld", (long long)nb,
                           (long long)net->batch);
     net->scale_record = train; /* evaluation reads the scale state, never advances it */
-    /* NCHW (dataset order) -> CNHW */
+    /* NCHW (dataset order) -> CNHW, by the host: the batch is in host memory
+     * (the input buffer is the backend's, which the host can write too) */
     for (int64_t b = 0; b < nb; b++)
         for (int64_t c = 0; c < in->c; c++)
             memcpy(in->out + (c * nb + b) * hw, x + (b * in->c + c) * hw,
@@ -32,20 +33,20 @@ int qc_net_forward(struct qc_net *net, const float *x, int64_t nb, bool train,
             rc = qc__linear_forward(net, l, nb, st, err);
             break;
         case QC_LAYER_RELU:
-            qc__relu_forward(net, l, nb);
+            rc = qc__relu_forward(net, l, nb, err);
             break;
         case QC_LAYER_MAXPOOL:
         case QC_LAYER_AVGPOOL:
-            qc__pool_forward(net, l, nb);
+            rc = qc__pool_forward(net, l, nb, err);
             break;
         case QC_LAYER_BATCHNORM:
-            qc__bn_forward(net, l, nb, train);
+            rc = qc__bn_forward(net, l, nb, train, err);
             break;
         case QC_LAYER_ADD:
-            qc__add_forward(net, l, nb);
+            rc = qc__add_forward(net, l, nb, err);
             break;
         case QC_LAYER_FLATTEN:
-            qc__flatten_forward(net, l, nb);
+            rc = qc__flatten_forward(net, l, nb, err);
             break;
         case QC_LAYER_INPUT:
             break;
@@ -61,10 +62,11 @@ int qc_net_backward(struct qc_net *net, int64_t nb, struct qc_nn_stats *st, stru
     net->scale_record = true;
     /* Residual sources gather several gradients: they start at zero. The
      * only reader of any other layer writes its gradient outright. */
-    for (int i = 1; i < net->n - 1; i++) {
+    for (int i = 1; i < net->n - 1 && rc == QC_OK; i++) {
         struct qc_layer *l = &net->layers[i];
         if (l->nuse > 1)
-            memset(l->grad, 0, (size_t)(nb * l->c * l->h * l->w) * sizeof(float));
+            rc = qc__nn_map(net, l, QC_OP_ZERO, nb * l->c * l->h * l->w, l->grad, NULL, NULL, false,
+                            err);
     }
     for (int i = net->n - 1; i >= 1 && rc == QC_OK; i--) {
         struct qc_layer *l = &net->layers[i];
@@ -80,22 +82,22 @@ int qc_net_backward(struct qc_net *net, int64_t nb, struct qc_nn_stats *st, stru
             break;
         case QC_LAYER_RELU:
             if (!to_input)
-                qc__relu_backward(net, l, nb, acc);
+                rc = qc__relu_backward(net, l, nb, acc, err);
             break;
         case QC_LAYER_MAXPOOL:
         case QC_LAYER_AVGPOOL:
             if (!to_input)
-                qc__pool_backward(net, l, nb, acc);
+                rc = qc__pool_backward(net, l, nb, acc, err);
             break;
         case QC_LAYER_BATCHNORM:
-            qc__bn_backward(net, l, nb, acc);
+            rc = qc__bn_backward(net, l, nb, acc, err);
             break;
         case QC_LAYER_ADD:
-            qc__add_backward(net, l, nb, acc, net->layers[l->in[1]].nuse > 1);
+            rc = qc__add_backward(net, l, nb, acc, net->layers[l->in[1]].nuse > 1, err);
             break;
         case QC_LAYER_FLATTEN:
             if (!to_input)
-                qc__flatten_backward(net, l, nb, acc);
+                rc = qc__flatten_backward(net, l, nb, acc, err);
             break;
         case QC_LAYER_INPUT:
             break;

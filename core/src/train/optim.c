@@ -1,34 +1,42 @@
 /* SGD (momentum, Nesterov, weight decay) and Adam on flat fp32 arrays,
- * with the learning-rate schedules. Quantized masters, updates and moments
- * round with rne through the scalar engine: one rounding each, as the
- * update hardware of the studies does. Element order is fixed, so a step is
- * bit-reproducible. */
+ * with the learning-rate schedules. A step is one backend operation
+ * (backend/ops_hd.h has its arithmetic), so it runs where the net's tensors
+ * live. Quantized masters, updates and moments round with rne through the
+ * scalar engine: one rounding each, as the update hardware of the studies
+ * does. Each parameter's step depends on that parameter alone, so a step is
+ * bit-reproducible on any backend. */
 #include "qcore/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "qcore/quantize.h"
+#include "backend/ops.h"
 
-int qc_optim_init(struct qc_optim *o, const struct qc_optim_cfg *cfg, int64_t n, struct qc_err *err)
+int qc_optim_init(struct qc_optim *o, const struct qc_optim_cfg *cfg, int64_t n,
+                  struct qc_backend *be, struct qc_err *err)
 {
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n;
-    o->m = calloc((size_t)n + 1, sizeof(float));
-    o->v = cfg->kind == QC_OPTIM_ADAM ? calloc((size_t)n + 1, sizeof(float)) : NULL;
+    o->be = be;
+    o->mem = qc_backend_mem(be);
+    o->m = o->mem->alloc(((size_t)n + 1) * sizeof(float));
+    o->v = cfg->kind == QC_OPTIM_ADAM ? o->mem->alloc(((size_t)n + 1) * sizeof(float)) : NULL;
     if (!o->m || (cfg->kind == QC_OPTIM_ADAM && !o->v)) {
         qc_optim_free(o);
-        return qc_err_set(err, QC_ENOMEM, "", "out of memory for optimizer state");
+        return qc_err_set(err, QC_ENOMEM, "", "out of %s memory for optimizer state",
+                          qc_backend_mem(be)->what);
     }
     return QC_OK;
 }
 
 void qc_optim_free(struct qc_optim *o)
 {
-    free(o->m);
-    free(o->v);
+    if (o->mem) {
+        o->mem->free(o->m);
+        o->mem->free(o->v);
+    }
     o->m = o->v = NULL;
 }
 
@@ -57,37 +65,44 @@ double qc_optim_lr(const struct qc_optim_cfg *c, int64_t step)
     return lr;
 }
 
-static float q(const struct qc_format *f, bool on, float x)
-{
-    static const struct qc_round rne = {.mode = QC_ROUND_RNE, .sr_bits = QC_SR_BITS_DEFAULT};
-    return on ? (float)qc_round_value(f, x, &rne, 0, NULL) : x;
-}
-
-void qc_optim_step(struct qc_optim *o, float *params, const float *grads, float grad_mul, double lr)
+int qc_optim_step(struct qc_optim *o, float *params, const float *grads, float grad_mul, double lr,
+                  struct qc_err *err)
 {
     const struct qc_optim_cfg *c = &o->cfg;
+    const int64_t t = o->t + 1;
+    struct qc_op op = {.kind = c->kind == QC_OPTIM_SGD ? QC_OP_SGD : QC_OP_ADAM};
+    int rc;
 
-    o->t++;
-    const double bc1 = 1.0 - pow(c->beta1, (double)o->t), bc2 = 1.0 - pow(c->beta2, (double)o->t);
-    for (int64_t i = 0; i < o->n; i++) {
-        const float g = grads[i] * grad_mul + (float)c->weight_decay * params[i];
-        float upd;
-        if (c->kind == QC_OPTIM_SGD) {
-            float m = q(&c->moment, c->quant_momentum, (float)c->momentum * o->m[i] + g);
-            o->m[i] = m;
-            upd = c->nesterov ? g + (float)c->momentum * m : m;
-            upd *= (float)lr;
-        } else {
-            float m = q(&c->moment, c->quant_momentum,
-                        (float)c->beta1 * o->m[i] + (float)(1.0 - c->beta1) * g);
-            float v = (float)c->beta2 * o->v[i] + (float)(1.0 - c->beta2) * g * g;
-            o->m[i] = m;
-            o->v[i] = v;
-            upd = (float)(lr * ((double)m / bc1) / (sqrt((double)v / bc2) + c->eps));
-        }
-        upd = q(&c->update, c->quant_update, upd);
-        params[i] = q(&c->master, c->quant_master, params[i] - upd);
-    }
+    /* The scalar constants converted once, as the per-element expressions
+     * of a loop would convert them. */
+    op.u.optim = (struct qc_op_optim){.n = o->n,
+                                      .params = params,
+                                      .m = o->m,
+                                      .v = o->v,
+                                      .grads = grads,
+                                      .grad_mul = grad_mul,
+                                      .weight_decay = (float)c->weight_decay,
+                                      .momentum = (float)c->momentum,
+                                      .lr_f = (float)lr,
+                                      .nesterov = c->nesterov,
+                                      .beta1 = (float)c->beta1,
+                                      .one_minus_beta1 = (float)(1.0 - c->beta1),
+                                      .beta2 = (float)c->beta2,
+                                      .one_minus_beta2 = (float)(1.0 - c->beta2),
+                                      .lr = lr,
+                                      .bc1 = 1.0 - pow(c->beta1, (double)t),
+                                      .bc2 = 1.0 - pow(c->beta2, (double)t),
+                                      .eps = c->eps,
+                                      .quant_moment = c->quant_momentum,
+                                      .quant_update = c->quant_update,
+                                      .quant_master = c->quant_master,
+                                      .moment = c->moment,
+                                      .update = c->update,
+                                      .master = c->master};
+    if ((rc = qc_backend_op(o->be, &op, err)))
+        return rc;
+    o->t = t;
+    return QC_OK;
 }
 
 bool qc_loss_scaler_update(struct qc_loss_scaler *s, bool overflow)
@@ -116,4 +131,21 @@ bool qc_all_finite(const float *x, int64_t n)
         if (!isfinite(x[i]))
             return false;
     return true;
+}
+
+int qc_all_finite_on(struct qc_backend *be, const float *x, int64_t n, bool *finite,
+                     struct qc_err *err)
+{
+    const struct qc_backend_mem *mem = qc_backend_mem(be);
+    int32_t *flag = mem->alloc(sizeof *flag);
+    struct qc_op op = {.kind = QC_OP_NONFINITE};
+    int rc;
+
+    if (!flag)
+        return qc_err_set(err, QC_ENOMEM, "", "out of %s memory", mem->what);
+    op.u.map = (struct qc_op_map){.n = n, .x = x, .flag = flag};
+    if (!(rc = qc_backend_op(be, &op, err)))
+        *finite = *flag == 0;
+    mem->free(flag);
+    return rc;
 }

@@ -423,7 +423,7 @@ static int setup(struct run *r, struct qc_err *err)
     oc.warmup_steps += cfg->warmup_epochs * r->steps_per_epoch;
     if (cfg->step_size_epochs > 0)
         oc.step_size = cfg->step_size_epochs * r->steps_per_epoch;
-    if ((rc = qc_optim_init(&r->opt, &oc, r->net.nparams, err)))
+    if ((rc = qc_optim_init(&r->opt, &oc, r->net.nparams, r->be, err)))
         return rc;
     r->scaler = cfg->loss;
     if (r->scaler.kind == QC_LOSS_SCALE_NONE)
@@ -502,11 +502,13 @@ static int train_step(struct run *r, int64_t nb, struct qc_err *err)
     double loss = qc_softmax_xent(top->grad, top->out, r->y, nb, top->c, scale, &correct);
     if ((rc = qc_net_backward(&r->net, nb, &st, err)))
         return rc;
-    const bool overflow = !qc_all_finite(r->net.grads, r->net.nparams);
-    const bool skip = qc_loss_scaler_update(&r->scaler, overflow);
-    if (!skip)
-        qc_optim_step(&r->opt, r->net.params, r->net.grads, 1.0f / scale,
-                      qc_optim_lr(&r->opt.cfg, r->prog.step));
+    bool finite;
+    if ((rc = qc_all_finite_on(r->be, r->net.grads, r->net.nparams, &finite, err)))
+        return rc;
+    const bool skip = qc_loss_scaler_update(&r->scaler, !finite);
+    if (!skip && (rc = qc_optim_step(&r->opt, r->net.params, r->net.grads, 1.0f / scale,
+                                     qc_optim_lr(&r->opt.cfg, r->prog.step), err)))
+        return rc;
     board_step(r, nb);
     accum_add(&r->us.interval, loss, correct, nb, skip, &st);
     accum_add(&r->us.epoch, loss, correct, nb, skip, &st);

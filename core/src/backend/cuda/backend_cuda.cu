@@ -1,5 +1,6 @@
 /* The CUDA backend: the vtable over the CUDA quantizer (quantize_cuda.cu)
- * and GEMM (gemm_cuda.cu), device selection, and the list
+ * and GEMM (gemm_cuda.cu), the training step's element-wise operations on
+ * managed memory (ops_cuda.cu), device selection, and the list
  * of GPUs the CUDA runtime finds. Built only where nvcc is (the Makefile);
  * cuda_stub.c stands in elsewhere. */
 #include <stdio.h>
@@ -31,6 +32,8 @@ static const struct qc_backend_i cuda_backend_i = {
     .kind = "cuda",
     .gemm = qc__cuda_gemm,
     .quantize_f32 = qc__cuda_quantize_f32,
+    .op = qc__cuda_op,
+    .mem = &qc__cuda_mem,
     .destroy = cuda_destroy,
     .timing = NULL,
 };
@@ -100,7 +103,7 @@ extern "C" int qc__backend_cuda_create(struct qc_backend **out, const struct qc_
     cb->dev = dev;
     cb->base.vt = &cuda_backend_i;
     /* Host threads, for the work a caller still does on the CPU beside the
-     * device (the net's im2col and layers). */
+     * device (conv2d's im2col, the scale policies). */
     cb->base.threads = opts && opts->threads > 0 ? opts->threads : qc_cpu_count();
     snprintf(cb->base.device, sizeof cb->base.device, "cuda:%d (%.60s, sm_%d%d)", dev, p.name,
              p.major, p.minor);

@@ -99,6 +99,11 @@ int qc__cuda_gemm(struct qc_backend *be, float *c, const float *a, const float *
                   const struct qc_gemm_desc *d, const struct qc_mac *mac, struct qc_round_stats *st,
                   struct qc_err *err);
 
+/* The training step's element-wise operations (ops_cuda.cu), and the
+ * managed memory a net on this backend keeps its tensors in. */
+int qc__cuda_op(struct qc_backend *be, const struct qc_op *op, struct qc_err *err);
+extern const struct qc_backend_mem qc__cuda_mem;
+
 /* Threads per block of the element-wise kernels, and how many blocks a
  * grid-stride loop over n elements launches. */
 #define QC__CUDA_THREADS 256

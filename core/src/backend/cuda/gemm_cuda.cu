@@ -95,8 +95,8 @@ static int stage_operands(struct qc__cuda_backend *cb, double **a64, double **b6
         const int64_t rows = d->trans_a ? k : m, cols = d->trans_a ? m : k;
         if ((e = cudaMemcpy2DAsync(a32, (size_t)cols * sizeof(float), a,
                                    (size_t)qc_gemm_lda(d) * sizeof(float),
-                                   (size_t)cols * sizeof(float), (size_t)rows,
-                                   cudaMemcpyHostToDevice, cb->stream)) != cudaSuccess)
+                                   (size_t)cols * sizeof(float), (size_t)rows, cudaMemcpyDefault,
+                                   cb->stream)) != cudaSuccess)
             return qc__cuda_fail(e, "copying A", err);
         if ((rc = qc__cuda_widen(cb, *a64, a32, rows, cols, d->trans_a, err)))
             return rc;
@@ -110,7 +110,7 @@ static int stage_operands(struct qc__cuda_backend *cb, double **a64, double **b6
                                (size_t)(len > n * k ? len : n * k) * sizeof(float), (void **)&b32,
                                err)))
             return rc;
-        if ((e = cudaMemcpyAsync(b32, b, (size_t)len * sizeof(float), cudaMemcpyHostToDevice,
+        if ((e = cudaMemcpyAsync(b32, b, (size_t)len * sizeof(float), cudaMemcpyDefault,
                                  cb->stream)) != cudaSuccess)
             return qc__cuda_fail(e, "copying B's tensor", err);
         k_gather_view<<<qc__cuda_blocks(n * k), QC__CUDA_THREADS, 0, cb->stream>>>(*b64, b32, *v,
@@ -123,8 +123,8 @@ static int stage_operands(struct qc__cuda_backend *cb, double **a64, double **b6
         const int64_t rows = d->trans_b ? n : k, cols = d->trans_b ? k : n;
         if ((e = cudaMemcpy2DAsync(b32, (size_t)cols * sizeof(float), b,
                                    (size_t)qc_gemm_ldb(d) * sizeof(float),
-                                   (size_t)cols * sizeof(float), (size_t)rows,
-                                   cudaMemcpyHostToDevice, cb->stream)) != cudaSuccess)
+                                   (size_t)cols * sizeof(float), (size_t)rows, cudaMemcpyDefault,
+                                   cb->stream)) != cudaSuccess)
             return qc__cuda_fail(e, "copying B", err);
         if ((rc = qc__cuda_widen(cb, *b64, b32, rows, cols, !d->trans_b, err)))
             return rc;
@@ -226,7 +226,7 @@ int qc__cuda_gemm(struct qc_backend *be, float *c, const float *a, const float *
     }
     if ((e = cudaMemcpy2DAsync(c, (size_t)qc_gemm_ldc(d) * sizeof(float), dc,
                                (size_t)n * sizeof(float), (size_t)n * sizeof(float), (size_t)m,
-                               cudaMemcpyDeviceToHost, cb->stream)) != cudaSuccess)
+                               cudaMemcpyDefault, cb->stream)) != cudaSuccess)
         return qc__cuda_fail(e, "copying C", err);
     if ((rc = qc__cuda_sync(cb, "copying C", err)))
         return rc;

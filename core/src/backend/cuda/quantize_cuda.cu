@@ -148,16 +148,16 @@ int qc__cuda_quantize_f32(struct qc_backend *be, float *out, const float *in, in
     if ((rc = qc__cuda_buf(cb, QC__CUDA_BUF_A32, (size_t)n * sizeof(float), (void **)&d32, err)) ||
         (rc = qc__cuda_buf(cb, QC__CUDA_BUF_A64, (size_t)n * sizeof(double), (void **)&d64, err)))
         return rc;
-    if ((e = cudaMemcpyAsync(d32, in, (size_t)n * sizeof(float), cudaMemcpyHostToDevice,
-                             cb->stream)) != cudaSuccess)
+    if ((e = cudaMemcpyAsync(d32, in, (size_t)n * sizeof(float), cudaMemcpyDefault, cb->stream)) !=
+        cudaSuccess)
         return qc__cuda_fail(e, "copying the input", err);
     if ((st && (rc = qc__cuda_stats_begin(cb, err))) ||
         (rc = qc__cuda_widen(cb, d64, d32, 1, n, false, err)) ||
         (rc = qc__cuda_round_f64(cb, d64, rows, cols, f, r, rule, first_index, st != NULL, err)) ||
         (rc = qc__cuda_narrow(cb, d32, d64, n, err)))
         return rc;
-    if ((e = cudaMemcpyAsync(out, d32, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost,
-                             cb->stream)) != cudaSuccess)
+    if ((e = cudaMemcpyAsync(out, d32, (size_t)n * sizeof(float), cudaMemcpyDefault, cb->stream)) !=
+        cudaSuccess)
         return qc__cuda_fail(e, "copying the result", err);
     if ((rc = qc__cuda_sync(cb, "quantizing", err)))
         return rc;
