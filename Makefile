@@ -189,6 +189,9 @@ $(OBJ)/core/%.o: CFLAGS_Q += -Icore/src
 
 # The server and its tests include their headers as "server/x.h".
 $(OBJ)/server/%.o $(OBJ)/tests/server/%.o $(OBJ)/bench/bench_server.o: CFLAGS_Q += -I.
+# The tests of the training step's operations run the GPU's per-index
+# entry (backend/ops_hd.h) on the CPU: they include the core's internals.
+$(OBJ)/tests/unit/test_ops.o: CFLAGS_Q += -Icore/src
 # The worker's unit tests include its headers as "worker/x.h".
 $(OBJ)/tests/worker_unit/%.o: CFLAGS_Q += -I.
 

@@ -512,7 +512,17 @@ static int collect(void *ctx, const char *line)
     return 0;
 }
 
-static void train_on(const char *backend, const char *mac, struct sink *s, struct qc_net *net)
+/* A training run to compare: an architecture, its MAC, and for the ResNet
+ * Adam with bf16/e5m2/fp16 states and a dynamic loss scale, so that batch
+ * normalization, residual adds, global pooling and the quantized optimizer
+ * all run on the device. */
+struct run_case {
+    const char *arch, *mac;
+    bool adam;
+};
+
+static void train_on(const char *backend, const struct run_case *rc_, struct sink *s,
+                     struct qc_net *net)
 {
     struct qc_train_cfg c;
     struct qc_train_opts o = {0};
@@ -521,7 +531,8 @@ static void train_on(const char *backend, const char *mac, struct sink *s, struc
 
     qc_train_cfg_init(&c);
     snprintf(c.dataset, sizeof c.dataset, "synthetic:train=256:test=64:h=12:w=12");
-    snprintf(c.model.arch, sizeof c.model.arch, "lenet5");
+    snprintf(c.model.arch, sizeof c.model.arch, "%s", rc_->arch);
+    c.model.depth = 8;
     snprintf(c.backend, sizeof c.backend, "%s", backend);
     c.epochs = 1;
     c.batch = 32;
@@ -530,31 +541,73 @@ static void train_on(const char *backend, const char *mac, struct sink *s, struc
     c.threads = 2;
     c.fingerprint = 0x77;
     for (int g = 0; g < QC_GEMM_GROUPS; g++)
-        cr_assert_eq(qc_mac_parse(&c.arith.mac[g], mac, &err), QC_OK, "%s", err.msg);
+        cr_assert_eq(qc_mac_parse(&c.arith.mac[g], rc_->mac, &err), QC_OK, "%s", err.msg);
+    if (rc_->adam) {
+        c.optim.kind = QC_OPTIM_ADAM;
+        c.optim.lr = 0.002;
+        c.optim.weight_decay = 1e-4;
+        c.optim.quant_momentum = c.optim.quant_update = c.optim.quant_master = true;
+        c.optim.moment = th_format("bf16");
+        c.optim.update = th_format("e5m2");
+        c.optim.master = th_format("fp16");
+        c.loss.kind = QC_LOSS_SCALE_DYNAMIC;
+        c.loss.scale = 1024;
+        c.loss.growth_interval = 2;
+        c.loss.growth = 2;
+        c.loss.backoff = 0.5;
+        c.loss.min = 1;
+        c.loss.max = 65536;
+    }
     o.max_steps = 6;
     int rc = qc_train_run(&c, &o, &h, net, &err);
     cr_assert(rc == QC_OK || rc == QC_ECONFLICT, "%s: rc %d: %s", backend, rc, err.msg);
 }
 
+static const struct run_case runs[] = {
+    {"lenet5", "cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=8,acc_rounding=sr:8,seed=4", false},
+    {"lenet5", "cfg=1,a=e4m3,b=e4m3,acc=q8.13,chunk=16", false},
+    {"resnet", "cfg=5,a=e4m3,b=e4m3,acc=fp16,chunk=16", true},
+};
+
+/* The runs the GPU test compares are valid runs on the CPU (checked here,
+ * where there may be no GPU): every one trains its six steps to a finite
+ * loss, and the dynamic loss scale of the Adam run grows. */
+Test(cuda, training_cases_train_on_the_cpu)
+{
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        struct sink *sc = calloc(1, sizeof *sc);
+        struct qc_net nc;
+        train_on("cpu", &runs[i], sc, &nc);
+        cr_assert(strstr(sc->text, "\"step\":6"), "%s: %s", runs[i].arch, sc->text);
+        cr_assert(!strstr(sc->text, "\"train_loss\":null"), "%s: %s", runs[i].arch, sc->text);
+        if (runs[i].adam)
+            cr_assert(strstr(sc->text, "\"loss_scale\":8192"), "%s: %s", runs[i].arch, sc->text);
+        qc_net_free(&nc);
+        free(sc);
+    }
+}
+
 Test(cuda, training_steps_end_with_the_same_weights)
 {
-    static const char *const tmacs[] = {
-        "cfg=5,a=e5m2,b=e5m2,acc=e6m5,chunk=8,acc_rounding=sr:8,seed=4",
-        "cfg=1,a=e4m3,b=e4m3,acc=q8.13,chunk=16",
-    };
     struct qc_backend *probe = gpu_or_skip();
     qc_backend_destroy(probe);
 
-    for (size_t i = 0; i < sizeof tmacs / sizeof tmacs[0]; i++) {
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         struct sink *sg = calloc(1, sizeof *sg), *sc = calloc(1, sizeof *sc);
         struct qc_net ng, nc;
-        train_on("cuda", tmacs[i], sg, &ng);
-        train_on("cpu", tmacs[i], sc, &nc);
-        cr_assert_str_eq(sg->text, sc->text, "%s", tmacs[i]);
+        train_on("cuda", &runs[i], sg, &ng);
+        train_on("cpu", &runs[i], sc, &nc);
+        cr_assert_str_eq(sg->text, sc->text, "%s %s", runs[i].arch, runs[i].mac);
         cr_assert_eq(ng.nparams, nc.nparams);
+        cr_assert_eq(ng.nstate, nc.nstate);
+        /* The net's tensors are in the GPU's managed memory, which the host
+         * reads as it reads its own. */
         for (int64_t p = 0; p < nc.nparams; p++)
-            cr_assert(th_same_f(ng.params[p], nc.params[p]), "%s: weight %lld: %a vs %a", tmacs[i],
-                      (long long)p, (double)ng.params[p], (double)nc.params[p]);
+            cr_assert(th_same_f(ng.params[p], nc.params[p]), "%s: weight %lld: %a vs %a",
+                      runs[i].mac, (long long)p, (double)ng.params[p], (double)nc.params[p]);
+        for (int64_t p = 0; p < nc.nstate; p++)
+            cr_assert(th_same_f(ng.state[p], nc.state[p]), "%s: running statistic %lld: %a vs %a",
+                      runs[i].mac, (long long)p, (double)ng.state[p], (double)nc.state[p]);
         qc_net_free(&ng);
         qc_net_free(&nc);
         free(sg);
