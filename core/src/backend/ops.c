@@ -66,20 +66,35 @@ const char *qc__op_name(enum qc_op_kind kind)
     return (unsigned)kind < QC_OP_KINDS ? names[kind] : "unknown operation";
 }
 
+/* Below this many elements touched an operation runs on one thread: a
+ * parallel region costs more than it saves. */
+#define PAR_MIN 32768
+
+/* The threads worth using for `work` elements. */
+static int threads_for(int threads, int64_t work)
+{
+    return threads > 1 && work >= PAR_MIN ? threads : 1;
+}
+
 /* The host runs the bodies of ops_hd.h in nested loops over their
- * coordinates (qc__op_run's divisions would cost more than the bodies). */
-void qc__op_host(const struct qc_op *op)
+ * coordinates (qc__op_run's divisions would cost more than the bodies),
+ * the outermost loop split across threads: each index writes only its own
+ * outputs, so the split cannot change a bit. */
+void qc__op_host(const struct qc_op *op, int threads)
 {
     switch (op->kind) {
     case QC_OP_BIAS: {
         const struct qc_op_bias *p = &op->u.bias;
-        for (int64_t row = 0, ch = 0; row * p->inner < p->n; row++, ch = ch + 1 < p->c ? ch + 1 : 0)
+        const int64_t rows = p->inner > 0 ? p->n / p->inner : 0;
+#pragma omp parallel for num_threads(threads_for(threads, p->n)) schedule(static)
+        for (int64_t row = 0; row < rows; row++)
             for (int64_t j = 0; j < p->inner; j++)
-                qc__op_bias_at(p, row * p->inner + j, ch);
+                qc__op_bias_at(p, row * p->inner + j, row % p->c);
         break;
     }
     case QC_OP_SWAP01: {
         const struct qc_op_swap *p = &op->u.swap;
+#pragma omp parallel for num_threads(threads_for(threads, qc__op_size(op))) schedule(static)
         for (int64_t a1 = 0; a1 < p->d1; a1++)
             for (int64_t a0 = 0; a0 < p->d0; a0++)
                 for (int64_t e = 0; e < p->inner; e++)
@@ -88,6 +103,7 @@ void qc__op_host(const struct qc_op *op)
     }
     case QC_OP_POOL: {
         const struct qc_op_pool *p = &op->u.pool;
+#pragma omp parallel for num_threads(threads_for(threads, p->planes * p->h * p->w)) schedule(static)
         for (int64_t plane = 0; plane < p->planes; plane++)
             for (int64_t y = 0; y < p->oh; y++)
                 for (int64_t x = 0; x < p->ow; x++)
@@ -104,6 +120,7 @@ void qc__op_host(const struct qc_op *op)
         }
         for (int64_t x = 0; x < p->w; x++)
             qc__op_pool_span(x, p->k, p->stride, p->ow, &xs[2 * x], &xs[2 * x + 1]);
+#pragma omp parallel for num_threads(threads_for(threads, qc__op_size(op))) schedule(static)
         for (int64_t plane = 0; plane < p->planes; plane++)
             for (int64_t y = 0; y < p->h; y++) {
                 int64_t ylo, yhi;
@@ -114,9 +131,21 @@ void qc__op_host(const struct qc_op *op)
         free(xs);
         break;
     }
+    case QC_OP_BN_STATS:
+    case QC_OP_BN_SUMS: {
+        const struct qc_op_bn *p = &op->u.bn;
+#pragma omp parallel for num_threads(threads_for(threads, p->c * p->n)) schedule(static)
+        for (int64_t c = 0; c < p->c; c++)
+            if (op->kind == QC_OP_BN_STATS)
+                qc__op_bn_stats_at(p, c);
+            else
+                qc__op_bn_sums_at(p, c);
+        break;
+    }
     case QC_OP_BN_APPLY:
     case QC_OP_BN_GRAD: {
         const struct qc_op_bn *p = &op->u.bn;
+#pragma omp parallel for num_threads(threads_for(threads, p->c * p->n)) schedule(static)
         for (int64_t c = 0; c < p->c; c++)
             for (int64_t j = 0; j < p->n; j++)
                 if (op->kind == QC_OP_BN_APPLY)
@@ -125,10 +154,23 @@ void qc__op_host(const struct qc_op *op)
                     qc__op_bn_grad_at(p, c, j);
         break;
     }
-    default:
-        /* one coordinate: the flat index */
+    case QC_OP_NONFINITE:
+        /* every index may set the one flag: one thread */
         qc__op_run(op, 0, 1, qc__op_size(op));
         break;
+    default: {
+        /* One coordinate, the flat index, or a channel: contiguous slices
+         * per thread. Channel maps touch count elements each. */
+        const int64_t n = qc__op_size(op);
+        const int64_t work = op->kind == QC_OP_BIAS_GRAD ? n * op->u.bias.count : n;
+        int nt = threads_for(threads, work);
+        if (nt > n)
+            nt = n > 0 ? (int)n : 1;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int t = 0; t < nt; t++)
+            qc__op_run(op, n * t / nt, 1, n * (t + 1) / nt);
+        break;
+    }
     }
 }
 
@@ -136,7 +178,7 @@ int qc_backend_op(struct qc_backend *be, const struct qc_op *op, struct qc_err *
 {
     if (be && be->vt->op)
         return be->vt->op(be, op, err);
-    qc__op_host(op);
+    qc__op_host(op, be ? be->threads : 1);
     return QC_OK;
 }
 

@@ -144,7 +144,8 @@ const char *qc__op_name(enum qc_op_kind kind);
  * host. Returns QC_OK, or the backend's error (a failed launch). */
 int qc_backend_op(struct qc_backend *be, const struct qc_op *op, struct qc_err *err);
 
-/* Runs `op` on the host (the backends without a device of their own). */
-void qc__op_host(const struct qc_op *op);
+/* Runs `op` on the host with up to `threads` threads (the backends without
+ * a device of their own); the bits do not depend on `threads`. */
+void qc__op_host(const struct qc_op *op, int threads);
 
 #endif
