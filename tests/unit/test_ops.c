@@ -219,6 +219,34 @@ static const struct {
     int64_t h, w, k, stride;
 } pools[] = {{8, 8, 2, 2}, {9, 7, 3, 2}, {7, 10, 3, 1}, {11, 9, 2, 3}, {6, 6, 6, 6}};
 
+/* A pooling operation over `planes` planes of geometry pools[g], its
+ * buffers random (with zeros, infinities and NaNs in the input when
+ * `special`). */
+static struct qc_op pool_case(struct bufs *b, size_t g, int64_t planes, bool max, bool acc,
+                              bool special, uint64_t *seed)
+{
+    const int64_t h = pools[g].h, w = pools[g].w, k = pools[g].k, s = pools[g].stride;
+    const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+    struct qc_op op = {.kind = QC_OP_POOL};
+
+    op.u.pool = (struct qc_op_pool){.planes = planes,
+                                    .h = h,
+                                    .w = w,
+                                    .oh = oh,
+                                    .ow = ow,
+                                    .k = k,
+                                    .stride = s,
+                                    .max = max,
+                                    .acc = acc,
+                                    .inv = 1.0f / (float)(k * k),
+                                    .x = buf(b, planes * h * w, seed, special),
+                                    .y = buf(b, planes * oh * ow, seed, false),
+                                    .argmax = (int32_t *)buf(b, planes * oh * ow, seed, false),
+                                    .dy = buf(b, planes * oh * ow, seed, false),
+                                    .dx = buf(b, planes * h * w, seed, false)};
+    return op;
+}
+
 Test(ops, pooling_matches_in_any_order)
 {
     uint64_t seed = 5;
@@ -226,27 +254,8 @@ Test(ops, pooling_matches_in_any_order)
     for (size_t g = 0; g < sizeof pools / sizeof pools[0]; g++)
         for (int max = 0; max < 2; max++)
             for (int acc = 0; acc < 2; acc++) {
-                const int64_t planes = 3, h = pools[g].h, w = pools[g].w, k = pools[g].k,
-                              s = pools[g].stride;
-                const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
                 struct bufs b = {0};
-                struct qc_op op = {.kind = QC_OP_POOL};
-                op.u.pool = (struct qc_op_pool){
-                    .planes = planes,
-                    .h = h,
-                    .w = w,
-                    .oh = oh,
-                    .ow = ow,
-                    .k = k,
-                    .stride = s,
-                    .max = max,
-                    .acc = acc,
-                    .inv = 1.0f / (float)(k * k),
-                    .x = buf(&b, planes * h * w, &seed, true),
-                    .y = buf(&b, planes * oh * ow, &seed, false),
-                    .argmax = (int32_t *)buf(&b, planes * oh * ow, &seed, false),
-                    .dy = buf(&b, planes * oh * ow, &seed, false),
-                    .dx = buf(&b, planes * h * w, &seed, false)};
+                struct qc_op op = pool_case(&b, g, 3, max, acc, true, &seed);
                 check_orders(&op, &b, "pool");
                 op.kind = QC_OP_POOL_GRAD;
                 check_orders(&op, &b, "pool gradient");
@@ -269,23 +278,7 @@ Test(ops, pooling_gradient_adds_in_the_scatter_order)
                               s = pools[g].stride;
                 const int64_t oh = (h - k) / s + 1, ow = (w - k) / s + 1;
                 struct bufs b = {0};
-                struct qc_op op = {.kind = QC_OP_POOL};
-                op.u.pool = (struct qc_op_pool){
-                    .planes = planes,
-                    .h = h,
-                    .w = w,
-                    .oh = oh,
-                    .ow = ow,
-                    .k = k,
-                    .stride = s,
-                    .max = max,
-                    .acc = acc,
-                    .inv = 1.0f / (float)(k * k),
-                    .x = buf(&b, planes * h * w, &seed, false),
-                    .y = buf(&b, planes * oh * ow, &seed, false),
-                    .argmax = (int32_t *)buf(&b, planes * oh * ow, &seed, false),
-                    .dy = buf(&b, planes * oh * ow, &seed, false),
-                    .dx = buf(&b, planes * h * w, &seed, false)};
+                struct qc_op op = pool_case(&b, g, planes, max, acc, false, &seed);
                 struct qc_err err;
                 cr_assert_eq(qc_backend_op(NULL, &op, &err), QC_OK); /* the argmaxes */
                 float *want = malloc((size_t)(planes * h * w) * sizeof *want);
