@@ -392,3 +392,26 @@ Test(ops, optimizer_steps_match_in_any_order)
             bufs_free(&b);
         }
 }
+
+/* The flat indices' division: 32-bit where both operands fit, 64-bit
+ * beyond, the same quotients and remainders either way. */
+Test(ops, index_division_matches_across_the_32_bit_boundary)
+{
+    static const int64_t as[] = {0,
+                                 1,
+                                 7,
+                                 4095,
+                                 INT64_C(0xffffffff),
+                                 INT64_C(0x100000000),
+                                 INT64_C(0x100000001),
+                                 INT64_C(0x7fffffffffff)};
+    static const int64_t bs[] = {1, 3, 64, 1000003, INT64_C(0xffffffff), INT64_C(0x100000000)};
+
+    for (size_t i = 0; i < sizeof as / sizeof as[0]; i++)
+        for (size_t j = 0; j < sizeof bs / sizeof bs[0]; j++) {
+            int64_t q, r;
+            qc__op_divmod(as[i], bs[j], &q, &r);
+            cr_assert(q == as[i] / bs[j] && r == as[i] % bs[j], "%lld / %lld: %lld r %lld",
+                      (long long)as[i], (long long)bs[j], (long long)q, (long long)r);
+        }
+}

@@ -267,6 +267,21 @@ static inline QC_HD void qc__op_optim_at(enum qc_op_kind kind, const struct qc_o
     p->params[i] = qc__op_q(&p->master, p->quant_master, p->params[i] - upd);
 }
 
+/* *q = a / b, *r = a % b for 0 <= a and 0 < b: in 32 bits when both fit,
+ * since a GPU divides 64-bit integers in software, several times slower
+ * (the index spaces of a step's tensors are far below 2^32). */
+static inline QC_HD void qc__op_divmod(int64_t a, int64_t b, int64_t *q, int64_t *r)
+{
+    if (((uint64_t)a | (uint64_t)b) <= UINT32_MAX) {
+        const uint32_t a32 = (uint32_t)a, b32 = (uint32_t)b;
+        *q = a32 / b32;
+        *r = a32 % b32;
+    } else {
+        *q = a / b;
+        *r = a % b;
+    }
+}
+
 /* Indices first, first + step, ... below n of `op`, each index split into
  * its coordinates (the GPU's threads: first = the thread's global index,
  * step = the grid's size). The host runs the same bodies in nested loops
@@ -302,8 +317,12 @@ static inline QC_HD void qc__op_run(const struct qc_op *op, int64_t first, int64
         break;
     case QC_OP_BIAS: {
         const struct qc_op_bias *p = &op->u.bias;
-        for (int64_t i = first; i < n; i += step)
-            qc__op_bias_at(p, i, (i / p->inner) % p->c);
+        for (int64_t i = first; i < n; i += step) {
+            int64_t row, e, round, ch; /* row = round * c + ch */
+            qc__op_divmod(i, p->inner, &row, &e);
+            qc__op_divmod(row, p->c, &round, &ch);
+            qc__op_bias_at(p, i, ch);
+        }
         break;
     }
     case QC_OP_BIAS_GRAD:
@@ -313,27 +332,32 @@ static inline QC_HD void qc__op_run(const struct qc_op *op, int64_t first, int64
     case QC_OP_SWAP01: {
         const struct qc_op_swap *p = &op->u.swap;
         for (int64_t i = first; i < n; i += step) {
-            const int64_t q = i / p->inner;
-            qc__op_swap_at(p, q / p->d0, q % p->d0, i % p->inner);
+            int64_t q, e, a1, a0;
+            qc__op_divmod(i, p->inner, &q, &e);
+            qc__op_divmod(q, p->d0, &a1, &a0);
+            qc__op_swap_at(p, a1, a0, e);
         }
         break;
     }
     case QC_OP_POOL: {
         const struct qc_op_pool *p = &op->u.pool;
         for (int64_t i = first; i < n; i += step) {
-            const int64_t q = i / p->ow;
-            qc__op_pool_at(p, q / p->oh, q % p->oh, i % p->ow);
+            int64_t q, x, plane, y;
+            qc__op_divmod(i, p->ow, &q, &x);
+            qc__op_divmod(q, p->oh, &plane, &y);
+            qc__op_pool_at(p, plane, y, x);
         }
         break;
     }
     case QC_OP_POOL_GRAD: {
         const struct qc_op_pool *p = &op->u.pool;
         for (int64_t i = first; i < n; i += step) {
-            const int64_t q = i / p->w, py = q % p->h, px = i % p->w;
-            int64_t ylo, yhi, xlo, xhi;
+            int64_t q, px, plane, py, ylo, yhi, xlo, xhi;
+            qc__op_divmod(i, p->w, &q, &px);
+            qc__op_divmod(q, p->h, &plane, &py);
             qc__op_pool_span(py, p->k, p->stride, p->oh, &ylo, &yhi);
             qc__op_pool_span(px, p->k, p->stride, p->ow, &xlo, &xhi);
-            qc__op_pool_grad_at(p, q / p->h, py, px, ylo, yhi, xlo, xhi);
+            qc__op_pool_grad_at(p, plane, py, px, ylo, yhi, xlo, xhi);
         }
         break;
     }
@@ -342,16 +366,22 @@ static inline QC_HD void qc__op_run(const struct qc_op *op, int64_t first, int64
             qc__op_bn_stats_at(&op->u.bn, i);
         break;
     case QC_OP_BN_APPLY:
-        for (int64_t i = first; i < n; i += step)
-            qc__op_bn_apply_at(&op->u.bn, i / op->u.bn.n, i % op->u.bn.n);
+        for (int64_t i = first; i < n; i += step) {
+            int64_t c, j;
+            qc__op_divmod(i, op->u.bn.n, &c, &j);
+            qc__op_bn_apply_at(&op->u.bn, c, j);
+        }
         break;
     case QC_OP_BN_SUMS:
         for (int64_t i = first; i < n; i += step)
             qc__op_bn_sums_at(&op->u.bn, i);
         break;
     case QC_OP_BN_GRAD:
-        for (int64_t i = first; i < n; i += step)
-            qc__op_bn_grad_at(&op->u.bn, i / op->u.bn.n, i % op->u.bn.n);
+        for (int64_t i = first; i < n; i += step) {
+            int64_t c, j;
+            qc__op_divmod(i, op->u.bn.n, &c, &j);
+            qc__op_bn_grad_at(&op->u.bn, c, j);
+        }
         break;
     case QC_OP_SGD:
         for (int64_t i = first; i < n; i += step)
