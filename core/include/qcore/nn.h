@@ -95,6 +95,7 @@ struct qc_net {
     const struct qc_backend_mem *mem; /* where the buffers live (be's memory) */
     float *scratch;                   /* a grad-input's permuted filters, then a gradient to add */
     int64_t scratch_len;
+    int32_t *flag;       /* qc_net_grads_finite's answer, in the net's memory */
     float *scale_buf[2]; /* scaled GEMM operands (nn_scale.c), kept across steps */
     int64_t scale_len[2];
     uint64_t sr_stream;          /* advanced per GEMM call for stochastic rounding */
@@ -156,6 +157,11 @@ int qc_net_forward(struct qc_net *net, const float *x, int64_t nb, bool train,
 /* Backward pass from dL/dlogits in layers[n-1].grad; fills net->grads
  * (overwritten, not accumulated). */
 int qc_net_backward(struct qc_net *net, int64_t nb, struct qc_nn_stats *st, struct qc_err *err);
+
+/* *finite = whether every gradient in net->grads is finite, checked where
+ * the net's tensors live (the loss scaler's overflow test). QC_OK, or the
+ * backend's error. */
+int qc_net_grads_finite(struct qc_net *net, bool *finite, struct qc_err *err);
 
 /* Softmax cross-entropy over nb x classes logits: returns the mean loss,
  * writes dL/dlogits x `scale` into grad (the loss scale) and the number of

@@ -67,9 +67,5 @@ bool qc_loss_scaler_update(struct qc_loss_scaler *s, bool overflow);
 
 /* True if every one of the n values is finite. */
 bool qc_all_finite(const float *x, int64_t n);
-/* The same over n values in be's memory, checked on be (NULL: the host):
- * *finite is the answer when QC_OK is returned. */
-int qc_all_finite_on(struct qc_backend *be, const float *x, int64_t n, bool *finite,
-                     struct qc_err *err);
 
 #endif

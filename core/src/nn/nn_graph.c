@@ -263,7 +263,8 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
     }
     net->scratch_len = wt + dx;
     net->scratch = mem->alloc(((size_t)(wt + dx) + 1) * sizeof(float));
-    if (!net->scratch)
+    net->flag = mem->alloc(sizeof *net->flag);
+    if (!net->scratch || !net->flag)
         goto oom;
     return QC_OK;
 oom:
@@ -297,6 +298,8 @@ void qc_net_free(struct qc_net *net)
     mem->free(net->grads);
     mem->free(net->state);
     mem->free(net->scratch);
+    mem->free(net->flag);
+    net->flag = NULL;
     net->params = net->grads = net->state = net->scratch = NULL;
     for (int i = 0; i < 2; i++) {
         free(net->scale_buf[i]);

@@ -1,5 +1,6 @@
-/* The forward and backward passes over a net's layers, and softmax
- * cross-entropy. The layers' GEMM wrapper is nn_gemm.c. */
+/* The forward and backward passes over a net's layers, the gradients'
+ * overflow check, and softmax cross-entropy. The layers' GEMM wrapper is
+ * nn_gemm.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,19 @@ int qc_net_backward(struct qc_net *net, int64_t nb, struct qc_nn_stats *st, stru
         }
     }
     return rc;
+}
+
+int qc_net_grads_finite(struct qc_net *net, bool *finite, struct qc_err *err)
+{
+    struct qc_op op = {.kind = QC_OP_NONFINITE};
+    int rc;
+
+    *net->flag = 0;
+    op.u.map = (struct qc_op_map){.n = net->nparams, .x = net->grads, .flag = net->flag};
+    if ((rc = qc_backend_op(net->be, &op, err)))
+        return rc;
+    *finite = *net->flag == 0;
+    return QC_OK;
 }
 
 double qc_softmax_xent(float *grad, const float *logits, const int32_t *labels, int64_t nb,

@@ -132,20 +132,3 @@ bool qc_all_finite(const float *x, int64_t n)
             return false;
     return true;
 }
-
-int qc_all_finite_on(struct qc_backend *be, const float *x, int64_t n, bool *finite,
-                     struct qc_err *err)
-{
-    const struct qc_backend_mem *mem = qc_backend_mem(be);
-    int32_t *flag = mem->alloc(sizeof *flag);
-    struct qc_op op = {.kind = QC_OP_NONFINITE};
-    int rc;
-
-    if (!flag)
-        return qc_err_set(err, QC_ENOMEM, "", "out of %s memory", mem->what);
-    op.u.map = (struct qc_op_map){.n = n, .x = x, .flag = flag};
-    if (!(rc = qc_backend_op(be, &op, err)))
-        *finite = *flag == 0;
-    mem->free(flag);
-    return rc;
-}

@@ -503,7 +503,7 @@ static int train_step(struct run *r, int64_t nb, struct qc_err *err)
     if ((rc = qc_net_backward(&r->net, nb, &st, err)))
         return rc;
     bool finite;
-    if ((rc = qc_all_finite_on(r->be, r->net.grads, r->net.nparams, &finite, err)))
+    if ((rc = qc_net_grads_finite(&r->net, &finite, err)))
         return rc;
     const bool skip = qc_loss_scaler_update(&r->scaler, !finite);
     if (!skip && (rc = qc_optim_step(&r->opt, r->net.params, r->net.grads, 1.0f / scale,
