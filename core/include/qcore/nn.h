@@ -10,7 +10,7 @@
  * a second of the same shape, so optimizers and checkpoints see flat arrays.
  *
  * Thread safety: a net is used by one thread at a time; the backend may use
- * several threads inside each GEMM. */
+ * several threads inside each GEMM and element-wise operation. */
 #ifndef QCORE_NN_H
 #define QCORE_NN_H
 
