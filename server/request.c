@@ -23,6 +23,24 @@ int srv_reply(struct srv_req *r, int status, json_t *body)
     return QC_OK;
 }
 
+int srv_reply_text(struct srv_req *r, int status, char *text, size_t len)
+{
+    /* MUST_FREE: libmicrohttpd frees the text (plain malloc). */
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
+    }
+    /* The headers queue_json (http.c) gives a JSON answer. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->resp)
+        MHD_destroy_response(r->resp);
+    r->resp = resp;
+    r->status = status;
+    return QC_OK;
+}
+
 int srv_fail(struct srv_req *r, int code, const char *err_code, const char *field, const char *fmt,
              ...)
 {

@@ -8,6 +8,7 @@
 #include "qcore/spec.h"
 #include "server/filter.h"
 #include "server/cost.h"
+#include "server/jtext.h"
 #include "server/run_query.h"
 #include "server/srv.h"
 #include "server/store.h"
@@ -235,7 +236,12 @@ int srv_route_run_list(struct srv_req *r)
     /* Every list query has a deadline (--query-timeout). */
     double deadline = srv_mono() + s->cfg.query_timeout;
     sqlite3_progress_handler(c->db, 1000, past_deadline, &deadline);
-    json_t *runs = json_array();
+    /* The page is written as text: a jansson tree of 100 runs, each with
+     * its cost and summary parsed from their stored JSON, cost the list
+     * ten times what its query did. */
+    struct srv_jtext out;
+    srv_jtext_init(&out);
+    srv_jtext_lit(&out, "{\"runs\":[");
     int64_t n = 0;
     bool more = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -243,7 +249,9 @@ int srv_route_run_list(struct srv_req *r)
             more = true;
             break;
         }
-        json_array_append_new(runs, srv_run_json(st, with_spec));
+        if (n)
+            srv_jtext_lit(&out, ",");
+        srv_run_jtext(&out, st, with_spec);
         if (++n == limit) {
             int64_t last = sqlite3_column_int64(st, 0);
             free(next);
@@ -269,13 +277,17 @@ int srv_route_run_list(struct srv_req *r)
         srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
     }
     if (failed) {
-        json_decref(runs);
+        srv_jtext_free(&out);
         rc = r->err.code;
         goto out;
     }
-    rc = srv_reply(r, 200,
-                   json_pack("{s:o,s:o}", "runs", runs, "next_cursor",
-                             more ? json_string(next) : json_null()));
+    srv_jtext_lit(&out, "],\"next_cursor\":");
+    srv_jtext_str(&out, more ? next : NULL);
+    srv_jtext_lit(&out, "}");
+    size_t len;
+    char *text = srv_jtext_take(&out, &len);
+    rc = text ? srv_reply_text(r, 200, text, len)
+              : srv_fail(r, QC_ENOMEM, NULL, "", "out of memory");
 out:
     sqlite3_finalize(st);
     if (heavy)

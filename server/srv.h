@@ -133,6 +133,10 @@ extern const int srv_nroutes;
 
 /* Reply helpers: set r->reply (stealing `body`) and the status; return 0. */
 int srv_reply(struct srv_req *r, int status, json_t *body);
+/* The same with a JSON body already written as text (`text`, `len` bytes,
+ * malloc'ed: the response takes it, also on failure). QC_ENOMEM when the
+ * response cannot be made. */
+int srv_reply_text(struct srv_req *r, int status, char *text, size_t len);
 /* Sets the error code string and r->err; returns `code`. */
 int srv_fail(struct srv_req *r, int code, const char *err_code, const char *field, const char *fmt,
              ...) __attribute__((format(printf, 5, 6)));

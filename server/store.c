@@ -2,8 +2,10 @@
 #include "server/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "server/jtext.h"
 #include "server/run_query.h"
 #include "server/srv.h"
 
@@ -60,6 +62,91 @@ json_t *srv_run_json(sqlite3_stmt *st, bool with_spec)
     json_object_set_new(o, "submitted_by", col_str(st, 21));
     json_object_set_new(o, "imported", json_boolean(sqlite3_column_type(st, 22) != SQLITE_NULL));
     return o;
+}
+
+static void jt_num(struct srv_jtext *j, sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_NULL:
+        srv_jtext_lit(j, "null");
+        break;
+    case SQLITE_INTEGER:
+        srv_jtext_int(j, sqlite3_column_int64(st, i));
+        break;
+    default:
+        srv_jtext_real(j, sqlite3_column_double(st, i));
+    }
+}
+
+/* A stored JSON column: copied when it is an object or an array (what the
+ * server writes); anything else goes through jansson as srv_run_json
+ * does, null when it does not parse. */
+static void jt_json(struct srv_jtext *j, sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    int n = sqlite3_column_bytes(st, i);
+    if (t && n >= 2 && ((t[0] == '{' && t[n - 1] == '}') || (t[0] == '[' && t[n - 1] == ']'))) {
+        srv_jtext_raw(j, t, (size_t)n);
+        return;
+    }
+    json_t *v = col_json_text(st, i);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    srv_jtext_lit(j, text ? text : "null");
+    free(text);
+}
+
+void srv_run_jtext(struct srv_jtext *j, sqlite3_stmt *st, bool with_spec)
+{
+    srv_jtext_lit(j, "{\"id\":");
+    srv_jtext_int(j, sqlite3_column_int64(st, 0));
+    srv_jtext_lit(j, ",\"sweep\":");
+    jt_num(j, st, 1);
+    srv_jtext_lit(j, ",\"name\":");
+    srv_jtext_str(j, (const char *)sqlite3_column_text(st, 2));
+    srv_jtext_lit(j, ",\"state\":");
+    srv_jtext_str(j, (const char *)sqlite3_column_text(st, 3));
+    srv_jtext_lit(j, ",\"priority\":");
+    jt_num(j, st, 4);
+    srv_jtext_lit(j, ",\"attempt\":");
+    jt_num(j, st, 5);
+    srv_jtext_lit(j, ",\"max_attempts\":");
+    jt_num(j, st, 6);
+    srv_jtext_lit(j, ",\"worker\":");
+    jt_num(j, st, 7);
+    srv_jtext_lit(j, ",\"device\":");
+    srv_jtext_str(j, (const char *)sqlite3_column_text(st, 8));
+    srv_jtext_lit(j, ",\"created\":");
+    jt_num(j, st, 9);
+    srv_jtext_lit(j, ",\"started\":");
+    jt_num(j, st, 10);
+    srv_jtext_lit(j, ",\"finished\":");
+    jt_num(j, st, 11);
+    srv_jtext_lit(j, ",\"lease_deadline\":");
+    jt_num(j, st, 12);
+    srv_jtext_lit(j, ",\"cancel_requested\":");
+    srv_jtext_bool(j, sqlite3_column_int(st, 13));
+    srv_jtext_lit(j, ",\"stop_requested\":");
+    srv_jtext_bool(j, sqlite3_column_int(st, 14));
+    srv_jtext_lit(j, ",\"error\":");
+    srv_jtext_str(j, (const char *)sqlite3_column_text(st, 15));
+    srv_jtext_lit(j, ",\"summary\":");
+    jt_json(j, st, 16);
+    srv_jtext_lit(j, ",\"cost\":");
+    jt_json(j, st, 17);
+    if (with_spec) {
+        srv_jtext_lit(j, ",\"spec\":");
+        jt_json(j, st, 18);
+    }
+    srv_jtext_lit(j, ",\"tags\":");
+    jt_json(j, st, 19);
+    srv_jtext_lit(j, ",\"note\":");
+    srv_jtext_str(j, (const char *)sqlite3_column_text(st, 20));
+    srv_jtext_lit(j, ",\"submitted_by\":");
+    srv_jtext_str(j, (const char *)sqlite3_column_text(st, 21));
+    srv_jtext_lit(j, ",\"imported\":");
+    srv_jtext_bool(j, sqlite3_column_type(st, 22) != SQLITE_NULL);
+    srv_jtext_lit(j, "}");
 }
 
 int srv_run_load(struct srv_conn *c, int64_t id, bool with_spec, json_t **out, struct qc_err *err)

@@ -25,6 +25,14 @@ struct srv_server;
 /* A run from a row of SRV_RUN_COLS (new reference). */
 json_t *srv_run_json(sqlite3_stmt *st, bool with_spec);
 
+struct srv_jtext;
+/* The same run appended as JSON text, field for field: what
+ * json_dumps(srv_run_json(...), JSON_COMPACT) gives, except that the JSON
+ * columns (summary, cost, spec, tags: objects and arrays only the server
+ * writes, as compact JSON) are copied in rather than parsed and printed
+ * again, so their numbers keep the stored spelling. */
+void srv_run_jtext(struct srv_jtext *j, sqlite3_stmt *st, bool with_spec);
+
 /* Loads sweep `id` with its counts by state (and, `with_doc`, the
  * submitted document and its axes) into *out (new reference);
  * QC_ENOTFOUND when none. In route_sweeps.c. */
