@@ -16,7 +16,7 @@
 
 #include "qcore/error.h"
 
-#define SRV_DB_STMT_CACHE 64
+#define SRV_DB_STMT_CACHE 96
 
 struct srv_conn {
     sqlite3 *db;

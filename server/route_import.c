@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/rollup.h"
 #include "server/run_query.h"
 #include "server/srv.h"
 #include "server/store.h"
@@ -139,6 +140,7 @@ static int check_body(struct srv_req *r, const json_t *doc)
 static int insert_points(struct srv_req *r, struct srv_conn *c, int64_t id, const json_t *pts,
                          double t_default, json_t **summary)
 {
+    struct srv_rollup_batch roll;
     static const char ins[] = "INSERT INTO metrics (run_id, name_id, step, value, t) VALUES (?, ?, "
                               "?, ?, ?) ON CONFLICT DO NOTHING";
     json_t *ids = json_object(), *last = json_object();
@@ -146,6 +148,7 @@ static int insert_points(struct srv_req *r, struct srv_conn *c, int64_t id, cons
     const json_t *p;
     int rc = QC_OK;
     *summary = json_object();
+    srv_rollup_batch_init(&roll);
     sqlite3_stmt *st = srv_stmt(c, ins, &r->err);
     if (!st)
         rc = QC_EIO;
@@ -177,9 +180,13 @@ static int insert_points(struct srv_req *r, struct srv_conn *c, int64_t id, cons
             sqlite3_bind_double(st, 4, json_number_value(val));
         else
             sqlite3_bind_null(st, 4);
-        sqlite3_bind_double(st, 5, t ? json_number_value(t) : t_default);
+        double when = t ? json_number_value(t) : t_default;
+        sqlite3_bind_double(st, 5, when);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = srv_db_fail(c, &r->err, "insert metric");
+        else if (sqlite3_changes(c->db)) /* a repeated point is neither stored nor rolled up */
+            rc = srv_rollup_batch_add(&roll, nid, step, !finite,
+                                      finite ? json_number_value(val) : 0, when, &r->err);
         sqlite3_reset(st);
         const json_t *prev = json_object_get(last, name);
         if (finite && (!prev || json_integer_value(prev) <= step)) {
@@ -187,6 +194,9 @@ static int insert_points(struct srv_req *r, struct srv_conn *c, int64_t id, cons
             json_object_set_new(*summary, name, json_real(json_number_value(val)));
         }
     }
+    if (rc >= 0)
+        rc = srv_rollup_batch_write(c, id, &roll, &r->err);
+    srv_rollup_batch_free(&roll);
     json_decref(ids);
     json_decref(last);
     return rc;

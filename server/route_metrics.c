@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "qcore/sweep.h"
+#include "server/rollup.h"
 #include "server/srv.h"
 #include "server/store.h"
 
@@ -151,6 +152,7 @@ int srv_route_run_metrics_post(struct srv_req *r)
                                    "stop_requested = 0";
     struct srv_server *s = r->srv;
     struct batch_names *bn = NULL;
+    struct srv_rollup_batch roll;
     int64_t accepted = 0, dup = 0, last_step = -1;
     const char *action = "continue";
     char state[16];
@@ -167,6 +169,7 @@ int srv_route_run_metrics_post(struct srv_req *r)
                         "most %d points",
                         BATCH_MAX);
     }
+    srv_rollup_batch_init(&roll);
     bn = calloc(1, sizeof *bn);
     int *idx = calloc(json_array_size(pts) + 1, sizeof *idx);
     if (!bn || !idx) {
@@ -220,22 +223,29 @@ int srv_route_run_metrics_post(struct srv_req *r)
     for (size_t i = 0; st && rc >= 0 && i < json_array_size(pts); i++) {
         const json_t *p = json_array_get(pts, i);
         const json_t *val = json_object_get(p, "value");
+        int64_t step = json_integer_value(json_object_get(p, "step"));
+        bool finite = json_is_number(val) && isfinite(json_number_value(val));
         sqlite3_bind_int64(st, 1, r->id);
         sqlite3_bind_int64(st, 2, bn->id[idx[i]]);
-        sqlite3_bind_int64(st, 3, json_integer_value(json_object_get(p, "step")));
-        if (json_is_number(val) && isfinite(json_number_value(val)))
+        sqlite3_bind_int64(st, 3, step);
+        if (finite)
             sqlite3_bind_double(st, 4, json_number_value(val));
         else
             sqlite3_bind_null(st, 4);
         sqlite3_bind_double(st, 5, now);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = srv_db_fail(c, &r->err, "insert metric");
-        else if (sqlite3_changes(c->db))
+        else if (sqlite3_changes(c->db) == 0)
+            dup++; /* a replayed point: neither stored nor rolled up again */
+        else if ((rc = srv_rollup_batch_add(&roll, bn->id[idx[i]], step, !finite,
+                                            finite ? json_number_value(val) : 0, now, &r->err)) >=
+                 0)
             accepted++;
-        else
-            dup++;
         sqlite3_reset(st);
     }
+    /* The rollups, in the same transaction as their points. */
+    if (rc >= 0)
+        rc = srv_rollup_batch_write(c, r->id, &roll, &r->err);
     /* The summary: each name's latest finite value (replay-safe; a
      * non-finite point stays visible in the series as null). Per-layer
      * counters (layers_*, hundreds a run for deep models) stay series:
@@ -315,6 +325,7 @@ int srv_route_run_metrics_post(struct srv_req *r)
                                  (json_int_t)dup, "action", action));
     }
 out:
+    srv_rollup_batch_free(&roll);
     free(idx);
     free(bn);
     json_decref(doc);
@@ -322,114 +333,6 @@ out:
 }
 
 /* ---- reads -------------------------------------------------------------- */
-
-/* Streams one series into step/value/time arrays (time: when the server
- * stored the point, seconds since the epoch), keeping at most max_points:
- * the series' step range is cut into max_points/2 equal buckets and each
- * bucket gives its minimum and its maximum, in step order, so spikes and
- * dips survive any zoom level. Bucketing by step (not by count) needs no
- * counting pass: the range comes from two index probes and the points are
- * read once. */
-static int read_series(struct srv_conn *c, int64_t run, int64_t name_id, int64_t since,
-                       int64_t max_points, json_t *steps, json_t *values, json_t *times, bool *down,
-                       struct qc_err *err)
-{
-    static const char range_sql[] =
-        "SELECT (SELECT min(step) FROM metrics WHERE run_id = ?1 AND name_id = ?2 AND step > ?3), "
-        "(SELECT max(step) FROM metrics WHERE run_id = ?1 AND name_id = ?2 AND step > ?3)";
-    static const char sql[] = "SELECT step, value, t FROM metrics WHERE run_id = ? AND "
-                              "name_id = ? AND step > ? ORDER BY step";
-    sqlite3_stmt *st = srv_stmt(c, range_sql, err);
-    if (!st)
-        return QC_EIO;
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, name_id);
-    sqlite3_bind_int64(st, 3, since);
-    bool any = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
-    int64_t smin = any ? sqlite3_column_int64(st, 0) : 0,
-            smax = any ? sqlite3_column_int64(st, 1) : 0;
-    sqlite3_reset(st);
-    if (!any)
-        return QC_OK;
-    if (!(st = srv_stmt(c, sql, err)))
-        return QC_EIO;
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, name_id);
-    sqlite3_bind_int64(st, 3, since);
-    int64_t buckets = max_points / 2 > 0 ? max_points / 2 : 1;
-    /* Steps are distinct, so a range no wider than max_points holds at most
-     * max_points points. In 128 bits: steps span all of 0..2^63-1. */
-    __int128 width = (__int128)smax - smin + 1;
-    bool thin = max_points > 0 && width > max_points;
-    int64_t bucket = -1, nread = 0;
-    size_t emitted0 = json_array_size(steps);
-    int64_t lo_s = 0, hi_s = 0;
-    double lo = 0, hi = 0, lo_t = 0, hi_t = 0;
-    bool lo_null = false, hi_null = false, have = false;
-#define EMIT(s, v, isnull, t)                                                                      \
-    do {                                                                                           \
-        json_array_append_new(steps, json_integer(s));                                             \
-        json_array_append_new(values, (isnull) ? json_null() : json_real(v));                      \
-        json_array_append_new(times, json_real(t));                                                \
-    } while (0)
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t s = sqlite3_column_int64(st, 0);
-        bool isnull = sqlite3_column_type(st, 1) == SQLITE_NULL;
-        double v = isnull ? 0 : sqlite3_column_double(st, 1), t = sqlite3_column_double(st, 2);
-        if (!thin) {
-            EMIT(s, v, isnull, t);
-            continue;
-        }
-        int64_t b = (int64_t)(((__int128)s - smin) * buckets / width);
-        nread++;
-        if (b != bucket) {
-            if (have) {
-                if (lo_s <= hi_s) {
-                    EMIT(lo_s, lo, lo_null, lo_t);
-                    if (hi_s != lo_s)
-                        EMIT(hi_s, hi, hi_null, hi_t);
-                } else {
-                    EMIT(hi_s, hi, hi_null, hi_t);
-                    EMIT(lo_s, lo, lo_null, lo_t);
-                }
-            }
-            bucket = b;
-            have = true;
-            lo_s = hi_s = s;
-            lo = hi = v;
-            lo_t = hi_t = t;
-            lo_null = hi_null = isnull;
-            continue;
-        }
-        if (!isnull && (lo_null || v < lo)) {
-            lo = v;
-            lo_s = s;
-            lo_t = t;
-            lo_null = false;
-        }
-        if (!isnull && (hi_null || v > hi)) {
-            hi = v;
-            hi_s = s;
-            hi_t = t;
-            hi_null = false;
-        }
-    }
-    if (have) {
-        if (lo_s <= hi_s) {
-            EMIT(lo_s, lo, lo_null, lo_t);
-            if (hi_s != lo_s)
-                EMIT(hi_s, hi, hi_null, hi_t);
-        } else {
-            EMIT(hi_s, hi, hi_null, hi_t);
-            EMIT(lo_s, lo, lo_null, lo_t);
-        }
-    }
-#undef EMIT
-    sqlite3_reset(st);
-    if (thin && (int64_t)(json_array_size(steps) - emitted0) < nread)
-        *down = true;
-    return QC_OK;
-}
 
 int srv_route_run_metrics_get(struct srv_req *r)
 {
@@ -511,8 +414,8 @@ int srv_route_run_metrics_get(struct srv_req *r)
     bool down = false;
     for (size_t i = 0; i < n && rc >= 0; i++) {
         json_t *steps = json_array(), *values = json_array(), *times = json_array();
-        rc = read_series(c, r->id, sel[i].id, since, max_points, steps, values, times, &down,
-                         &r->err);
+        rc = srv_series_read(c, r->id, sel[i].id, since, max_points, steps, values, times, &down,
+                             &r->err);
         json_object_set_new(
             series, sel[i].name,
             json_pack("{s:o,s:o,s:o}", "step", steps, "value", values, "time", times));

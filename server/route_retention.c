@@ -68,6 +68,7 @@ static int run_delete_tx(struct srv_server *s, struct srv_conn *c, int64_t id, s
     static const char del_leases[] = "DELETE FROM leases WHERE run_id = ?";
     static const char del_ckpt[] = "DELETE FROM checkpoints WHERE run_id = ?";
     static const char del_points[] = "DELETE FROM metrics WHERE run_id = ?";
+    static const char del_rollups[] = "DELETE FROM metric_rollups WHERE run_id = ?"; /* rollup.h */
     static const char del_fields[] = "DELETE FROM run_fields WHERE run_id = ?";
     static const char del_events[] = "DELETE FROM events WHERE run_id = ?";
     static const char del_cost[] = "DELETE FROM hw_pending WHERE run_id = ?"; /* cost.c */
@@ -104,6 +105,8 @@ static int run_delete_tx(struct srv_server *s, struct srv_conn *c, int64_t id, s
         rc = del(c, del_ckpt, id, NULL, err);
     if (rc >= 0)
         rc = del(c, del_points, id, &z->points, err);
+    if (rc >= 0)
+        rc = del(c, del_rollups, id, NULL, err);
     if (rc >= 0)
         rc = del(c, del_fields, id, NULL, err);
     if (rc >= 0)
