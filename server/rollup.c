@@ -182,7 +182,7 @@ static const char roll1_sql[] = ROLL_SQL(1);
 static const char roll2_sql[] = ROLL_SQL(2);
 static const char roll3_sql[] = ROLL_SQL(3);
 static const char *const roll_sql[SRV_ROLLUP_LEVELS + 1] = {raw_sql, roll1_sql, roll2_sql,
-                                                             roll3_sql};
+                                                            roll3_sql};
 
 struct reader {
     struct srv_conn *c;
@@ -330,9 +330,8 @@ int srv_series_read(struct srv_conn *c, int64_t run, int64_t name_id, int64_t si
         sqlite3_bind_int64(st, 3, rd.smin);
         sqlite3_bind_int64(st, 4, rd.smax);
         while ((src = sqlite3_step(st)) == SQLITE_ROW)
-            emit_point(&rd, sqlite3_column_int64(st, 0),
-                       sqlite3_column_type(st, 1) == SQLITE_NULL, sqlite3_column_double(st, 1),
-                       sqlite3_column_double(st, 2));
+            emit_point(&rd, sqlite3_column_int64(st, 0), sqlite3_column_type(st, 1) == SQLITE_NULL,
+                       sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
         sqlite3_reset(st);
         return src == SQLITE_DONE ? QC_OK : srv_db_fail(c, err, "read metrics");
     }

@@ -82,8 +82,7 @@ static struct pt *series(size_t n, int64_t first, uint64_t gap)
     return p;
 }
 
-static char *body_of(const struct pt *p, const size_t *idx, size_t n, const char *name,
-                     bool with_t)
+static char *body_of(const struct pt *p, const size_t *idx, size_t n, const char *name, bool with_t)
 {
     size_t cap = 64 + n * 120, len = 0;
     char *b = malloc(cap);
@@ -96,10 +95,12 @@ static char *body_of(const struct pt *p, const size_t *idx, size_t n, const char
             snprintf(v, sizeof v, "null");
         else
             snprintf(v, sizeof v, "%.17g", q->value);
-        len += (size_t)snprintf(b + len, cap - len, "%s{\"step\": %lld, \"name\": \"%s\", \"value\": %s",
-                                k ? "," : "", (long long)q->step, name, v);
+        len += (size_t)snprintf(b + len, cap - len,
+                                "%s{\"step\": %lld, \"name\": \"%s\", \"value\": %s", k ? "," : "",
+                                (long long)q->step, name, v);
         if (with_t) /* a time of its own, so times differ between points */
-            len += (size_t)snprintf(b + len, cap - len, ", \"t\": %lld.5", (long long)(q->step % 100000));
+            len += (size_t)snprintf(b + len, cap - len, ", \"t\": %lld.5",
+                                    (long long)(q->step % 100000));
         len += (size_t)snprintf(b + len, cap - len, "}");
     }
     snprintf(b + len, cap - len, "]");
@@ -300,12 +301,10 @@ static void check_rollups(const char *db)
     while (sqlite3_step(pts) == SQLITE_ROW) {
         if (n == cap)
             p = realloc(p, (cap *= 2) * sizeof *p);
-        p[n++] = (struct full){sqlite3_column_int64(pts, 0),
-                               sqlite3_column_int64(pts, 1),
-                               sqlite3_column_int64(pts, 2),
-                               sqlite3_column_double(pts, 3),
-                               sqlite3_column_double(pts, 4),
-                               sqlite3_column_type(pts, 3) == SQLITE_NULL};
+        p[n++] = (struct full){
+            sqlite3_column_int64(pts, 0),  sqlite3_column_int64(pts, 1),
+            sqlite3_column_int64(pts, 2),  sqlite3_column_double(pts, 3),
+            sqlite3_column_double(pts, 4), sqlite3_column_type(pts, 3) == SQLITE_NULL};
     }
     sqlite3_finalize(pts);
     int64_t total_rows = 0;
@@ -450,8 +449,9 @@ Test(rollup_migration, builds_the_rollups_of_existing_series)
                  SQLITE_OK, "%s", sqlite3_errmsg(d));
     cr_assert_eq(sqlite3_exec(d, pragma, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_stmt *ins = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(d, "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", -1, &ins, NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_prepare_v2(d, "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", -1, &ins, NULL),
+        SQLITE_OK);
     sqlite3_exec(d, "BEGIN", NULL, NULL, NULL);
     for (int run = 1; run <= 2; run++)
         for (int name = 1; name <= 2; name++) {
