@@ -440,6 +440,8 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
             return finish(r, rc);
         return MHD_YES;
     }
+    if (r->offloaded) /* back from the offload pool with its answer (or error) */
+        return finish(r, r->offload_rc);
     if (r->err.code < 0) /* answered already (auth or limits); drop the body */
         return (*upload_data_size = 0, MHD_YES);
     if (*upload_data_size) {
@@ -456,6 +458,14 @@ enum MHD_Result srv_http_access(void *cls, struct MHD_Connection *conn, const ch
                                   "of %zu bytes",
                                   limit));
     }
+    if (r->route->flags & SRV_OFFLOAD) {
+        if (r->offload_queued)
+            return MHD_YES; /* still on the pool */
+        if (srv_offload_push(&s->offload, r)) {
+            r->offload_queued = true; /* suspended until the pool has run it */
+            return MHD_YES;
+        }
+    } /* (the pool is stopping: run it here) */
     int rc = r->route->handler(r);
     if (rc == SRV_SUSPENDED) {
         r->suspended_once = true;

@@ -135,6 +135,12 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
         rc = qc_err_set(err, QC_EINTERNAL, "", "cannot start the hub thread");
         goto fail;
     }
+    /* A quarter of the HTTP threads run the long handlers (ingest): the
+     * writer serialises their transactions anyway. */
+    if (srv_offload_start(&s->offload, cfg->threads / 4 > 2 ? cfg->threads / 4 : 2) < 0) {
+        rc = qc_err_set(err, QC_EINTERNAL, "", "cannot start the offload threads");
+        goto fail;
+    }
     if ((rc = srv_leases_grace(s, err)) < 0 || (rc = srv_worker_tokens_hash(s, err)) < 0 ||
         (rc = srv_cost_start(s, err)) < 0)
         goto fail;
@@ -180,9 +186,11 @@ int srv_server_start(struct srv_server *s, const struct srv_config *cfg, struct 
 fail:
     freeaddrinfo(ai);
     srv_gate_stop(&s->gate);
+    srv_offload_stop(&s->offload);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    srv_offload_free(&s->offload);
     srv_cost_stop(s);
     srv_hub_free(&s->hub);
     srv_db_close(&s->db);
@@ -197,8 +205,10 @@ void srv_server_stop(struct srv_server *s)
     /* Parked connections first: libmicrohttpd cannot stop with any. */
     srv_gate_drain(&s->gate);
     srv_hub_stop(&s->hub);
+    srv_offload_stop(&s->offload); /* runs what is queued and resumes it */
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    srv_offload_free(&s->offload);
     srv_cost_stop(s);
     s->daemon = NULL;
     srv_gate_stop(&s->gate);

@@ -19,6 +19,7 @@
 #include "server/db.h"
 #include "server/gate.h"
 #include "server/hub.h"
+#include "server/offload.h"
 
 /* A connection's inactivity limit while a request is under way (its body
  * arriving, its answer leaving), in seconds; between requests and before
@@ -41,6 +42,7 @@ struct srv_server {
     struct srv_config cfg;
     struct srv_db db;
     struct srv_hub hub;
+    struct srv_offload offload; /* the threads of SRV_OFFLOAD handlers */
     struct srv_auth auth;
     struct srv_stats stats;
     struct MHD_Daemon *daemon;
@@ -96,6 +98,11 @@ struct srv_req {
     void (*state_free)(void *state);
     bool suspended_once;
     double t0; /* monotonic, for the latency histogram */
+
+    /* An SRV_OFFLOAD handler: queued on the offload pool, then its result. */
+    bool offload_queued, offloaded;
+    int offload_rc;
+    struct srv_req *offload_next;
 };
 
 typedef int (*srv_handler)(struct srv_req *r);
@@ -113,7 +120,8 @@ enum {
     SRV_BODY_FILE = 1 << 5,     /* raw body streamed to a temporary file */
     SRV_READ_OR_LEASE = 1 << 6, /* SRV_AUTH_LEASE also open to read tokens */
     SRV_QUERY_FILTERS = 1 << 7, /* the handler also takes open-ended filters (GET /runs) */
-    SRV_QUERY_ANY = 1 << 8      /* any query parameter (the dashboard's static files) */
+    SRV_QUERY_ANY = 1 << 8,     /* any query parameter (the dashboard's static files) */
+    SRV_OFFLOAD = 1 << 9        /* runs on the offload pool (offload.h), never on an MHD thread */
 };
 
 struct srv_route {
