@@ -84,7 +84,8 @@ Test(offload, a_batch_waiting_for_the_writer_holds_no_other_connection)
 
     /* The only HTTP thread still answers a read on another connection. */
     struct srvt_resp r;
-    srvt_do(&r, &srv, &(struct srvt_req){.method = "GET", .path = "/api/v1/runs", .timeout_ms = 5000});
+    srvt_do(&r, &srv,
+            &(struct srvt_req){.method = "GET", .path = "/api/v1/runs", .timeout_ms = 5000});
     cr_expect_eq(r.status, 200, "the run list waited for the batch: status %ld", r.status);
     srvt_resp_free(&r);
     cr_expect_not(atomic_load(&a.done), "the batch was answered before the lock was released");
