@@ -509,6 +509,22 @@ void srvt_lease(struct srvt_lease *l, const struct srvt_server *s, const struct 
     json_decref(j);
 }
 
+void srvt_up_leased(char *dir, size_t dirlen, struct srvt_server *s, struct srvt_worker *w,
+                    struct srvt_lease *l, const char *name)
+{
+    srvt_dir_make(dir, dirlen);
+    srvt_start(s, dir, NULL);
+    srvt_register(w, s, "w", 1);
+    srvt_submit(s, name);
+    srvt_lease(l, s, w);
+}
+
+void srvt_down(struct srvt_server *s, const char *dir)
+{
+    srvt_stop(s, SIGKILL);
+    srvt_dir_remove(dir);
+}
+
 /* ---- raw sockets ---------------------------------------------------------- */
 
 int srvt_raw_connect(const struct srvt_server *s, const char *src)

@@ -113,6 +113,14 @@ struct srvt_lease {
 };
 void srvt_lease(struct srvt_lease *l, const struct srvt_server *s, const struct srvt_worker *w);
 
+/* The fixture of the suites that post a run's metrics: a server started in
+ * a fresh folder `dir` (fields of `s` set beforehand are kept), worker "w"
+ * with one device, and a run submitted as `name` and leased to it. */
+void srvt_up_leased(char *dir, size_t dirlen, struct srvt_server *s, struct srvt_worker *w,
+                    struct srvt_lease *l, const char *name);
+/* Kills the server (SIGKILL) and removes its folder. */
+void srvt_down(struct srvt_server *s, const char *dir);
+
 /* Raw TCP to the server, for what libcurl will not send (malformed
  * requests, half-sent ones, idle sockets). `src` binds the client side to
  * a local address ("127.0.0.2": another client address on loopback) or is

@@ -16,17 +16,12 @@ static struct srvt_lease ls;
 
 static void up(void)
 {
-    srvt_dir_make(dir, sizeof dir);
-    srvt_start(&srv, dir, NULL);
-    srvt_register(&wk, &srv, "w", 1);
-    srvt_submit(&srv, "m");
-    srvt_lease(&ls, &srv, &wk);
+    srvt_up_leased(dir, sizeof dir, &srv, &wk, &ls, "m");
 }
 
 static void down(void)
 {
-    srvt_stop(&srv, SIGKILL);
-    srvt_dir_remove(dir);
+    srvt_down(&srv, dir);
 }
 
 TestSuite(metrics_read, .init = up, .fini = down);

@@ -22,17 +22,12 @@ static struct srvt_lease ls;
 
 static void up(void)
 {
-    srvt_dir_make(dir, sizeof dir);
-    srvt_start(&srv, dir, NULL);
-    srvt_register(&wk, &srv, "w", 1);
-    srvt_submit(&srv, "m");
-    srvt_lease(&ls, &srv, &wk);
+    srvt_up_leased(dir, sizeof dir, &srv, &wk, &ls, "m");
 }
 
 static void down(void)
 {
-    srvt_stop(&srv, SIGKILL);
-    srvt_dir_remove(dir);
+    srvt_down(&srv, dir);
 }
 
 static void dir_only(void)
@@ -42,8 +37,7 @@ static void dir_only(void)
 
 static void dir_down(void)
 {
-    srvt_stop(&srv, SIGKILL);
-    srvt_dir_remove(dir);
+    srvt_down(&srv, dir);
 }
 
 /* ---- series --------------------------------------------------------------- */

@@ -21,17 +21,12 @@ static struct srvt_lease ls;
 
 static void up(void)
 {
-    srvt_dir_make(dir, sizeof dir);
-    srvt_start(&srv, dir, NULL);
-    srvt_register(&wk, &srv, "w", 1);
-    srvt_submit(&srv, "u");
-    srvt_lease(&ls, &srv, &wk);
+    srvt_up_leased(dir, sizeof dir, &srv, &wk, &ls, "u");
 }
 
 static void down(void)
 {
-    srvt_stop(&srv, SIGKILL);
-    srvt_dir_remove(dir);
+    srvt_down(&srv, dir);
 }
 
 /* The server may write files of at most 1 MiB (its database stays far
