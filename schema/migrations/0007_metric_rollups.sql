@@ -20,54 +20,24 @@ CREATE TABLE metric_rollups (
     PRIMARY KEY (run_id, name_id, level, blk)
 ) WITHOUT ROWID;
 
--- The points already stored, one level at a time: the first row of each
--- block in (null last, value, step) order is its minimum, in (null last,
--- value descending, step) order its maximum.
+-- The points already stored, every level at once (level L: blocks of
+-- step >> 6L): the first row of each block in (null last, value, step)
+-- order is its minimum, in (null last, value descending, step) order its
+-- maximum.
 INSERT INTO metric_rollups
-    SELECT run_id, name_id, 1, blk, n, lo_step, lo_value, lo_t, hi_step, hi_value, hi_t FROM (
-        SELECT run_id, name_id, step >> 6 AS blk, count(*) OVER b AS n,
+    SELECT run_id, name_id, level, blk, n, lo_step, lo_value, lo_t, hi_step, hi_value, hi_t FROM (
+        SELECT run_id, name_id, level, step >> sh AS blk, count(*) OVER b AS n,
                first_value(step) OVER lo AS lo_step, first_value(value) OVER lo AS lo_value,
                first_value(t) OVER lo AS lo_t, first_value(step) OVER hi AS hi_step,
                first_value(value) OVER hi AS hi_value, first_value(t) OVER hi AS hi_t,
                row_number() OVER b AS k
-        FROM metrics
-        WINDOW b AS (PARTITION BY run_id, name_id, step >> 6),
-               lo AS (PARTITION BY run_id, name_id, step >> 6
+        FROM metrics CROSS JOIN (SELECT 1 AS level, 6 AS sh UNION ALL SELECT 2, 12
+                                 UNION ALL SELECT 3, 18)
+        WINDOW b AS (PARTITION BY run_id, name_id, level, step >> sh),
+               lo AS (PARTITION BY run_id, name_id, level, step >> sh
                       ORDER BY value IS NULL, value, step
                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-               hi AS (PARTITION BY run_id, name_id, step >> 6
-                      ORDER BY value IS NULL, value DESC, step
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
-    WHERE k = 1;
-INSERT INTO metric_rollups
-    SELECT run_id, name_id, 2, blk, n, lo_step, lo_value, lo_t, hi_step, hi_value, hi_t FROM (
-        SELECT run_id, name_id, step >> 12 AS blk, count(*) OVER b AS n,
-               first_value(step) OVER lo AS lo_step, first_value(value) OVER lo AS lo_value,
-               first_value(t) OVER lo AS lo_t, first_value(step) OVER hi AS hi_step,
-               first_value(value) OVER hi AS hi_value, first_value(t) OVER hi AS hi_t,
-               row_number() OVER b AS k
-        FROM metrics
-        WINDOW b AS (PARTITION BY run_id, name_id, step >> 12),
-               lo AS (PARTITION BY run_id, name_id, step >> 12
-                      ORDER BY value IS NULL, value, step
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-               hi AS (PARTITION BY run_id, name_id, step >> 12
-                      ORDER BY value IS NULL, value DESC, step
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
-    WHERE k = 1;
-INSERT INTO metric_rollups
-    SELECT run_id, name_id, 3, blk, n, lo_step, lo_value, lo_t, hi_step, hi_value, hi_t FROM (
-        SELECT run_id, name_id, step >> 18 AS blk, count(*) OVER b AS n,
-               first_value(step) OVER lo AS lo_step, first_value(value) OVER lo AS lo_value,
-               first_value(t) OVER lo AS lo_t, first_value(step) OVER hi AS hi_step,
-               first_value(value) OVER hi AS hi_value, first_value(t) OVER hi AS hi_t,
-               row_number() OVER b AS k
-        FROM metrics
-        WINDOW b AS (PARTITION BY run_id, name_id, step >> 18),
-               lo AS (PARTITION BY run_id, name_id, step >> 18
-                      ORDER BY value IS NULL, value, step
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-               hi AS (PARTITION BY run_id, name_id, step >> 18
+               hi AS (PARTITION BY run_id, name_id, level, step >> sh
                       ORDER BY value IS NULL, value DESC, step
                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
     WHERE k = 1;

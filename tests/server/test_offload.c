@@ -64,23 +64,31 @@ static void *post_batch(void *p)
     return NULL;
 }
 
-Test(offload, a_batch_waiting_for_the_writer_holds_no_other_connection)
+/* A leased run whose one-point batch (posted by thread *t into *a) waits
+ * in its handler: another connection holds the database's write lock until
+ * the caller rolls back and closes the handle returned. */
+static sqlite3 *blocked_batch(struct srvt_lease *l, struct post *a, pthread_t *t)
 {
     struct srvt_worker w;
-    struct srvt_lease l;
+    sqlite3 *db = NULL;
+
     srvt_submit(&srv, "a");
     srvt_register(&w, &srv, "w", 1);
-    srvt_lease(&l, &srv, &w);
+    srvt_lease(l, &srv, &w);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-
-    /* Another process holds the write lock: the batch waits in BEGIN. */
-    sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(srv.db, &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(pthread_create(t, NULL, post_batch, a), 0);
+    srvt_sleep(0.5); /* the batch is in its handler, waiting for BEGIN */
+    return db;
+}
+
+Test(offload, a_batch_waiting_for_the_writer_holds_no_other_connection)
+{
+    struct srvt_lease l;
     struct post a = {.lease = &l};
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, post_batch, &a), 0);
-    srvt_sleep(0.5); /* the batch is in its handler, waiting */
+    sqlite3 *db = blocked_batch(&l, &a, &t);
 
     /* The only HTTP thread still answers a read on another connection. */
     struct srvt_resp r;
@@ -107,19 +115,10 @@ Test(offload, stopping_waits_for_the_batches_under_way)
      * with a connection suspended, so the pool finishes the batch (once
      * the lock is released) before it stops; the server exits cleanly, and
      * a batch it acknowledged is stored. */
-    struct srvt_worker w;
     struct srvt_lease l;
-    srvt_submit(&srv, "a");
-    srvt_register(&w, &srv, "w", 1);
-    srvt_lease(&l, &srv, &w);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(srv.db, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     struct post a = {.lease = &l};
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, post_batch, &a), 0);
-    srvt_sleep(0.5);
+    sqlite3 *db = blocked_batch(&l, &a, &t);
     kill(srv.pid, SIGTERM);
     srvt_sleep(0.3);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
