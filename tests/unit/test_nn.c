@@ -166,6 +166,15 @@ Test(nn, models_have_the_expected_shapes)
     /* ResNet-20 (option B shortcuts) has about 0.27M parameters. */
     cr_assert(net.nparams > 260000 && net.nparams < 280000, "%lld", (long long)net.nparams);
     cr_assert_geq(qc_net_find(&net, "s3b3c2"), 0);
+    /* Gradients whose live spans in the backward pass never meet share
+     * buffers: a deep net needs a handful, not one per layer (the gradient
+     * checks above and the training tests check that sharing changes no
+     * result). */
+    cr_assert_leq(net.ngrad_bufs, net.n / 4, "%d gradient buffers for %d layers", net.ngrad_bufs,
+                  net.n);
+    for (int i = 1; i < net.n; i++)
+        cr_assert_neq(net.layers[i].grad, net.layers[net.layers[i].in[0]].grad,
+                      "layer %d shares its gradient buffer with its input's", i);
     qc_net_free(&net);
 
     cr_assert_eq(qc_model_build(&net, &r20, 1, 28, 28, 10, 2, be, &err), QC_OK, "%s", err.msg);

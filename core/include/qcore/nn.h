@@ -71,10 +71,15 @@ struct qc_layer {
     struct qc_nn_arith arith;
     struct qc_mac gm[QC_GEMM_GROUPS]; /* resolved MAC of each GEMM, operands in place */
     int nuse;                         /* how many layers read this one's output */
+    int last_reader;                  /* the highest index of a layer reading it (0: none) */
     bool grad_needed; /* some layer at or before this one has parameters: the gradient of
                          this output is needed (false up to the first conv or linear) */
 
-    /* batch-sized buffers, owned by the net, in its backend's memory */
+    /* batch-sized buffers, owned by the net, in its backend's memory. `grad`
+     * holds this output's gradient only during a backward pass, from the
+     * first write to it until this layer's own backward: layers whose
+     * gradients are never live together share one buffer (the net's
+     * grad_bufs). */
     float *out, *grad;
     float *saved;              /* bn: normalized input */
     int32_t *argmax;           /* maxpool */
@@ -95,7 +100,9 @@ struct qc_net {
     const struct qc_backend_mem *mem; /* where the buffers live (be's memory) */
     float *scratch;                   /* a grad-input's permuted filters, then a gradient to add */
     int64_t scratch_len;
-    int32_t *flag;       /* qc_net_grads_finite's answer, in the net's memory */
+    int32_t *flag;                      /* qc_net_grads_finite's answer, in the net's memory */
+    float *grad_bufs[QC_NN_MAX_LAYERS]; /* the layers' shared gradient buffers */
+    int ngrad_bufs;
     float *scale_buf[2]; /* scaled GEMM operands (nn_scale.c), kept across steps */
     int64_t scale_len[2];
     uint64_t sr_stream;          /* advanced per GEMM call for stochastic rounding */

@@ -185,6 +185,58 @@ static int64_t per_sample(const struct qc_layer *l)
     return l->c * l->h * l->w;
 }
 
+/* The gradients' buffers. In the backward pass (layers from last to
+ * first) a layer's gradient is live from its first write -- the pass's
+ * start for the logits (the loss writes them), else the backward of its
+ * last reader (which zeroes a residual source's first) -- to its own
+ * backward, which reads it. Layers whose live spans do not meet share a
+ * buffer (first fit over the spans by start), which halves a deep net's
+ * memory: at any time only the gradients around the layer in progress and
+ * those of residual sources between their readers are live. */
+static int share_grads(struct qc_net *net, const struct qc_backend_mem *mem)
+{
+    int start[QC_NN_MAX_LAYERS], owner[QC_NN_MAX_LAYERS], order[QC_NN_MAX_LAYERS];
+    int free_at[QC_NN_MAX_LAYERS]; /* a buffer is free for spans starting below this */
+    int64_t cap[QC_NN_MAX_LAYERS];
+    const int n = net->n;
+    int nbuf = 0;
+
+    for (int i = 0; i < n; i++) {
+        const struct qc_layer *l = &net->layers[i];
+        start[i] = i == n - 1 ? n : l->last_reader > i ? l->last_reader : i;
+        order[i] = i;
+    }
+    /* by start, latest first (insertion sort: at most QC_NN_MAX_LAYERS) */
+    for (int a = 1; a < n; a++)
+        for (int b = a; b > 0 && start[order[b]] > start[order[b - 1]]; b--) {
+            const int t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    for (int a = 0; a < n; a++) {
+        const int i = order[a];
+        const int64_t len = net->batch * per_sample(&net->layers[i]);
+        int pick = -1;
+        for (int b = 0; b < nbuf && pick < 0; b++)
+            if (free_at[b] > start[i])
+                pick = b;
+        if (pick < 0) {
+            pick = nbuf++;
+            cap[pick] = 0;
+        }
+        owner[i] = pick;
+        free_at[pick] = i; /* the span ends at this layer's own backward */
+        cap[pick] = len > cap[pick] ? len : cap[pick];
+    }
+    for (int b = 0; b < nbuf; b++)
+        if (!(net->grad_bufs[b] = mem->alloc(((size_t)cap[b] + 1) * sizeof(float))))
+            return QC_ENOMEM;
+    net->ngrad_bufs = nbuf;
+    for (int i = 0; i < n; i++)
+        net->layers[i].grad = net->grad_bufs[owner[i]];
+    return QC_OK;
+}
+
 int qc_net_finalize(struct qc_net *net, struct qc_err *err)
 {
     int64_t np = 0, ns = 0, wt = 0, dx = 0;
@@ -202,8 +254,10 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
     }
     for (int i = 1; i < net->n; i++)
         for (int j = 0; j < 2; j++)
-            if (net->layers[i].in[j] >= 0)
+            if (net->layers[i].in[j] >= 0) {
                 net->layers[net->layers[i].in[j]].nuse++;
+                net->layers[net->layers[i].in[j]].last_reader = i;
+            }
     /* Layers come in topological order: an output's gradient matters when
      * its layer or one feeding it has parameters. */
     for (int i = 1; i < net->n; i++) {
@@ -225,8 +279,7 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
         struct qc_layer *l = &net->layers[i];
         const size_t len = (size_t)(B * per_sample(l));
         l->out = mem->alloc((len + 1) * sizeof(float));
-        l->grad = mem->alloc((len + 1) * sizeof(float));
-        if (!l->out || !l->grad)
+        if (!l->out)
             goto oom;
         const struct qc_layer *in = i > 0 ? &net->layers[l->in[0]] : NULL;
         switch (l->kind) {
@@ -261,6 +314,8 @@ int qc_net_finalize(struct qc_net *net, struct qc_err *err)
             break;
         }
     }
+    if (share_grads(net, mem))
+        goto oom;
     net->scratch_len = wt + dx;
     net->scratch = mem->alloc(((size_t)(wt + dx) + 1) * sizeof(float));
     net->flag = mem->alloc(sizeof *net->flag);
@@ -279,7 +334,6 @@ void qc_net_free(struct qc_net *net)
     for (int i = 0; i < net->n; i++) {
         struct qc_layer *l = &net->layers[i];
         mem->free(l->out);
-        mem->free(l->grad);
         mem->free(l->saved);
         mem->free(l->argmax);
         mem->free(l->bn_bmean);
@@ -298,6 +352,11 @@ void qc_net_free(struct qc_net *net)
     mem->free(net->grads);
     mem->free(net->state);
     mem->free(net->scratch);
+    for (int b = 0; b < net->ngrad_bufs; b++) {
+        mem->free(net->grad_bufs[b]);
+        net->grad_bufs[b] = NULL;
+    }
+    net->ngrad_bufs = 0;
     mem->free(net->flag);
     net->flag = NULL;
     net->params = net->grads = net->state = net->scratch = NULL;

@@ -61,16 +61,21 @@ int qc_net_backward(struct qc_net *net, int64_t nb, struct qc_nn_stats *st, stru
     int rc = QC_OK;
 
     net->scale_record = true;
-    /* Residual sources gather several gradients: they start at zero. The
-     * only reader of any other layer writes its gradient outright. */
-    for (int i = 1; i < net->n - 1 && rc == QC_OK; i++) {
-        struct qc_layer *l = &net->layers[i];
-        if (l->nuse > 1)
-            rc = qc__nn_map(net, l, QC_OP_ZERO, nb * l->c * l->h * l->w, l->grad, NULL, NULL, false,
-                            err);
-    }
     for (int i = net->n - 1; i >= 1 && rc == QC_OK; i--) {
         struct qc_layer *l = &net->layers[i];
+        /* Residual sources gather several gradients: each starts at zero
+         * just before its last reader, the first in this pass, adds to it
+         * (until then its buffer may hold another layer's gradient:
+         * qc_net_finalize shares them). The only reader of any other layer
+         * writes its gradient outright. */
+        for (int k = 0; k < 2 && rc == QC_OK; k++) {
+            struct qc_layer *src = l->in[k] > 0 ? &net->layers[l->in[k]] : NULL;
+            if (src && src->nuse > 1 && src->last_reader == i && (k == 0 || l->in[0] != l->in[1]))
+                rc = qc__nn_map(net, src, QC_OP_ZERO, nb * src->c * src->h * src->w, src->grad,
+                                NULL, NULL, false, err);
+        }
+        if (rc)
+            break;
         const bool acc = net->layers[l->in[0]].nuse > 1;
         /* no layer before this one has parameters: no gradient to pass on */
         const bool to_input = !net->layers[l->in[0]].grad_needed;
