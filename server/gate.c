@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,9 +357,17 @@ static void link_free(struct srv_gate *g, struct srv_gate_link *l)
         g->links = l->next;
     if (l->next)
         l->next->prev = l->prev;
-    close(l->cfd); /* also drops them from the epoll set */
-    if (l->mfd >= 0)
+    /* Out of the epoll set before the close: a close drops an fd from the
+     * set only when no other descriptor shares its open file, and a fork
+     * elsewhere in the server (the cost model's yosys runs) briefly holds
+     * copies of every descriptor; the set would then report events for
+     * this link after it is freed. */
+    epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, l->cfd, NULL);
+    close(l->cfd);
+    if (l->mfd >= 0) {
+        epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, l->mfd, NULL);
         close(l->mfd);
+    }
     free(l);
 }
 
@@ -662,12 +669,11 @@ static void accept_all(struct srv_gate *g)
             }
             return; /* EAGAIN: all taken */
         }
-        /* The gate relays an answer in OUT_CAP pieces: with Nagle's
-         * algorithm a short last piece could wait for the client's delayed
-         * ACK of the one before (40 ms on Linux), which was most of the
-         * p99 of a page of runs (bench: server_runs_list_p99). */
-        int one = 1;
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* No TCP_NODELAY here: with it, a client whose request the
+         * server refused from its head (the body still on its way) lost the
+         * answer now and then (tests/python: "closed connection without
+         * response"); Nagle's delayed last piece costs the run list's p99
+         * instead (make bench: server_runs_list_p99). */
         link_open(g, cfd, &ss, len);
     }
 }
