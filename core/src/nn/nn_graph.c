@@ -228,10 +228,12 @@ static int share_grads(struct qc_net *net, const struct qc_backend_mem *mem)
         free_at[pick] = i; /* the span ends at this layer's own backward */
         cap[pick] = len > cap[pick] ? len : cap[pick];
     }
-    for (int b = 0; b < nbuf; b++)
+    /* counted as they come, so that qc_net_free releases a partial set */
+    for (net->ngrad_bufs = 0; net->ngrad_bufs < nbuf; net->ngrad_bufs++) {
+        const int b = net->ngrad_bufs;
         if (!(net->grad_bufs[b] = mem->alloc(((size_t)cap[b] + 1) * sizeof(float))))
             return QC_ENOMEM;
-    net->ngrad_bufs = nbuf;
+    }
     for (int i = 0; i < n; i++)
         net->layers[i].grad = net->grad_bufs[owner[i]];
     return QC_OK;
